@@ -138,7 +138,7 @@ func (x Result_Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Result_Status.Descriptor instead.
 func (Result_Status) EnumDescriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{10, 0}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{12, 0}
 }
 
 type DescribeRequest struct {
@@ -517,6 +517,95 @@ func (x *RunRequest) GetGraceSeconds() float64 {
 	return 0
 }
 
+type CancelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRequest) Reset() {
+	*x = CancelRequest{}
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRequest) ProtoMessage() {}
+
+func (x *CancelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
+func (*CancelRequest) Descriptor() ([]byte, []int) {
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CancelRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+type CancelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when no command with this run id is running (it already ended).
+	Found         bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelResponse) Reset() {
+	*x = CancelResponse{}
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelResponse) ProtoMessage() {}
+
+func (x *CancelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
+func (*CancelResponse) Descriptor() ([]byte, []int) {
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CancelResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
 type RunEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -533,7 +622,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +634,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +647,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RunEvent) GetEvent() isRunEvent_Event {
@@ -657,7 +746,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +758,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +771,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -695,6 +784,7 @@ func (x *LogLines) GetLines() []string {
 type Progress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Steps finished so far in this command, and the total (0 = unknown).
+	// steps_done = -1 means the steps are unchanged (an activity-only update).
 	StepsDone  int64 `protobuf:"varint,1,opt,name=steps_done,json=stepsDone,proto3" json:"steps_done,omitempty"`
 	StepsTotal int64 `protobuf:"varint,2,opt,name=steps_total,json=stepsTotal,proto3" json:"steps_total,omitempty"`
 	// Short human-readable text of what is happening now; empty = unchanged.
@@ -705,7 +795,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +807,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +820,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Progress) GetStepsDone() int64 {
@@ -766,7 +856,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +868,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +881,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Output) GetPath() string {
@@ -820,7 +910,7 @@ type ChildProcess struct {
 
 func (x *ChildProcess) Reset() {
 	*x = ChildProcess{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +922,7 @@ func (x *ChildProcess) String() string {
 func (*ChildProcess) ProtoMessage() {}
 
 func (x *ChildProcess) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +935,7 @@ func (x *ChildProcess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChildProcess.ProtoReflect.Descriptor instead.
 func (*ChildProcess) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ChildProcess) GetPid() int64 {
@@ -880,7 +970,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +982,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +995,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Result) GetStatus() Result_Status {
@@ -961,7 +1051,11 @@ const file_cajon_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rgrace_seconds\x18\t \x01(\x01R\fgraceSeconds\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x98\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"&\n" +
+	"\rCancelRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\"&\n" +
+	"\x0eCancelResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\"\x98\x02\n" +
 	"\bRunEvent\x12-\n" +
 	"\x03log\x18\x01 \x01(\v2\x19.cajon.plugin.v1.LogLinesH\x00R\x03log\x127\n" +
 	"\bprogress\x18\x02 \x01(\v2\x19.cajon.plugin.v1.ProgressH\x00R\bprogress\x121\n" +
@@ -999,10 +1093,11 @@ const file_cajon_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x12PARAM_TYPE_INTEGER\x10\x03\x12\x13\n" +
 	"\x0fPARAM_TYPE_BOOL\x10\x04\x12\x1a\n" +
 	"\x16PARAM_TYPE_STRING_LIST\x10\x05\x12\x19\n" +
-	"\x15PARAM_TYPE_STRING_MAP\x10\x062\x9a\x01\n" +
+	"\x15PARAM_TYPE_STRING_MAP\x10\x062\xe5\x01\n" +
 	"\x06Plugin\x12O\n" +
 	"\bDescribe\x12 .cajon.plugin.v1.DescribeRequest\x1a!.cajon.plugin.v1.DescribeResponse\x12?\n" +
-	"\x03Run\x12\x1b.cajon.plugin.v1.RunRequest\x1a\x19.cajon.plugin.v1.RunEvent0\x01B?Z=github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1;pluginv1b\x06proto3"
+	"\x03Run\x12\x1b.cajon.plugin.v1.RunRequest\x1a\x19.cajon.plugin.v1.RunEvent0\x01\x12I\n" +
+	"\x06Cancel\x12\x1e.cajon.plugin.v1.CancelRequest\x1a\x1f.cajon.plugin.v1.CancelResponseB?Z=github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_cajon_plugin_v1_plugin_proto_rawDescOnce sync.Once
@@ -1017,7 +1112,7 @@ func file_cajon_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_cajon_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cajon_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_cajon_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_cajon_plugin_v1_plugin_proto_goTypes = []any{
 	(ParamType)(0),           // 0: cajon.plugin.v1.ParamType
 	(Result_Status)(0),       // 1: cajon.plugin.v1.Result.Status
@@ -1026,36 +1121,40 @@ var file_cajon_plugin_v1_plugin_proto_goTypes = []any{
 	(*CommandSpec)(nil),      // 4: cajon.plugin.v1.CommandSpec
 	(*ParamSpec)(nil),        // 5: cajon.plugin.v1.ParamSpec
 	(*RunRequest)(nil),       // 6: cajon.plugin.v1.RunRequest
-	(*RunEvent)(nil),         // 7: cajon.plugin.v1.RunEvent
-	(*LogLines)(nil),         // 8: cajon.plugin.v1.LogLines
-	(*Progress)(nil),         // 9: cajon.plugin.v1.Progress
-	(*Output)(nil),           // 10: cajon.plugin.v1.Output
-	(*ChildProcess)(nil),     // 11: cajon.plugin.v1.ChildProcess
-	(*Result)(nil),           // 12: cajon.plugin.v1.Result
-	nil,                      // 13: cajon.plugin.v1.RunRequest.EnvEntry
-	(*structpb.Value)(nil),   // 14: google.protobuf.Value
-	(*structpb.Struct)(nil),  // 15: google.protobuf.Struct
+	(*CancelRequest)(nil),    // 7: cajon.plugin.v1.CancelRequest
+	(*CancelResponse)(nil),   // 8: cajon.plugin.v1.CancelResponse
+	(*RunEvent)(nil),         // 9: cajon.plugin.v1.RunEvent
+	(*LogLines)(nil),         // 10: cajon.plugin.v1.LogLines
+	(*Progress)(nil),         // 11: cajon.plugin.v1.Progress
+	(*Output)(nil),           // 12: cajon.plugin.v1.Output
+	(*ChildProcess)(nil),     // 13: cajon.plugin.v1.ChildProcess
+	(*Result)(nil),           // 14: cajon.plugin.v1.Result
+	nil,                      // 15: cajon.plugin.v1.RunRequest.EnvEntry
+	(*structpb.Value)(nil),   // 16: google.protobuf.Value
+	(*structpb.Struct)(nil),  // 17: google.protobuf.Struct
 }
 var file_cajon_plugin_v1_plugin_proto_depIdxs = []int32{
 	4,  // 0: cajon.plugin.v1.DescribeResponse.commands:type_name -> cajon.plugin.v1.CommandSpec
 	5,  // 1: cajon.plugin.v1.CommandSpec.params:type_name -> cajon.plugin.v1.ParamSpec
 	0,  // 2: cajon.plugin.v1.ParamSpec.type:type_name -> cajon.plugin.v1.ParamType
-	14, // 3: cajon.plugin.v1.ParamSpec.default_value:type_name -> google.protobuf.Value
-	15, // 4: cajon.plugin.v1.RunRequest.parameters:type_name -> google.protobuf.Struct
-	15, // 5: cajon.plugin.v1.RunRequest.plugin_config:type_name -> google.protobuf.Struct
-	13, // 6: cajon.plugin.v1.RunRequest.env:type_name -> cajon.plugin.v1.RunRequest.EnvEntry
-	8,  // 7: cajon.plugin.v1.RunEvent.log:type_name -> cajon.plugin.v1.LogLines
-	9,  // 8: cajon.plugin.v1.RunEvent.progress:type_name -> cajon.plugin.v1.Progress
-	10, // 9: cajon.plugin.v1.RunEvent.output:type_name -> cajon.plugin.v1.Output
-	11, // 10: cajon.plugin.v1.RunEvent.child:type_name -> cajon.plugin.v1.ChildProcess
-	12, // 11: cajon.plugin.v1.RunEvent.result:type_name -> cajon.plugin.v1.Result
+	16, // 3: cajon.plugin.v1.ParamSpec.default_value:type_name -> google.protobuf.Value
+	17, // 4: cajon.plugin.v1.RunRequest.parameters:type_name -> google.protobuf.Struct
+	17, // 5: cajon.plugin.v1.RunRequest.plugin_config:type_name -> google.protobuf.Struct
+	15, // 6: cajon.plugin.v1.RunRequest.env:type_name -> cajon.plugin.v1.RunRequest.EnvEntry
+	10, // 7: cajon.plugin.v1.RunEvent.log:type_name -> cajon.plugin.v1.LogLines
+	11, // 8: cajon.plugin.v1.RunEvent.progress:type_name -> cajon.plugin.v1.Progress
+	12, // 9: cajon.plugin.v1.RunEvent.output:type_name -> cajon.plugin.v1.Output
+	13, // 10: cajon.plugin.v1.RunEvent.child:type_name -> cajon.plugin.v1.ChildProcess
+	14, // 11: cajon.plugin.v1.RunEvent.result:type_name -> cajon.plugin.v1.Result
 	1,  // 12: cajon.plugin.v1.Result.status:type_name -> cajon.plugin.v1.Result.Status
 	2,  // 13: cajon.plugin.v1.Plugin.Describe:input_type -> cajon.plugin.v1.DescribeRequest
 	6,  // 14: cajon.plugin.v1.Plugin.Run:input_type -> cajon.plugin.v1.RunRequest
-	3,  // 15: cajon.plugin.v1.Plugin.Describe:output_type -> cajon.plugin.v1.DescribeResponse
-	7,  // 16: cajon.plugin.v1.Plugin.Run:output_type -> cajon.plugin.v1.RunEvent
-	15, // [15:17] is the sub-list for method output_type
-	13, // [13:15] is the sub-list for method input_type
+	7,  // 15: cajon.plugin.v1.Plugin.Cancel:input_type -> cajon.plugin.v1.CancelRequest
+	3,  // 16: cajon.plugin.v1.Plugin.Describe:output_type -> cajon.plugin.v1.DescribeResponse
+	9,  // 17: cajon.plugin.v1.Plugin.Run:output_type -> cajon.plugin.v1.RunEvent
+	8,  // 18: cajon.plugin.v1.Plugin.Cancel:output_type -> cajon.plugin.v1.CancelResponse
+	16, // [16:19] is the sub-list for method output_type
+	13, // [13:16] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -1066,7 +1165,7 @@ func file_cajon_plugin_v1_plugin_proto_init() {
 	if File_cajon_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_cajon_plugin_v1_plugin_proto_msgTypes[5].OneofWrappers = []any{
+	file_cajon_plugin_v1_plugin_proto_msgTypes[7].OneofWrappers = []any{
 		(*RunEvent_Log)(nil),
 		(*RunEvent_Progress)(nil),
 		(*RunEvent_Output)(nil),
@@ -1079,7 +1178,7 @@ func file_cajon_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cajon_plugin_v1_plugin_proto_rawDesc), len(file_cajon_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

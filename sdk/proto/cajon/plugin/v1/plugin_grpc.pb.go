@@ -27,6 +27,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Plugin_Describe_FullMethodName = "/cajon.plugin.v1.Plugin/Describe"
 	Plugin_Run_FullMethodName      = "/cajon.plugin.v1.Plugin/Run"
+	Plugin_Cancel_FullMethodName   = "/cajon.plugin.v1.Plugin/Cancel"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -41,6 +42,10 @@ type PluginClient interface {
 	// with exactly one Result. Cancelling the call aborts the command: the plugin
 	// kills the command's whole process tree and answers with a canceled Result.
 	Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunEvent], error)
+	// Cancel asks a running command to stop. The plugin kills the command's
+	// process tree (TERM, grace, KILL, sweep) and then ends its Run stream with
+	// a canceled Result, so the host learns when the tree is really gone.
+	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
 }
 
 type pluginClient struct {
@@ -80,6 +85,16 @@ func (c *pluginClient) Run(ctx context.Context, in *RunRequest, opts ...grpc.Cal
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Plugin_RunClient = grpc.ServerStreamingClient[RunEvent]
 
+func (c *pluginClient) Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelResponse)
+	err := c.cc.Invoke(ctx, Plugin_Cancel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PluginServer is the server API for Plugin service.
 // All implementations must embed UnimplementedPluginServer
 // for forward compatibility.
@@ -92,6 +107,10 @@ type PluginServer interface {
 	// with exactly one Result. Cancelling the call aborts the command: the plugin
 	// kills the command's whole process tree and answers with a canceled Result.
 	Run(*RunRequest, grpc.ServerStreamingServer[RunEvent]) error
+	// Cancel asks a running command to stop. The plugin kills the command's
+	// process tree (TERM, grace, KILL, sweep) and then ends its Run stream with
+	// a canceled Result, so the host learns when the tree is really gone.
+	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
 	mustEmbedUnimplementedPluginServer()
 }
 
@@ -107,6 +126,9 @@ func (UnimplementedPluginServer) Describe(context.Context, *DescribeRequest) (*D
 }
 func (UnimplementedPluginServer) Run(*RunRequest, grpc.ServerStreamingServer[RunEvent]) error {
 	return status.Errorf(codes.Unimplemented, "method Run not implemented")
+}
+func (UnimplementedPluginServer) Cancel(context.Context, *CancelRequest) (*CancelResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Cancel not implemented")
 }
 func (UnimplementedPluginServer) mustEmbedUnimplementedPluginServer() {}
 func (UnimplementedPluginServer) testEmbeddedByValue()                {}
@@ -158,6 +180,24 @@ func _Plugin_Run_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Plugin_RunServer = grpc.ServerStreamingServer[RunEvent]
 
+func _Plugin_Cancel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).Cancel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_Cancel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).Cancel(ctx, req.(*CancelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Plugin_ServiceDesc is the grpc.ServiceDesc for Plugin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -168,6 +208,10 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Describe",
 			Handler:    _Plugin_Describe_Handler,
+		},
+		{
+			MethodName: "Cancel",
+			Handler:    _Plugin_Cancel_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
