@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/plugins"
+	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk"
+)
+
+func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 && args[0] == "run" {
+		return cmdPluginsRun(ctx, env, args[1:])
+	}
+	var common commonFlags
+	fs := newFlags(env, "plugins", "plugins [flags]\n       cajon plugins run COMMAND --params JSON",
+		"List the plugins found, their commands and the commands' parameters.\nRun one command on this machine with 'cajon plugins run'.")
+	common.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, _, err := common.load(env, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, env.stderr)
+	reg, err := openPlugins(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	w := env.stdout
+	for _, p := range reg.Plugins() {
+		fmt.Fprintf(w, "%s %s (SDK %s)  %s\n", p.GetName(), p.GetVersion(), p.GetSdkVersion(), reg.PluginPath(p.GetName()))
+		for _, c := range p.GetCommands() {
+			fmt.Fprintf(w, "  %s  [task type %s]  %s\n", c.GetName(), c.GetTaskType(), c.GetDescription())
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			for _, prm := range c.GetParams() {
+				req := "optional"
+				if prm.GetRequired() {
+					req = "required"
+				}
+				def := ""
+				if d := prm.GetDefaultValue(); d != nil {
+					raw, _ := json.Marshal(d.AsInterface())
+					def = " (default " + string(raw) + ")"
+				}
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), sdk.TypeName(prm.GetType()), req, prm.GetDescription(), def)
+			}
+			tw.Flush()
+		}
+	}
+	for _, n := range reg.Notes() {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
+}
+
+func cmdPluginsRun(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "plugins run", "plugins run COMMAND [--params JSON] [flags]",
+		`Run one command through its plugin on this machine, streaming its log to the
+terminal. Ctrl+C or SIGTERM aborts it and kills its whole process tree.
+Exit status: 0 when the command completed, 1 when it failed, 130 when aborted.
+
+Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
+	common.register(fs)
+	params := fs.String("params", "{}", "the command's parameters as a JSON object")
+	grace := fs.Duration("grace", 0, "time between SIGTERM and SIGKILL on abort (default: kill_grace)")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return &exitError{code: 2, err: fmt.Errorf("expected one COMMAND, got %d arguments", fs.NArg())}
+	}
+	command := fs.Arg(0)
+	var p map[string]any
+	dec := json.NewDecoder(strings.NewReader(*params))
+	dec.UseNumber()
+	if err := dec.Decode(&p); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--params is not a JSON object: %w", err)}
+	}
+	cfg, _, err := common.load(env, nil)
+	if err != nil {
+		return err
+	}
+	if *grace > 0 {
+		cfg.KillGrace = *grace
+	}
+	log := newLogger(cfg, env.stderr)
+	// Orphans of a plugin that dies reparent to us, so we can sweep them.
+	if err := proctree.SetSubreaper(); err != nil {
+		log.Warn("cannot become a subreaper", "error", err)
+	}
+	reg, err := openPlugins(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if err := reg.CheckParams(command, p, false); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	runner := task.Runner{Commands: reg, Grace: cfg.KillGrace}
+	start := time.Now()
+	out := runner.Run(ctx, task.Task{ID: "cli", Name: command, Commands: []task.Command{{Name: command, Params: p}}},
+		&terminalReporter{env: env})
+	took := time.Since(start).Round(time.Millisecond)
+	switch out.Status {
+	case task.Completed:
+		fmt.Fprintf(env.stderr, "cajon: %s completed in %s\n", command, took)
+		return nil
+	case task.Canceled:
+		return &exitError{code: 130, err: fmt.Errorf("%s after %s", out.Message, took)}
+	default:
+		return &exitError{code: 1, err: fmt.Errorf("%s (after %s)", out.Message, took)}
+	}
+}
+
+// terminalReporter shows a running command on the terminal: its log on
+// stdout, its activity and outputs on stderr.
+type terminalReporter struct {
+	env      *cliEnv
+	activity string
+}
+
+func (t *terminalReporter) Log(lines []string) {
+	for _, l := range lines {
+		fmt.Fprintln(t.env.stdout, l)
+	}
+}
+
+func (t *terminalReporter) Progress(steps int, activity string) {
+	if activity != "" && activity != t.activity {
+		t.activity = activity
+		fmt.Fprintf(t.env.stderr, "cajon: %s\n", activity)
+	}
+}
+
+func (t *terminalReporter) Output(path, _ string) {
+	fmt.Fprintf(t.env.stderr, "cajon: output %s\n", path)
+}
+
+func (t *terminalReporter) Child(int, bool) {}
+
+// reorder moves flags before positional arguments so that
+// `plugins run echo --params ...` works as users expect. Every flag of these
+// subcommands takes a value.
+func reorder(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) && a != "-h" && a != "--help" && a != "-help" {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	return append(flags, pos...)
+}

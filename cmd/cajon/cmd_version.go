@@ -1,0 +1,20 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/cajonfarm/cajon/host/version"
+	"github.com/cajonfarm/cajon/sdk"
+)
+
+func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
+	fs := newFlags(env, "version", "version", "Print Cajon's version, its plugin SDK version and platform.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "cajon %s (plugin SDK %s, protocol %d, %s/%s, %s)\n",
+		version.Version, sdk.Version, sdk.ProtocolVersion, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	return nil
+}

@@ -1,0 +1,145 @@
+// Command cajon is the Cajon render-farm worker. This package only parses the
+// command line; the work is done by the packages under host/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// exitError carries a process exit status out of a subcommand.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// subcommand is one `cajon <name>` entry.
+type subcommand struct {
+	summary string
+	run     func(ctx context.Context, env *cliEnv, args []string) error
+}
+
+// cliEnv is what every subcommand gets from main: streams and the process
+// environment, so tests can run subcommands in-process.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	environ        []string
+}
+
+func subcommands() map[string]subcommand {
+	return map[string]subcommand{
+		"plugins": {"list plugins and their commands, or run one command: cajon plugins run", cmdPlugins},
+		"version": {"print the version", cmdVersion},
+	}
+}
+
+func main() {
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ()}
+	os.Exit(runCLI(env, os.Args[1:]))
+}
+
+func runCLI(env *cliEnv, args []string) int {
+	cmds := subcommands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sc, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(env.stderr, "cajon: unknown command %q\n\n", args[0])
+		usage(env.stderr, cmds)
+		return 2
+	}
+	// The first SIGINT/SIGTERM cancels ctx: subcommands abort cleanly. A
+	// second one ends the process at once.
+	ctx, stop := signalContext()
+	defer stop()
+	err := sc.run(ctx, env, args[1:])
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(env.stderr, "cajon %s: %v\n", args[0], ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(env.stderr, "cajon %s: %v\n", args[0], err)
+	return 1
+}
+
+func usage(w io.Writer, cmds map[string]subcommand) {
+	fmt.Fprintln(w, "Cajon is a render-farm worker: it runs tasks from a Flamenco 3 Manager or from its")
+	fmt.Fprintln(w, "own local queue, every command in an out-of-process plugin.")
+	fmt.Fprintln(w, "\nUsage: cajon <command> [flags] [arguments]\n\nCommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'cajon <command> --help' for a command's flags.")
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM; the second one
+// exits the process immediately with status 130.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig, ok := <-sigs
+		if !ok {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "\ncajon: %s: stopping cleanly (send it again to exit at once)\n", sig)
+		cancel()
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(os.Stderr, "cajon: second signal: exiting now")
+			os.Exit(130)
+		}
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel() }
+}
+
+// newFlags makes a flag set whose --help prints a usage line and the flags.
+func newFlags(env *cliEnv, name, usageLine, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet("cajon "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "Usage: cajon %s\n\n%s\n", usageLine, strings.TrimSpace(about))
+		var hasFlags bool
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(env.stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/plugins"
+	"github.com/hashicorp/go-hclog"
+)
+
+// commonFlags are the flags every worker subcommand takes.
+type commonFlags struct {
+	configFile string
+	logLevel   string
+	stateDir   string
+	pluginDirs string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.configFile, "config", "", "read this cajon.toml after the default ones (it must exist)")
+	fs.StringVar(&c.logLevel, "log-level", "", "trace, debug, info, warn or error (overrides log_level)")
+	fs.StringVar(&c.stateDir, "state-dir", "", "state directory (overrides state_dir)")
+	fs.StringVar(&c.pluginDirs, "plugin-dir", "", "comma-separated folders with cajon-plugin-* binaries, searched after plugins/ beside cajon (overrides plugin_dirs)")
+}
+
+// flagLayer turns the set flags into config keys, the highest layer.
+func (c *commonFlags) flagLayer(extra map[string]string) map[string]string {
+	m := map[string]string{}
+	if c.logLevel != "" {
+		m["log_level"] = c.logLevel
+	}
+	if c.stateDir != "" {
+		m["state_dir"] = c.stateDir
+	}
+	if c.pluginDirs != "" {
+		m["plugin_dirs"] = c.pluginDirs
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+// load reads the effective configuration.
+func (c *commonFlags) load(env *cliEnv, extra map[string]string) (*config.Config, *config.Provenance, error) {
+	cfg, prov, err := config.Load(config.DefaultSources(c.configFile, env.environ, c.flagLayer(extra)))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, prov, nil
+}
+
+// newLogger makes the host's logger as the config asks.
+func newLogger(cfg *config.Config, w io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "cajon",
+		Level:      hclog.LevelFromString(cfg.LogLevel),
+		Output:     w,
+		JSONFormat: strings.EqualFold(cfg.LogFormat, "json"),
+	})
+}
+
+// openPlugins finds and starts the plugins the config names.
+func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*plugins.Registry, error) {
+	dirs := []string{}
+	if def, err := plugins.DefaultDir(); err == nil {
+		dirs = append(dirs, def)
+	}
+	dirs = append(dirs, cfg.PluginDirs...)
+	reg, err := plugins.Open(ctx, plugins.Options{
+		Dirs:        dirs,
+		IdleTimeout: cfg.PluginIdleTimeout,
+		Config:      cfg.Plugins,
+		Logger:      log.Named("plugin"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range reg.Notes() {
+		log.Warn(n)
+	}
+	if len(reg.Plugins()) == 0 {
+		reg.Close()
+		return nil, fmt.Errorf("no plugins found in %s: build them with 'make build' or set plugin_dirs", strings.Join(dirs, ", "))
+	}
+	return reg, nil
+}

@@ -1,0 +1,153 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk"
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// startTimeout bounds the handshake and Describe of a starting plugin.
+const startTimeout = 15 * time.Second
+
+// instance is one running process of a plugin.
+type instance struct {
+	client   *goplugin.Client
+	rpc      pluginv1.PluginClient
+	lifeline *os.File // write end; the plugin sees EOF when we die
+	pid      int
+	stamp    fileStamp
+	info     *pluginv1.DescribeResponse
+	started  time.Time
+
+	mu     sync.Mutex
+	active int // runs in flight
+	retire bool
+	idle   *time.Timer
+}
+
+// fileStamp identifies one version of a plugin binary on disk.
+type fileStamp struct {
+	size    int64
+	modTime time.Time
+}
+
+func stampOf(path string) (fileStamp, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{size: info.Size(), modTime: info.ModTime()}, nil
+}
+
+// clientSide is the host side of go-plugin's GRPCPlugin interface.
+type clientSide struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
+
+func (clientSide) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("the host does not serve plugins")
+}
+
+func (clientSide) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
+	return pluginv1.NewPluginClient(cc), nil
+}
+
+// startInstance launches the plugin binary at path, connects and describes it.
+func startInstance(ctx context.Context, name, path string, logger hclog.Logger) (*instance, error) {
+	stamp, err := stampOf(path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", name, err)
+	}
+	lifelineR, lifelineW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: lifeline pipe: %w", name, err)
+	}
+	cmd := exec.Command(path)
+	cmd.ExtraFiles = []*os.File{lifelineR} // fd 3 in the plugin
+	cmd.Env = append(cmd.Env, sdk.EnvLifelineFD+"=3")
+	containPlugin(cmd)
+
+	client := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake(),
+		Plugins:          goplugin.PluginSet{sdk.PluginKey: clientSide{}},
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           logger,
+		StartTimeout:     startTimeout,
+	})
+	// The parent-death signal fires when the OS thread that forked the plugin
+	// exits, not the process: fork from a locked thread that lives on.
+	startErr := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		_, err := client.Start()
+		// A goroutine that exits while locked takes its thread down (and
+		// that would fire the signal): unlock so the thread lives on.
+		runtime.UnlockOSThread()
+		startErr <- err
+	}()
+	err = <-startErr
+	lifelineR.Close()
+	if err != nil {
+		lifelineW.Close()
+		client.Kill()
+		return nil, fmt.Errorf("plugin %s (%s) did not start: %w", name, path, err)
+	}
+	inst := &instance{client: client, lifeline: lifelineW, stamp: stamp, started: time.Now()}
+	if rc := client.ReattachConfig(); rc != nil && rc.Pid != 0 {
+		inst.pid = rc.Pid
+	}
+	conn, err := client.Client()
+	if err != nil {
+		inst.kill(ctx)
+		return nil, fmt.Errorf("plugin %s (%s): connecting: %w", name, path, err)
+	}
+	raw, err := conn.Dispense(sdk.PluginKey)
+	if err != nil {
+		inst.kill(ctx)
+		return nil, fmt.Errorf("plugin %s (%s): %w", name, path, err)
+	}
+	inst.rpc = raw.(pluginv1.PluginClient)
+	dctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	info, err := inst.rpc.Describe(dctx, &pluginv1.DescribeRequest{})
+	if err != nil {
+		inst.kill(ctx)
+		return nil, fmt.Errorf("plugin %s (%s): Describe failed: %w", name, path, err)
+	}
+	inst.info = info
+	return inst, nil
+}
+
+// exited reports whether the plugin process has ended.
+func (i *instance) exited() bool { return i.client.Exited() }
+
+// stop ends an idle plugin politely: go-plugin closes the connection, the
+// SDK sweeps the plugin's descendants and exits; go-plugin kills it if it
+// does not exit within a couple of seconds.
+func (i *instance) stop() {
+	i.client.Kill()
+	i.lifeline.Close()
+}
+
+// kill ends the plugin and its whole process tree at once.
+func (i *instance) kill(ctx context.Context) {
+	if i.pid != 0 {
+		_ = proctree.KillTree(ctx, i.pid)
+	}
+	i.client.Kill()
+	i.lifeline.Close()
+}

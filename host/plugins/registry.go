@@ -1,0 +1,236 @@
+// Package plugins finds Cajon plugin binaries, launches them lazily through
+// hashicorp/go-plugin, keeps a registry from command name to plugin, reuses
+// warm plugins, stops idle ones and restarts crashed or replaced ones.
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cajonfarm/cajon/sdk"
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Options configure a Registry.
+type Options struct {
+	// Dirs are searched in order for cajon-plugin-* binaries.
+	Dirs []string
+	// IdleTimeout stops a plugin that ran nothing for this long (0 = never).
+	IdleTimeout time.Duration
+	// Config holds each plugin's [plugins.<name>] table, by plugin name.
+	Config map[string]map[string]any
+	// Logger receives the host's messages about plugins and the plugins' own
+	// stderr output.
+	Logger hclog.Logger
+}
+
+// Registry maps command names to the plugins that provide them.
+type Registry struct {
+	opts    Options
+	log     hclog.Logger
+	plugins map[string]*Plugin // by plugin name
+	notes   []string
+
+	mu       sync.RWMutex
+	commands map[string]*Plugin // by command name
+}
+
+// CommandInfo is one command as a plugin described it.
+type CommandInfo struct {
+	Plugin string
+	Spec   *pluginv1.CommandSpec
+}
+
+// Open finds the plugins in opts.Dirs, starts each one to learn its commands,
+// and builds the registry. Two plugins that claim the same command are an
+// error naming both. A plugin that fails to start is left out and reported by
+// Notes, so one broken plugin does not take the worker down.
+func Open(ctx context.Context, opts Options) (*Registry, error) {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	r := &Registry{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}, commands: map[string]*Plugin{}}
+	found, notes := discover(opts.Dirs)
+	r.notes = notes
+
+	// Start them side by side: cold start is dominated by process start-up.
+	var wg sync.WaitGroup
+	errs := make([]error, len(found))
+	ps := make([]*Plugin, len(found))
+	for i, c := range found {
+		ps[i] = &Plugin{name: c.name, path: c.path, reg: r}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var inst *instance
+			inst, errs[i] = ps[i].acquire(ctx)
+			if errs[i] == nil {
+				ps[i].release(inst)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, p := range ps {
+		if errs[i] != nil {
+			r.notes = append(r.notes, errs[i].Error())
+			r.log.Warn("plugin left out", "plugin", p.name, "error", errs[i])
+			continue
+		}
+		r.plugins[p.name] = p
+	}
+	if err := r.rebuild(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// rebuild recomputes the command map from the plugins' latest descriptions.
+func (r *Registry) rebuild() error {
+	commands := map[string]*Plugin{}
+	names := make([]string, 0, len(r.plugins))
+	for name := range r.plugins {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var conflicts []string
+	for _, name := range names {
+		p := r.plugins[name]
+		for _, c := range p.describe().GetCommands() {
+			if other, dup := commands[c.GetName()]; dup {
+				conflicts = append(conflicts, fmt.Sprintf("command %q is provided by both plugin %q (%s) and plugin %q (%s)",
+					c.GetName(), other.name, other.path, p.name, p.path))
+				continue
+			}
+			commands[c.GetName()] = p
+		}
+	}
+	if len(conflicts) > 0 {
+		return fmt.Errorf("plugin conflict: %s; remove or rename one of them", strings.Join(conflicts, "; "))
+	}
+	r.mu.Lock()
+	r.commands = commands
+	r.mu.Unlock()
+	return nil
+}
+
+// Notes are problems found while discovering plugins that did not stop the
+// registry: unreadable folders, binaries that are not executable, plugins
+// that failed to start.
+func (r *Registry) Notes() []string { return append([]string(nil), r.notes...) }
+
+// Plugins returns the working plugins' descriptions, sorted by name.
+func (r *Registry) Plugins() []*pluginv1.DescribeResponse {
+	var out []*pluginv1.DescribeResponse
+	for _, p := range r.plugins {
+		out = append(out, p.describe())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+// PluginPath is the binary behind a plugin name.
+func (r *Registry) PluginPath(name string) string {
+	if p, ok := r.plugins[name]; ok {
+		return p.path
+	}
+	return ""
+}
+
+// Command looks up the plugin and spec of a command.
+func (r *Registry) Command(name string) (CommandInfo, bool) {
+	r.mu.RLock()
+	p, ok := r.commands[name]
+	r.mu.RUnlock()
+	if !ok {
+		return CommandInfo{}, false
+	}
+	for _, c := range p.describe().GetCommands() {
+		if c.GetName() == name {
+			return CommandInfo{Plugin: p.name, Spec: c}, true
+		}
+	}
+	return CommandInfo{}, false
+}
+
+// Commands lists every command, sorted by name.
+func (r *Registry) Commands() []CommandInfo {
+	r.mu.RLock()
+	names := make([]string, 0, len(r.commands))
+	for name := range r.commands {
+		names = append(names, name)
+	}
+	r.mu.RUnlock()
+	sort.Strings(names)
+	out := make([]CommandInfo, 0, len(names))
+	for _, n := range names {
+		if ci, ok := r.Command(n); ok {
+			out = append(out, ci)
+		}
+	}
+	return out
+}
+
+// TaskTypes is the set of task types the plugins' commands belong to, sorted.
+func (r *Registry) TaskTypes() []string {
+	set := map[string]bool{}
+	for _, c := range r.Commands() {
+		if t := c.Spec.GetTaskType(); t != "" {
+			set[t] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckParams checks a command's parameters against its plugin's description
+// (rejectUnknown: also refuse parameters the command does not declare).
+func (r *Registry) CheckParams(command string, params map[string]any, rejectUnknown bool) error {
+	ci, ok := r.Command(command)
+	if !ok {
+		return fmt.Errorf("no plugin provides command %q (known commands: %s)", command, strings.Join(r.commandNames(), ", "))
+	}
+	return sdk.CheckParams(ci.Spec, params, rejectUnknown)
+}
+
+func (r *Registry) commandNames() []string {
+	var names []string
+	for _, c := range r.Commands() {
+		names = append(names, c.Spec.GetName())
+	}
+	if len(names) == 0 {
+		return []string{"none: no plugins found"}
+	}
+	return names
+}
+
+// Running describes the plugin processes alive now, for status reports.
+func (r *Registry) Running() []string {
+	var out []string
+	for _, p := range r.plugins {
+		if s := p.status(); s != "" {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Close stops every plugin process.
+func (r *Registry) Close() {
+	var wg sync.WaitGroup
+	for _, p := range r.plugins {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.close() }()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,234 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk"
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// stopMargin is how long past its grace period a plugin may take to confirm
+// an abort before the host kills the plugin and its whole tree.
+const stopMargin = 5 * time.Second
+
+// Request is one command to run.
+type Request struct {
+	JobID, TaskID string
+	// RunID must be unique per execution: it tags the command's processes.
+	RunID   string
+	Command string
+	Params  map[string]any
+	Env     map[string]string
+	WorkDir string
+	// Grace is the time between SIGTERM and SIGKILL on abort (0 = SDK default).
+	Grace time.Duration
+}
+
+// Status is how a command ended.
+type Status int
+
+// The ways a command ends.
+const (
+	Completed Status = iota
+	Failed
+	Canceled
+)
+
+func (s Status) String() string {
+	switch s {
+	case Completed:
+		return "completed"
+	case Failed:
+		return "failed"
+	default:
+		return "canceled"
+	}
+}
+
+// Result is how a command ended and why.
+type Result struct {
+	Status  Status
+	Message string
+}
+
+// Events receives a running command's events in order: log batches,
+// progress, outputs and child processes (the final result is Run's return
+// value, not an event). It is called from Run's goroutine.
+type Events func(*pluginv1.RunEvent)
+
+// Run executes one command through its plugin and returns how it ended. When
+// ctx is cancelled the command is aborted: the plugin kills its process tree
+// and confirms; a plugin that does not confirm within grace + 5 s is killed
+// with its whole tree. A plugin crash fails only this command.
+func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
+	r.mu.RLock()
+	p, ok := r.commands[req.Command]
+	r.mu.RUnlock()
+	if !ok {
+		return Result{Status: Failed, Message: fmt.Sprintf("no plugin provides command %q (known commands: %v)", req.Command, r.commandNames())}
+	}
+	if ctx.Err() != nil {
+		return Result{Status: Canceled, Message: "aborted before it started"}
+	}
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return Result{Status: Failed, Message: err.Error()}
+	}
+	defer p.release(inst)
+
+	rreq, err := r.buildRequest(p.name, req)
+	if err != nil {
+		return Result{Status: Failed, Message: err.Error()}
+	}
+	streamCtx, stopStream := context.WithCancel(context.Background())
+	defer stopStream()
+	stream, err := inst.rpc.Run(streamCtx, rreq)
+	if err != nil {
+		return r.lost(ctx, p, inst, req, err)
+	}
+
+	recv := make(chan *pluginv1.RunEvent)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			select {
+			case recv <- ev:
+			case <-streamCtx.Done():
+				recvErr <- streamCtx.Err()
+				return
+			}
+		}
+	}()
+
+	grace := req.Grace
+	if grace <= 0 {
+		grace = sdk.DefaultGrace
+	}
+	done := ctx.Done()
+	var deadline <-chan time.Time
+	for {
+		select {
+		case ev := <-recv:
+			if res := ev.GetResult(); res != nil {
+				return resultOf(res)
+			}
+			if events != nil {
+				events(ev)
+			}
+		case err := <-recvErr:
+			if errors.Is(err, io.EOF) {
+				err = errors.New("the plugin ended the stream without a result")
+			}
+			return r.lost(ctx, p, inst, req, err)
+		case <-done:
+			done = nil // ask once
+			cctx, cancel := context.WithTimeout(context.Background(), stopMargin)
+			_, cerr := inst.rpc.Cancel(cctx, &pluginv1.CancelRequest{RunId: rreq.GetRunId()})
+			cancel()
+			if cerr != nil {
+				r.log.Warn("could not ask plugin to abort; killing it", "plugin", p.name, "error", cerr)
+				return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not accept the abort (%v)", p.name, cerr))
+			}
+			deadline = time.After(grace + stopMargin)
+		case <-deadline:
+			return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not finish aborting command %q within %s", p.name, req.Command, grace+stopMargin))
+		}
+	}
+}
+
+func (r *Registry) buildRequest(plugin string, req Request) (*pluginv1.RunRequest, error) {
+	params, err := toStruct(req.Params)
+	if err != nil {
+		return nil, fmt.Errorf("command %q: parameters: %w", req.Command, err)
+	}
+	cfg, err := toStruct(r.opts.Config[plugin])
+	if err != nil {
+		return nil, fmt.Errorf("[plugins.%s] config: %w", plugin, err)
+	}
+	return &pluginv1.RunRequest{
+		JobId: req.JobID, TaskId: req.TaskID, RunId: req.RunID, Command: req.Command,
+		Parameters: params, PluginConfig: cfg, Env: req.Env, WorkDir: req.WorkDir,
+		GraceSeconds: req.Grace.Seconds(),
+	}, nil
+}
+
+// toStruct converts a JSON-like map (from JSON or TOML) to a protobuf Struct.
+// A JSON round trip normalises TOML's int64s, []string and the like.
+func toStruct(m map[string]any) (*structpb.Struct, error) {
+	if len(m) == 0 {
+		return &structpb.Struct{}, nil
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var norm map[string]any
+	if err := json.Unmarshal(raw, &norm); err != nil {
+		return nil, err
+	}
+	return structpb.NewStruct(norm)
+}
+
+func resultOf(res *pluginv1.Result) Result {
+	switch res.GetStatus() {
+	case pluginv1.Result_STATUS_COMPLETED:
+		return Result{Status: Completed}
+	case pluginv1.Result_STATUS_CANCELED:
+		return Result{Status: Canceled, Message: res.GetMessage()}
+	default:
+		msg := res.GetMessage()
+		if msg == "" {
+			msg = "failed without a message"
+		}
+		return Result{Status: Failed, Message: msg}
+	}
+}
+
+// lost handles a stream that broke before its result: the plugin crashed or
+// stopped answering. Only this command fails; the next one gets a new plugin.
+func (r *Registry) lost(ctx context.Context, p *Plugin, inst *instance, req Request, cause error) Result {
+	// go-plugin notices the exit a moment after the stream breaks.
+	for i := 0; i < 20 && !inst.exited(); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	what := "lost contact with"
+	if inst.exited() {
+		what = "crashed while running"
+	}
+	msg := fmt.Sprintf("plugin %q (pid %d) %s command %q: %v; it will be restarted for the next command", p.name, inst.pid, what, req.Command, cause)
+	r.log.Error("plugin failure", "plugin", p.name, "command", req.Command, "error", cause)
+	res := r.killed(p, inst, req, msg)
+	if ctx.Err() != nil {
+		res.Status = Canceled
+	} else {
+		res.Status = Failed
+	}
+	return res
+}
+
+// killed kills the plugin with its whole tree and sweeps processes the
+// command left behind (they reparent to the host, a subreaper, and carry the
+// run's tag).
+func (r *Registry) killed(p *Plugin, inst *instance, req Request, msg string) Result {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	inst.kill(ctx)
+	p.forget(inst)
+	if err := proctree.KillTagged(ctx, os.Getpid(), req.RunID); err != nil {
+		msg += "; " + err.Error()
+	}
+	return Result{Status: Canceled, Message: msg}
+}

@@ -1,0 +1,160 @@
+// Package task runs one task: its commands in order, each through the plugin
+// that provides it, turning the plugins' events into task-wide progress for a
+// Reporter (the Manager's update queue, or the local job store).
+package task
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/plugins"
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+)
+
+// Command is one command of a task, as a Manager's AssignedTask or a local job
+// file gives it.
+type Command struct {
+	Name   string
+	Params map[string]any
+	// TotalSteps is how many steps the command reports (0 = none; it then
+	// counts as one step when it completes).
+	TotalSteps int
+}
+
+// Task is a unit of work: commands run in order, the first failure stops it.
+type Task struct {
+	ID, JobID, Name, Type string
+	Commands              []Command
+}
+
+// StepsTotal is the task's step count as the Manager computes it.
+func (t Task) StepsTotal() int {
+	n := 0
+	for _, c := range t.Commands {
+		n += max(1, c.TotalSteps)
+	}
+	return n
+}
+
+// Reporter receives what a running task does. Calls come from one goroutine,
+// in order.
+type Reporter interface {
+	// Log receives complete lines of the task log.
+	Log(lines []string)
+	// Progress reports task-wide steps completed and the current activity.
+	Progress(stepsCompleted int, activity string)
+	// Output reports a file the task produced.
+	Output(path, mime string)
+	// Child reports a process a command started (exited=false) or its end.
+	Child(pid int, exited bool)
+}
+
+// CommandRunner runs one command; *plugins.Registry is one.
+type CommandRunner interface {
+	Run(ctx context.Context, req plugins.Request, events plugins.Events) plugins.Result
+}
+
+// Status is how a task ended.
+type Status = plugins.Status
+
+// The ways a task ends.
+const (
+	Completed = plugins.Completed
+	Failed    = plugins.Failed
+	Canceled  = plugins.Canceled
+)
+
+// Outcome is how a task ended.
+type Outcome struct {
+	Status Status
+	// Message says why the task failed or was canceled, naming the command.
+	Message string
+	// StepsCompleted is the task-wide step count reached.
+	StepsCompleted int
+}
+
+// Runner runs tasks through plugins.
+type Runner struct {
+	Commands CommandRunner
+	// Grace is the abort grace period passed to every command (0 = default).
+	Grace time.Duration
+	// WorkDir and Env are given to every command.
+	WorkDir string
+	Env     map[string]string
+}
+
+// Run executes t's commands in order and reports through rep. Cancelling
+// ctx aborts the running command with its whole process tree.
+func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
+	base := 0
+	for i, c := range t.Commands {
+		if ctx.Err() != nil {
+			return Outcome{Status: Canceled, Message: "aborted", StepsCompleted: base}
+		}
+		activity := fmt.Sprintf("%s (command %d of %d)", c.Name, i+1, len(t.Commands))
+		rep.Progress(base, activity)
+		rep.Log([]string{fmt.Sprintf("cajon: command %d/%d: %s %s", i+1, len(t.Commands), c.Name, brief(c.Params))})
+		cmdSteps := max(1, c.TotalSteps)
+		res := r.Commands.Run(ctx, plugins.Request{
+			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
+			Params: c.Params, Env: r.Env, WorkDir: r.WorkDir, Grace: r.Grace,
+		}, func(ev *pluginv1.RunEvent) {
+			switch e := ev.Event.(type) {
+			case *pluginv1.RunEvent_Log:
+				rep.Log(e.Log.GetLines())
+			case *pluginv1.RunEvent_Progress:
+				steps := base
+				if d := e.Progress.GetStepsDone(); d >= 0 {
+					steps = base + min(int(d), cmdSteps)
+				} else {
+					steps = -1 // unchanged
+				}
+				rep.Progress(steps, e.Progress.GetActivity())
+			case *pluginv1.RunEvent_Output:
+				rep.Output(e.Output.GetPath(), e.Output.GetMimeType())
+			case *pluginv1.RunEvent_Child:
+				rep.Child(int(e.Child.GetPid()), e.Child.GetExited())
+			}
+		})
+		switch res.Status {
+		case plugins.Completed:
+			base += cmdSteps
+			rep.Progress(base, "")
+		case plugins.Canceled:
+			msg := fmt.Sprintf("command %q aborted", c.Name)
+			if res.Message != "" && res.Message != "aborted" {
+				msg += ": " + res.Message
+			}
+			rep.Log([]string{"cajon: " + msg})
+			return Outcome{Status: Canceled, Message: msg, StepsCompleted: base}
+		default:
+			msg := fmt.Sprintf("command %q failed: %s", c.Name, res.Message)
+			rep.Log([]string{"cajon: " + msg})
+			return Outcome{Status: Failed, Message: msg, StepsCompleted: base}
+		}
+	}
+	return Outcome{Status: Completed, StepsCompleted: base}
+}
+
+// runID is unique per command execution; it tags the command's processes.
+func runID(taskID string, index int) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s.%d.%s", taskID, index, hex.EncodeToString(b[:]))
+}
+
+// brief renders parameters for the log, shortened.
+func brief(params map[string]any) string {
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return ""
+	}
+	if len(raw) > 300 {
+		return string(raw[:297]) + "..."
+	}
+	return string(raw)
+}

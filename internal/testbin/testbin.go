@@ -1,0 +1,72 @@
+// Package testbin builds the project's binaries for end-to-end tests and
+// benchmarks: the host, the shipped plugins and the misbehaving test plugin.
+package testbin
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// pluginPackage maps a plugin name to its package.
+func pluginPackage(name string) (string, bool) {
+	pkg, ok := map[string]string{
+		"exec":    "./plugins/exec",
+		"blender": "./plugins/blender",
+		"ffmpeg":  "./plugins/ffmpeg",
+		"files":   "./plugins/files",
+		"testkit": "./internal/testplugin",
+	}[name]
+	return pkg, ok
+}
+
+// Root finds the module root from the current directory.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build compiles the cajon host into dir/cajon and the named plugins into
+// dir/plugins/cajon-plugin-<name>. Call it once per test binary (TestMain):
+// the Go build cache makes repeated builds cheap.
+func Build(dir string, plugins ...string) error {
+	root, err := Root()
+	if err != nil {
+		return err
+	}
+	exe := ""
+	if runtime.GOOS == "windows" {
+		exe = ".exe"
+	}
+	targets := [][2]string{{"./cmd/cajon", filepath.Join(dir, "cajon"+exe)}}
+	for _, p := range plugins {
+		pkg, ok := pluginPackage(p)
+		if !ok {
+			return fmt.Errorf("testbin: unknown plugin %q", p)
+		}
+		targets = append(targets, [2]string{pkg, filepath.Join(dir, "plugins", "cajon-plugin-"+p+exe)})
+	}
+	for _, t := range targets {
+		cmd := exec.Command("go", "build", "-o", t[1], t[0])
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", t[0], err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// Runner is implemented by (a pointer to) a command's parameter struct. The
+// SDK makes a fresh value for every run, fills its fields from the task's
+// parameters, then calls Run.
+type Runner interface {
+	Run(ctx context.Context, run *Run) error
+}
+
+// Command is one command a plugin provides. Make it with NewCommand.
+type Command struct {
+	spec   *pluginv1.CommandSpec
+	fields []paramField
+	make   func() (Runner, reflect.Value)
+	err    error // a programming error found by NewCommand, reported by Serve
+}
+
+// paramField ties a struct field to the parameter it is decoded from.
+type paramField struct {
+	index []int
+	spec  *pluginv1.ParamSpec
+}
+
+// NewCommand declares a command named name, of Flamenco task type taskType,
+// whose parameters are the exported fields of T tagged with `param`:
+//
+//	Exe  string   `param:"exe,required" desc:"Program to run."`
+//	Args []string `param:"args" desc:"Its arguments."`
+//	Wait float64  `param:"wait" default:"1.5"`
+//
+// The tag's first item is the parameter's name; ",required" makes it
+// mandatory. `default` gives a value used when the parameter is absent (lists
+// and tables as JSON), `desc` a description shown by `cajon plugins`.
+// Supported field types: string, bool, int, int64, float64, []string,
+// map[string]string, and any (any JSON value, unchecked).
+//
+// *T must implement Runner. Problems with the tags are reported by Serve.
+func NewCommand[T any, PT interface {
+	*T
+	Runner
+}](name, taskType, description string) Command {
+	c := Command{spec: &pluginv1.CommandSpec{Name: name, TaskType: taskType, Description: description}}
+	c.make = func() (Runner, reflect.Value) {
+		p := PT(new(T))
+		return p, reflect.ValueOf(p).Elem()
+	}
+	fields, err := paramFields(reflect.TypeFor[T]())
+	if err != nil {
+		c.err = fmt.Errorf("command %q: %w", name, err)
+		return c
+	}
+	c.fields = fields
+	for _, f := range fields {
+		c.spec.Params = append(c.spec.Params, f.spec)
+	}
+	return c
+}
+
+// Name is the command's name.
+func (c Command) Name() string { return c.spec.GetName() }
+
+// Spec is the command's description as sent to the host.
+func (c Command) Spec() *pluginv1.CommandSpec { return c.spec }
+
+func paramFields(t reflect.Type) ([]paramField, error) {
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("parameter type %s is not a struct", t)
+	}
+	var fields []paramField
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag, ok := sf.Tag.Lookup("param")
+		if !ok || !sf.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			return nil, fmt.Errorf("field %s: empty parameter name in tag", sf.Name)
+		}
+		ptype, err := paramTypeOf(sf.Type)
+		if err != nil {
+			return nil, fmt.Errorf("field %s (parameter %q): %w", sf.Name, name, err)
+		}
+		spec := &pluginv1.ParamSpec{
+			Name:        name,
+			Type:        ptype,
+			Required:    opts == "required",
+			Description: sf.Tag.Get("desc"),
+		}
+		if opts != "" && opts != "required" {
+			return nil, fmt.Errorf("field %s: unknown tag option %q (only \"required\")", sf.Name, opts)
+		}
+		if def, ok := sf.Tag.Lookup("default"); ok {
+			v, err := parseDefault(ptype, def)
+			if err != nil {
+				return nil, fmt.Errorf("field %s (parameter %q): default %q: %w", sf.Name, name, def, err)
+			}
+			spec.DefaultValue = v
+		}
+		fields = append(fields, paramField{index: sf.Index, spec: spec})
+	}
+	return fields, nil
+}
+
+func paramTypeOf(t reflect.Type) (pluginv1.ParamType, error) {
+	switch {
+	case t.Kind() == reflect.String:
+		return pluginv1.ParamType_PARAM_TYPE_STRING, nil
+	case t.Kind() == reflect.Bool:
+		return pluginv1.ParamType_PARAM_TYPE_BOOL, nil
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
+		return pluginv1.ParamType_PARAM_TYPE_INTEGER, nil
+	case t.Kind() == reflect.Float64:
+		return pluginv1.ParamType_PARAM_TYPE_NUMBER, nil
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		return pluginv1.ParamType_PARAM_TYPE_STRING_LIST, nil
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.String:
+		return pluginv1.ParamType_PARAM_TYPE_STRING_MAP, nil
+	case t.Kind() == reflect.Interface && t.NumMethod() == 0:
+		return pluginv1.ParamType_PARAM_TYPE_UNSPECIFIED, nil
+	}
+	return 0, fmt.Errorf("unsupported field type %s", t)
+}
+
+func parseDefault(t pluginv1.ParamType, s string) (*structpb.Value, error) {
+	var v any
+	switch t {
+	case pluginv1.ParamType_PARAM_TYPE_STRING:
+		v = s
+	case pluginv1.ParamType_PARAM_TYPE_BOOL:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, err
+		}
+		v = b
+	case pluginv1.ParamType_PARAM_TYPE_INTEGER, pluginv1.ParamType_PARAM_TYPE_NUMBER:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, err
+		}
+		v = f
+	default:
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, err
+		}
+	}
+	if err := CheckValue(t, v); err != nil {
+		return nil, err
+	}
+	return structpb.NewValue(v)
+}
+
+// decode makes a fresh parameter value for one run and fills it from params.
+func (c Command) decode(params map[string]any) (Runner, error) {
+	if err := CheckParams(c.spec, params, false); err != nil {
+		return nil, err
+	}
+	r, v := c.make()
+	for _, f := range c.fields {
+		raw, ok := params[f.spec.GetName()]
+		if !ok || raw == nil {
+			if f.spec.GetDefaultValue() == nil {
+				continue
+			}
+			raw = f.spec.GetDefaultValue().AsInterface()
+		}
+		if err := setField(v.FieldByIndex(f.index), raw); err != nil {
+			return nil, &ParamError{Command: c.Name(), Problems: []string{fmt.Sprintf("parameter %q: %v", f.spec.GetName(), err)}}
+		}
+	}
+	return r, nil
+}
+
+// setField stores an already type-checked JSON value into a field.
+func setField(field reflect.Value, raw any) error {
+	switch field.Kind() {
+	case reflect.String:
+		field.SetString(raw.(string))
+	case reflect.Bool:
+		field.SetBool(raw.(bool))
+	case reflect.Int, reflect.Int64:
+		f, _ := asFloat(raw)
+		field.SetInt(int64(f))
+	case reflect.Float64:
+		f, _ := asFloat(raw)
+		field.SetFloat(f)
+	case reflect.Slice:
+		var out []string
+		switch l := raw.(type) {
+		case []string:
+			out = append(out, l...)
+		case []any:
+			for _, e := range l {
+				out = append(out, e.(string))
+			}
+		}
+		field.Set(reflect.ValueOf(out))
+	case reflect.Map:
+		out := map[string]string{}
+		switch m := raw.(type) {
+		case map[string]string:
+			for k, e := range m {
+				out[k] = e
+			}
+		case map[string]any:
+			for k, e := range m {
+				out[k] = e.(string)
+			}
+		}
+		field.Set(reflect.ValueOf(out))
+	case reflect.Interface:
+		field.Set(reflect.ValueOf(raw))
+	default:
+		return fmt.Errorf("cannot store into %s", field.Type())
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+// Package sdk is the Cajon plugin SDK.
+//
+// A Cajon plugin is a small executable named cajon-plugin-<name> that provides
+// one or more commands (for example "echo" or "blender-render"). The Cajon host
+// starts it, asks it to Describe itself, and sends it one Run request per
+// command of a task. The SDK does the handshake with the host, the gRPC
+// plumbing, parameter decoding, batching of log lines and cancellation.
+//
+// A plugin author writes one type per command. The type's fields are the
+// command's parameters, described by struct tags, and its Run method does the
+// work:
+//
+//	// Echo logs a message.
+//	type Echo struct {
+//		Message string `param:"message,required" desc:"Text to write to the task log."`
+//	}
+//
+//	func (e *Echo) Run(ctx context.Context, run *sdk.Run) error {
+//		run.Log(e.Message)
+//		return nil
+//	}
+//
+//	func main() {
+//		sdk.Serve(sdk.Plugin{
+//			Name:     "hello",
+//			Version:  "1.0.0",
+//			Commands: []sdk.Command{sdk.NewCommand[Echo]("echo", "misc", "Log a message.")},
+//		})
+//	}
+//
+// Returning nil completes the command; returning an error fails it with the
+// error's text; when ctx is cancelled the command is being aborted and should
+// return promptly (Run.Exec does that by itself, killing the whole process tree).
+//
+// Child processes must be started with Run.Exec so that they are contained:
+// an abort then kills every process the command started, however it tried to
+// escape (new session, double fork, ignored SIGTERM).
+package sdk

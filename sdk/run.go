@@ -1,0 +1,236 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/process"
+)
+
+// Batching of log lines: one RunEvent per interval or per this many bytes,
+// whichever comes first, never one message per line.
+const (
+	flushInterval = 250 * time.Millisecond
+	flushBytes    = 64 << 10
+	// DefaultGrace is the time between SIGTERM and SIGKILL when a command is
+	// aborted, unless the host asks for another.
+	DefaultGrace = 10 * time.Second
+)
+
+// Run is one execution of a command. It carries the request's context and is
+// how the command reports logs, progress and outputs to the host. Its methods
+// are safe for concurrent use.
+type Run struct {
+	// JobID and TaskID identify the Flamenco job and task (or the local ones).
+	JobID, TaskID string
+	// RunID is unique to this execution; processes started with Exec carry it
+	// in their environment as CAJON_RUN_ID.
+	RunID string
+	// Command is the command's name.
+	Command string
+	// WorkDir is the working directory for child processes ("" = inherit).
+	WorkDir string
+	// Env is extra environment for child processes, on top of the plugin's.
+	Env map[string]string
+	// Grace is the time between SIGTERM and SIGKILL on abort.
+	Grace time.Duration
+
+	config map[string]any
+	out    *emitter
+}
+
+// Log writes lines to the task log. A string with newlines is several lines.
+func (r *Run) Log(text string) {
+	r.out.lines(strings.Split(strings.TrimSuffix(text, "\n"), "\n")...)
+}
+
+// Logf formats a line and writes it to the task log.
+func (r *Run) Logf(format string, args ...any) { r.Log(fmt.Sprintf(format, args...)) }
+
+// Progress reports done of total steps for this command (total 0 = unknown).
+// Only the latest progress is sent; calling it often is cheap.
+func (r *Run) Progress(done, total int64) { r.out.progress(done, total, "", true) }
+
+// Activity sets the short text that says what the command is doing now, e.g.
+// "frame 12, sample 40/128".
+func (r *Run) Activity(text string) { r.out.progress(0, 0, text, false) }
+
+// Output reports a file the command produced, e.g. a rendered frame. mime may
+// be empty when unknown.
+func (r *Run) Output(path, mime string) {
+	r.out.event(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Output{Output: &pluginv1.Output{Path: path, MimeType: mime}}})
+}
+
+// PluginConfig decodes the plugin's [plugins.<name>] table from cajon.toml
+// into v (through JSON, so use `json` tags). An absent table leaves v as is.
+func (r *Run) PluginConfig(v any) error {
+	if len(r.config) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(r.config)
+	if err != nil {
+		return fmt.Errorf("plugin config: %w", err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("plugin config [plugins.*] table: %w", err)
+	}
+	return nil
+}
+
+// Exec runs a child process contained in this command's process tree: its
+// stdout and stderr lines go to the task log (unless c.OnLine is set, which
+// then receives them instead), its pid is reported to the host, and when ctx
+// is cancelled the whole tree is terminated (SIGTERM, Grace, SIGKILL, sweep).
+// A non-zero exit code is not an error: check Result.ExitCode.
+func (r *Run) Exec(ctx context.Context, c process.Command) (process.Result, error) {
+	if c.Tag == "" {
+		c.Tag = r.RunID
+	}
+	if c.Grace == 0 {
+		c.Grace = r.Grace
+	}
+	if c.Dir == "" {
+		c.Dir = r.WorkDir
+	}
+	if len(r.Env) > 0 {
+		base := c.Env
+		if base == nil {
+			base = os.Environ()
+		}
+		keys := make([]string, 0, len(r.Env))
+		for k := range r.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		env := append([]string(nil), base...)
+		for _, k := range keys {
+			env = append(env, k+"="+r.Env[k])
+		}
+		c.Env = env
+	}
+	if c.OnLine == nil {
+		c.OnLine = func(_ process.Stream, line string) { r.out.lines(line) }
+	}
+	userStart := c.OnStart
+	c.OnStart = func(pid int) {
+		r.out.event(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Child{Child: &pluginv1.ChildProcess{Pid: int64(pid)}}})
+		if userStart != nil {
+			userStart(pid)
+		}
+	}
+	res, err := process.Run(ctx, c)
+	if res.Pid != 0 {
+		r.out.event(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Child{Child: &pluginv1.ChildProcess{Pid: int64(res.Pid), Exited: true, ExitCode: int64(res.ExitCode)}}})
+	}
+	return res, err
+}
+
+// eventSender is the part of the gRPC stream the emitter needs.
+type eventSender interface {
+	Send(*pluginv1.RunEvent) error
+}
+
+// emitter batches a run's events onto its stream. One mutex keeps the events
+// in order and the stream's Send single-threaded.
+type emitter struct {
+	mu        sync.Mutex
+	stream    eventSender
+	pending   []string
+	pendBytes int
+	prog      *pluginv1.Progress // latest unsent progress
+	err       error              // first send error; later events are dropped
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+func newEmitter(stream eventSender) *emitter {
+	e := &emitter{stream: stream, stop: make(chan struct{}), done: make(chan struct{})}
+	go e.tick()
+	return e
+}
+
+func (e *emitter) tick() {
+	defer close(e.done)
+	t := time.NewTicker(flushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.mu.Lock()
+			e.flushLocked()
+			e.mu.Unlock()
+		}
+	}
+}
+
+func (e *emitter) lines(lines ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range lines {
+		e.pending = append(e.pending, l)
+		e.pendBytes += len(l) + 1
+	}
+	if e.pendBytes >= flushBytes {
+		e.flushLocked()
+	}
+}
+
+func (e *emitter) progress(done, total int64, activity string, steps bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.prog == nil {
+		e.prog = &pluginv1.Progress{StepsDone: -1}
+	}
+	if steps {
+		e.prog.StepsDone, e.prog.StepsTotal = done, total
+	}
+	if activity != "" {
+		e.prog.Activity = activity
+	}
+}
+
+// event sends a non-batched event after everything queued before it.
+func (e *emitter) event(ev *pluginv1.RunEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flushLocked()
+	e.sendLocked(ev)
+}
+
+func (e *emitter) flushLocked() {
+	if len(e.pending) > 0 {
+		e.sendLocked(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Log{Log: &pluginv1.LogLines{Lines: e.pending}}})
+		e.pending, e.pendBytes = nil, 0
+	}
+	if e.prog != nil {
+		e.sendLocked(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Progress{Progress: e.prog}})
+		e.prog = nil
+	}
+}
+
+func (e *emitter) sendLocked(ev *pluginv1.RunEvent) {
+	if e.err != nil {
+		return
+	}
+	e.err = e.stream.Send(ev)
+}
+
+// finish flushes everything and sends the final result.
+func (e *emitter) finish(res *pluginv1.Result) error {
+	close(e.stop)
+	<-e.done
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.flushLocked()
+	e.sendLocked(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Result{Result: res}})
+	return e.err
+}
