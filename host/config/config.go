@@ -1,0 +1,256 @@
+// Package config loads cajon.toml: strict TOML in layers (built-in defaults, system,
+// user and working-directory files, --config, CAJON_* environment, flags), validated
+// after the merge, with the provenance of every effective value.
+//
+// The loader reads only what its Sources name, so tests can run it without touching
+// /etc, HOME or the real environment; DefaultSources computes the real ones.
+package config
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// Config is the effective worker configuration after all layers are merged.
+type Config struct {
+	// StateDir holds the credentials, the update queue, the local job store and the
+	// task logs. Load fills in DefaultStateDir when no layer sets it.
+	StateDir string
+	// LogLevel is the hclog level: trace, debug, info, warn or error.
+	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
+	// PluginDirs are searched for cajon-plugin-* binaries after the default
+	// plugins/ directory beside the cajon binary.
+	PluginDirs []string
+	// PluginIdleTimeout stops a plugin process that ran no command for this long;
+	// 0 keeps plugins running.
+	PluginIdleTimeout time.Duration
+	// MaxLogBytes caps the log of one task that the Manager receives; 0 = unlimited.
+	MaxLogBytes int64
+	// KillGrace is the wait between SIGTERM and SIGKILL when a command is aborted.
+	KillGrace time.Duration
+	// TaskTypes narrows the task types this worker asks for; empty = every task type
+	// that the plugins provide.
+	TaskTypes []string
+
+	Manager  ManagerConfig
+	Local    LocalConfig
+	LogStore LogStoreConfig
+
+	// Plugins holds each [plugins.<name>] table as written, passed to that plugin.
+	Plugins map[string]map[string]any
+}
+
+// ManagerConfig is the [manager] table: how to work for a Flamenco Manager.
+type ManagerConfig struct {
+	// URL of the Manager; empty means local mode (the embedded job queue).
+	URL string
+	// WorkerName is the name shown in the Manager; Load fills in the host name when
+	// no layer sets it.
+	WorkerName string
+	// RestartExitCode is the exit code for the Manager's "restart" state; 0 means
+	// the worker refuses to restart.
+	RestartExitCode int
+	// MayIRunInterval is how often a running task is checked with may-i-run.
+	MayIRunInterval time.Duration
+	// AsleepPollInterval is how often an asleep worker asks for its state.
+	AsleepPollInterval time.Duration
+	// FetchBackoffMax caps the wait between task fetches that found no task.
+	FetchBackoffMax time.Duration
+	// RequestTimeout bounds one HTTP request to the Manager.
+	RequestTimeout time.Duration
+	// FinishTaskOnShutdown lets the running task finish on SIGINT/SIGTERM instead
+	// of aborting it.
+	FinishTaskOnShutdown bool
+	// UpdateQueueHighWater stops task fetches while more updates than this wait to
+	// be delivered.
+	UpdateQueueHighWater int
+}
+
+// LocalConfig is the [local] table: the embedded job queue.
+type LocalConfig struct {
+	// Slots is how many local tasks run at the same time.
+	Slots int
+}
+
+// LogStoreConfig is the [log_store] table: the full task logs kept on disk.
+type LogStoreConfig struct {
+	// MaxTotalBytes caps the size of all stored task logs; 0 = no size cap.
+	MaxTotalBytes int64
+	// MaxAge removes stored task logs older than this; 0 = no age cap.
+	MaxAge time.Duration
+}
+
+// Defaults returns the built-in defaults, the lowest layer. StateDir and
+// Manager.WorkerName are empty here: Load computes them when no layer sets them.
+func Defaults() Config {
+	return Config{
+		LogLevel:          "info",
+		LogFormat:         "text",
+		PluginDirs:        []string{},
+		PluginIdleTimeout: 5 * time.Minute,
+		MaxLogBytes:       8 << 20,
+		KillGrace:         10 * time.Second,
+		TaskTypes:         []string{},
+		Manager: ManagerConfig{
+			MayIRunInterval:      time.Second,
+			AsleepPollInterval:   5 * time.Second,
+			FetchBackoffMax:      20 * time.Second,
+			RequestTimeout:       30 * time.Second,
+			UpdateQueueHighWater: 1000,
+		},
+		Local:    LocalConfig{Slots: 1},
+		LogStore: LogStoreConfig{MaxTotalBytes: 1 << 30, MaxAge: 720 * time.Hour},
+		Plugins:  map[string]map[string]any{},
+	}
+}
+
+// setting ties one config key to its field. field returns a pointer to the field:
+// *string, *int, *int64, *bool, *[]string or *time.Duration; that type decides how
+// environment and flag values are parsed and how the value is printed.
+type setting struct {
+	key   string
+	field func(*Config) any
+}
+
+// settings lists every key except the free-form [plugins.<name>] tables, in the
+// order `cajon config` prints them (top-level keys first, then each table).
+func settings() []setting {
+	return []setting{
+		{"state_dir", func(c *Config) any { return &c.StateDir }},
+		{"log_level", func(c *Config) any { return &c.LogLevel }},
+		{"log_format", func(c *Config) any { return &c.LogFormat }},
+		{"plugin_dirs", func(c *Config) any { return &c.PluginDirs }},
+		{"plugin_idle_timeout", func(c *Config) any { return &c.PluginIdleTimeout }},
+		{"max_log_bytes", func(c *Config) any { return &c.MaxLogBytes }},
+		{"kill_grace", func(c *Config) any { return &c.KillGrace }},
+		{"task_types", func(c *Config) any { return &c.TaskTypes }},
+		{"manager.url", func(c *Config) any { return &c.Manager.URL }},
+		{"manager.worker_name", func(c *Config) any { return &c.Manager.WorkerName }},
+		{"manager.restart_exit_code", func(c *Config) any { return &c.Manager.RestartExitCode }},
+		{"manager.may_i_run_interval", func(c *Config) any { return &c.Manager.MayIRunInterval }},
+		{"manager.asleep_poll_interval", func(c *Config) any { return &c.Manager.AsleepPollInterval }},
+		{"manager.fetch_backoff_max", func(c *Config) any { return &c.Manager.FetchBackoffMax }},
+		{"manager.request_timeout", func(c *Config) any { return &c.Manager.RequestTimeout }},
+		{"manager.finish_task_on_shutdown", func(c *Config) any { return &c.Manager.FinishTaskOnShutdown }},
+		{"manager.update_queue_high_water", func(c *Config) any { return &c.Manager.UpdateQueueHighWater }},
+		{"local.slots", func(c *Config) any { return &c.Local.Slots }},
+		{"log_store.max_total_bytes", func(c *Config) any { return &c.LogStore.MaxTotalBytes }},
+		{"log_store.max_age", func(c *Config) any { return &c.LogStore.MaxAge }},
+	}
+}
+
+// lookupSetting finds the setting of a key, or reports false.
+func lookupSetting(key string) (setting, bool) {
+	for _, s := range settings() {
+		if s.key == key {
+			return s, true
+		}
+	}
+	return setting{}, false
+}
+
+// Keys returns every config key (dotted path, e.g. "manager.url") except the
+// free-form plugin tables, in print order.
+func Keys() []string {
+	all := settings()
+	keys := make([]string, len(all))
+	for i, s := range all {
+		keys[i] = s.key
+	}
+	return keys
+}
+
+// EnvVar returns the environment variable that sets a key: CAJON_ and the upper-case
+// key with dots replaced by underscores ("manager.url" -> "CAJON_MANAGER_URL").
+func EnvVar(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// envPrefix starts every environment variable cajon reads.
+const envPrefix = "CAJON_"
+
+// isInternalEnvVar reports the CAJON_* variables that the host sets for plugins and
+// commands: they are not settings, so they are ignored without a warning.
+func isInternalEnvVar(name string) bool {
+	switch name {
+	case "CAJON_RUN_ID", "CAJON_LIFELINE_FD", "CAJON_PLUGIN":
+		return true
+	}
+	return false
+}
+
+// expectedType describes, for an error message, what a key's value must be.
+func expectedType(key string) string {
+	switch {
+	case key == "plugins":
+		return "a table of plugin tables ([plugins.<name>])"
+	case strings.HasPrefix(key, "plugins.") && strings.Count(key, ".") == 1:
+		return "a table ([" + key + "])"
+	case key == "manager" || key == "local" || key == "log_store":
+		return "a table ([" + key + "])"
+	}
+	s, ok := lookupSetting(key)
+	if !ok {
+		return ""
+	}
+	var c Config
+	switch s.field(&c).(type) {
+	case *string:
+		return "a string"
+	case *int, *int64:
+		return "an integer"
+	case *bool:
+		return "a boolean (true or false)"
+	case *[]string:
+		return "a list of strings"
+	case *time.Duration:
+		return `a duration string such as "10s", "5m" or "1h30m"`
+	}
+	return ""
+}
+
+// closestKey suggests the known name nearest to a mistyped one, or "" when none is
+// near enough to be a likely typo.
+func closestKey(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// logLevels are the hclog levels cajon accepts.
+func logLevels() []string { return []string{"trace", "debug", "info", "warn", "error"} }
+
+// validate checks the merged config and reports every problem, each with the value
+// and where it came from. It normalizes log_level to lower case.
+func validate(cfg *Config, prov *Provenance) error {
+	var errs []error
+	bad := func(key string, value any, problem string) {
+		errs = append(errs, fmt.Errorf("%s = %s (%s): %s", key, valueText(value), prov.Of(key), problem))
+	}
+
+	if cfg.StateDir == "" {
+		bad("state_dir", cfg.StateDir, "no default state directory could be found (HOME is not set); set state_dir")
+	}
+	cfg.LogLevel = strings.ToLower(cfg.LogLevel)
+	if !slices.Contains(logLevels(), cfg.LogLevel) {
+		bad("log_level", cfg.LogLevel, "must be one of "+strings.Join(logLevels(), ", "))
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		bad("log_format", cfg.LogFormat, "must be text or json")
+	}
+	if slices.Contains(cfg.PluginDirs, "") {
+		bad("plugin_dirs", cfg.PluginDirs, "a directory is empty")
+	}
+	if slices.Contains(cfg.TaskTypes, "") {
+		bad("task_types", cfg.TaskTypes, "a task type is empty")
+	}
+
+	atLeastZero := func(key string, n int64) {
+		if n < 0 {
+			bad(key, n, "must be 0 or more")
+		}
+	}
+	atLeastZero("max_log_bytes", cfg.MaxLogBytes)
+	atLeastZero("log_store.max_total_bytes", cfg.LogStore.MaxTotalBytes)
+
+	notNegative := func(key string, d time.Duration) {
+		if d < 0 {
+			bad(key, d, "must not be negative")
+		}
+	}
+	notNegative("plugin_idle_timeout", cfg.PluginIdleTimeout)
+	notNegative("kill_grace", cfg.KillGrace)
+	notNegative("log_store.max_age", cfg.LogStore.MaxAge)
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			bad(key, d, "must be more than 0")
+		}
+	}
+	positive("manager.may_i_run_interval", cfg.Manager.MayIRunInterval)
+	positive("manager.asleep_poll_interval", cfg.Manager.AsleepPollInterval)
+	positive("manager.fetch_backoff_max", cfg.Manager.FetchBackoffMax)
+	positive("manager.request_timeout", cfg.Manager.RequestTimeout)
+
+	if cfg.Manager.URL != "" {
+		if problem := checkManagerURL(cfg.Manager.URL); problem != "" {
+			bad("manager.url", cfg.Manager.URL, problem)
+		}
+		if cfg.Manager.WorkerName == "" {
+			bad("manager.worker_name", cfg.Manager.WorkerName, "the host name is unknown; set worker_name")
+		}
+	}
+	switch code := cfg.Manager.RestartExitCode; {
+	case code < 0 || code > 255:
+		bad("manager.restart_exit_code", code, "must be 0 (no restart) or an exit code from 3 to 255")
+	case code == 1 || code == 2:
+		bad("manager.restart_exit_code", code, "1 and 2 are the exit codes of errors and bad usage, so a "+
+			"supervisor could not tell a restart from a failure; use 0 (no restart) or 3 to 255")
+	}
+	if cfg.Manager.UpdateQueueHighWater < 1 {
+		bad("manager.update_queue_high_water", cfg.Manager.UpdateQueueHighWater, "must be 1 or more")
+	}
+	if cfg.Local.Slots < 1 {
+		bad("local.slots", cfg.Local.Slots, "must be 1 or more")
+	}
+	if _, ok := cfg.Plugins[""]; ok {
+		errs = append(errs, errors.New(`[plugins.""]: a plugin table needs a plugin name`))
+	}
+	return errors.Join(errs...)
+}
+
+// checkManagerURL says what is wrong with a Manager URL, or "".
+func checkManagerURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "not a URL: " + err.Error()
+	case u.Scheme != "http" && u.Scheme != "https":
+		return `must start with http:// or https://, e.g. "http://flamenco-manager:8080"`
+	case u.Host == "":
+		return `has no host, e.g. "http://flamenco-manager:8080"`
+	}
+	return ""
+}
