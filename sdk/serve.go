@@ -255,3 +255,15 @@ func (s *server) shutdown(grace time.Duration) {
 	defer cancel()
 	_ = proctree.KillDescendants(ctx, os.Getpid())
 }
+
+// Register adds the plugin's cajon.plugin.v1 service to a gRPC server without
+// go-plugin. Serve does this for real plugins; sdktest uses it to run
+// commands in-process.
+func Register(s *grpc.Server, p Plugin) error {
+	srv, err := newServer(p)
+	if err != nil {
+		return err
+	}
+	pluginv1.RegisterPluginServer(s, srv)
+	return nil
+}
