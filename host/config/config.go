@@ -213,7 +213,8 @@ func expectedType(key string) string {
 }
 
 // closestKey suggests the known name nearest to a mistyped one, or "" when none is
-// near enough to be a likely typo.
+// near enough to be a likely typo. A known key that ends in the name is also a
+// match: "slots" at the top level was meant for "local.slots".
 func closestKey(name string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
@@ -221,7 +222,15 @@ func closestKey(name string, known []string) string {
 			best, bestDist = k, d
 		}
 	}
-	return best
+	if best != "" {
+		return best
+	}
+	for _, k := range known {
+		if strings.HasSuffix(k, "."+name) {
+			return k
+		}
+	}
+	return ""
 }
 
 // editDistance is the Levenshtein distance between a and b.
