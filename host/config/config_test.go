@@ -144,6 +144,10 @@ func TestLoadFileErrors(t *testing.T) {
 		{"bad_duration.toml", []string{"bad_duration.toml", "line 3", "manager.may_i_run_interval", `invalid duration "1 second"`}},
 		{"syntax.toml", []string{"syntax.toml", "line 1, column"}},
 		{"overflow.toml", []string{"overflow.toml", "line 1", "max_log_bytes"}},
+		{"plugin_nan.toml", []string{
+			"plugins.blender.ratio = nan (file testdata/plugin_nan.toml): NaN and infinity cannot be passed to a plugin",
+			"plugins.ffmpeg.nested = {list = [1.0, -inf]}",
+		}},
 		{"invalid_values.toml", []string{
 			`log_level = 'loud' (file testdata/invalid_values.toml): must be one of trace, debug, info, warn, error`,
 			`kill_grace = '-1s' (file testdata/invalid_values.toml): must not be negative`,

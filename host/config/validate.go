@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -87,7 +88,32 @@ func validate(cfg *Config, prov *Provenance) error {
 	if _, ok := cfg.Plugins[""]; ok {
 		errs = append(errs, errors.New(`[plugins.""]: a plugin table needs a plugin name`))
 	}
+	for _, name := range sortedKeys(cfg.Plugins) {
+		for _, key := range sortedKeys(cfg.Plugins[name]) {
+			if value := cfg.Plugins[name][key]; hasNaNOrInf(value) {
+				bad(pluginKey(name, key), value, "NaN and infinity cannot be passed to a plugin")
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// hasNaNOrInf reports a NaN or infinite float anywhere in a plugin value: plugin
+// tables travel as JSON-like structures, which have no such numbers.
+func hasNaNOrInf(value any) bool {
+	switch v := value.(type) {
+	case float64:
+		return math.IsNaN(v) || math.IsInf(v, 0)
+	case []any:
+		return slices.ContainsFunc(v, hasNaNOrInf)
+	case map[string]any:
+		for _, item := range v {
+			if hasNaNOrInf(item) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkManagerURL says what is wrong with a Manager URL, or "".
