@@ -277,15 +277,16 @@ func TestReopenKeepsUndelivered(t *testing.T) {
 	q := openQueue(t, Options{Path: path, MergeMaxLogBytes: -1})
 	in := interleaved(20, 2)
 	appendAll(t, q, in)
-	// Deliver part of it, then close.
+	// Deliver part of it, then the Manager goes down and the worker stops.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	s := &recordingSender{fail: func(u Update, attempt int) error {
 		if attempt > 5 {
+			cancel()
 			return errors.New("manager down")
 		}
 		return nil
 	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
 	if err := q.Flush(ctx, s); err == nil || !strings.Contains(err.Error(), "15 updates still queued") {
 		t.Fatalf("Flush against a failing Manager = %v, want an error counting 15 updates still queued", err)
 	}
