@@ -354,7 +354,7 @@ func (c *Client) do(ctx context.Context, r request) (answer, error) {
 		}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		e.Message = "unexpected status for this request"
+		e.Message, e.Err = "", errors.New("unexpected status for this request")
 	}
 	return answer{}, e
 }
@@ -383,6 +383,9 @@ func (c *Client) transportError(ctx context.Context, r request, err error) *Erro
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		e.Err = uerr.Err // the Manager's address is already in the message
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		e.Message = "the connection closed before the answer was complete"
 	}
 	return e
 }
