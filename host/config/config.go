@@ -35,8 +35,11 @@ type Config struct {
 	// that the plugins provide.
 	TaskTypes []string
 
-	Manager  ManagerConfig
-	Local    LocalConfig
+	// Manager is the [manager] table.
+	Manager ManagerConfig
+	// Local is the [local] table.
+	Local LocalConfig
+	// LogStore is the [log_store] table.
 	LogStore LogStoreConfig
 
 	// Plugins holds each [plugins.<name>] table as written, passed to that plugin.

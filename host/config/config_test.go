@@ -656,3 +656,12 @@ func TestDurationString(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateEmptyStateDir(t *testing.T) {
+	cfg := computedDefaults(t)
+	cfg.StateDir = ""
+	err := validate(&cfg, newProvenance())
+	if err == nil || !strings.Contains(err.Error(), "state_dir = '' (default): no default state directory") {
+		t.Errorf("error %v, want one about the missing state_dir", err)
+	}
+}

@@ -21,56 +21,75 @@ import (
 func Load(src Sources) (*Config, *Provenance, error) {
 	cfg := Defaults()
 	prov := newProvenance()
-
-	for _, f := range src.Files {
-		data, err := os.ReadFile(f.Path)
-		if errors.Is(err, fs.ErrNotExist) && !f.Required {
-			continue
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("config file %s does not exist: %w", f.Path, err)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("read config file %s: %w", f.Path, err)
-		}
-		layer, err := decodeFile(f.Path, data)
-		if err != nil {
-			return nil, nil, err
-		}
-		layer.apply(&cfg, prov, originFile(f.Path))
-		prov.files = append(prov.files, f.Path)
+	if err := applyFiles(&cfg, prov, src.Files); err != nil {
+		return nil, nil, err
 	}
-
-	var errs []error
-	env, warnings := envLayer(src.Environ)
-	prov.warnings = append(prov.warnings, warnings...)
-	for _, v := range env {
-		if err := setRaw(&cfg, v.key, v.value); err != nil {
-			errs = append(errs, fmt.Errorf("environment %s=%q: %w", v.name, v.value, err))
-			continue
-		}
-		prov.set(v.key, originEnv(v.name))
-	}
-	for _, key := range sortedKeys(src.Flags) {
-		if _, ok := lookupSetting(key); !ok {
-			errs = append(errs, fmt.Errorf("flag: unknown config key %q%s", key, suggestion(key, Keys())))
-			continue
-		}
-		if err := setRaw(&cfg, key, src.Flags[key]); err != nil {
-			errs = append(errs, fmt.Errorf("flag %s=%q: %w", key, src.Flags[key], err))
-			continue
-		}
-		prov.set(key, originFlag)
-	}
+	errs := applyEnv(&cfg, prov, src.Environ)
+	errs = append(errs, applyFlags(&cfg, prov, src.Flags)...)
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
-
 	fillComputedDefaults(&cfg, prov, envLookup(src.Environ))
 	if err := validate(&cfg, prov); err != nil {
 		return nil, nil, err
 	}
 	return &cfg, prov, nil
+}
+
+// applyFiles reads the files in order; a missing optional file is skipped.
+func applyFiles(cfg *Config, prov *Provenance, files []FileSource) error {
+	for _, f := range files {
+		data, err := os.ReadFile(f.Path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && !f.Required:
+			continue
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("config file %s does not exist: %w", f.Path, err)
+		case err != nil:
+			return fmt.Errorf("read config file %s: %w", f.Path, err)
+		}
+		l, err := decodeFile(f.Path, data)
+		if err != nil {
+			return err
+		}
+		l.apply(cfg, prov, originFile(f.Path))
+		prov.files = append(prov.files, f.Path)
+	}
+	return nil
+}
+
+// applyEnv applies the CAJON_* variables of environ and records warnings about
+// unknown ones. It returns one error per unparsable value.
+func applyEnv(cfg *Config, prov *Provenance, environ []string) []error {
+	var errs []error
+	values, warnings := envLayer(environ)
+	prov.warnings = append(prov.warnings, warnings...)
+	for _, v := range values {
+		if err := setRaw(cfg, v.key, v.value); err != nil {
+			errs = append(errs, fmt.Errorf("environment %s=%q: %w", v.name, v.value, err))
+			continue
+		}
+		prov.set(v.key, originEnv(v.name))
+	}
+	return errs
+}
+
+// applyFlags applies the flags, in key order. It returns one error per unknown key
+// or unparsable value.
+func applyFlags(cfg *Config, prov *Provenance, flags map[string]string) []error {
+	var errs []error
+	for _, key := range sortedKeys(flags) {
+		if _, ok := lookupSetting(key); !ok {
+			errs = append(errs, fmt.Errorf("flag: unknown config key %q%s", key, suggestion(key, Keys())))
+			continue
+		}
+		if err := setRaw(cfg, key, flags[key]); err != nil {
+			errs = append(errs, fmt.Errorf("flag %s=%q: %w", key, flags[key], err))
+			continue
+		}
+		prov.set(key, originFlag)
+	}
+	return errs
 }
 
 // fillComputedDefaults sets the defaults that depend on the machine, when no layer
