@@ -484,3 +484,29 @@ func TestKindHelpers(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMayIRun measures one small authenticated round trip over a
+// kept-alive loopback connection (the worker's most frequent request).
+func BenchmarkMayIRun(b *testing.B) {
+	ctx := context.Background()
+	m, err := managertest.Start(managertest.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	id := m.AddWorker("bench", "pw", "misc")
+	c, err := flamenco.New(flamenco.Config{BaseURL: m.URL(), WorkerID: id, Secret: "pw"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	job := m.AddJob(echoJob())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.MayIRun(ctx, job.Tasks[0].ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := m.Connections(); n != 1 {
+		b.Fatalf("%d connections, want 1", n)
+	}
+}

@@ -29,8 +29,10 @@ const (
 	DefaultFailAfter          = 3 // task_fail_after_softfail_count
 	DefaultBlocklistThreshold = 3 // blocklist_threshold
 	DefaultOutputQueueSize    = 3 // the Manager's thumbnail queue
-	MaxOutputBytes            = 25 << 20
 )
+
+// MaxOutputBytes is the largest image output-produced accepts (413 above).
+const MaxOutputBytes = 25 << 20
 
 // Config tunes the fake. The zero value behaves like a default Manager.
 type Config struct {
