@@ -1,0 +1,44 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFramesInArgs(t *testing.T) {
+	tests := []struct {
+		args string
+		want int64
+	}{
+		{"", 0},
+		{"-f 5", 1},
+		{"--render-frame 1..3", 3},
+		{"--scene Scene --python-expr x --render-output /r/###### --render-format PNG --render-frame 10..19", 10},
+		{"-f 1,3,7..9", 5},
+		{"-f 1 -f 2..3", 3},
+		{"-f +1", 0},
+		{"-f -1", 0},
+		{"-f 3..1", 0},
+		{"-f 1..", 0},
+		{"-f abc", 0},
+		{"-f", 0},
+		{"-s 1 -e 10 -a", 10},
+		{"--frame-start 1 --frame-end 10 --frame-jump 3 --render-anim", 4},
+		{"-s 5 -a", 0},
+		{"-a", 0},
+		{"-s 1 -e 10", 0}, // no -a: nothing rendered by these
+		{"-s +1 -e 10 -a", 0},
+		{"-j 0 -s 1 -e 2 -a", 0},
+		{"--python-expr -f -f 2", 1},
+		{"-f 2 -- -f 5", 1},
+	}
+	for _, tt := range tests {
+		var args []string
+		if tt.args != "" {
+			args = strings.Fields(tt.args)
+		}
+		if got := framesInArgs(args); got != tt.want {
+			t.Errorf("framesInArgs(%q) = %d, want %d", tt.args, got, tt.want)
+		}
+	}
+}

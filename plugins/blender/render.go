@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
+	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
+	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/process"
+)
+
+// Render is the blender-render command, with the parameters Flamenco's
+// Simple Blender Render job type sends.
+type Render struct {
+	Exe        string   `param:"exe" desc:"Blender to run: a path, or a name looked up in PATH. Empty or \"blender\": [plugins.blender] exe from cajon.toml, else blender from PATH."`
+	ExeArgs    string   `param:"exeArgs" desc:"Arguments right after exe, as one string split like a POSIX shell does (quotes, backslashes; no globbing), e.g. \"-b -y\"."`
+	ArgsBefore []string `param:"argsBefore" desc:"Arguments before the blend file."`
+	BlendFile  string   `param:"blendfile" desc:"The blend file to render; left out of the command line when empty."`
+	Args       []string `param:"args" desc:"Arguments after the blend file, e.g. --render-output, --render-format, --render-frame."`
+}
+
+// outputTail is how many of Blender's last lines go into a failure message
+// when Blender itself reported nothing more specific.
+const outputTail = 8
+
+// Run renders, reporting a step per finished frame, each written file as an
+// output, and a preview of each PNG or JPEG frame.
+func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
+	cfg := defaultConfig()
+	if err := pluginconf.Decode(run, "blender", &cfg); err != nil {
+		return err
+	}
+	exe, err := cmdline.Program{Name: "blender", Plugin: "blender", Param: r.Exe, Configured: cfg.Exe, Dir: run.WorkDir}.Find()
+	if err != nil {
+		return err
+	}
+	exeArgs, err := cmdline.Split(r.ExeArgs)
+	if err != nil {
+		return fmt.Errorf("parameter exeArgs: %w", err)
+	}
+	if r.BlendFile != "" {
+		if err := checkBlendFile(resolve(run.WorkDir, r.BlendFile)); err != nil {
+			return err
+		}
+	}
+	args := append(append([]string(nil), exeArgs...), r.ArgsBefore...)
+	if r.BlendFile != "" {
+		args = append(args, r.BlendFile)
+	}
+	args = append(args, r.Args...)
+
+	total := framesInArgs(args)
+	run.Progress(0, total)
+	run.Activity("starting Blender")
+	run.Logf("cajon-plugin-blender: running %s", cmdline.Join(append([]string{exe}, args...)))
+
+	var previews *previewer
+	if cfg.Previews {
+		root := os.TempDir()
+		removeStalePreviews(root, previewStaleAge, time.Now())
+		previews = startPreviewer(previewDir(root, run.RunID), run)
+	}
+
+	// OnLine calls never overlap and end before Exec returns (sdk/process),
+	// so the tracker needs no lock.
+	var (
+		tr   tracker
+		tail = make([]string, 0, outputTail)
+	)
+	res, err := run.Exec(ctx, process.Command{
+		Path: exe,
+		Args: args,
+		OnLine: func(_ process.Stream, line string) {
+			run.Log(line)
+			if len(tail) == outputTail {
+				tail = append(tail[:0], tail[1:]...)
+			}
+			tail = append(tail, line)
+			u := tr.feed(line)
+			if u.activity != "" {
+				run.Activity(u.activity)
+			}
+			if u.saved != "" {
+				path := resolve(run.WorkDir, u.saved)
+				run.Output(path, mimeType(path))
+				if previews != nil && canPreview(path) {
+					previews.offer(path)
+				}
+			}
+			if u.frameDone {
+				done := tr.done
+				if total > 0 && done > total {
+					done = total // more Saved lines than frames asked: never past 100%
+				}
+				run.Progress(done, total)
+			}
+		},
+	})
+	if previews != nil {
+		previews.finish()
+	}
+	if err != nil {
+		return fmt.Errorf("running Blender %s: %w", exe, err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if tr.crashFile != "" {
+		logCrashReport(run, tr.crashFile)
+	}
+	return verdict(res, &tr, tail, total, cfg)
+}
+
+// verdict decides whether the render failed, and says why in words a farm
+// admin can act on.
+func verdict(res process.Result, tr *tracker, tail []string, total int64, cfg config) error {
+	var why string
+	switch {
+	case res.ExitCode != 0:
+		why = "Blender " + exitDescription(res)
+	case tr.crashFile != "":
+		why = "Blender crashed"
+	case cfg.FailOnErrorLines && len(tr.problemsOf(lineError)) > 0:
+		why = "Blender reported errors ([plugins.blender] fail_on_error_lines)"
+	case cfg.FailOnMissingFiles && len(tr.problemsOf(lineMissing)) > 0:
+		why = "Blender could not open files the scene needs ([plugins.blender] fail_on_missing_files)"
+	case total > 0 && tr.done == 0:
+		why = fmt.Sprintf("Blender exited without rendering any of the %d frames asked for", total)
+	default:
+		return nil
+	}
+	if len(tr.problems) > 0 {
+		return errors.New(why + ":\n" + summary(tr.problems, tr.extraProblems))
+	}
+	if len(tail) > 0 {
+		return errors.New(why + "; last output:\n" + strings.Join(tail, "\n"))
+	}
+	return errors.New(why)
+}
+
+// exitDescription says how a process ended: "exited with status 1",
+// "was killed by a signal (segmentation fault)".
+func exitDescription(res process.Result) string {
+	if res.Signal != "" {
+		return "was killed by a signal (" + res.Signal + ")"
+	}
+	return fmt.Sprintf("exited with status %d", res.ExitCode)
+}
+
+// checkBlendFile fails early, with the path, when the blend file is not
+// there: clearer than Blender's own message, and no Blender start-up.
+func checkBlendFile(path string) error {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("blend file %s does not exist (is the shared storage mounted on this worker?)", path)
+	case err != nil:
+		return fmt.Errorf("blend file %s: %w", path, err)
+	case info.IsDir():
+		return fmt.Errorf("blend file %s is a directory", path)
+	}
+	return nil
+}
+
+// resolve makes a path Blender printed or was given absolute, relative to
+// the directory Blender runs in.
+func resolve(workDir, path string) string {
+	if filepath.IsAbs(path) || workDir == "" {
+		if abs, err := filepath.Abs(path); err == nil {
+			return abs
+		}
+		return path
+	}
+	return filepath.Join(workDir, path)
+}
+
+// crashReportLines is how much of Blender's crash report goes to the log.
+const crashReportLines = 60
+
+// logCrashReport copies the start of Blender's crash report (its backtrace)
+// into the task log, where the admin will look for it.
+func logCrashReport(run *sdk.Run, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		run.Logf("cajon-plugin-blender: cannot read Blender's crash report %s: %v", path, err)
+		return
+	}
+	defer f.Close()
+	run.Logf("cajon-plugin-blender: Blender's crash report %s:", path)
+	sc := bufio.NewScanner(f)
+	for n := 0; n < crashReportLines && sc.Scan(); n++ {
+		run.Log(sc.Text())
+	}
+}
+
+// previewer makes previews in the background, newest frame first: while one
+// is being made, a newer frame replaces any frame still waiting, so a fast
+// render never queues up work (the Manager only shows the latest image).
+type previewer struct {
+	dir  string
+	run  *sdk.Run
+	next chan string // the newest frame waiting for a preview, if any
+	done chan struct{}
+}
+
+func startPreviewer(dir string, run *sdk.Run) *previewer {
+	p := &previewer{dir: dir, run: run, next: make(chan string, 1), done: make(chan struct{})}
+	go p.work()
+	return p
+}
+
+// offer asks for a preview of frame. Calls must not be concurrent.
+func (p *previewer) offer(frame string) {
+	select {
+	case <-p.next: // a newer frame wins
+	default:
+	}
+	p.next <- frame
+}
+
+// finish waits for the last preview.
+func (p *previewer) finish() {
+	close(p.next)
+	<-p.done
+}
+
+func (p *previewer) work() {
+	defer close(p.done)
+	n := 0
+	for frame := range p.next {
+		n++
+		dst := filepath.Join(p.dir, previewName(n, frame))
+		if err := makePreview(frame, dst, previewMaxSize); err != nil {
+			p.run.Logf("cajon-plugin-blender: no preview: %v", err)
+			continue
+		}
+		p.run.Output(dst, "image/jpeg")
+	}
+}

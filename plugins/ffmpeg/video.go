@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
+	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
+	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/process"
+)
+
+// FramesToVideo is the frames-to-video command, with the parameters
+// Flamenco's Simple Blender Render job type sends.
+type FramesToVideo struct {
+	Exe        string   `param:"exe" desc:"FFmpeg to run: a path, or a name looked up in PATH. Empty or \"ffmpeg\": [plugins.ffmpeg] exe from cajon.toml, else ffmpeg from PATH."`
+	ExeArgs    string   `param:"exeArgs" desc:"Arguments right after exe, as one string split like a POSIX shell does (quotes, backslashes; no globbing)."`
+	FPS        float64  `param:"fps,required" desc:"Frames per second of the video; each frame is shown for 1/fps s."`
+	InputGlob  string   `param:"inputGlob" desc:"The frames to encode, e.g. /render/shot/*.png; expanded by the plugin (any OS), in natural order (frame2 before frame10)."`
+	OutputFile string   `param:"outputFile" desc:"The video to write; its folder is created if needed."`
+	ArgsBefore []string `param:"argsBefore" desc:"Arguments before the input (input options)."`
+	Args       []string `param:"args" desc:"Arguments after the input, before outputFile, e.g. -c:v h264 -crf 20 -pix_fmt yuv420p -r 24 -y."`
+}
+
+// config is the plugin's [plugins.ffmpeg] table in cajon.toml.
+type config struct {
+	// Exe is the FFmpeg to run when the task does not name one (or names
+	// just "ffmpeg"): a path, or a name looked up in PATH.
+	Exe string `json:"exe"`
+}
+
+// errorTail is how many of FFmpeg's last log lines go into a failure message.
+const errorTail = 6
+
+// Run writes the concat list, runs FFmpeg and reports progress per frame.
+func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
+	var cfg config
+	if err := pluginconf.Decode(run, "ffmpeg", &cfg); err != nil {
+		return err
+	}
+	if f.FPS <= 0 || math.IsInf(f.FPS, 0) || math.IsNaN(f.FPS) {
+		return fmt.Errorf("parameter fps must be a positive number of frames per second, got %v", f.FPS)
+	}
+	if f.OutputFile == "" {
+		return errors.New("parameter outputFile is empty: give the video file to write")
+	}
+	exe, err := cmdline.Program{Name: "ffmpeg", Plugin: "ffmpeg", Param: f.Exe, Configured: cfg.Exe, Dir: run.WorkDir}.Find()
+	if err != nil {
+		return err
+	}
+	exeArgs, err := cmdline.Split(f.ExeArgs)
+	if err != nil {
+		return fmt.Errorf("parameter exeArgs: %w", err)
+	}
+	frames, err := expandGlob(f.InputGlob, run.WorkDir)
+	if err != nil {
+		return err
+	}
+	script, err := concatList(frames, f.FPS)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "cajon-ffmpeg-")
+	if err != nil {
+		return fmt.Errorf("creating a temporary folder for FFmpeg's frame list: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	list := filepath.Join(tmp, "frames.ffconcat")
+	if err := os.WriteFile(list, []byte(script), 0o644); err != nil {
+		return fmt.Errorf("writing FFmpeg's frame list %s: %w", list, err)
+	}
+	output := f.OutputFile
+	if !filepath.IsAbs(output) && run.WorkDir != "" {
+		output = filepath.Join(run.WorkDir, output)
+	}
+	if output, err = filepath.Abs(output); err != nil {
+		return fmt.Errorf("outputFile %s: %w", f.OutputFile, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
+		return fmt.Errorf("creating the folder of outputFile %s: %w", output, err)
+	}
+
+	args := ffmpegArgs(exeArgs, f.ArgsBefore, list, f.Args, output)
+	total := int64(len(frames))
+	run.Progress(0, total)
+	run.Activity(fmt.Sprintf("encoding %d frames", total))
+	run.Logf("cajon-plugin-ffmpeg: %d frames from %s, first %s, last %s", total, f.InputGlob, frames[0], frames[len(frames)-1])
+	run.Logf("cajon-plugin-ffmpeg: running %s", cmdline.Join(append([]string{exe}, args...)))
+
+	tail := make([]string, 0, errorTail)
+	res, err := run.Exec(ctx, process.Command{
+		Path: exe,
+		Args: args,
+		OnLine: func(s process.Stream, line string) {
+			if s == process.Stdout {
+				// -progress pipe:1: key=value lines, a block per update.
+				if n, ok := progressFrame(line); ok {
+					done := min(n, total)
+					run.Progress(done, total)
+					run.Activity(fmt.Sprintf("encoding frame %d/%d", done, total))
+				}
+				return
+			}
+			run.Log(line)
+			if strings.TrimSpace(line) == "" {
+				return
+			}
+			if len(tail) == errorTail {
+				tail = append(tail[:0], tail[1:]...)
+			}
+			tail = append(tail, line)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("running FFmpeg %s: %w", exe, err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if res.ExitCode != 0 {
+		how := fmt.Sprintf("exited with status %d", res.ExitCode)
+		if res.Signal != "" {
+			how = "was killed by a signal (" + res.Signal + ")"
+		}
+		msg := fmt.Sprintf("FFmpeg %s encoding %s", how, f.OutputFile)
+		if len(tail) > 0 {
+			msg += "; last output:\n" + strings.Join(tail, "\n")
+		}
+		return errors.New(msg)
+	}
+	run.Progress(total, total)
+	run.Output(output, videoType(output))
+	return nil
+}
+
+// ffmpegArgs is FFmpeg's command line after the program: exeArgs, then our
+// global options (machine-readable progress on stdout instead of the stats
+// line; never wait for a keypress), argsBefore, the concat input, args and
+// the output file.
+func ffmpegArgs(exeArgs, argsBefore []string, list string, args []string, output string) []string {
+	out := append([]string(nil), exeArgs...)
+	out = append(out, "-nostdin", "-nostats", "-progress", "pipe:1")
+	out = append(out, argsBefore...)
+	out = append(out, "-f", "concat", "-safe", "0", "-i", list)
+	out = append(out, args...)
+	return append(out, output)
+}
+
+// progressFrame reads "frame=N" from FFmpeg's -progress output.
+func progressFrame(line string) (int64, bool) {
+	v, ok := strings.CutPrefix(line, "frame=")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// videoTypes maps video file extensions to MIME types (a fixed table, not
+// the machine's).
+var videoTypes = map[string]string{
+	".mp4": "video/mp4", ".m4v": "video/mp4", ".mkv": "video/x-matroska",
+	".mov": "video/quicktime", ".webm": "video/webm", ".avi": "video/x-msvideo",
+	".ogv": "video/ogg", ".mpg": "video/mpeg", ".mpeg": "video/mpeg",
+	".gif": "image/gif", ".flv": "video/x-flv",
+}
+
+// videoType is the MIME type of the output, "" when unknown.
+func videoType(path string) string {
+	return videoTypes[strings.ToLower(filepath.Ext(path))]
+}
