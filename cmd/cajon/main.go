@@ -45,8 +45,11 @@ type cliEnv struct {
 
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
-		"plugins": {"list plugins and their commands, or run one command: cajon plugins run", cmdPlugins},
-		"version": {"print the version", cmdVersion},
+		"plugins":  {"list plugins and their commands, or run one command: cajon plugins run", cmdPlugins},
+		"run":      {"work for a Flamenco Manager (plain 'cajon' too, when a Manager is configured)", cmdRun},
+		"register": {"register with the Flamenco Manager as a new worker and save the credentials", cmdRegister},
+		"flush":    {"deliver the queued task updates to the Manager and exit", cmdFlush},
+		"version":  {"print the version", cmdVersion},
 	}
 }
 
@@ -57,6 +60,7 @@ func main() {
 
 func runCLI(env *cliEnv, args []string) int {
 	cmds := subcommands()
+	args = withDefaultCommand(env, args)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(env.stderr, cmds)
 		if len(args) == 0 {

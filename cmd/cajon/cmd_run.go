@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/host/worker"
+	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/hashicorp/go-hclog"
+)
+
+// managerFlags are the flags of the subcommands that talk to a Manager.
+type managerFlags struct {
+	manager         string
+	name            string
+	restartExitCode int
+}
+
+func (m *managerFlags) register(fs *flag.FlagSet, withRestart bool) {
+	fs.StringVar(&m.manager, "manager", "", "the Flamenco Manager, e.g. http://flamenco:8080 (overrides manager.url)")
+	fs.StringVar(&m.name, "name", "", "the worker's name in the Manager (overrides manager.worker_name)")
+	if withRestart {
+		fs.IntVar(&m.restartExitCode, "restart-exit-code", 0,
+			"exit with this code when the Manager asks for a restart, for a supervisor to start cajon again; 0 refuses restarts (overrides manager.restart_exit_code)")
+	}
+}
+
+// layer returns the config keys of the flags given on the command line.
+func (m *managerFlags) layer(fs *flag.FlagSet) map[string]string {
+	out := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "manager":
+			out["manager.url"] = m.manager
+		case "name":
+			out["manager.worker_name"] = m.name
+		case "restart-exit-code":
+			out["manager.restart_exit_code"] = strconv.Itoa(m.restartExitCode)
+		}
+	})
+	return out
+}
+
+// loadManagerConfig parses the flags and loads the config, which must name a
+// Manager.
+func loadManagerConfig(env *cliEnv, fs *flag.FlagSet, common *commonFlags, mf *managerFlags, args []string) (*config.Config, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return nil, &exitError{code: 2, err: fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	cfg, _, err := common.load(env, mf.layer(fs))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Manager.URL == "" {
+		return nil, &exitError{code: 2, err: fmt.Errorf("no Flamenco Manager configured: give --manager URL, or set manager.url in cajon.toml or CAJON_MANAGER_URL")}
+	}
+	return cfg, nil
+}
+
+func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
+	var (
+		common commonFlags
+		mf     managerFlags
+	)
+	fs := newFlags(env, "run", "run [--manager URL] [--name NAME] [--restart-exit-code N] [flags]",
+		`Work for a Flamenco 3 Manager: register when there are no credentials yet,
+sign on, then run the tasks the Manager hands out until it asks the worker to
+go offline or to restart. Plain 'cajon' does the same when a Manager is configured.
+
+SIGINT/SIGTERM stop cleanly: the running task is aborted (or finished, with
+manager.finish_task_on_shutdown), queued task updates are delivered, and the
+worker signs off so the Manager requeues the task. A second signal exits at once.
+SIGUSR1 logs what the worker is doing.
+
+Exit status: 0 after going offline or a clean shutdown, restart_exit_code when
+the Manager asked for a restart, 1 when the worker could not start.`)
+	common.register(fs)
+	mf.register(fs, true)
+	cfg, err := loadManagerConfig(env, fs, &common, &mf, args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, env.stderr)
+	// Orphans of a plugin that dies reparent to us, so we can sweep them.
+	if err := proctree.SetSubreaper(); err != nil {
+		log.Warn("cannot become a subreaper: processes escaping a crashed plugin may survive", "error", err)
+	}
+	stopReaping := reapOrphans(log)
+	defer stopReaping()
+
+	reg, err := openPlugins(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	w, err := worker.New(worker.Options{
+		Config:  cfg,
+		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace},
+		Plugins: reg,
+		Logger:  log.Named("worker"),
+	})
+	if err != nil {
+		return err
+	}
+	code, err := w.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// reapOrphans waits for exited orphans that reparented to cajon (a
+// subreaper), so none stays a zombie, until stop is called.
+func reapOrphans(log hclog.Logger) (stop func()) {
+	r := proctree.NewReaper()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if _, err := r.Reap(nil); err != nil {
+					log.Debug("reaping orphaned processes", "error", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// withDefaultCommand makes plain `cajon` (or `cajon --manager URL ...`, flags
+// without a command) mean `cajon run` when a Manager is configured, by the
+// config files, CAJON_MANAGER_URL, or the flags themselves. Otherwise args
+// are returned unchanged.
+func withDefaultCommand(env *cliEnv, args []string) []string {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isHelpFlag(args[0])) {
+		return args
+	}
+	configFile := ""
+	for i, a := range args {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case isHelpFlag(a):
+			return args
+		case name == "manager":
+			return append([]string{"run"}, args...)
+		case name == "config" && hasValue:
+			configFile = value
+		case name == "config" && i+1 < len(args):
+			configFile = args[i+1]
+		}
+	}
+	cfg, _, err := config.Load(config.DefaultSources(configFile, env.environ, nil))
+	if err != nil || cfg.Manager.URL == "" {
+		return args
+	}
+	return append([]string{"run"}, args...)
+}
+
+func isHelpFlag(a string) bool {
+	switch a {
+	case "-h", "--help", "-help", "help":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,159 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/flamenco"
+)
+
+// previewMarker is in the path of every preview image a plugin reports
+// (docs/PLUGINS-RENDER.md): a small JPEG of the latest rendered frame for the
+// Manager's web interface.
+const previewMarker = "cajon-preview"
+
+// maxPreviewBytes is the largest image the Manager accepts.
+const maxPreviewBytes = 25 << 20
+
+// lastPreviewWait bounds how long the end of a task waits for the last
+// preview upload.
+const lastPreviewWait = 5 * time.Second
+
+// isPreview reports whether an output is a preview image for the Manager.
+func isPreview(path, mimeType string) bool {
+	mt, _, err := mime.ParseMediaType(mimeType)
+	if err != nil {
+		return false
+	}
+	return (mt == "image/jpeg" || mt == "image/png") && strings.Contains(path, previewMarker)
+}
+
+// previewUploader sends a task's preview images with output-produced. The
+// latest image wins: one upload is in flight at a time, and an image that
+// was superseded while waiting is never sent. A 429 (the Manager's thumbnail
+// queue is full) backs off before the next upload.
+type previewUploader struct {
+	w      *Worker
+	taskID string
+	ctx    context.Context
+	cancel context.CancelFunc
+	wake   chan struct{}
+	done   chan struct{}
+
+	mu            sync.Mutex
+	path, mime    string // the latest image not yet sent; "" for none
+	started, stopping bool
+}
+
+func newPreviewUploader(w *Worker, taskID string) *previewUploader {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &previewUploader{w: w, taskID: taskID, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// offer makes path the next image to send.
+func (p *previewUploader) offer(path, mimeType string) {
+	p.mu.Lock()
+	if p.stopping {
+		p.mu.Unlock()
+		return
+	}
+	p.path, p.mime = path, mimeType
+	if !p.started {
+		p.started = true
+		go p.loop()
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the uploads at the end of the task, after sending the latest
+// image if one waits (bounded by lastPreviewWait).
+func (p *previewUploader) stop() {
+	p.mu.Lock()
+	p.stopping = true
+	started := p.started
+	p.mu.Unlock()
+	if !started {
+		p.cancel()
+		return
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	t := time.AfterFunc(lastPreviewWait, p.cancel)
+	<-p.done
+	t.Stop()
+	p.cancel()
+}
+
+func (p *previewUploader) loop() {
+	defer close(p.done)
+	retry := backoff{min: time.Second, max: p.w.tm.PreviewBackoffMax, jitter: 0.2}
+	for {
+		p.mu.Lock()
+		path, mimeType, stopping := p.path, p.mime, p.stopping
+		p.path = ""
+		p.mu.Unlock()
+		if path == "" {
+			if stopping {
+				return
+			}
+			select {
+			case <-p.wake:
+				continue
+			case <-p.ctx.Done():
+				return
+			}
+		}
+		err := p.upload(path, mimeType)
+		if flamenco.KindOf(err) == flamenco.KindTooManyRequests {
+			p.mu.Lock()
+			if p.path == "" { // nothing newer came: this one is still the latest
+				p.path, p.mime = path, mimeType
+			}
+			stopping = p.stopping
+			p.mu.Unlock()
+			if stopping {
+				return // a preview is not worth delaying the next task
+			}
+			d := retry.nextAtLeast(flamenco.RetryAfterOf(err))
+			p.w.log.Debug("the Manager's thumbnail queue is full; waiting before the next preview", "task", p.taskID, "retry_in", d)
+			if !sleep(p.ctx, d) {
+				return
+			}
+			continue
+		}
+		retry.reset()
+		if err != nil && p.ctx.Err() == nil {
+			p.w.log.Warn("sending a preview image to the Manager failed", "task", p.taskID, "file", path, "error", err)
+		}
+	}
+}
+
+func (p *previewUploader) upload(path, mimeType string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("preview image: %w", err)
+	}
+	if fi.Size() > maxPreviewBytes {
+		return fmt.Errorf("preview image %s is %d bytes, more than the Manager accepts (%d)", path, fi.Size(), maxPreviewBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("preview image: %w", err)
+	}
+	if len(data) == 0 {
+		return fmt.Errorf("preview image %s is empty", path)
+	}
+	mt, _, _ := mime.ParseMediaType(mimeType)
+	return p.w.client().OutputProduced(p.ctx, p.taskID, mt, data)
+}
