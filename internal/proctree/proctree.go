@@ -19,12 +19,20 @@
 // descendants and must wait for them, or they stay zombies. Waiting for the
 // wrong pid would steal the exit status that an exec.Cmd.Wait elsewhere in the
 // process is waiting for. The rule used throughout this package: a zombie child
-// is reaped only when it is provably an orphan, that is, it was seen earlier
-// with a parent other than this process (a process changes parent only by being
-// orphaned, so nobody here started it and no exec.Cmd waits for it), or it is a
-// non-leader member of a group's process group (only a Group's leader is ever
-// started by this process into that group). Groups apply this rule to their own
-// members on every sweep; Reaper applies it process-wide.
+// is reaped only when it is provably an orphan, that is, one that this process
+// did not start itself, so that no exec.Cmd waits for it. Proofs: it was seen
+// earlier with another parent (a process changes parent only by being
+// orphaned); it is a non-leader in a group's process group (only a leader is
+// started by this process into its group); it carries a group's tag (only a
+// leader is started by this process with that tag, unless this process carries
+// the same tag itself). Groups apply these rules to their own members on every
+// sweep, so Members and Terminate reap them; Reaper applies the first one
+// process-wide. The leader itself is never reaped here: Group.Wait does that.
+//
+// Known limit (Linux, macOS): a process that leaves the process group and drops
+// the tag from its environment (setsid + env -i) and is orphaned, all between
+// two sweeps, is not recognised. It stays a descendant of the subreaper, so a
+// sweep of all descendants (at plugin shutdown) still finds it.
 package proctree
 
 import (

@@ -111,9 +111,10 @@ func assignAndResume(job windows.Handle, pid int) error {
 
 // groupSys is the Windows side of a Group: its Job Object.
 type groupSys struct {
-	mu  sync.Mutex
-	job windows.Handle // 0 once closed
-	pid int
+	mu    sync.Mutex
+	job   windows.Handle // 0 once closed
+	pid   int
+	asked bool
 }
 
 // jobProcessIDList is JOBOBJECT_BASIC_PROCESS_ID_LIST with room for n pids.
@@ -151,8 +152,14 @@ func (gs *groupSys) sweep() ([]procKey, error) {
 
 // ask sends CTRL_BREAK to the console process group of the leader (the only
 // polite stop Windows offers; it reaches processes sharing our console).
+// It is sent once: a second CTRL_BREAK may cut a clean shutdown short.
 func (gs *groupSys) ask([]procKey) {
-	_ = windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, uint32(gs.pid))
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	if !gs.asked {
+		gs.asked = true
+		_ = windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, uint32(gs.pid))
+	}
 }
 
 func (gs *groupSys) kill([]procKey) {
