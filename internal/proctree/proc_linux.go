@@ -105,12 +105,12 @@ func procState(pid int) (procInfo, bool) {
 }
 
 // environHasTag reports whether the process was started with
-// CAJON_RUN_ID=<tag>. Unreadable environments (the process is gone, or runs
-// as another user) count as not tagged.
-func environHasTag(pid int, tag string) bool {
+// CAJON_RUN_ID=<tag>. sure is false if the environment could not be read (the
+// process is exiting, or runs as another user): ask again later.
+func environHasTag(pid int, tag string) (has, sure bool) {
 	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil || len(env) == 0 {
-		return false
+		return false, false
 	}
 	entry := TagEnv + "=" + tag
 	for len(env) > 0 {
@@ -121,10 +121,10 @@ func environHasTag(pid int, tag string) bool {
 			kv, env = env, nil
 		}
 		if string(kv) == entry {
-			return true
+			return true, true
 		}
 	}
-	return false
+	return false, true
 }
 
 // signalProc signals the process k names and no other: through a pidfd,

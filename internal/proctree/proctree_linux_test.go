@@ -436,3 +436,43 @@ func TestParseStat(t *testing.T) {
 		})
 	}
 }
+
+// TestTerminateReapsLeftGroupOrphan: a member first seen in the process
+// group as our (reparented) child, that then leaves the group with setsid
+// and is killed, is an orphan all the same and must be reaped.
+func TestTerminateReapsLeftGroupOrphan(t *testing.T) {
+	dir := t.TempDir()
+	pidfile, gofile := filepath.Join(dir, "pid"), filepath.Join(dir, "go")
+	g, err := Start(exec.Command("sh", "testdata/leave.sh", pidfile, gofile), Options{Tag: "leave"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Terminate(context.Background(), 0) })
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	child := recordProc(t, waitPids(t, pidfile, 1)[0])
+	if members, err := g.Members(); err != nil || !slices.Contains(members, child.pid) {
+		t.Fatalf("Members = %v, %v; want %d among them", members, err, child.pid)
+	}
+	if err := os.WriteFile(gofile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		info, ok := procState(child.pid)
+		if !ok {
+			t.Fatal("the child exited instead of leaving the group")
+		}
+		if info.pgid != g.Pid() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not leave the process group within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := g.Terminate(context.Background(), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	assertAllGone(t, []proc{child})
+}

@@ -166,24 +166,34 @@ func (s *sweeper) sweep() (sweepResult, error) {
 		children[p.ppid] = append(children[p.ppid], i)
 	}
 
+	// A member is "proven" not to be a child this process started (see the
+	// package doc) if it is not the leader and was found through the
+	// process group, the tag, or descent from another member, or has a
+	// parent other than us.
 	member := make([]bool, len(procs))
+	proven := make([]bool, len(procs))
 	queue := make([]int, 0, 16)
-	add := func(i int) {
+	add := func(i int, proof bool) {
 		if !member[i] {
 			member[i] = true
 			queue = append(queue, i)
 		}
+		proven[i] = proven[i] || proof
 	}
+	// The tag proves nothing if this process carries it itself: then the
+	// children it starts carry it too.
+	tagProves := s.tag != "" && os.Getenv(TagEnv) != s.tag
 	leaderPresent := false
 	for i, p := range procs {
 		k := p.key()
 		if k == s.leader {
 			leaderPresent = true
-			add(i)
+			add(i, false)
 			continue
 		}
-		if _, ok := s.seen[k]; ok || (s.pgid > 0 && p.pgid == s.pgid) {
-			add(i)
+		inGroup := s.pgid > 0 && p.pgid == s.pgid
+		if _, ok := s.seen[k]; ok || inGroup {
+			add(i, inGroup && p.pid != s.pgid)
 		}
 	}
 	// The environment tag is only looked for below this process: reading
@@ -199,11 +209,14 @@ func (s *sweeper) sweep() (sweepResult, error) {
 			k := p.key()
 			has, ok := s.tagged[k]
 			if !ok {
-				has = environHasTag(p.pid, s.tag)
+				var sure bool
+				if has, sure = environHasTag(p.pid, s.tag); !sure {
+					return // unreadable right now; try again next sweep
+				}
 			}
 			tagged[k] = has
 			if has {
-				add(i)
+				add(i, tagProves)
 			}
 		})
 	}
@@ -211,26 +224,20 @@ func (s *sweeper) sweep() (sweepResult, error) {
 		i := queue[len(queue)-1]
 		queue = queue[:len(queue)-1]
 		for _, c := range children[procs[i].pid] {
-			add(c)
+			add(c, true)
 		}
 	}
 
 	seen := make(map[procKey]bool, len(s.seen))
 	res.inGroup = make(map[procKey]bool)
-	// A child of ours that carries the tag was started by a member, not by
-	// us: we only start leaders, each with its own tag. Unless this process
-	// itself carries the tag and passes it on to children it starts.
-	tagProvesOrphan := s.tag != "" && os.Getenv(TagEnv) != s.tag
 	for i, p := range procs {
 		if !member[i] {
 			continue
 		}
 		k := p.key()
-		orphan := s.seen[k] || p.ppid != self || (tagProvesOrphan && tagged[k])
+		orphan := p.pid != s.leader.pid && (s.seen[k] || proven[i] || p.ppid != self)
 		if p.zombie {
-			reapable := p.ppid == self && p.pid != s.leader.pid &&
-				(orphan || (s.pgid > 0 && p.pgid == s.pgid && p.pid != s.pgid))
-			if reapable && reap(p.pid) {
+			if orphan && p.ppid == self && reap(p.pid) {
 				continue
 			}
 			seen[k] = orphan // keep it: it may become reapable once reparented
