@@ -115,7 +115,13 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	if tr.crashFile != "" {
 		logCrashReport(run, tr.crashFile)
 	}
-	return verdict(res, &tr, tail, total, cfg)
+	if err := verdict(res, &tr, tail, total, cfg); err != nil {
+		return err
+	}
+	if len(tr.problems) > 0 {
+		run.Logf("cajon-plugin-blender: the render succeeded, though Blender reported %d problems (see above); [plugins.blender] allows them", len(tr.problems)+tr.extraProblems)
+	}
+	return nil
 }
 
 // verdict decides whether the render failed, and says why in words a farm
@@ -136,6 +142,12 @@ func verdict(res process.Result, tr *tracker, tail []string, total int64, cfg co
 	default:
 		return nil
 	}
+	return failure(why, tr, tail)
+}
+
+// failure is the error of a failed render: why, then what Blender
+// complained about, or else its last lines.
+func failure(why string, tr *tracker, tail []string) error {
 	if len(tr.problems) > 0 {
 		return errors.New(why + ":\n" + summary(tr.problems, tr.extraProblems))
 	}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"image/jpeg"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cajonfarm/cajon/sdk/sdktest"
+)
+
+// needBlender returns the Blender to test with, or skips the test.
+func needBlender(t *testing.T) string {
+	t.Helper()
+	exe, err := exec.LookPath("blender")
+	if err != nil {
+		t.Skip("blender is not installed (not in PATH): skipping the tests that render; CI installs it from the Debian package")
+	}
+	return exe
+}
+
+// sceneScript makes the tiny test scene: the factory cube, Cycles at one
+// sample without denoising, 64x36 pixels, PNG, and saves it to argv[-1].
+const sceneScript = `
+import bpy, sys
+s = bpy.context.scene
+s.render.engine = 'CYCLES'
+s.cycles.device = 'CPU'
+s.cycles.samples = 1
+s.cycles.use_denoising = False
+s.render.resolution_x = 64
+s.render.resolution_y = 36
+s.render.resolution_percentage = 100
+s.render.image_settings.file_format = 'PNG'
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[-1])
+`
+
+// makeScene saves the test scene in dir and returns its path.
+func makeScene(t *testing.T, blender, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "scene.blend")
+	out, err := exec.Command(blender, "-b", "--factory-startup", "--python-expr", sceneScript, "--", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("making the test scene: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("Blender did not save the test scene: %v\n%s", err, out)
+	}
+	return path
+}
+
+// list turns strings into the []any a task's JSON parameters hold.
+func list(s ...string) []any {
+	out := make([]any, len(s))
+	for i, e := range s {
+		out[i] = e
+	}
+	return out
+}
+
+// lastActivity is the newest activity text sent ("" leaves it unchanged).
+func lastActivity(ps []sdktest.Progress) string {
+	last := ""
+	for _, p := range ps {
+		if p.Activity != "" {
+			last = p.Activity
+		}
+	}
+	return last
+}
+
+// isolateTemp points the system's temporary folder (where previews and
+// Blender's crash reports go) at a folder of the test's own.
+func isolateTemp(t *testing.T) string {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	t.Setenv("TEMP", dir)
+	t.Setenv("TMP", dir)
+	return dir
+}
+
+func TestRenderThreeFrames(t *testing.T) {
+	blender := needBlender(t)
+	tmp := isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeScene(t, blender, dir)
+	frames := filepath.Join(dir, "frames")
+
+	// The parameters as the Simple Blender Render job type sends them.
+	res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+		"exe":        "blender",
+		"exeArgs":    "-b -y",
+		"argsBefore": list(),
+		"blendfile":  scene,
+		"args": list("--render-output", filepath.Join(frames, "######"), "--render-format", "PNG",
+			"--render-frame", "1..3"),
+	})
+	if res.Status != sdktest.Completed {
+		t.Fatalf("render %s: %s\n%s", res.Status, res.Message, strings.Join(res.Lines, "\n"))
+	}
+
+	var maxDone int64
+	for _, p := range res.Progress {
+		maxDone = max(maxDone, p.StepsDone)
+		if p.StepsDone >= 0 && p.StepsTotal != 3 {
+			t.Errorf("progress %+v: total is not the 3 frames of --render-frame 1..3", p)
+		}
+	}
+	if maxDone != 3 {
+		t.Errorf("steps done reached %d, want 3; progress: %+v", maxDone, res.Progress)
+	}
+	// Only the latest progress of each batch is sent, so intermediate
+	// activities (samples) may be skipped; the last one is about frame 3.
+	if last := lastActivity(res.Progress); !strings.HasPrefix(last, "frame 3") {
+		t.Errorf("last activity %q, want it about frame 3", last)
+	}
+
+	var pngs, previews []string
+	for _, o := range res.Outputs {
+		switch o.MimeType {
+		case "image/png":
+			pngs = append(pngs, o.Path)
+		case "image/jpeg":
+			previews = append(previews, o.Path)
+		default:
+			t.Errorf("unexpected output %+v", o)
+		}
+	}
+	want := []string{"000001.png", "000002.png", "000003.png"}
+	if len(pngs) != len(want) {
+		t.Fatalf("outputs %+v, want the 3 frames", res.Outputs)
+	}
+	for i, p := range pngs {
+		if p != filepath.Join(frames, want[i]) {
+			t.Errorf("output %d is %s, want %s", i, p, filepath.Join(frames, want[i]))
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != 64 || cfg.Height != 36 {
+			t.Errorf("frame %s: %dx%d, %v; want a 64x36 PNG", p, cfg.Width, cfg.Height, err)
+		}
+	}
+
+	// Previews: newest frame first, so at least the last frame has one.
+	if len(previews) == 0 || !strings.HasSuffix(previews[len(previews)-1], "-000003.jpg") {
+		t.Fatalf("previews %q: want one of the last frame", previews)
+	}
+	for _, p := range previews {
+		if !strings.HasPrefix(p, filepath.Join(tmp, "cajon-preview")+string(filepath.Separator)) {
+			t.Errorf("preview %s is not under <temp>/cajon-preview/", p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := jpeg.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != 64 || cfg.Height != 36 {
+			t.Errorf("preview %s: %dx%d, %v; want a 64x36 JPEG", p, cfg.Width, cfg.Height, err)
+		}
+	}
+	if !strings.Contains(res.Lines[0], "running ") || !strings.Contains(res.Lines[0], "--render-frame 1..3") {
+		t.Errorf("first log line %q does not show the command line", res.Lines[0])
+	}
+}
+
+func TestRenderFailures(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeScene(t, blender, dir)
+	out := filepath.Join(dir, "out", "####")
+	libScene := filepath.Join(dir, "linked.blend")
+	// A scene that links an object from a library that is then deleted.
+	lib := filepath.Join(dir, "lib.blend")
+	link := `
+import bpy, sys
+lib, out = sys.argv[-2], sys.argv[-1]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_cube_add()
+bpy.context.object.name = "LibCube"
+bpy.ops.wm.save_as_mainfile(filepath=lib)
+bpy.ops.wm.open_mainfile(filepath=sys.argv[sys.argv.index("-b") + 1])
+with bpy.data.libraries.load(lib, link=True) as (src, dst):
+    dst.objects = ["LibCube"]
+for o in dst.objects:
+    bpy.context.scene.collection.objects.link(o)
+bpy.ops.wm.save_as_mainfile(filepath=out)
+`
+	if b, err := exec.Command(blender, "-b", scene, "--python-expr", link, "--", lib, libScene).CombinedOutput(); err != nil {
+		t.Fatalf("making the linked scene: %v\n%s", err, b)
+	}
+	if err := os.Remove(lib); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name   string
+		params map[string]any
+		config map[string]any
+		status string
+		want   []string // in the message
+	}{
+		{name: "blend file missing",
+			params: map[string]any{"exe": "blender", "exeArgs": "-b", "blendfile": filepath.Join(dir, "nope.blend"), "args": list("-f", "1")},
+			status: sdktest.Failed, want: []string{"blend file " + filepath.Join(dir, "nope.blend") + " does not exist"}},
+		{name: "blender not found",
+			params: map[string]any{"exe": filepath.Join(dir, "no-blender"), "blendfile": scene},
+			status: sdktest.Failed, want: []string{filepath.Join(dir, "no-blender") + " does not exist", "exe parameter"}},
+		{name: "configured blender not found",
+			params: map[string]any{"exe": "blender", "blendfile": scene},
+			config: map[string]any{"exe": "/opt/nowhere/blender"},
+			status: sdktest.Failed, want: []string{"[plugins.blender] exe", "/opt/nowhere/blender does not exist"}},
+		{name: "config typo",
+			params: map[string]any{"blendfile": scene},
+			config: map[string]any{"preview": false},
+			status: sdktest.Failed, want: []string{`unknown key preview`}},
+		{name: "exeArgs unterminated quote",
+			params: map[string]any{"exeArgs": "-b 'oops", "blendfile": scene},
+			status: sdktest.Failed, want: []string{"parameter exeArgs", "unterminated single quote"}},
+		{name: "python error fails",
+			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "raise RuntimeError('boom')", "-o", out, "-f", "1")},
+			status: sdktest.Failed, want: []string{"Blender reported errors", "RuntimeError: boom"}},
+		{name: "python error tolerated",
+			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "raise RuntimeError('boom')", "-o", out, "-f", "1")},
+			config: map[string]any{"fail_on_error_lines": false},
+			status: sdktest.Completed},
+		{name: "missing library fails",
+			params: map[string]any{"exeArgs": "-b", "blendfile": libScene, "args": list("-o", out, "-f", "1")},
+			status: sdktest.Failed, want: []string{"could not open files", "Unable to open '" + lib + "'"}},
+		{name: "missing library tolerated",
+			params: map[string]any{"exeArgs": "-b", "blendfile": libScene, "args": list("-o", out, "-f", "1")},
+			config: map[string]any{"fail_on_missing_files": false},
+			status: sdktest.Completed},
+		{name: "non-zero exit",
+			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-exit-code", "7", "--python-expr", "raise SystemExit(3)")},
+			status: sdktest.Failed, want: []string{"Blender exited with status"}},
+		{name: "crash",
+			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "import ctypes; ctypes.string_at(0)")},
+			status: sdktest.Failed, want: []string{"Blender was killed by a signal", "crash report"}},
+		{name: "nothing rendered",
+			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "import sys; sys.exit(0)", "-o", out, "-f", "1")},
+			status: sdktest.Failed, want: []string{"without rendering any of the 1 frames"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := sdktest.Run(t, plugin(), "blender-render", tt.params, sdktest.Options{Config: tt.config})
+			if res.Status != tt.status {
+				t.Fatalf("status %s (%s), want %s\n%s", res.Status, res.Message, tt.status, strings.Join(res.Lines, "\n"))
+			}
+			t.Logf("message: %s", res.Message)
+			for _, w := range tt.want {
+				if !strings.Contains(res.Message, w) {
+					t.Errorf("message %q does not say %q", res.Message, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderAbort(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeScene(t, blender, dir)
+	res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+		"exeArgs": "-b", "blendfile": scene,
+		"args": list("--python-expr", "import time; print('sleeping', flush=True); time.sleep(600)", "-f", "1"),
+	}, sdktest.Options{CancelAfter: 2 * time.Second, Grace: time.Second})
+	if res.Status != sdktest.Canceled {
+		t.Fatalf("status %s (%s), want canceled", res.Status, res.Message)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	d := sdktest.Describe(t, plugin())
+	if d.GetName() != "blender" || len(d.GetCommands()) != 1 {
+		t.Fatalf("Describe = %v", d)
+	}
+	c := d.GetCommands()[0]
+	if c.GetName() != "blender-render" || c.GetTaskType() != "blender" {
+		t.Errorf("command %s of task type %s", c.GetName(), c.GetTaskType())
+	}
+	var names []string
+	for _, p := range c.GetParams() {
+		names = append(names, p.GetName())
+	}
+	if got := strings.Join(names, ","); got != "exe,exeArgs,argsBefore,blendfile,args" {
+		t.Errorf("parameters %s, want Flamenco's exe,exeArgs,argsBefore,blendfile,args", got)
+	}
+}
