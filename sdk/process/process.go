@@ -77,9 +77,10 @@ type Command struct {
 	// OnStart, if set, is called with the main process's pid once it runs.
 	OnStart func(pid int)
 	// OnLine, if set, is called with each line of output, without its line
-	// ending. Calls never overlap, and none happens after Run returned.
-	// Lines read together share memory: strings.Clone a line you keep for
-	// long (say, the last error message) rather than pass on.
+	// ending. Calls never overlap, and none happens after Run returned (Run
+	// waits for a call in progress, so OnLine must not wait for Run). Lines
+	// read together share memory: strings.Clone a line you keep for long
+	// (say, the last error message) rather than pass on.
 	OnLine func(s Stream, line string)
 }
 
