@@ -106,11 +106,11 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	if previews != nil {
 		previews.finish()
 	}
+	if ctx.Err() != nil {
+		return ctx.Err() // aborted: the SDK reports it as canceled
+	}
 	if err != nil {
 		return fmt.Errorf("running Blender %s: %w", exe, err)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
 	}
 	if tr.crashFile != "" {
 		logCrashReport(run, tr.crashFile)

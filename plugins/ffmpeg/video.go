@@ -117,11 +117,11 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 			tail = append(tail, line)
 		},
 	})
+	if ctx.Err() != nil {
+		return ctx.Err() // aborted: the SDK reports it as canceled
+	}
 	if err != nil {
 		return fmt.Errorf("running FFmpeg %s: %w", exe, err)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
 	}
 	if res.ExitCode != 0 {
 		how := fmt.Sprintf("exited with status %d", res.ExitCode)
