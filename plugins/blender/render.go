@@ -82,7 +82,7 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 			if len(tail) == outputTail {
 				tail = append(tail[:0], tail[1:]...)
 			}
-			tail = append(tail, line)
+			tail = append(tail, strings.Clone(line)) // kept: not the whole read
 			u := tr.feed(line)
 			if u.activity != "" {
 				run.Activity(u.activity)

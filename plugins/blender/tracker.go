@@ -81,7 +81,7 @@ func (t *tracker) feed(raw string) update {
 		t.addProblem(l.kind, strings.TrimSpace(l.text))
 		t.inTraceback = strings.Contains(l.text, "Python:")
 	case lineCrash:
-		t.crashFile = l.path
+		t.crashFile = strings.Clone(l.path)
 		t.addProblem(lineCrash, "Blender crashed; its crash report is "+l.path)
 	}
 	if u.frameDone {
@@ -144,10 +144,11 @@ func (t *tracker) appendToProblem(line string) {
 	}
 }
 
-// clip shortens a line for the failure message.
+// clip shortens a line for the failure message. It returns a copy: a line
+// from sdk/process shares its memory with the whole read it came in.
 func clip(s string) string {
 	if len(s) <= maxProblemLineBytes {
-		return s
+		return strings.Clone(s)
 	}
 	cut := maxProblemLineBytes
 	for cut > 0 && !utf8Start(s[cut]) {

@@ -114,7 +114,7 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 			if len(tail) == errorTail {
 				tail = append(tail[:0], tail[1:]...)
 			}
-			tail = append(tail, line)
+			tail = append(tail, strings.Clone(line)) // kept: not the whole read
 		},
 	})
 	if ctx.Err() != nil {
