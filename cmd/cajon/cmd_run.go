@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/proctree"
-	"github.com/hashicorp/go-hclog"
 )
 
 // managerFlags are the flags of the subcommands that talk to a Manager.
@@ -95,8 +93,9 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 	if err := proctree.SetSubreaper(); err != nil {
 		log.Warn("cannot become a subreaper: processes escaping a crashed plugin may survive", "error", err)
 	}
-	stopReaping := reapOrphans(log)
+	reapCtx, stopReaping := context.WithCancel(context.Background())
 	defer stopReaping()
+	go reapOrphans(reapCtx) // cmd_local.go
 
 	reg, err := openPlugins(ctx, cfg, log)
 	if err != nil {
@@ -120,28 +119,6 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 		return &exitError{code: code}
 	}
 	return nil
-}
-
-// reapOrphans waits for exited orphans that reparented to cajon (a
-// subreaper), so none stays a zombie, until stop is called.
-func reapOrphans(log hclog.Logger) (stop func()) {
-	r := proctree.NewReaper()
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if _, err := r.Reap(nil); err != nil {
-					log.Debug("reaping orphaned processes", "error", err)
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
 }
 
 // withDefaultCommand makes plain `cajon` (or `cajon --manager URL ...`, flags

@@ -45,8 +45,8 @@ type previewUploader struct {
 	wake   chan struct{}
 	done   chan struct{}
 
-	mu            sync.Mutex
-	path, mime    string // the latest image not yet sent; "" for none
+	mu                sync.Mutex
+	path, mime        string // the latest image not yet sent; "" for none
 	started, stopping bool
 }
 

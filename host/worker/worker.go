@@ -155,7 +155,7 @@ type Worker struct {
 	base      *flamenco.Client // without credentials: registration only
 	taskTypes []string
 
-	// Set by Run before any state runs; read-only afterwards.
+	// Set by Run (queue under mu) before any state runs; read-only afterwards.
 	queue *updates.Queue
 	logs  *logstore.Store
 
@@ -305,7 +305,9 @@ func (w *Worker) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	w.mu.Lock()
 	w.queue = q
+	w.mu.Unlock()
 	logs, err := logstore.Open(LogDir(w.cfg.StateDir), logstore.Limits{
 		MaxTotalBytes: w.cfg.LogStore.MaxTotalBytes, MaxAge: w.cfg.LogStore.MaxAge,
 	})
@@ -373,15 +375,15 @@ type Status struct {
 func (w *Worker) Status() Status {
 	w.mu.Lock()
 	s := Status{State: w.state, WorkerID: w.creds.WorkerID}
-	cur := w.cur
+	cur, queue := w.cur, w.queue
 	w.mu.Unlock()
 	if cur != nil {
 		s.TaskID, s.TaskName, s.TaskSince = cur.id, cur.name, cur.since
 		s.TaskProcesses = cur.rep.processes()
 	}
 	s.Plugins = w.plugins.Running()
-	if w.queue != nil {
-		s.QueuedUpdates = w.queue.Pending()
+	if queue != nil {
+		s.QueuedUpdates = queue.Pending()
 	}
 	return s
 }

@@ -1,0 +1,338 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/flamenco"
+	"github.com/cajonfarm/cajon/host/logstore"
+	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/host/updates"
+	"github.com/cajonfarm/cajon/internal/managertest"
+)
+
+func TestCredentials(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "creds.json")
+	if _, err := LoadCredentials(path); !errors.Is(err, ErrNoCredentials) {
+		t.Fatalf("missing file: %v, want ErrNoCredentials", err)
+	}
+	want := Credentials{WorkerID: "w-1", Secret: "s3cret", Manager: "http://m:8080", Name: "node", RegisteredAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if err := SaveCredentials(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadCredentials(path)
+	if err != nil || got != want {
+		t.Fatalf("round trip: %+v, %v; want %+v", got, err, want)
+	}
+	if runtime.GOOS != "windows" {
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+			t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+		}
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadCredentials(path); err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+			t.Errorf("a world-readable file was left at mode %v, want 0600", fi.Mode().Perm())
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("temporary files left beside the credentials: %v", entries)
+	}
+
+	for name, content := range map[string]string{
+		"garbage":   "not json",
+		"no secret": `{"worker_id": "x"}`,
+		"no id":     `{"secret": "x"}`,
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadCredentials(p)
+		if err == nil || errors.Is(err, ErrNoCredentials) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v, want one naming the file", name, err)
+		}
+	}
+}
+
+func TestSupportedTaskTypes(t *testing.T) {
+	tests := []struct {
+		provided, configured, want, missing []string
+	}{
+		{[]string{"misc", "blender"}, nil, []string{"blender", "misc"}, nil},
+		{[]string{"misc", "blender", "ffmpeg"}, []string{"ffmpeg", "blender"}, []string{"blender", "ffmpeg"}, nil},
+		{[]string{"misc"}, []string{"misc", "blender"}, []string{"misc"}, []string{"blender"}},
+		{nil, []string{"blender"}, nil, []string{"blender"}},
+		{[]string{"misc", "misc"}, nil, []string{"misc"}, nil},
+	}
+	for _, tt := range tests {
+		got, missing := supportedTaskTypes(tt.provided, tt.configured)
+		if !slices.Equal(got, tt.want) || !slices.Equal(missing, tt.missing) {
+			t.Errorf("supportedTaskTypes(%v, %v) = %v, %v; want %v, %v", tt.provided, tt.configured, got, missing, tt.want, tt.missing)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{min: 500 * time.Millisecond, max: 20 * time.Second, jitter: 0.1}
+	steps := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 20 * time.Second, 20 * time.Second}
+	for i, step := range steps {
+		d := b.next()
+		lo, hi := step-step/10, step+step/10
+		if d < lo || d > hi {
+			t.Errorf("wait %d: %v, want %v ±10%%", i+1, d, step)
+		}
+	}
+	b.reset()
+	if d := b.next(); d > 550*time.Millisecond {
+		t.Errorf("after reset: %v, want about the minimum", d)
+	}
+	if d := b.nextAtLeast(3 * time.Second); d < 3*time.Second {
+		t.Errorf("nextAtLeast(3s) = %v", d)
+	}
+}
+
+func TestIsPreview(t *testing.T) {
+	tests := []struct {
+		path, mime string
+		want       bool
+	}{
+		{"/tmp/render/cajon-preview.jpg", "image/jpeg", true},
+		{"/tmp/cajon-preview-0001.png", "image/png", true},
+		{"/tmp/cajon-preview.jpg", "image/jpeg; quality=90", true},
+		{"/tmp/frame-0001.jpg", "image/jpeg", false},
+		{"/tmp/cajon-preview.exr", "image/x-exr", false},
+		{"/tmp/cajon-preview.jpg", "", false},
+	}
+	for _, tt := range tests {
+		if got := isPreview(tt.path, tt.mime); got != tt.want {
+			t.Errorf("isPreview(%q, %q) = %v, want %v", tt.path, tt.mime, got, tt.want)
+		}
+	}
+}
+
+// newIdleWorker is a Worker with credentials the Manager knows, not running:
+// for testing its parts.
+func newIdleWorker(t *testing.T, mgr *managertest.Manager) *Worker {
+	t.Helper()
+	cfg := testConfig(t, mgr)
+	reg := openPlugins(t)
+	w, err := New(Options{Config: cfg, Runner: nopRunner{}, Plugins: reg, Timings: fastTimings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := newSecret()
+	w.setCredentials(Credentials{WorkerID: mgr.AddWorker("parts", secret, "misc"), Secret: secret})
+	q, err := updates.Open(context.Background(), updates.Options{Path: QueuePath(cfg.StateDir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	w.queue = q
+	return w
+}
+
+func TestPreviewLatestWins(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{OutputQueueSize: 1})
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "x")}})
+	w := newIdleWorker(t, mgr)
+	dir := t.TempDir()
+	image := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("jpeg:"+name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b, c := image("a-cajon-preview.jpg"), image("b-cajon-preview.jpg"), image("c-cajon-preview.jpg")
+
+	mgr.HoldOutputs(true) // the Manager's thumbnail queue (1) fills up
+	p := newPreviewUploader(w, job.Tasks[0].ID)
+	p.offer(a, "image/jpeg")
+	waitFor(t, "the first image", func() bool { return len(mgr.Outputs()) == 1 })
+	p.offer(b, "image/jpeg")
+	waitFor(t, "a 429", func() bool { return countRequests(mgr, managertest.OpOutputProduced, "") >= 2 })
+	p.offer(c, "image/jpeg")
+	mgr.HoldOutputs(false)
+	waitFor(t, "the latest image", func() bool { return len(mgr.Outputs()) >= 2 })
+	p.stop()
+
+	var got []string
+	for _, o := range mgr.Outputs() {
+		got = append(got, string(o.Data))
+		if o.ContentType != "image/jpeg" {
+			t.Errorf("content type %q", o.ContentType)
+		}
+	}
+	if want := []string{"jpeg:a-cajon-preview.jpg", "jpeg:c-cajon-preview.jpg"}; !slices.Equal(got, want) {
+		t.Errorf("accepted images %q, want %q (b was superseded while the Manager was full)", got, want)
+	}
+}
+
+func TestPreviewSentAtTaskEnd(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "x")}})
+	w := newIdleWorker(t, mgr)
+	img := filepath.Join(t.TempDir(), "cajon-preview.png")
+	if err := os.WriteFile(img, []byte("png"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := w.newReporter(taskOf(&flamenco.AssignedTask{UUID: job.Tasks[0].ID, Job: job.ID}))
+	r.Output(img, "image/png")
+	r.Output("/tmp/not-a-preview.png", "image/png")
+	r.finish(flamenco.TaskCompleted, "")
+	if outs := mgr.Outputs(); len(outs) != 1 || string(outs[0].Data) != "png" || outs[0].ContentType != "image/png" {
+		t.Errorf("outputs %+v, want the one preview", outs)
+	}
+}
+
+// nopRunner satisfies TaskRunner for tests that do not run tasks.
+type nopRunner struct{}
+
+func (nopRunner) Run(context.Context, task.Task, task.Reporter) task.Outcome { return task.Outcome{} }
+
+func TestReporterBatchesAndLimits(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	w := newIdleWorker(t, mgr)
+	logs, err := logstore.Open(LogDir(w.cfg.StateDir), logstore.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.logs = logs
+	w.cfg.MaxLogBytes = 10_000
+	w.tm.LogBatch = time.Hour // only size and the end of the task flush
+
+	r := w.newReporter(taskOf(&flamenco.AssignedTask{UUID: "task-1", Job: "job-1"}))
+	r.begin()
+	const n = 5000
+	for i := range n {
+		r.Log([]string{strings.Repeat("x", 20) + " line " + strconv.Itoa(i)})
+	}
+	r.Progress(1, "rendering")
+	r.finish(flamenco.TaskCompleted, "")
+
+	var got []updates.Update
+	rec := recordSender{out: &got}
+	if err := w.queue.Flush(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	// Merging on delivery would hide the batching: count the queued rows.
+	if rec.calls > 5 {
+		t.Errorf("%d log lines became %d requests; want them batched", n, rec.calls)
+	}
+	var log strings.Builder
+	for _, u := range got {
+		log.WriteString(u.Log)
+		log.WriteString("\n")
+	}
+	text := log.String()
+	if len(text) > 10_000+300 {
+		t.Errorf("the Manager got %d log bytes, over the 10000-byte budget", len(text))
+	}
+	if !strings.Contains(text, "left out of this log; the full log is on the worker at ") {
+		t.Errorf("no truncation marker in the log sent:\n%.500s", text)
+	}
+	if !strings.Contains(text, " line 0\n") || !strings.Contains(text, " line "+strconv.Itoa(n-1)+"\n") {
+		t.Errorf("the log sent lacks its head or its tail")
+	}
+	if last := got[len(got)-1]; last.Status != "completed" || last.StepsCompleted == nil || *last.StepsCompleted != 1 {
+		t.Errorf("last update %+v, want completed with 1 step", last)
+	}
+	full, err := logs.Tail("job-1", "task-1", n+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full) != n {
+		t.Errorf("the full log on disk has %d lines, want %d", len(full), n)
+	}
+}
+
+// recordSender collects what Flush sends.
+type recordSender struct {
+	out   *[]updates.Update
+	calls int
+}
+
+func (s *recordSender) SendTaskUpdate(_ context.Context, u updates.Update) error {
+	s.calls++
+	*s.out = append(*s.out, u)
+	return nil
+}
+
+func TestFlush(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "x")}})
+	id := job.Tasks[0].ID
+	cfg := testConfig(t, mgr)
+	ctx := context.Background()
+
+	// Nothing queued: nothing to do, even without credentials.
+	if n, err := Flush(ctx, cfg, nil, nil); n != 0 || err != nil {
+		t.Fatalf("empty queue: %d, %v", n, err)
+	}
+
+	q, err := updates.Open(ctx, updates.Options{Path: QueuePath(cfg.StateDir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []updates.Update{
+		{TaskID: id, Status: "active", Activity: "starting"},
+		{TaskID: id, Log: "queued while the Manager was away"},
+		{TaskID: id, Status: "completed"},
+	} {
+		if err := q.Append(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Close()
+	if _, err := Flush(ctx, cfg, nil, nil); err == nil || !strings.Contains(err.Error(), "3 task updates are queued") {
+		t.Fatalf("flush without credentials: %v, want an error that says what is queued", err)
+	}
+
+	// Make the task this worker's, as a worker that crashed would have it.
+	secret := newSecret()
+	wid := mgr.AddWorker("flusher", secret, "misc")
+	if err := SaveCredentials(CredentialsPath(cfg.StateDir), Credentials{WorkerID: wid, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := flamenco.New(flamenco.Config{BaseURL: mgr.URL(), WorkerID: wid, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SignOn(ctx, flamenco.WorkerSignOn{Name: "flusher", SupportedTaskTypes: []string{"misc"}, SoftwareVersion: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StateChanged(ctx, flamenco.WorkerAwake); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := c.ScheduleTask(ctx); err != nil || at == nil || at.UUID != id {
+		t.Fatalf("schedule: %+v, %v", at, err)
+	}
+	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, Status: 503, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := Flush(ctx, cfg, nil, nil)
+	if err != nil || n != 3 {
+		t.Fatalf("Flush = %d, %v; want 3 delivered", n, err)
+	}
+	ts := taskState(t, mgr, id)
+	checkReported(t, ts, managertest.StatusCompleted)
+	if !strings.Contains(ts.Log, "queued while the Manager was away") {
+		t.Errorf("log %q", ts.Log)
+	}
+	noProtocolErrors(t, mgr)
+}

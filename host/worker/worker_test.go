@@ -1,0 +1,487 @@
+package worker
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cajonfarm/cajon/internal/managertest"
+)
+
+func TestJobOfManyTasks(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{FailAfter: 1})
+	var tasks []managertest.Task
+	for i := range 8 {
+		tasks = append(tasks, echoTask(fmt.Sprintf("echo-%d", i), fmt.Sprintf("hello from task %d", i)))
+	}
+	for i := range 4 {
+		tasks = append(tasks, sleepTask(fmt.Sprintf("sleep-%d", i), 0))
+	}
+	for i := range 3 {
+		tasks = append(tasks, managertest.Task{Name: fmt.Sprintf("steps-%d", i), Type: "test", Commands: []managertest.Command{
+			{Name: "test-steps", Parameters: map[string]any{"count": 4}, TotalStepCount: 4},
+			{Name: "echo", Parameters: map[string]any{"message": "after the steps"}},
+		}})
+	}
+	tasks = append(tasks, shellTask("both-streams", "echo to-stdout; echo to-stderr >&2"))
+	job := mgr.AddJob(managertest.Job{Tasks: tasks})
+	failing := mgr.AddJob(managertest.Job{Priority: 10, Tasks: []managertest.Task{{Name: "fail", Type: "test", Commands: []managertest.Command{
+		{Name: "test-fail", Parameters: map[string]any{"message": "the render exploded"}},
+	}}}})
+
+	cfg := testConfig(t, mgr)
+	startWorker(t, mgr, cfg, openPlugins(t))
+	waitFor(t, "both jobs to end", func() bool {
+		a, _ := mgr.Job(job.ID)
+		b, _ := mgr.Job(failing.ID)
+		return a.Status == managertest.StatusCompleted && b.Status == managertest.StatusFailed
+	})
+
+	for i, tk := range job.Tasks {
+		ts := taskState(t, mgr, tk.ID)
+		checkReported(t, ts, managertest.StatusCompleted)
+		if ts.StepsCompleted != ts.StepsTotal {
+			t.Errorf("task %s: %d of %d steps completed", ts.Name, ts.StepsCompleted, ts.StepsTotal)
+		}
+		if i < 8 && !strings.Contains(ts.Log, fmt.Sprintf("hello from task %d\n", i)) {
+			t.Errorf("task %s: the log lacks its message:\n%s", ts.Name, ts.Log)
+		}
+		if ts.Assignments != 1 {
+			t.Errorf("task %s was handed out %d times, want 1", ts.Name, ts.Assignments)
+		}
+	}
+	both := taskState(t, mgr, job.Tasks[len(job.Tasks)-1].ID)
+	if !strings.Contains(both.Log, "to-stdout\n") || !strings.Contains(both.Log, "to-stderr\n") {
+		t.Errorf("stdout and stderr are not both in the log:\n%s", both.Log)
+	}
+
+	fail := taskState(t, mgr, failing.Tasks[0].ID)
+	checkReported(t, fail, managertest.StatusFailed)
+	if !strings.Contains(fail.Activity, "the render exploded") {
+		t.Errorf("failed task's activity %q lacks the error", fail.Activity)
+	}
+	if !strings.Contains(fail.Log, "the render exploded") {
+		t.Errorf("failed task's log lacks the error:\n%s", fail.Log)
+	}
+
+	w := onlyWorker(t, mgr)
+	if w.SignOns != 1 || w.CanRestart {
+		t.Errorf("worker signed on %d times with can_restart %v, want once without", w.SignOns, w.CanRestart)
+	}
+	if !slices.Equal(w.SupportedTaskTypes, []string{"misc", "test"}) {
+		t.Errorf("supported task types %v, want [misc test]", w.SupportedTaskTypes)
+	}
+	noProtocolErrors(t, mgr)
+
+	fi, err := os.Stat(CredentialsPath(cfg.StateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file mode %v, want 0600", fi.Mode().Perm())
+	}
+	creds, err := LoadCredentials(CredentialsPath(cfg.StateDir))
+	if err != nil || creds.WorkerID != w.ID || creds.Secret != w.Secret {
+		t.Errorf("saved credentials %+v (%v) do not match the registered worker %s", creds, err, w.ID)
+	}
+}
+
+func TestManagerDownDuringTask(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	const lines = 40
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{
+		shellTask("slow-printer", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo "line $i"; i=$((i+1)); sleep 0.1; done`, lines)),
+	}})
+	id := job.Tasks[0].ID
+	startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
+
+	waitFor(t, "the first lines of the task", func() bool {
+		return strings.Contains(taskState(t, mgr, id).Log, "line 3\n")
+	})
+	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the issue's 30 s outage, scaled down
+	if err := mgr.ClearFaults(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the task to complete", func() bool { return taskState(t, mgr, id).Status == managertest.StatusCompleted })
+
+	ts := taskState(t, mgr, id)
+	checkReported(t, ts, managertest.StatusCompleted)
+	var got []string
+	for _, l := range strings.Split(ts.Log, "\n") {
+		if strings.HasPrefix(l, "line ") {
+			got = append(got, l)
+		}
+	}
+	var want []string
+	for i := range lines {
+		want = append(want, fmt.Sprintf("line %d", i))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("log lines arrived as\n%q\nwant each once, in order:\n%q", got, want)
+	}
+	noProtocolErrors(t, mgr)
+}
+
+func TestTimedOutWorkerSignsOnAgain(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
+	waitFor(t, "the worker to be awake", func() bool {
+		ws := mgr.Workers()
+		return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
+	})
+	w := onlyWorker(t, mgr)
+	if err := mgr.TimeOutWorker(w.ID); err != nil {
+		t.Fatal(err)
+	}
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-timeout", "back")}})
+	waitFor(t, "the task to complete", func() bool {
+		return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted
+	})
+	w = onlyWorker(t, mgr)
+	if w.SignOns != 2 {
+		t.Errorf("signed on %d times, want 2 (once more after the timeout)", w.SignOns)
+	}
+	noProtocolErrors(t, mgr)
+}
+
+func TestForbiddenLeadsToNewRegistration(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	cfg := testConfig(t, mgr)
+	startWorker(t, mgr, cfg, openPlugins(t))
+	waitFor(t, "the worker to be awake", func() bool {
+		ws := mgr.Workers()
+		return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
+	})
+	old := onlyWorker(t, mgr)
+	if err := mgr.ForgetWorker(old.ID); err != nil {
+		t.Fatal(err)
+	}
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-forget", "new me")}})
+	waitFor(t, "the task to complete", func() bool {
+		return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted
+	})
+	nw := onlyWorker(t, mgr)
+	if nw.ID == old.ID {
+		t.Fatal("the worker kept its forgotten id")
+	}
+	if ts := taskState(t, mgr, job.Tasks[0].ID); ts.Updates[0].Worker != nw.ID {
+		t.Errorf("task done by %s, want the new worker %s", ts.Updates[0].Worker, nw.ID)
+	}
+	creds, err := LoadCredentials(CredentialsPath(cfg.StateDir))
+	if err != nil || creds.WorkerID != nw.ID {
+		t.Errorf("saved credentials %+v (%v), want the new worker %s", creds, err, nw.ID)
+	}
+	noProtocolErrors(t, mgr)
+}
+
+func TestServerErrorsAreRetriedWithoutNewRegistration(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults []managertest.Fault
+		known  bool // start with credentials the Manager knows
+		// signOns the Manager handles: a malformed answer is sent after
+		// the Manager acted on the request.
+		signOns int
+	}{
+		{"sign-on 502 and 503", []managertest.Fault{
+			{Op: managertest.OpSignOn, Status: 502, Count: 2},
+			{Op: managertest.OpSignOn, Status: 503, Count: 1},
+		}, true, 1},
+		{"sign-on reset and malformed", []managertest.Fault{
+			{Op: managertest.OpSignOn, Reset: true, Count: 1},
+			{Op: managertest.OpSignOn, MalformedJSON: true, Count: 1},
+		}, true, 2},
+		{"register 503 then sign-on 500", []managertest.Fault{
+			{Op: managertest.OpRegister, Status: 503, Count: 2},
+			{Op: managertest.OpSignOn, Status: 500, Count: 2},
+		}, false, 1},
+		{"state-changed 502", []managertest.Fault{
+			{Op: managertest.OpStateChanged, Status: 502, Count: 3},
+		}, true, 1},
+	}
+	reg := openPlugins(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mgr := managertest.New(t, managertest.Config{})
+			cfg := testConfig(t, mgr)
+			if tt.known {
+				secret := newSecret()
+				id := mgr.AddWorker("test-worker", secret, "misc", "test")
+				if err := SaveCredentials(CredentialsPath(cfg.StateDir), Credentials{WorkerID: id, Secret: secret}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range tt.faults {
+				if err := mgr.SetFault(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "hi")}})
+			startWorker(t, mgr, cfg, reg)
+			waitFor(t, "the task to complete", func() bool {
+				return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted
+			})
+			w := onlyWorker(t, mgr)
+			if w.SignOns != tt.signOns {
+				t.Errorf("the Manager handled %d sign-ons, want %d", w.SignOns, tt.signOns)
+			}
+			if n := countRequests(mgr, managertest.OpRegister, ""); tt.known && n != 0 {
+				t.Errorf("%d registrations with known credentials, want none", n)
+			}
+			noProtocolErrors(t, mgr)
+		})
+	}
+}
+
+func TestStatusRequests(t *testing.T) {
+	reg := openPlugins(t)
+
+	t.Run("lazy sleep after the task, then wake", func(t *testing.T) {
+		mgr := managertest.New(t, managertest.Config{})
+		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("one-second", 1)}})
+		id := job.Tasks[0].ID
+		startWorker(t, mgr, testConfig(t, mgr), reg)
+		waitFor(t, "the task to run", func() bool { return len(taskState(t, mgr, id).Updates) > 0 })
+		w := onlyWorker(t, mgr)
+		if err := mgr.RequestStatus(w.ID, managertest.WorkerAsleep, true); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the worker to be asleep", func() bool {
+			ws, _ := mgr.Worker(w.ID)
+			return ws.Status == managertest.WorkerAsleep
+		})
+		checkReported(t, taskState(t, mgr, id), managertest.StatusCompleted)
+
+		next := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-wake", "awake again")}})
+		time.Sleep(300 * time.Millisecond) // several polls: an asleep worker takes no task
+		if ts := taskState(t, mgr, next.Tasks[0].ID); ts.Status != managertest.StatusQueued {
+			t.Fatalf("an asleep worker took a task: %s", ts.Status)
+		}
+		if err := mgr.RequestStatus(w.ID, managertest.WorkerAwake, true); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the next task to complete", func() bool {
+			return taskState(t, mgr, next.Tasks[0].ID).Status == managertest.StatusCompleted
+		})
+		ws, _ := mgr.Worker(w.ID)
+		if want := []string{"awake", "asleep", "awake"}; !slices.Equal(ws.StateChanges, want) {
+			t.Errorf("state changes %v, want %v", ws.StateChanges, want)
+		}
+		noProtocolErrors(t, mgr)
+	})
+
+	t.Run("immediate sleep aborts the task", func(t *testing.T) {
+		mgr := managertest.New(t, managertest.Config{})
+		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("long", 60)}})
+		id := job.Tasks[0].ID
+		r := startWorker(t, mgr, testConfig(t, mgr), reg)
+		waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+		w := onlyWorker(t, mgr)
+		if err := mgr.RequestStatus(w.ID, managertest.WorkerAsleep, false); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the worker to be asleep", func() bool {
+			ws, _ := mgr.Worker(w.ID)
+			return ws.Status == managertest.WorkerAsleep
+		})
+		ts := taskState(t, mgr, id)
+		if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusActive}) {
+			t.Errorf("an aborted task was reported %v, want only active", got)
+		}
+		if ts.Status != managertest.StatusQueued {
+			t.Errorf("task status %s, want queued (requeued when the worker fell asleep)", ts.Status)
+		}
+		if st := r.w.Status(); st.TaskID != "" || st.State != StateAsleep {
+			t.Errorf("worker status %+v, want asleep without a task", st)
+		}
+		noProtocolErrors(t, mgr)
+	})
+
+	for _, lazy := range []bool{true, false} {
+		t.Run(fmt.Sprintf("offline lazy=%v", lazy), func(t *testing.T) {
+			mgr := managertest.New(t, managertest.Config{})
+			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("short", 0.5)}})
+			id := job.Tasks[0].ID
+			r := startWorker(t, mgr, testConfig(t, mgr), reg)
+			waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+			w := onlyWorker(t, mgr)
+			if err := mgr.RequestStatus(w.ID, managertest.WorkerOffline, lazy); err != nil {
+				t.Fatal(err)
+			}
+			if code := r.wait(); code != 0 {
+				t.Errorf("exit code %d, want 0", code)
+			}
+			ws, _ := mgr.Worker(w.ID)
+			if ws.Status != managertest.WorkerOffline || ws.StatusRequested != "" {
+				t.Errorf("worker %s with %q requested, want offline and nothing pending", ws.Status, ws.StatusRequested)
+			}
+			ts := taskState(t, mgr, id)
+			if lazy {
+				checkReported(t, ts, managertest.StatusCompleted)
+			} else if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusActive}) || ts.Status != managertest.StatusQueued {
+				t.Errorf("immediate offline: task %s reported %v, want queued and reported only active", ts.Status, got)
+			}
+			noProtocolErrors(t, mgr)
+		})
+	}
+
+	t.Run("restart exits with the restart code", func(t *testing.T) {
+		mgr := managertest.New(t, managertest.Config{})
+		cfg := testConfig(t, mgr)
+		cfg.Manager.RestartExitCode = 47
+		r := startWorker(t, mgr, cfg, reg)
+		waitFor(t, "the worker to be awake", func() bool {
+			ws := mgr.Workers()
+			return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
+		})
+		w := onlyWorker(t, mgr)
+		if !w.CanRestart {
+			t.Fatal("signed on without can_restart although restart_exit_code is set")
+		}
+		if err := mgr.RequestStatus(w.ID, managertest.WorkerRestart, true); err != nil {
+			t.Fatal(err)
+		}
+		if code := r.wait(); code != 47 {
+			t.Errorf("exit code %d, want 47", code)
+		}
+		ws, _ := mgr.Worker(w.ID)
+		if !slices.Contains(ws.StateChanges, managertest.WorkerRestart) || ws.Status != managertest.WorkerOffline {
+			t.Errorf("state changes %v, status %s: want restart acknowledged, then signed off", ws.StateChanges, ws.Status)
+		}
+	})
+
+	t.Run("restart refused without a restart code", func(t *testing.T) {
+		mgr := managertest.New(t, managertest.Config{})
+		cfg := testConfig(t, mgr)
+		cfg.Manager.RestartExitCode = 47
+		first := startWorker(t, mgr, cfg, reg)
+		waitFor(t, "the worker to be awake", func() bool {
+			ws := mgr.Workers()
+			return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
+		})
+		first.stop()
+		// The Manager still believes the worker can restart (its last
+		// sign-on said so) and queues a restart; the worker now starts
+		// without a restart code.
+		w := onlyWorker(t, mgr)
+		if err := mgr.RequestStatus(w.ID, managertest.WorkerRestart, true); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Manager.RestartExitCode = 0
+		second := startWorker(t, mgr, cfg, reg)
+		waitFor(t, "the worker to be asleep", func() bool {
+			ws, _ := mgr.Worker(w.ID)
+			return ws.Status == managertest.WorkerAsleep
+		})
+		time.Sleep(300 * time.Millisecond) // several polls that still see the pending restart
+		if second.exited() {
+			t.Fatal("the worker exited on a restart request although it has no restart code")
+		}
+		ws, _ := mgr.Worker(w.ID)
+		if n := strings.Count(strings.Join(ws.StateChanges, ","), "asleep"); n != 1 {
+			t.Errorf("state changes %v: want asleep acknowledged once", ws.StateChanges)
+		}
+		if err := mgr.RequestStatus(w.ID, managertest.WorkerAwake, false); err != nil {
+			t.Fatal(err)
+		}
+		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-refusal", "still here")}})
+		waitFor(t, "the task to complete", func() bool {
+			return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted
+		})
+	})
+}
+
+func TestShutdown(t *testing.T) {
+	reg := openPlugins(t)
+	for _, finish := range []bool{false, true} {
+		t.Run(fmt.Sprintf("finish_task_on_shutdown=%v", finish), func(t *testing.T) {
+			mgr := managertest.New(t, managertest.Config{})
+			seconds := 60.0
+			if finish {
+				seconds = 1
+			}
+			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("running", seconds)}})
+			id := job.Tasks[0].ID
+			cfg := testConfig(t, mgr)
+			cfg.Manager.FinishTaskOnShutdown = finish
+			r := startWorker(t, mgr, cfg, reg)
+			waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+			if code := r.stop(); code != 0 {
+				t.Errorf("exit code %d, want 0", code)
+			}
+			w := onlyWorker(t, mgr)
+			if w.Status != managertest.WorkerOffline {
+				t.Errorf("worker status %s after shutdown, want offline (signed off)", w.Status)
+			}
+			ts := taskState(t, mgr, id)
+			if finish {
+				checkReported(t, ts, managertest.StatusCompleted)
+			} else {
+				if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusActive}) {
+					t.Errorf("task reported %v on shutdown, want only active (not failed)", got)
+				}
+				if ts.Status != managertest.StatusQueued || ts.Worker != "" {
+					t.Errorf("task %s assigned to %q, want requeued by the sign-off", ts.Status, ts.Worker)
+				}
+			}
+			noProtocolErrors(t, mgr)
+		})
+	}
+}
+
+func TestCanceledTaskIsAbortedNotFailed(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("to-cancel", 60), echoTask("next", "next one")}})
+	id := job.Tasks[0].ID
+	r := startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
+	waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+	if err := mgr.CancelTask(id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the next task to complete", func() bool {
+		return taskState(t, mgr, job.Tasks[1].ID).Status == managertest.StatusCompleted
+	})
+	ts := taskState(t, mgr, id)
+	if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusActive}) || ts.Status != managertest.StatusCanceled {
+		t.Errorf("canceled task is %s, reported %v; want canceled and reported only active", ts.Status, got)
+	}
+	if !strings.Contains(ts.Log, "aborted") {
+		t.Errorf("the canceled task's log does not say it was aborted:\n%s", ts.Log)
+	}
+	noProtocolErrors(t, mgr)
+}
+
+func TestTaskGoneOnUpdateAbortsTask(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{
+		shellTask("printer", `while true; do echo tick; sleep 0.05; done`),
+	}})
+	id := job.Tasks[0].ID
+	cfg := testConfig(t, mgr)
+	cfg.Manager.MayIRunInterval = time.Hour // only the update's 409 can stop it
+	r := startWorker(t, mgr, cfg, openPlugins(t))
+	waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, Conflict409: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the task to be aborted", func() bool {
+		return strings.Contains(r.log.String(), "the Manager refused an update of the running task")
+	})
+	// The fake Manager still has the task active and would hand it out again.
+	if err := mgr.CancelTask(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.ClearFaults(); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(taskState(t, mgr, id)); slices.Contains(got, managertest.StatusFailed) {
+		t.Errorf("a task that is no longer ours was reported failed: %v", got)
+	}
+}
