@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/sdk"

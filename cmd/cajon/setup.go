@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/cajonfarm/cajon/host/config"
@@ -75,7 +76,11 @@ func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*pl
 		Dirs:        dirs,
 		IdleTimeout: cfg.PluginIdleTimeout,
 		Config:      cfg.Plugins,
-		Logger:      log.Named("plugin"),
+		Logger:      log.Named("plugins"),
+		ProcessLogger: hclog.New(&hclog.LoggerOptions{
+			Name: "plugin", Output: os.Stderr, JSONFormat: strings.EqualFold(cfg.LogFormat, "json"),
+			Level: max(hclog.LevelFromString(cfg.LogLevel), hclog.Warn),
+		}),
 	})
 	if err != nil {
 		return nil, err

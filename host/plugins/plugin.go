@@ -50,7 +50,7 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 			return inst, nil
 		}
 	}
-	inst, err := startInstance(ctx, p.name, p.path, p.reg.log.Named(p.name))
+	inst, err := startInstance(ctx, p.name, p.path, p.reg.opts.ProcessLogger.Named(p.name))
 	if err != nil {
 		return nil, err
 	}

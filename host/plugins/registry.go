@@ -24,9 +24,11 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Config holds each plugin's [plugins.<name>] table, by plugin name.
 	Config map[string]map[string]any
-	// Logger receives the host's messages about plugins and the plugins' own
-	// stderr output.
+	// Logger receives the host's messages about plugins.
 	Logger hclog.Logger
+	// ProcessLogger receives go-plugin's messages and the plugins' own stderr
+	// (nil = discarded). Give it a level of its own: go-plugin is chatty.
+	ProcessLogger hclog.Logger
 }
 
 // Registry maps command names to the plugins that provide them.
@@ -53,6 +55,9 @@ type CommandInfo struct {
 func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.ProcessLogger == nil {
+		opts.ProcessLogger = hclog.NewNullLogger()
 	}
 	r := &Registry{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}, commands: map[string]*Plugin{}}
 	found, notes := discover(opts.Dirs)

@@ -1,0 +1,730 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/local"
+	"github.com/cajonfarm/cajon/host/logstore"
+	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/internal/proctree"
+)
+
+// localCommands are the `cajon local` subcommands.
+func localCommands() map[string]subcommand {
+	return map[string]subcommand{
+		"submit": {"add a job file to the queue: now, --at TIME, or --every DURATION", cmdLocalSubmit},
+		"list":   {"list the jobs", cmdLocalList},
+		"show":   {"show a job: tasks, status, progress, pids, failure, log tail", cmdLocalShow},
+		"logs":   {"print the full log of a job's tasks, or of one task", cmdLocalLogs},
+		"cancel": {"cancel a job; running tasks are aborted with their process trees", cmdLocalCancel},
+		"run":    {"work the queue until stopped (or, with --until-idle, until nothing is due)", cmdLocalRun},
+	}
+}
+
+func cmdLocal(ctx context.Context, env *cliEnv, args []string) error {
+	cmds := localCommands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		localUsage(env.stderr, cmds)
+		if len(args) == 0 {
+			return &exitError{code: 2}
+		}
+		return nil
+	}
+	sc, ok := cmds[args[0]]
+	if !ok {
+		localUsage(env.stderr, cmds)
+		return &exitError{code: 2, err: fmt.Errorf("unknown subcommand %q", args[0])}
+	}
+	return sc.run(ctx, env, args[1:])
+}
+
+func localUsage(w io.Writer, cmds map[string]subcommand) {
+	fmt.Fprintln(w, `Usage: cajon local <subcommand> [flags] [arguments]
+
+The local queue runs jobs on this machine, without a Manager: now, at a time,
+or every interval. Jobs are TOML files (see docs/LOCAL.md and examples/jobs/);
+the queue lives in the state directory (local.db, logs/).
+
+Subcommands:`)
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'cajon local <subcommand> --help' for its flags.")
+}
+
+// localPaths are where the local queue keeps its files.
+type localPaths struct{ db, logs, previews string }
+
+func pathsOf(cfg *config.Config) localPaths {
+	return localPaths{
+		db:       filepath.Join(cfg.StateDir, local.DBFile),
+		logs:     filepath.Join(cfg.StateDir, "logs"),
+		previews: filepath.Join(cfg.StateDir, "previews"),
+	}
+}
+
+// openLocal loads the config and opens the job store.
+func openLocal(ctx context.Context, env *cliEnv, common *commonFlags, extra map[string]string) (*config.Config, *local.Store, error) {
+	cfg, _, err := common.load(env, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := local.Open(ctx, pathsOf(cfg).db)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, store, nil
+}
+
+// parseLocalFlags parses flags given before or after the positional
+// arguments and checks their count.
+func parseLocalFlags(fs *flag.FlagSet, args []string, minArgs, maxArgs int) error {
+	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
+		return err
+	}
+	if n := fs.NArg(); n < minArgs || n > maxArgs {
+		fs.Usage()
+		want := fmt.Sprint(minArgs)
+		if maxArgs != minArgs {
+			want = fmt.Sprintf("%d to %d", minArgs, maxArgs)
+		}
+		return &exitError{code: 2, err: fmt.Errorf("expected %s arguments, got %d", want, n)}
+	}
+	return nil
+}
+
+// reorderFlags moves flags before positional arguments, knowing which flags
+// of fs take no value (booleans).
+func reorderFlags(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // the parser reports it
+		}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	return append(flags, pos...)
+}
+
+func parseJobID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &exitError{code: 2, err: fmt.Errorf("%q is not a job id (a number, as 'cajon local list' shows)", s)}
+	}
+	return id, nil
+}
+
+func cmdLocalSubmit(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "local submit", "local submit FILE [--at TIME] [--every DURATION] [flags]",
+		`Check a job file against the plugins and add it to the local queue. Prints
+the job's id on stdout. Nothing is stored when the file has a problem.
+
+--at TIME: not before TIME, RFC 3339 (2026-11-23T01:00:00+01:00), local
+  (2026-11-23 01:00) or relative (+2h, +90s, +1d).
+--every DURATION: a recurring job (90s, 2h, 1d; at least 1s). After each run it
+  is due again one interval after its previous due time, never earlier and
+  never piling up. The same recurring job (same name, content and interval)
+  cannot be added twice.
+
+A running 'cajon local run' picks the job up; otherwise start one.`)
+	common.register(fs)
+	at := fs.String("at", "", "run not before this time (RFC 3339, local, or +DURATION)")
+	every := fs.String("every", "", "run again every DURATION after each run")
+	if err := parseLocalFlags(fs, args, 1, 1); err != nil {
+		return err
+	}
+	var sub local.Submission
+	now := time.Now()
+	if *at != "" {
+		t, err := local.ParseAt(*at, now)
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--at: %w", err)}
+		}
+		sub.At = t
+	}
+	if *every != "" {
+		d, err := local.ParseEvery(*every)
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--every: %w", err)}
+		}
+		sub.Every = d
+	}
+	file := fs.Arg(0)
+	if abs, err := filepath.Abs(file); err == nil {
+		sub.Source = abs
+	} else {
+		sub.Source = file
+	}
+	cfg, store, err := openLocal(ctx, env, &common, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	// Parse first: a broken file needs no plugins to be reported.
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("job file: %w", err)
+	}
+	job, err := local.ParseJob(file, data)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, env.stderr)
+	reg, err := openPlugins(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	verr := job.Validate(file, local.RegistryCommands{Registry: reg})
+	reg.Close()
+	if verr != nil {
+		return verr
+	}
+	id, err := store.Submit(ctx, job, sub)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, id)
+	when := "due now"
+	if !sub.At.IsZero() {
+		when = fmt.Sprintf("due at %s (in %s)", sub.At.Format(time.RFC3339), sub.At.Sub(now).Round(time.Second))
+	}
+	if sub.Every > 0 {
+		when += fmt.Sprintf(", then every %s", sub.Every)
+	}
+	fmt.Fprintf(env.stderr, "cajon: job %d %q submitted: %d %s, %s; run it with 'cajon local run'\n",
+		id, job.Name, len(job.Tasks), plural(len(job.Tasks), "task", "tasks"), when)
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func cmdLocalList(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "local list", "local list [--json] [flags]", "List the jobs of the local queue, newest first.")
+	common.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseLocalFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	_, store, err := openLocal(ctx, env, &common, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	jobs, err := store.Jobs(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if *asJSON {
+		out := make([]jobJSON, len(jobs))
+		for i, j := range jobs {
+			out[i] = jobJSON{JobInfo: j, Status: j.Status(now)}
+		}
+		return writeJSON(env.stdout, out)
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintf(env.stderr, "cajon: the local queue %s is empty; add a job with 'cajon local submit FILE'\n", store.Path())
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tPRIO\tTASKS\tWHEN")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Name, j.Status(now), j.Priority, taskCounts(j), jobWhen(j, now))
+	}
+	return tw.Flush()
+}
+
+// jobJSON is a job with its displayed status, for --json.
+type jobJSON struct {
+	*local.JobInfo
+	Status string `json:"status"`
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// taskCounts summarises a job's tasks: "3/5 completed, 1 running".
+func taskCounts(j *local.JobInfo) string {
+	total := 0
+	for _, n := range j.Tasks {
+		total += n
+	}
+	parts := []string{fmt.Sprintf("%d/%d completed", j.Tasks[local.TaskCompleted], total)}
+	for _, s := range []string{local.TaskRunning, local.TaskFailed, local.TaskCanceled, local.TaskSkipped} {
+		if n := j.Tasks[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// jobWhen says when a job runs or ran.
+func jobWhen(j *local.JobInfo, now time.Time) string {
+	var s string
+	switch j.Status(now) {
+	case "scheduled":
+		s = fmt.Sprintf("due %s (in %s)", clock(j.DueAt, now), j.DueAt.Sub(now).Round(time.Second))
+	case "queued":
+		s = "due since " + clock(j.DueAt, now)
+	case "running":
+		if j.Started != nil {
+			s = fmt.Sprintf("started %s", clock(*j.Started, now))
+		}
+	default:
+		if j.Finished != nil {
+			s = "ended " + clock(*j.Finished, now)
+		}
+	}
+	if j.Every > 0 {
+		s += fmt.Sprintf("; every %s, run %d", j.Every, j.Run)
+		if j.LastState != "" {
+			s += ", last run " + j.LastState
+		}
+	}
+	return s
+}
+
+// clock shows a time briefly: the time of day today, the date otherwise.
+func clock(t, now time.Time) string {
+	t = t.Local()
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04")
+}
+
+func cmdLocalShow(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "local show", "local show [ID] [--tail N] [--json] [flags]",
+		`Show a job (the latest one without ID): its state, when it runs, each
+task's status, steps, activity, process ids, times and failure, and the end
+of the log of tasks that are running, failed or were canceled.`)
+	common.register(fs)
+	tail := fs.Int("tail", 10, "log lines shown per task (0: none)")
+	asJSON := fs.Bool("json", false, "print JSON (with every attempt of every task)")
+	if err := parseLocalFlags(fs, args, 0, 1); err != nil {
+		return err
+	}
+	_, store, err := openLocal(ctx, env, &common, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var id int64
+	if fs.NArg() == 1 {
+		if id, err = parseJobID(fs.Arg(0)); err != nil {
+			return err
+		}
+	} else if id, err = store.LatestJob(ctx); err != nil {
+		return err
+	}
+	job, tasks, err := store.Job(ctx, id)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if *asJSON {
+		return writeJSON(env.stdout, struct {
+			jobJSON
+			TaskList []*local.TaskInfo `json:"task_list"`
+		}{jobJSON{job, job.Status(now)}, tasks})
+	}
+	w := env.stdout
+	fmt.Fprintf(w, "Job %d %q: %s\n", job.ID, job.Name, strings.ToUpper(job.Status(now)))
+	fmt.Fprintf(w, "  file:       %s\n", job.Source)
+	fmt.Fprintf(w, "  priority:   %d\n", job.Priority)
+	fmt.Fprintf(w, "  submitted:  %s\n", job.Created.Local().Format(time.RFC3339))
+	if job.Every > 0 {
+		fmt.Fprintf(w, "  recurring:  every %s; this is run %d\n", job.Every, job.Run)
+		if job.LastState != "" {
+			last := job.LastState
+			if job.LastFinished != nil {
+				last += " at " + job.LastFinished.Local().Format(time.RFC3339)
+			}
+			if job.LastMessage != "" {
+				last += ": " + job.LastMessage
+			}
+			fmt.Fprintf(w, "  last run:   %s\n", last)
+		}
+	}
+	due := job.DueAt.Local().Format(time.RFC3339)
+	if job.DueAt.After(now) {
+		due += fmt.Sprintf(" (in %s)", job.DueAt.Sub(now).Round(time.Second))
+	}
+	fmt.Fprintf(w, "  due:        %s\n", due)
+	if job.Started != nil {
+		fmt.Fprintf(w, "  started:    %s\n", job.Started.Local().Format(time.RFC3339))
+	}
+	if job.Finished != nil {
+		fmt.Fprintf(w, "  ended:      %s\n", job.Finished.Local().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "  progress:   %d of %d steps; %s\n", job.StepsDone, job.StepsTotal, taskCounts(job))
+	if job.Message != "" && job.State != "completed" {
+		fmt.Fprintf(w, "  why:        %s\n", job.Message)
+	}
+
+	fmt.Fprintln(w, "\nTasks:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TASK\tSTATUS\tSTEPS\tSTARTED\tTOOK\tPIDS\tDEPENDS ON")
+	for _, t := range tasks {
+		started, took := "", ""
+		if t.Started != nil {
+			started = clock(*t.Started, now)
+			end := now
+			if t.Finished != nil {
+				end = *t.Finished
+			}
+			took = end.Sub(*t.Started).Round(100 * time.Millisecond).String()
+		}
+		pids := ""
+		if len(t.Pids) > 0 {
+			pids = strings.Trim(fmt.Sprint(t.Pids), "[]")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", t.Name, t.Status, t.StepsDone, t.StepsTotal, started, took, pids,
+			strings.Join(t.DependsOn, ", "))
+	}
+	tw.Flush()
+	for _, t := range tasks {
+		var notes []string
+		if t.Activity != "" && t.Status == local.TaskRunning {
+			notes = append(notes, "activity: "+t.Activity)
+		}
+		if t.Message != "" && t.Status != local.TaskCompleted {
+			notes = append(notes, "why: "+t.Message)
+		}
+		if t.Output != "" {
+			notes = append(notes, "latest output: "+t.Output)
+		}
+		if t.Preview != "" {
+			notes = append(notes, "latest preview: "+t.Preview)
+		}
+		if n := len(t.Attempts); n > 1 {
+			notes = append(notes, fmt.Sprintf("attempts: %d (%s)", n, attemptSummary(t.Attempts)))
+		}
+		if len(notes) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n  %s:\n", t.Name)
+		for _, n := range notes {
+			fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(n, "\n", "\n      "))
+		}
+	}
+	if *tail > 0 {
+		for _, t := range tasks {
+			switch t.Status {
+			case local.TaskRunning, local.TaskFailed, local.TaskCanceled:
+			default:
+				continue
+			}
+			if t.LogPath == "" {
+				continue
+			}
+			lines, err := logstore.TailFile(t.LogPath, *tail)
+			if err != nil {
+				fmt.Fprintf(w, "\nLog of %q: %v\n", t.Name, err)
+				continue
+			}
+			fmt.Fprintf(w, "\nLog of %q, last %d lines (all of it: cajon local logs %d %s):\n", t.Name, len(lines), job.ID, shellQuote(t.Name))
+			for _, l := range lines {
+				fmt.Fprintf(w, "  | %s\n", l)
+			}
+		}
+	}
+	return nil
+}
+
+func attemptSummary(as []local.Attempt) string {
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = fmt.Sprintf("run %d %s", a.Run, a.Status)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shellQuote quotes a task name for a command line when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func cmdLocalLogs(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "local logs", "local logs ID [TASK] [flags]",
+		`Print the full log of one task of a job, or of all its tasks one after the
+other. The log is kept whole in the state directory (logs/), however long it
+is, within the [log_store] caps. For a recurring job, the current (or last)
+run's log.`)
+	common.register(fs)
+	if err := parseLocalFlags(fs, args, 1, 2); err != nil {
+		return err
+	}
+	id, err := parseJobID(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	_, store, err := openLocal(ctx, env, &common, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	job, tasks, err := store.Job(ctx, id)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() == 2 {
+		name := fs.Arg(1)
+		for _, t := range tasks {
+			if t.Name != name {
+				continue
+			}
+			if t.LogPath == "" {
+				return fmt.Errorf("task %q of job %d has not run yet: it has no log", name, id)
+			}
+			return copyLog(env.stdout, t.LogPath)
+		}
+		names := make([]string, len(tasks))
+		for i, t := range tasks {
+			names[i] = t.Name
+		}
+		return fmt.Errorf("job %d (%q) has no task %q (tasks: %s)", id, job.Name, name, strings.Join(names, ", "))
+	}
+	for _, t := range tasks {
+		if t.LogPath == "" {
+			fmt.Fprintf(env.stdout, "==> task %q: not run yet <==\n", t.Name)
+			continue
+		}
+		fmt.Fprintf(env.stdout, "==> task %q: %s <==\n", t.Name, t.LogPath)
+		if err := copyLog(env.stdout, t.LogPath); err != nil {
+			fmt.Fprintf(env.stdout, "(%v)\n", err)
+		}
+	}
+	return nil
+}
+
+func copyLog(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("the log %s is gone: removed by the [log_store] caps (max_total_bytes, max_age)", path)
+		}
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+func cmdLocalCancel(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "local cancel", "local cancel ID [--no-wait] [flags]",
+		`Cancel a job: its queued tasks will not run, a recurring job does not run
+again, and its running tasks are aborted by the 'cajon local run' that runs
+them, with their whole process tree (SIGTERM, kill_grace, SIGKILL). Waits until
+they are gone, unless --no-wait.`)
+	common.register(fs)
+	noWait := fs.Bool("no-wait", false, "return at once, without waiting for running tasks to be aborted")
+	if err := parseLocalFlags(fs, args, 1, 1); err != nil {
+		return err
+	}
+	id, err := parseJobID(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	cfg, store, err := openLocal(ctx, env, &common, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	res, err := store.Cancel(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(res.Aborting) == 0 {
+		fmt.Fprintf(env.stderr, "cajon: job %d canceled\n", id)
+		return nil
+	}
+	fmt.Fprintf(env.stderr, "cajon: job %d canceled; cajon local run (pid %d) is aborting %s\n", id, res.RunnerPid, strings.Join(quoteAll(res.Aborting), ", "))
+	if *noWait {
+		return nil
+	}
+	// The runner notices within its poll interval, then the plugin kills the
+	// tree: SIGTERM, kill_grace, SIGKILL.
+	deadline := time.Now().Add(cfg.KillGrace + 30*time.Second)
+	for time.Now().Before(deadline) {
+		_, tasks, err := store.Job(ctx, id)
+		if err != nil {
+			return err
+		}
+		running := 0
+		for _, t := range tasks {
+			if t.Status == local.TaskRunning {
+				running++
+			}
+		}
+		if running == 0 {
+			fmt.Fprintf(env.stderr, "cajon: job %d: running tasks aborted\n", id)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return &exitError{code: 130, err: errors.New("stopped waiting; the tasks are still being aborted")}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("job %d: its running tasks were not aborted within %s; is cajon local run (pid %d) stuck?", id, cfg.KillGrace+30*time.Second, res.RunnerPid)
+}
+
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strconv.Quote(n)
+	}
+	return out
+}
+
+func cmdLocalRun(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "local run", "local run [--until-idle] [--slots N] [--plain] [flags]",
+		`Work the local queue: run the ready tasks of due jobs, by job priority then
+age, up to --slots at once, until stopped with Ctrl+C or SIGTERM. Running
+tasks are then aborted with their process trees and run again next time.
+With --until-idle, stop when no task runs and none is due.
+
+Tasks left running by a crash run again at the next start: commands must
+tolerate a second run. On a terminal, a live progress display; plain log lines
+otherwise (or with --plain).
+Exit status: 0, or 1 when a job failed while this command ran.`)
+	common.register(fs)
+	untilIdle := fs.Bool("until-idle", false, "stop when nothing is running or due")
+	slots := fs.Int("slots", 0, "tasks run at once (default: [local] slots, 1)")
+	plain := fs.Bool("plain", false, "plain log lines even on a terminal")
+	if err := parseLocalFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	extra := map[string]string{}
+	if *slots != 0 {
+		extra["local.slots"] = strconv.Itoa(*slots)
+	}
+	cfg, store, err := openLocal(ctx, env, &common, extra)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	out := newRunOutput(env, cfg, *plain)
+	defer out.close()
+	log := out.logger
+	// Orphans of a plugin that dies reparent to us, so we can sweep them.
+	if err := proctree.SetSubreaper(); err != nil {
+		log.Warn("cannot become a subreaper", "error", err)
+	}
+	reapCtx, stopReaping := context.WithCancel(context.Background())
+	defer stopReaping()
+	go reapOrphans(reapCtx)
+
+	paths := pathsOf(cfg)
+	logs, err := logstore.Open(paths.logs, logstore.Limits{MaxTotalBytes: cfg.LogStore.MaxTotalBytes, MaxAge: cfg.LogStore.MaxAge})
+	if err != nil {
+		return err
+	}
+	reg, err := openPlugins(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	runner := &local.Runner{
+		Store:      store,
+		Tasks:      &task.Runner{Commands: reg, Grace: cfg.KillGrace},
+		Logs:       logs,
+		Slots:      cfg.Local.Slots,
+		PreviewDir: paths.previews,
+		Logger:     log.Named("local"),
+		Events:     out.event,
+	}
+	out.start(runner)
+	log.Info("working the local queue", "store", store.Path(), "slots", cfg.Local.Slots, "until_idle", *untilIdle)
+	sum, err := runner.Run(ctx, *untilIdle)
+	out.stop()
+	if err != nil {
+		return err
+	}
+	log.Info("stopped", "completed", sum.Completed, "failed", sum.Failed, "canceled", sum.Canceled, "interrupted", sum.Interrupted)
+	if len(sum.FailedJobs) > 0 {
+		ids := make([]string, len(sum.FailedJobs))
+		for i, id := range sum.FailedJobs {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("%d %s failed: %s (see 'cajon local show ID')",
+			len(ids), plural(len(ids), "job", "jobs"), strings.Join(ids, ", "))}
+	}
+	return nil
+}
+
+// reapOrphans reaps orphaned processes that reparented to us (a subreaper)
+// and exited, every few seconds.
+func reapOrphans(ctx context.Context) {
+	reaper := proctree.NewReaper()
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = reaper.Reap(nil)
+		}
+	}
+}

@@ -1,0 +1,594 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/internal/testbin"
+)
+
+// binDir holds bin/cajon and its plugins (exec, testkit), built by TestMain
+// for every end-to-end test of this package.
+var binDir string
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "cajon-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := testbin.Build(dir, "exec", "testkit"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	binDir = dir
+	return m.Run()
+}
+
+// cliEnvFor is an environment without the user's config: HOME and the config
+// folder are the test's own, and no CAJON_* variable leaks in.
+func cliEnvFor(t *testing.T) []string {
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "PATH=" + os.Getenv("PATH")}
+	return env
+}
+
+// cajon is one test's view of the CLI: a state directory and environment.
+type cajon struct {
+	t     *testing.T
+	state string
+	env   []string
+	dir   string
+}
+
+func newCajon(t *testing.T) *cajon {
+	return &cajon{t: t, state: filepath.Join(t.TempDir(), "state"), env: cliEnvFor(t), dir: t.TempDir()}
+}
+
+// command prepares `cajon args... --state-dir STATE`.
+func (c *cajon) command(ctx context.Context, args ...string) *exec.Cmd {
+	args = append(args, "--state-dir", c.state)
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "cajon"), args...)
+	cmd.Env = c.env
+	cmd.Dir = c.dir
+	return cmd
+}
+
+// run runs cajon to its end and returns stdout, stderr and the exit status.
+func (c *cajon) run(args ...string) (string, string, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := c.command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("cajon %s: %v", strings.Join(args, " "), err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// ok runs cajon and fails the test unless it exits 0.
+func (c *cajon) ok(args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("cajon %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// submit submits a job file and returns its id.
+func (c *cajon) submit(file string, flags ...string) string {
+	c.t.Helper()
+	id := strings.TrimSpace(c.ok(append([]string{"local", "submit", file}, flags...)...))
+	if _, err := strconv.Atoi(id); err != nil {
+		c.t.Fatalf("submit printed %q, not a job id", id)
+	}
+	return id
+}
+
+// writeJob writes a job file in the test's folder.
+func (c *cajon) writeJob(name, content string) string {
+	c.t.Helper()
+	path := filepath.Join(c.dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	return path
+}
+
+// shownJob is what `local show --json` prints.
+type shownJob struct {
+	ID         int64     `json:"id"`
+	Name       string    `json:"name"`
+	State      string    `json:"state"`
+	Status     string    `json:"status"`
+	Run        int       `json:"run"`
+	DueAt      time.Time `json:"due_at"`
+	Message    string    `json:"message"`
+	LastState  string    `json:"last_state"`
+	StepsDone  int       `json:"steps_done"`
+	StepsTotal int       `json:"steps_total"`
+	Tasks      []struct {
+		Name       string     `json:"name"`
+		Status     string     `json:"status"`
+		StepsDone  int        `json:"steps_done"`
+		StepsTotal int        `json:"steps_total"`
+		Pids       []int      `json:"pids"`
+		Started    *time.Time `json:"started_at"`
+		Finished   *time.Time `json:"finished_at"`
+		Message    string     `json:"message"`
+		LogPath    string     `json:"log_path"`
+		Attempts   []struct {
+			Run     int       `json:"run"`
+			Status  string    `json:"status"`
+			Started time.Time `json:"started_at"`
+		} `json:"attempts"`
+	} `json:"task_list"`
+}
+
+func (c *cajon) show(id string) *shownJob {
+	c.t.Helper()
+	var j shownJob
+	out := c.ok("local", "show", id, "--json")
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		c.t.Fatalf("show --json: %v\n%s", err, out)
+	}
+	return &j
+}
+
+func (j *shownJob) task(t *testing.T, name string) int {
+	t.Helper()
+	for i := range j.Tasks {
+		if j.Tasks[i].Name == name {
+			return i
+		}
+	}
+	t.Fatalf("job %d has no task %q", j.ID, name)
+	return -1
+}
+
+// waitFor polls cond; the deadline only stops a hung test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// alive reports whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(raw)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+func readPids(t *testing.T, path string) []int {
+	raw, _ := os.ReadFile(path)
+	var pids []int
+	for _, f := range strings.Fields(string(raw)) {
+		p, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("pid file %s: %q", path, raw)
+		}
+		pids = append(pids, p)
+	}
+	return pids
+}
+
+// startRunner starts `cajon local run` in the background.
+func (c *cajon) startRunner(args ...string) (*exec.Cmd, *bytes.Buffer) {
+	c.t.Helper()
+	cmd := c.command(context.Background(), append([]string{"local", "run"}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, &out
+}
+
+func TestLocalDemoJob(t *testing.T) {
+	c := newCajon(t)
+	demo, err := filepath.Abs(filepath.Join("..", "..", "examples", "jobs", "demo.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.submit(demo)
+	if j := c.show(id); j.Status != "queued" || len(j.Tasks) != 4 {
+		t.Fatalf("after submit: %+v", j)
+	}
+	_, runErr, code := c.run("local", "run", "--until-idle", "--slots", "2")
+	if code != 0 {
+		t.Fatalf("local run: exit %d\n%s", code, runErr)
+	}
+	if !strings.Contains(runErr, "task completed") {
+		t.Errorf("no plain log lines without a terminal:\n%s", runErr)
+	}
+	j := c.show(id)
+	if j.State != "completed" || j.StepsDone != j.StepsTotal || j.StepsTotal != 5 {
+		t.Errorf("job %+v", j)
+	}
+	for _, tk := range j.Tasks {
+		if tk.Status != "completed" || len(tk.Attempts) != 1 {
+			t.Errorf("task %s: %s, %d attempts", tk.Name, tk.Status, len(tk.Attempts))
+		}
+	}
+	// Dependencies: hello first, goodbye last.
+	at := func(name string) (time.Time, time.Time) {
+		tk := j.Tasks[j.task(t, name)]
+		return *tk.Started, *tk.Finished
+	}
+	_, helloEnd := at("hello")
+	countStart, countEnd := at("count")
+	napStart, napEnd := at("nap")
+	byeStart, _ := at("goodbye")
+	if countStart.Before(helloEnd) || napStart.Before(helloEnd) || byeStart.Before(countEnd) || byeStart.Before(napEnd) {
+		t.Errorf("dependency order broken: hello ended %v; count %v-%v; nap %v-%v; goodbye started %v",
+			helloEnd, countStart, countEnd, napStart, napEnd, byeStart)
+	}
+	// Slots: count and nap ran side by side.
+	if !(countStart.Before(napEnd) && napStart.Before(countEnd)) {
+		t.Errorf("with --slots 2, count (%v-%v) and nap (%v-%v) did not overlap", countStart, countEnd, napStart, napEnd)
+	}
+
+	if out := c.ok("local", "logs", id, "count"); !strings.Contains(out, "frame 5 of 5: tapping the cajon") || !strings.Contains(out, `task "count" completed`) {
+		t.Errorf("logs of count:\n%s", out)
+	}
+	if out := c.ok("local", "logs", id); !strings.Contains(out, `==> task "goodbye"`) || !strings.Contains(out, "Goodbye") {
+		t.Errorf("logs of the job:\n%s", out)
+	}
+	if _, errOut, code := c.run("local", "logs", id, "nope"); code == 0 || !strings.Contains(errOut, `no task "nope"`) {
+		t.Errorf("logs of a missing task: %d %s", code, errOut)
+	}
+	show := c.ok("local", "show", id)
+	for _, want := range []string{`Job ` + id + ` "demo": COMPLETED`, "goodbye", "count, nap", "5 of 5 steps"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+	if list := c.ok("local", "list"); !strings.Contains(list, "demo") || !strings.Contains(list, "4/4 completed") {
+		t.Errorf("list:\n%s", list)
+	}
+}
+
+func TestLocalSubmitRejectsBadFiles(t *testing.T) {
+	c := newCajon(t)
+	tests := []struct {
+		name, content string
+		want          []string
+	}{
+		{"unknown-command.toml", "name = \"j\"\n[[tasks]]\nname = \"greet\"\n[[tasks.commands]]\nname = \"ecco\"\n",
+			[]string{"unknown-command.toml", "line 4", `task "greet"`, `no plugin provides command "ecco"`}},
+		{"missing-param.toml", "name = \"j\"\n[[tasks]]\nname = \"greet\"\n[[tasks.commands]]\nname = \"echo\"\n",
+			[]string{"missing-param.toml", `command "echo"`, "message"}},
+		{"cycle.toml", "name = \"j\"\n" +
+			"[[tasks]]\nname = \"a\"\ndepends_on = [\"b\"]\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"a\" }\n" +
+			"[[tasks]]\nname = \"b\"\ndepends_on = [\"a\"]\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"b\" }\n",
+			[]string{"cycle.toml", "dependency cycle: a -> b -> a"}},
+		{"unknown-key.toml", "name = \"j\"\nslots = 3\n", []string{"unknown-key.toml", "line 2", `unknown key "slots"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := c.run("local", "submit", c.writeJob(tt.name, tt.content))
+			if code == 0 || out != "" {
+				t.Fatalf("exit %d, stdout %q", code, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+		})
+	}
+	if out := c.ok("local", "list", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("something was stored: %s", out)
+	}
+	for _, args := range [][]string{
+		{"local", "submit", "missing.toml"},
+		{"local", "submit"},
+		{"local", "submit", "x.toml", "--at", "yesterday"},
+		{"local", "submit", "x.toml", "--every", "10ms"},
+		{"local", "show", "abc"},
+		{"local", "show", "42"},
+		{"local", "cancel", "42"},
+		{"local", "frobnicate"},
+	} {
+		if _, errOut, code := c.run(args...); code == 0 || errOut == "" {
+			t.Errorf("cajon %s: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
+
+func TestLocalHelp(t *testing.T) {
+	c := newCajon(t)
+	for _, sub := range []string{"submit", "list", "show", "logs", "cancel", "run"} {
+		_, errOut, code := c.run("local", sub, "--help")
+		if code != 0 || !strings.Contains(errOut, "Usage: cajon local "+sub) {
+			t.Errorf("local %s --help: exit %d\n%s", sub, code, errOut)
+		}
+	}
+	if _, errOut, code := c.run("local", "--help"); code != 0 || !strings.Contains(errOut, "submit") {
+		t.Errorf("local --help: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := c.run("config", "--help"); code != 0 || !strings.Contains(errOut, "Usage: cajon config") {
+		t.Errorf("config --help: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestConfigCommand(t *testing.T) {
+	c := newCajon(t)
+	c.env = append(c.env, "CAJON_LOCAL_SLOTS=3")
+	out := c.ok("config")
+	for _, want := range []string{"state_dir = " + strconv.Quote(c.state), "[local]", "slots = 3", "CAJON_LOCAL_SLOTS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cajon config lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestLocalFailureIsShown(t *testing.T) {
+	c := newCajon(t)
+	id := c.submit(c.writeJob("fail.toml", `name = "doomed"
+[[tasks]]
+name = "render"
+  [[tasks.commands]]
+  name = "test-fail"
+  parameters = { message = "out of cheese" }
+[[tasks]]
+name = "encode"
+depends_on = ["render"]
+  [[tasks.commands]]
+  name = "echo"
+  parameters = { message = "never" }
+`))
+	_, errOut, code := c.run("local", "run", "--until-idle")
+	if code != 1 || !strings.Contains(errOut, "1 job failed: "+id) {
+		t.Errorf("local run: exit %d, want 1\n%s", code, errOut)
+	}
+	show := c.ok("local", "show", id)
+	for _, want := range []string{"FAILED", `task "render" failed`, "out of cheese", "skipped", `not run: task "render" failed`, `Log of "render"`} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+}
+
+func TestLocalScheduled(t *testing.T) {
+	c := newCajon(t)
+	job := c.writeJob("later.toml", "name = \"later\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"now\" }\n")
+	id := c.submit(job, "--at", "+2s")
+	c.ok("local", "run", "--until-idle")
+	j := c.show(id)
+	if j.Status != "scheduled" || len(j.Tasks[0].Attempts) != 0 {
+		t.Fatalf("ran before its time: %+v", j)
+	}
+	waitFor(t, "the due time", func() bool { return time.Now().After(j.DueAt) })
+	c.ok("local", "run", "--until-idle")
+	j2 := c.show(id)
+	if j2.State != "completed" || len(j2.Tasks[0].Attempts) != 1 {
+		t.Fatalf("after its time: %+v", j2)
+	}
+	if started := j2.Tasks[0].Attempts[0].Started; started.Before(j.DueAt) {
+		t.Errorf("started %v, before it was due at %v", started, j.DueAt)
+	}
+}
+
+func TestLocalRecurring(t *testing.T) {
+	c := newCajon(t)
+	job := c.writeJob("tick.toml", "name = \"tick\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"tick\" }\n")
+	id := c.submit(job, "--every", "2s")
+	out, errOut, code := c.run("local", "submit", job, "--every", "2s")
+	if code == 0 || out != "" || !strings.Contains(errOut, "already in the queue as job "+id) {
+		t.Errorf("duplicate recurring job: exit %d, stdout %q\n%s", code, out, errOut)
+	}
+	c.ok("local", "run", "--until-idle")
+	j := c.show(id)
+	if j.Status != "scheduled" || j.Run != 2 || j.LastState != "completed" || j.Tasks[0].Status != "queued" {
+		t.Fatalf("after the first run: %+v", j)
+	}
+	if a := j.Tasks[0].Attempts; len(a) != 1 || a[0].Status != "completed" || !j.DueAt.After(a[0].Started) {
+		t.Errorf("attempts %+v, next due %v", a, j.DueAt)
+	}
+	if list := c.ok("local", "list"); !strings.Contains(list, "every 2s, run 2, last run completed") {
+		t.Errorf("list:\n%s", list)
+	}
+	c.ok("local", "cancel", id)
+	if j := c.show(id); j.State != "canceled" {
+		t.Errorf("after cancel: %+v", j)
+	}
+}
+
+// treeJob is a job whose task "work" runs script through testkit, with
+// "before" ahead of it and "after" behind it, each appending to marker.
+func treeJob(marker, script string) string {
+	return fmt.Sprintf(`name = "tree"
+[[tasks]]
+name = "before"
+  [[tasks.commands]]
+  name = "test-tree"
+  parameters = { script = "echo before >> %[1]s" }
+[[tasks]]
+name = "work"
+depends_on = ["before"]
+  [[tasks.commands]]
+  name = "test-tree"
+  parameters = { script = '''%[2]s''' }
+[[tasks]]
+name = "after"
+depends_on = ["work"]
+  [[tasks.commands]]
+  name = "test-tree"
+  parameters = { script = "echo after >> %[1]s" }
+`, marker, script)
+}
+
+func TestLocalCancelKillsTree(t *testing.T) {
+	c := newCajon(t)
+	pidFile := filepath.Join(c.dir, "pids")
+	// A tree with an escapee: a setsid'd grandchild that ignores SIGTERM.
+	script := fmt.Sprintf(`setsid sh -c 'trap "" TERM; echo $$ >> %[1]s; sleep 60' &
+sleep 60 & echo $! >> %[1]s
+echo $$ >> %[1]s
+wait`, pidFile)
+	id := c.submit(c.writeJob("tree.toml", treeJob(filepath.Join(c.dir, "marker"), script)))
+	runner, out := c.startRunner("--plain")
+	waitFor(t, "the tree to start", func() bool { return len(readPids(t, pidFile)) == 3 })
+	waitFor(t, "show to list the task's processes", func() bool {
+		j := c.show(id)
+		tk := j.Tasks[j.task(t, "work")]
+		return tk.Status == "running" && len(tk.Pids) > 0
+	})
+	_, errOut, code := c.run("local", "cancel", id)
+	if code != 0 || !strings.Contains(errOut, "running tasks aborted") {
+		t.Fatalf("cancel: exit %d\n%s", code, errOut)
+	}
+	for _, pid := range readPids(t, pidFile) {
+		waitFor(t, fmt.Sprintf("pid %d of the canceled tree to be gone", pid), func() bool { return !alive(pid) })
+	}
+	j := c.show(id)
+	if j.State != "canceled" || j.Tasks[j.task(t, "work")].Status != "canceled" || j.Tasks[j.task(t, "after")].Status != "canceled" {
+		t.Errorf("after cancel: %+v", j)
+	}
+	// The runner keeps working; SIGTERM stops it cleanly.
+	if err := runner.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Wait(); err != nil {
+		t.Errorf("runner after SIGTERM: %v\n%s", err, out)
+	}
+}
+
+func TestLocalSignalRequeues(t *testing.T) {
+	c := newCajon(t)
+	marker := filepath.Join(c.dir, "marker")
+	script := fmt.Sprintf("echo work >> %s; sleep 1", marker)
+	id := c.submit(c.writeJob("tree.toml", treeJob(marker, script)))
+	runner, out := c.startRunner()
+	waitFor(t, "work to start", func() bool {
+		raw, _ := os.ReadFile(marker)
+		return strings.Contains(string(raw), "work")
+	})
+	if err := runner.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Wait(); err != nil {
+		t.Fatalf("runner after SIGINT: %v\n%s", err, out)
+	}
+	j := c.show(id)
+	work := j.Tasks[j.task(t, "work")]
+	if work.Status != "queued" || len(work.Attempts) != 1 || work.Attempts[0].Status != "interrupted" {
+		t.Fatalf("after SIGINT: %+v\n%s", work, out)
+	}
+	c.ok("local", "run", "--until-idle")
+	if j := c.show(id); j.State != "completed" {
+		t.Errorf("after the next run: %+v", j)
+	}
+}
+
+func TestLocalCrashAndRestart(t *testing.T) {
+	c := newCajon(t)
+	marker := filepath.Join(c.dir, "marker")
+	pidFile := filepath.Join(c.dir, "pids")
+	flag := filepath.Join(c.dir, "second-run")
+	// The first run of "work" hangs (and leaves an escaped daemon); the
+	// second finishes at once: commands must tolerate a second run.
+	script := fmt.Sprintf(`echo work-start >> %[1]s
+if [ ! -e %[3]s ]; then
+  touch %[3]s
+  setsid sh -c 'echo $$ >> %[2]s; sleep 60' &
+  sleep 60 & echo $! >> %[2]s
+  echo $$ >> %[2]s
+  wait
+fi
+echo work-done >> %[1]s`, marker, pidFile, flag)
+	id := c.submit(c.writeJob("tree.toml", treeJob(marker, script)))
+	runner, out := c.startRunner()
+	waitFor(t, "the tree to start", func() bool { return len(readPids(t, pidFile)) == 3 })
+	// Everything the runner started: plugins and the task's tree.
+	tree, err := proctree.Descendants(runner.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree = append(tree, readPids(t, pidFile)...)
+	if err := runner.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	runner.Wait()
+	for _, pid := range tree {
+		waitFor(t, fmt.Sprintf("pid %d of the killed runner's tree to be gone", pid), func() bool { return !alive(pid) })
+	}
+	if j := c.show(id); j.Tasks[j.task(t, "work")].Status != "running" {
+		t.Fatalf("the killed runner did not leave work running: %+v\n%s", j, out)
+	}
+
+	_, errOut, code := c.run("local", "run", "--until-idle")
+	if code != 0 || !strings.Contains(errOut, "interrupted by a crash") {
+		t.Fatalf("restart: exit %d\n%s", code, errOut)
+	}
+	j := c.show(id)
+	if j.State != "completed" {
+		t.Fatalf("after restart: %+v", j)
+	}
+	for _, tk := range j.Tasks {
+		completed := 0
+		for _, a := range tk.Attempts {
+			if a.Status == "completed" {
+				completed++
+			}
+		}
+		if completed != 1 {
+			t.Errorf("task %s recorded completed %d times: %+v", tk.Name, completed, tk.Attempts)
+		}
+	}
+	if a := j.Tasks[j.task(t, "work")].Attempts; len(a) != 2 || a[0].Status != "interrupted" {
+		t.Errorf("attempts of work: %+v", a)
+	}
+	raw, err := os.ReadFile(marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(raw)); strings.Join(got, " ") != "before work-start work-start work-done after" {
+		t.Errorf("tasks ran as %q", got)
+	}
+}
