@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/updates"
+	"github.com/cajonfarm/cajon/host/worker"
+	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testbin"
+)
+
+func TestWithDefaultCommand(t *testing.T) {
+	dir := t.TempDir()
+	withManager := filepath.Join(dir, "manager.toml")
+	if err := os.WriteFile(withManager, []byte("[manager]\nurl = \"http://flamenco:8080\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		environ []string
+		args    []string
+		want    []string
+	}{
+		{"no Manager: usage", nil, nil, nil},
+		{"Manager from the environment", []string{"CAJON_MANAGER_URL=http://flamenco:8080"}, nil, []string{"run"}},
+		{"Manager emptied by the environment", []string{"CAJON_MANAGER_URL="}, nil, nil},
+		{"Manager flag", nil, []string{"--manager", "http://m:8080", "--name", "n"}, []string{"run", "--manager", "http://m:8080", "--name", "n"}},
+		{"Manager flag with =", nil, []string{"-manager=http://m:8080"}, []string{"run", "-manager=http://m:8080"}},
+		{"Manager in a --config file", nil, []string{"--config", withManager}, []string{"run", "--config", withManager}},
+		{"Manager in a --config= file", nil, []string{"--config=" + withManager}, []string{"run", "--config=" + withManager}},
+		{"flags without a Manager", nil, []string{"--log-level", "debug"}, []string{"--log-level", "debug"}},
+		{"a subcommand is kept", []string{"CAJON_MANAGER_URL=http://flamenco:8080"}, []string{"plugins"}, []string{"plugins"}},
+		{"help is kept", []string{"CAJON_MANAGER_URL=http://flamenco:8080"}, []string{"--help"}, []string{"--help"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := &cliEnv{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, environ: tt.environ}
+			if got := withDefaultCommand(env, tt.args); !slices.Equal(got, tt.want) {
+				t.Errorf("withDefaultCommand(%q) = %q, want %q", tt.args, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunWithoutManagerIsAUsageError(t *testing.T) {
+	var stderr bytes.Buffer
+	env := &cliEnv{stdout: &bytes.Buffer{}, stderr: &stderr, environ: []string{"CAJON_STATE_DIR=" + t.TempDir()}}
+	for _, cmd := range []string{"run", "register", "flush"} {
+		stderr.Reset()
+		if code := runCLI(env, []string{cmd}); code != 2 || !strings.Contains(stderr.String(), "no Flamenco Manager configured") {
+			t.Errorf("cajon %s without a Manager: exit %d, stderr %q", cmd, code, stderr.String())
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a subprocess's output read while it runs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// eventually polls cond for up to 30 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not reached within 30 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startCajon starts the built cajon binary with extra environment.
+func startCajon(t *testing.T, exe string, environ []string, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	out := &lockedBuffer{}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), environ...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("cajon %s output:\n%s", strings.Join(args, " "), out.String())
+		}
+	})
+	return cmd, out
+}
+
+func TestRunDeliversQueuedUpdatesAfterSIGKILL(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs SIGKILL and SIGTERM")
+	}
+	bin := t.TempDir()
+	if err := testbin.Build(bin, "exec", "testkit"); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(bin, "cajon")
+	mgr := managertest.New(t, managertest.Config{})
+	const lines = 30
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{{Name: "printer", Type: "test", Commands: []managertest.Command{
+		{Name: "test-tree", Parameters: map[string]any{"script": fmt.Sprintf(
+			`i=0; while [ $i -lt %d ]; do echo "line $i"; i=$((i+1)); sleep 0.05; done`, lines)}},
+	}}}})
+	id := job.Tasks[0].ID
+	state := t.TempDir()
+	environ := []string{
+		"CAJON_MANAGER_URL=" + mgr.URL(),
+		"CAJON_STATE_DIR=" + state,
+		"CAJON_MANAGER_WORKER_NAME=sigkill-test",
+		"CAJON_MANAGER_MAY_I_RUN_INTERVAL=100ms",
+		"CAJON_MANAGER_FETCH_BACKOFF_MAX=200ms",
+		"CAJON_MANAGER_REQUEST_TIMEOUT=2s",
+		"CAJON_LOG_LEVEL=debug",
+	}
+	task := func() managertest.TaskState {
+		ts, _ := mgr.Task(id)
+		return ts
+	}
+
+	first, firstOut := startCajon(t, exe, environ) // plain `cajon`: a Manager is configured
+	eventually(t, "the first lines of the task", func() bool { return strings.Contains(task().Log, "line 2\n") })
+	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the task to end while the Manager is down", func() bool {
+		return strings.Contains(firstOut.String(), "task completed")
+	})
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	q, err := updates.Open(context.Background(), updates.Options{Path: worker.QueuePath(state)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := q.Pending()
+	q.Close()
+	if queued == 0 {
+		t.Fatal("no updates were queued when the worker was killed; the test proves nothing")
+	}
+	if err := mgr.ClearFaults(); err != nil {
+		t.Fatal(err)
+	}
+
+	second, _ := startCajon(t, exe, environ, "run")
+	eventually(t, "the task to complete", func() bool { return task().Status == managertest.StatusCompleted })
+	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Wait(); err != nil {
+		t.Errorf("cajon after SIGTERM: %v, want exit 0", err)
+	}
+
+	ts := task()
+	var got []string
+	for _, u := range ts.Updates {
+		if u.TaskStatus != nil {
+			got = append(got, *u.TaskStatus)
+		}
+	}
+	if !slices.Equal(got, []string{"active", "completed"}) {
+		t.Errorf("statuses %v, want [active completed]", got)
+	}
+	var logLines []string
+	for _, l := range strings.Split(ts.Log, "\n") {
+		if strings.HasPrefix(l, "line ") {
+			logLines = append(logLines, l)
+		}
+	}
+	var want []string
+	for i := range lines {
+		want = append(want, fmt.Sprintf("line %d", i))
+	}
+	if !slices.Equal(logLines, want) {
+		t.Errorf("log lines %q, want each once in order", logLines)
+	}
+	if ws := mgr.Workers(); len(ws) != 1 || ws[0].Status != managertest.WorkerOffline {
+		t.Errorf("workers %+v, want one, signed off", ws)
+	}
+	if errs := mgr.ProtocolErrors(); len(errs) > 0 {
+		t.Errorf("protocol errors: %q", errs)
+	}
+}
+
+func TestRegisterAndFlushCommands(t *testing.T) {
+	bin := t.TempDir()
+	if err := testbin.Build(bin, "exec"); err != nil {
+		t.Fatal(err)
+	}
+	mgr := managertest.New(t, managertest.Config{})
+	state := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	env := &cliEnv{stdout: &stdout, stderr: &stderr, environ: []string{"CAJON_STATE_DIR=" + state}}
+	args := []string{"--manager", mgr.URL(), "--plugin-dir", filepath.Join(bin, "plugins"), "--name", "node-7"}
+
+	var ids []string
+	for range 2 {
+		stdout.Reset()
+		if code := runCLI(env, append([]string{"register"}, args...)); code != 0 {
+			t.Fatalf("cajon register: exit %d\n%s", code, stderr.String())
+		}
+		creds, err := worker.LoadCredentials(worker.CredentialsPath(state))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(stdout.String(), creds.WorkerID) {
+			t.Errorf("output %q does not name the worker id %s", stdout.String(), creds.WorkerID)
+		}
+		ids = append(ids, creds.WorkerID)
+	}
+	ws := mgr.Workers()
+	if len(ws) != 2 || ws[0].ID != ids[0] || ws[1].ID != ids[1] || ws[1].Name != "node-7" {
+		t.Errorf("workers %+v, want two registrations (%v), the second named node-7", ws, ids)
+	}
+	if !slices.Equal(ws[1].SupportedTaskTypes, []string{"misc"}) {
+		t.Errorf("registered task types %v, want the exec plugin's [misc]", ws[1].SupportedTaskTypes)
+	}
+
+	stdout.Reset()
+	if code := runCLI(env, []string{"flush", "--manager", mgr.URL()}); code != 0 || !strings.Contains(stdout.String(), "sent 0 queued task updates") {
+		t.Errorf("cajon flush of an empty queue: exit %d, output %q\n%s", code, stdout.String(), stderr.String())
+	}
+}
