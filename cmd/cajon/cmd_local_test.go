@@ -360,7 +360,7 @@ func TestConfigCommand(t *testing.T) {
 	c := newCajon(t)
 	c.env = append(c.env, "CAJON_LOCAL_SLOTS=3")
 	out := c.ok("config")
-	for _, want := range []string{"state_dir = " + strconv.Quote(c.state), "[local]", "slots = 3", "CAJON_LOCAL_SLOTS"} {
+	for _, want := range []string{"state_dir = '" + c.state + "'", "[local]", "slots = 3", "CAJON_LOCAL_SLOTS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("cajon config lacks %q:\n%s", want, out)
 		}

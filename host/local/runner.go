@@ -1,0 +1,589 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/logstore"
+	"github.com/cajonfarm/cajon/host/task"
+	"github.com/hashicorp/go-hclog"
+)
+
+// DefaultPoll is how often a Runner saves progress, looks for canceled jobs
+// and for jobs that became due.
+const DefaultPoll = 250 * time.Millisecond
+
+// TaskRunner runs one task; *task.Runner is one.
+type TaskRunner interface {
+	Run(ctx context.Context, t task.Task, rep task.Reporter) task.Outcome
+}
+
+// Runner works a Store's queue: it runs ready tasks of due jobs, up to Slots
+// at a time, through Tasks, keeps their full logs in Logs and records their
+// progress and end in the Store.
+type Runner struct {
+	Store *Store
+	Tasks TaskRunner
+	Logs  *logstore.Store
+	// Slots is how many tasks run at once (0 = 1).
+	Slots int
+	// PreviewDir keeps each task's latest preview image (a JPEG output whose
+	// path has a "cajon-preview" folder); "" leaves previews where the plugin
+	// wrote them.
+	PreviewDir string
+	// Poll is the interval of saving progress and looking for canceled and
+	// due jobs (0 = DefaultPoll).
+	Poll time.Duration
+	// Logger receives the runner's own messages; nil logs nothing.
+	Logger hclog.Logger
+	// Events, when not nil, is told when tasks start and end. It is called
+	// from Run's goroutine and must return quickly.
+	Events func(Event)
+
+	mu      sync.Mutex
+	running map[int64]*runningTask // by task id
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// The kinds of Event.
+const (
+	// TaskRecovered: a task that a crashed runner left running is queued again
+	// (Status "queued"), or canceled because its job ended meanwhile.
+	TaskRecovered EventKind = iota
+	// TaskStarted: a task started.
+	TaskStarted
+	// TaskEnded: a task ended with Status completed, failed, canceled, or
+	// queued (interrupted by a shutdown: it runs again next time).
+	TaskEnded
+	// JobEnded: a job's run ended with Status completed, failed or canceled;
+	// a recurring job is re-armed for NextDue.
+	JobEnded
+)
+
+// Event is something a Runner did, for displays and logs.
+type Event struct {
+	Kind    EventKind
+	Time    time.Time
+	JobID   int64
+	JobName string
+	Task    string
+	Run     int
+	Status  string
+	Message string
+	// Took is how long the task ran (TaskEnded).
+	Took time.Duration
+	// NextDue is when a recurring job runs again (JobEnded); zero otherwise.
+	NextDue time.Time
+}
+
+// Progress is a running task as a live display shows it.
+type Progress struct {
+	JobID      int64
+	JobName    string
+	Task       string
+	Run        int
+	StepsDone  int
+	StepsTotal int
+	Activity   string
+	// LastLine is the latest line of the task's log.
+	LastLine string
+	Started  time.Time
+	Pids     []int
+}
+
+// Summary counts what one Run did.
+type Summary struct {
+	Completed, Failed, Canceled, Interrupted int
+	// FailedJobs lists the jobs whose run failed during this Run.
+	FailedJobs []int64
+}
+
+// Causes of a task's abort.
+var (
+	errShutdown    = errors.New("cajon local run is stopping")
+	errJobCanceled = errors.New("the job was canceled")
+	errJobFailed   = errors.New("another task of the job failed")
+)
+
+// taskDone is a finished attempt, sent to Run's loop.
+type taskDone struct {
+	rt      *runningTask
+	outcome task.Outcome
+	at      time.Time
+}
+
+// Run works the queue until ctx is done; with untilIdle it also returns when
+// no task runs and none is ready (nothing due, or only jobs whose time has
+// not come). First it takes the runner lock (one runner per store) and puts
+// tasks a crashed runner left running back in the queue.
+//
+// When ctx is done, running tasks are aborted (their process trees killed)
+// and recorded as queued again, not failed: they run at the next Run.
+func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
+	var sum Summary
+	log := r.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	slots := max(r.Slots, 1)
+	poll := r.Poll
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
+	release, err := r.Store.lockRunner()
+	if err != nil {
+		return sum, err
+	}
+	defer release()
+	recs, err := r.Store.recoverInterrupted(ctx)
+	if err != nil {
+		return sum, err
+	}
+	for _, rc := range recs {
+		log.Warn("task was interrupted by a crash", "job", rc.jobID, "task", rc.task, "now", rc.status)
+		r.emit(Event{Kind: TaskRecovered, Time: time.Now(), JobID: rc.jobID, JobName: rc.jobName, Task: rc.task, Status: rc.status})
+	}
+
+	r.mu.Lock()
+	r.running = map[int64]*runningTask{}
+	r.mu.Unlock()
+	done := make(chan taskDone)
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	stopping := ctx.Done()
+	var claimErr error
+	for {
+		if ctx.Err() == nil {
+			n := r.count()
+			started := 0
+			if n < slots {
+				claims, err := r.Store.claimTasks(ctx, slots-n, time.Now(), r.logPath)
+				if err != nil {
+					if claimErr == nil || claimErr.Error() != err.Error() {
+						log.Error("cannot take tasks from the queue; retrying", "error", err)
+					}
+					claimErr = err
+				} else {
+					claimErr = nil
+				}
+				for _, c := range claims {
+					r.start(ctx, c, done)
+					started++
+				}
+			}
+			if untilIdle && n == 0 && started == 0 && claimErr == nil {
+				return sum, nil
+			}
+		} else if r.count() == 0 {
+			r.saveProgress(log)
+			return sum, nil
+		}
+		select {
+		case d := <-done:
+			r.finish(ctx, d, &sum, log)
+		case <-ticker.C:
+			r.saveProgress(log)
+			r.abortCanceled(ctx, log)
+		case <-stopping:
+			stopping = nil
+			r.abortAll(errShutdown)
+		}
+	}
+}
+
+// Running returns the tasks running now, oldest first.
+func (r *Runner) Running() []Progress {
+	r.mu.Lock()
+	tasks := make([]*runningTask, 0, len(r.running))
+	for _, rt := range r.running {
+		tasks = append(tasks, rt)
+	}
+	r.mu.Unlock()
+	out := make([]Progress, 0, len(tasks))
+	for _, rt := range tasks {
+		out = append(out, rt.snapshot())
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Started.Equal(out[j].Started) {
+			return out[i].Started.Before(out[j].Started)
+		}
+		return out[i].Task < out[j].Task
+	})
+	return out
+}
+
+func (r *Runner) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
+func (r *Runner) emit(e Event) {
+	if r.Events != nil {
+		r.Events(e)
+	}
+}
+
+// logPath names a task's log in the log store: logs/local-<job>/<task>.log,
+// and <task>.run<N>.log for a recurring job's later runs.
+func (r *Runner) logPath(jobID int64, taskName string, run int) (string, error) {
+	return r.Logs.Path(logJobKey(jobID), logTaskKey(taskName, run))
+}
+
+func logJobKey(jobID int64) string { return fmt.Sprintf("local-%d", jobID) }
+
+func logTaskKey(name string, run int) string {
+	if run <= 1 {
+		return name
+	}
+	return fmt.Sprintf("%s.run%d", name, run)
+}
+
+// start runs a claimed task in its own goroutine.
+func (r *Runner) start(ctx context.Context, c claim, done chan<- taskDone) {
+	// Not derived from ctx: a shutdown cancels it with its own cause.
+	tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	rt := &runningTask{claim: c, cancel: cancel, ctx: tctx, previewDir: r.PreviewDir, pids: map[int]bool{}}
+	r.mu.Lock()
+	r.running[c.taskID] = rt
+	r.mu.Unlock()
+	r.emit(Event{Kind: TaskStarted, Time: c.started, JobID: c.jobID, JobName: c.jobName, Task: c.task.Name, Run: c.run})
+	go func() {
+		out := r.execute(tctx, rt)
+		done <- taskDone{rt: rt, outcome: out, at: time.Now()}
+	}()
+}
+
+// execute runs one attempt with its log open.
+func (r *Runner) execute(ctx context.Context, rt *runningTask) task.Outcome {
+	c := rt.claim
+	w, err := r.Logs.Writer(logJobKey(c.jobID), logTaskKey(c.task.Name, c.run))
+	if err != nil {
+		return task.Outcome{Status: task.Failed, Message: err.Error()}
+	}
+	rt.log = w
+	defer w.Close()
+	rt.Log([]string{fmt.Sprintf("cajon: job %d %q, task %q, run %d: started at %s by pid %d",
+		c.jobID, c.jobName, c.task.Name, c.run, c.started.Format(time.RFC3339), os.Getpid())})
+	cmds := make([]task.Command, len(c.task.Commands))
+	for i, cmd := range c.task.Commands {
+		cmds[i] = task.Command{Name: cmd.Name, Params: cmd.Parameters, TotalSteps: cmd.TotalStepCount}
+	}
+	out := r.Tasks.Run(ctx, task.Task{
+		ID: fmt.Sprintf("local-%d", c.taskID), JobID: logJobKey(c.jobID), Name: c.task.Name, Type: c.task.Type, Commands: cmds,
+	}, rt)
+	end := out.Status.String()
+	if out.Message != "" {
+		end += ": " + out.Message
+	}
+	rt.Log([]string{fmt.Sprintf("cajon: task %q %s (after %s)", c.task.Name, end, time.Since(c.started).Round(time.Millisecond))})
+	return out
+}
+
+// finish records an ended attempt and reacts: a failure aborts the job's
+// other running tasks.
+func (r *Runner) finish(ctx context.Context, d taskDone, sum *Summary, log hclog.Logger) {
+	// A shutdown must still record what it did.
+	ctx = context.WithoutCancel(ctx)
+	rt := d.rt
+	c := rt.claim
+	r.mu.Lock()
+	delete(r.running, c.taskID)
+	r.mu.Unlock()
+	p := rt.snapshot()
+	e := ending{at: d.at, message: d.outcome.Message, steps: d.outcome.StepsCompleted}
+	switch d.outcome.Status {
+	case task.Completed:
+		e.status = TaskCompleted
+	case task.Canceled:
+		switch cause := context.Cause(rt.ctx); {
+		case errors.Is(cause, errShutdown):
+			e.status, e.message = TaskQueued, "interrupted: cajon local run stopped; it runs again next time"
+		case errors.Is(cause, errJobCanceled):
+			e.status, e.message = TaskCanceled, "aborted: the job was canceled"
+		case errors.Is(cause, errJobFailed):
+			e.status, e.message = TaskCanceled, "aborted: another task of the job failed"
+		default:
+			e.status = TaskFailed // the plugin gave up on its own
+		}
+	default:
+		e.status = TaskFailed
+	}
+	rt.cancel(nil)
+	// The last progress goes in with the end, so outputs and previews stay.
+	if err := r.Store.saveProgress(ctx, []progress{rt.progressRow(p)}); err != nil {
+		log.Warn("cannot save task progress", "error", err)
+	}
+	end, err := r.Store.finishTask(ctx, c, e)
+	if err != nil {
+		log.Error("cannot record the end of a task; it will run again at the next start", "job", c.jobID, "task", c.task.Name, "error", err)
+	}
+	switch e.status {
+	case TaskCompleted:
+		sum.Completed++
+	case TaskFailed:
+		sum.Failed++
+	case TaskCanceled:
+		sum.Canceled++
+	case TaskQueued:
+		sum.Interrupted++
+	}
+	r.emit(Event{Kind: TaskEnded, Time: d.at, JobID: c.jobID, JobName: c.jobName, Task: c.task.Name, Run: c.run,
+		Status: e.status, Message: e.message, Took: d.at.Sub(c.started)})
+	if e.status == TaskFailed {
+		r.abortJob(c.jobID, errJobFailed)
+	}
+	if end != nil {
+		if end.state == jobFailed {
+			sum.FailedJobs = append(sum.FailedJobs, c.jobID)
+		}
+		r.emit(Event{Kind: JobEnded, Time: d.at, JobID: c.jobID, JobName: c.jobName, Run: c.run,
+			Status: end.state, Message: end.message, NextDue: end.next})
+	}
+}
+
+// abortJob aborts the running tasks of a job.
+func (r *Runner) abortJob(jobID int64, cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rt := range r.running {
+		if rt.claim.jobID == jobID {
+			rt.cancel(cause)
+		}
+	}
+}
+
+// abortAll aborts every running task.
+func (r *Runner) abortAll(cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rt := range r.running {
+		rt.cancel(cause)
+	}
+}
+
+// abortCanceled aborts the running tasks of jobs canceled in the store.
+func (r *Runner) abortCanceled(ctx context.Context, log hclog.Logger) {
+	r.mu.Lock()
+	ids := map[int64]bool{}
+	for _, rt := range r.running {
+		ids[rt.claim.jobID] = true
+	}
+	r.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	list := make([]int64, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	states, err := r.Store.jobStates(ctx, list)
+	if err != nil {
+		log.Warn("cannot check for canceled jobs", "error", err)
+		return
+	}
+	for id, state := range states {
+		if state == jobCanceled {
+			r.abortJob(id, errJobCanceled)
+		}
+	}
+}
+
+// saveProgress writes the running tasks' progress that changed.
+func (r *Runner) saveProgress(log hclog.Logger) {
+	r.mu.Lock()
+	var rows []progress
+	for _, rt := range r.running {
+		if rt.takeDirty() {
+			rows = append(rows, rt.progressRow(rt.snapshot()))
+		}
+	}
+	r.mu.Unlock()
+	if err := r.Store.saveProgress(context.Background(), rows); err != nil {
+		log.Warn("cannot save task progress", "error", err)
+	}
+}
+
+// runningTask is one attempt in progress; it is the task's task.Reporter.
+type runningTask struct {
+	claim      claim
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	previewDir string
+	log        *logstore.TaskLog // set before the task runs
+
+	mu       sync.Mutex
+	dirty    bool
+	steps    int
+	activity string
+	lastLine string
+	pids     map[int]bool
+	output   string
+	preview  string
+	logErr   bool
+}
+
+var _ task.Reporter = (*runningTask)(nil)
+
+// Log appends lines to the task's full log.
+func (rt *runningTask) Log(lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	err := rt.log.Append(lines)
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.TrimSpace(lines[i]) != "" {
+			rt.lastLine = lines[i]
+			break
+		}
+	}
+	if err != nil && !rt.logErr {
+		rt.logErr = true // say it once, in the activity, which show displays
+		rt.activity = "cannot write the task log: " + err.Error()
+		rt.dirty = true
+	}
+}
+
+// Progress records steps done and the activity.
+func (rt *runningTask) Progress(steps int, activity string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if steps >= 0 {
+		rt.steps = steps
+	}
+	if activity != "" {
+		rt.activity = activity
+	}
+	rt.dirty = true
+}
+
+// Output records the latest output, or the latest preview.
+func (rt *runningTask) Output(path, mime string) {
+	if isPreview(path, mime) {
+		kept := keepPreview(rt.previewDir, rt.claim.taskID, path)
+		rt.mu.Lock()
+		rt.preview = kept
+		rt.dirty = true
+		rt.mu.Unlock()
+		return
+	}
+	rt.mu.Lock()
+	rt.output = path
+	rt.dirty = true
+	rt.mu.Unlock()
+}
+
+// Child records the processes the task's commands run.
+func (rt *runningTask) Child(pid int, exited bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if exited {
+		delete(rt.pids, pid)
+	} else {
+		rt.pids[pid] = true
+	}
+	rt.dirty = true
+}
+
+func (rt *runningTask) takeDirty() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	d := rt.dirty
+	rt.dirty = false
+	return d
+}
+
+func (rt *runningTask) snapshot() Progress {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	pids := make([]int, 0, len(rt.pids))
+	for p := range rt.pids {
+		pids = append(pids, p)
+	}
+	sort.Ints(pids)
+	return Progress{
+		JobID: rt.claim.jobID, JobName: rt.claim.jobName, Task: rt.claim.task.Name, Run: rt.claim.run,
+		StepsDone: rt.steps, StepsTotal: rt.claim.task.StepsTotal(), Activity: rt.activity, LastLine: rt.lastLine,
+		Started: rt.claim.started, Pids: pids,
+	}
+}
+
+func (rt *runningTask) progressRow(p Progress) progress {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return progress{taskID: rt.claim.taskID, attemptID: rt.claim.attemptID, stepsDone: p.StepsDone, activity: p.Activity,
+		pids: p.Pids, output: rt.output, preview: rt.preview}
+}
+
+// PreviewFolder is the folder name by which render plugins mark preview
+// images among a command's outputs (see docs/PLUGINS-RENDER.md).
+const PreviewFolder = "cajon-preview"
+
+// isPreview reports whether an output is a preview image.
+func isPreview(path, mime string) bool {
+	if !strings.EqualFold(mime, "image/jpeg") {
+		return false
+	}
+	// Both separators: the plugin may run on another OS than the docs' one.
+	for _, part := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if part == PreviewFolder {
+			return true
+		}
+	}
+	return false
+}
+
+// keepPreview moves a preview into dir as <task id>.jpg (replacing the task's
+// previous one) and returns where it is; plugins leave previews for the host
+// to clean up. When dir is "" or the move fails, the preview stays where it
+// is.
+func keepPreview(dir string, taskID int64, path string) string {
+	if dir == "" {
+		return path
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return path
+	}
+	dst := filepath.Join(dir, fmt.Sprintf("%d.jpg", taskID))
+	if err := copyFile(path, dst); err != nil {
+		return path
+	}
+	_ = os.Remove(path)
+	_ = os.Remove(filepath.Dir(path)) // the run's preview folder, once empty
+	return dst
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, dst)
+}

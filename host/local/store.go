@@ -1,0 +1,650 @@
+package local
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// DBFile is the job store's file name in the state directory.
+const DBFile = "local.db"
+
+// Job states as stored. A waiting job shows as "scheduled" before its time
+// and "queued" after (see JobInfo.Status).
+const (
+	jobWaiting   = "waiting"
+	jobRunning   = "running"
+	jobCompleted = "completed"
+	jobFailed    = "failed"
+	jobCanceled  = "canceled"
+)
+
+// Task statuses.
+const (
+	TaskQueued    = "queued"
+	TaskRunning   = "running"
+	TaskCompleted = "completed"
+	TaskFailed    = "failed"
+	TaskSkipped   = "skipped"
+	TaskCanceled  = "canceled"
+)
+
+// Attempt statuses: how one execution of a task ended.
+const (
+	attemptRunning     = "running"
+	attemptCompleted   = "completed"
+	attemptFailed      = "failed"
+	attemptCanceled    = "canceled"
+	attemptInterrupted = "interrupted"
+)
+
+// ErrNotFound is wrapped by errors about a job id that does not exist.
+var ErrNotFound = errors.New("no such job")
+
+// Store is the local job store: a SQLite file. Several processes may use one
+// store at once (submit, show and cancel while `cajon local run` works the
+// queue); only one may run its jobs (see Lock).
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS jobs (
+	id            INTEGER PRIMARY KEY,
+	name          TEXT    NOT NULL,
+	priority      INTEGER NOT NULL,
+	source        TEXT    NOT NULL,           -- the job file, as given to submit
+	content       TEXT    NOT NULL,           -- the validated job as JSON
+	content_hash  TEXT    NOT NULL,           -- sha256 of content, for duplicate recurring jobs
+	state         TEXT    NOT NULL,           -- waiting, running, completed, failed, canceled
+	every_ns      INTEGER NOT NULL DEFAULT 0, -- > 0: recurring
+	due_at        INTEGER NOT NULL,           -- unix ns: not before
+	run           INTEGER NOT NULL DEFAULT 1, -- the current run of a recurring job
+	created_at    INTEGER NOT NULL,
+	started_at    INTEGER,                    -- of the current run
+	finished_at   INTEGER,
+	message       TEXT    NOT NULL DEFAULT '',
+	last_state    TEXT    NOT NULL DEFAULT '', -- a recurring job's previous run
+	last_finished INTEGER,
+	last_message  TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, due_at);
+CREATE TABLE IF NOT EXISTS tasks (
+	id           INTEGER PRIMARY KEY,
+	job_id       INTEGER NOT NULL REFERENCES jobs(id),
+	idx          INTEGER NOT NULL,            -- order in the job file
+	name         TEXT    NOT NULL,
+	type         TEXT    NOT NULL,
+	commands     TEXT    NOT NULL,            -- JSON
+	status       TEXT    NOT NULL,
+	steps_done   INTEGER NOT NULL DEFAULT 0,
+	steps_total  INTEGER NOT NULL,
+	activity     TEXT    NOT NULL DEFAULT '',
+	pids         TEXT    NOT NULL DEFAULT '', -- space-separated, of the running command
+	attempt_id   INTEGER,                     -- the current execution (fences stale writers)
+	started_at   INTEGER,
+	finished_at  INTEGER,
+	message      TEXT    NOT NULL DEFAULT '',
+	output_path  TEXT    NOT NULL DEFAULT '',
+	preview_path TEXT    NOT NULL DEFAULT '',
+	log_path     TEXT    NOT NULL DEFAULT '',
+	UNIQUE (job_id, name)
+);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status, job_id);
+CREATE TABLE IF NOT EXISTS task_deps (
+	task_id INTEGER NOT NULL REFERENCES tasks(id),
+	dep_id  INTEGER NOT NULL REFERENCES tasks(id),
+	PRIMARY KEY (task_id, dep_id)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+	id          INTEGER PRIMARY KEY,
+	task_id     INTEGER NOT NULL REFERENCES tasks(id),
+	run         INTEGER NOT NULL,
+	status      TEXT    NOT NULL,
+	started_at  INTEGER NOT NULL,
+	finished_at INTEGER,
+	message     TEXT    NOT NULL DEFAULT '',
+	pid         INTEGER NOT NULL              -- of the cajon process that ran it
+);
+-- A task completes at most once per run, whatever happens.
+CREATE UNIQUE INDEX IF NOT EXISTS one_completion ON attempts(task_id, run) WHERE status = 'completed';
+PRAGMA user_version = 1;
+`
+
+// Open opens the job store at path, creating it when missing.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("local job store %q: the path must not contain '?'", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("local job store: create the state directory for %s: %w", path, err)
+	}
+	// Pragmas in the DSN hold on every connection. Write transactions take
+	// the lock at BEGIN, so two processes never deadlock upgrading a read.
+	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("local job store: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	fail := func(what string, err error) (*Store, error) {
+		db.Close()
+		return nil, fmt.Errorf("local job store %s: %s: %w", path, what, err)
+	}
+	var version int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fail("read schema version", err)
+	}
+	if version > 1 {
+		return fail("check schema version", fmt.Errorf("schema version %d is newer than this cajon knows (1): use the newer cajon, or move the file away", version))
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		return fail("create schema", err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Submission says when a job runs.
+type Submission struct {
+	// Source is the job file's path, shown by list and show.
+	Source string
+	// At is when the job may start; zero means now.
+	At time.Time
+	// Every, when > 0, makes the job recurring: after each run it runs again
+	// Every after its previous due time (never earlier, never piling up).
+	Every time.Duration
+}
+
+// DuplicateError is returned by Submit for a recurring job that is already in
+// the store: same name, same content, same interval, not canceled.
+type DuplicateError struct {
+	ID    int64
+	Name  string
+	Every time.Duration
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("recurring job %q (every %s) is already in the queue as job %d, with the same content; cancel it first with 'cajon local cancel %d' to replace it",
+		e.Name, e.Every, e.ID, e.ID)
+}
+
+// Submit stores a validated job and returns its id.
+func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, error) {
+	content, err := json.Marshal(job)
+	if err != nil {
+		return 0, fmt.Errorf("local job store: encode job %q: %w", job.Name, err)
+	}
+	sum := sha256.Sum256(content)
+	hash := hex.EncodeToString(sum[:])
+	now := time.Now()
+	due := sub.At
+	if due.IsZero() {
+		due = now
+	}
+	var id int64
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if sub.Every > 0 {
+			var dup int64
+			err := tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE every_ns = ? AND content_hash = ? AND name = ?
+				AND state != ? AND every_ns > 0 ORDER BY id LIMIT 1`,
+				int64(sub.Every), hash, job.Name, jobCanceled).Scan(&dup)
+			if err == nil {
+				return &DuplicateError{ID: dup, Name: job.Name, Every: sub.Every}
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO jobs (name, priority, source, content, content_hash, state, every_ns, due_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			job.Name, job.Priority, sub.Source, string(content), hash, jobWaiting, int64(sub.Every), due.UnixNano(), now.UnixNano())
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		taskIDs := map[string]int64{}
+		for i, t := range job.Tasks {
+			cmds, err := json.Marshal(t.Commands)
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO tasks (job_id, idx, name, type, commands, status, steps_total)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, id, i, t.Name, t.Type, string(cmds), TaskQueued, t.StepsTotal())
+			if err != nil {
+				return err
+			}
+			if taskIDs[t.Name], err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		for _, t := range job.Tasks {
+			for _, d := range t.DependsOn {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO task_deps (task_id, dep_id) VALUES (?, ?)`, taskIDs[t.Name], taskIDs[d]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var dup *DuplicateError
+		if errors.As(err, &dup) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("local job store %s: submit job %q: %w", s.path, job.Name, err)
+	}
+	return id, nil
+}
+
+// JobInfo is a job as list and show report it.
+type JobInfo struct {
+	ID       int64         `json:"id"`
+	Name     string        `json:"name"`
+	Priority int           `json:"priority"`
+	Source   string        `json:"source"`
+	State    string        `json:"state"`
+	Every    time.Duration `json:"every_ns,omitempty"`
+	DueAt    time.Time     `json:"due_at"`
+	Run      int           `json:"run"`
+	Created  time.Time     `json:"created_at"`
+	Started  *time.Time    `json:"started_at,omitempty"`
+	Finished *time.Time    `json:"finished_at,omitempty"`
+	// Message says why the job (its current or last run) failed or was
+	// canceled: the task and its failure.
+	Message string `json:"message,omitempty"`
+	// LastState, LastFinished and LastMessage describe a recurring job's
+	// previous run.
+	LastState    string     `json:"last_state,omitempty"`
+	LastFinished *time.Time `json:"last_finished_at,omitempty"`
+	LastMessage  string     `json:"last_message,omitempty"`
+	// Tasks counts the job's tasks by status.
+	Tasks map[string]int `json:"tasks"`
+	// StepsDone and StepsTotal add up the tasks' steps.
+	StepsDone  int `json:"steps_done"`
+	StepsTotal int `json:"steps_total"`
+}
+
+// Status is the job's state as people read it: a waiting job is "scheduled"
+// until its due time and "queued" from then on.
+func (j *JobInfo) Status(now time.Time) string {
+	if j.State == jobWaiting {
+		if j.DueAt.After(now) {
+			return "scheduled"
+		}
+		return "queued"
+	}
+	return j.State
+}
+
+// TaskInfo is a task as show reports it.
+type TaskInfo struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	DependsOn  []string   `json:"depends_on,omitempty"`
+	Commands   []Command  `json:"commands"`
+	Status     string     `json:"status"`
+	StepsDone  int        `json:"steps_done"`
+	StepsTotal int        `json:"steps_total"`
+	Activity   string     `json:"activity,omitempty"`
+	Pids       []int      `json:"pids,omitempty"`
+	Started    *time.Time `json:"started_at,omitempty"`
+	Finished   *time.Time `json:"finished_at,omitempty"`
+	Message    string     `json:"message,omitempty"`
+	Output     string     `json:"output,omitempty"`
+	Preview    string     `json:"preview,omitempty"`
+	LogPath    string     `json:"log_path,omitempty"`
+	// Attempts lists every execution of the task, oldest first.
+	Attempts []Attempt `json:"attempts"`
+}
+
+// Attempt is one execution of a task.
+type Attempt struct {
+	Run      int        `json:"run"`
+	Status   string     `json:"status"`
+	Started  time.Time  `json:"started_at"`
+	Finished *time.Time `json:"finished_at,omitempty"`
+	Message  string     `json:"message,omitempty"`
+	// Pid is the cajon process that ran it.
+	Pid int `json:"pid"`
+}
+
+const jobColumns = `id, name, priority, source, state, every_ns, due_at, run, created_at, started_at, finished_at,
+	message, last_state, last_finished, last_message`
+
+func scanJob(row interface{ Scan(...any) error }) (*JobInfo, error) {
+	var j JobInfo
+	var every, due, created int64
+	var started, finished, lastFinished sql.NullInt64
+	if err := row.Scan(&j.ID, &j.Name, &j.Priority, &j.Source, &j.State, &every, &due, &j.Run, &created,
+		&started, &finished, &j.Message, &j.LastState, &lastFinished, &j.LastMessage); err != nil {
+		return nil, err
+	}
+	j.Every = time.Duration(every)
+	j.DueAt = time.Unix(0, due)
+	j.Created = time.Unix(0, created)
+	j.Started = nullTime(started)
+	j.Finished = nullTime(finished)
+	j.LastFinished = nullTime(lastFinished)
+	j.Tasks = map[string]int{}
+	return &j, nil
+}
+
+func nullTime(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := time.Unix(0, n.Int64)
+	return &t
+}
+
+// Jobs lists every job, newest first, with task counts.
+func (s *Store) Jobs(ctx context.Context) ([]*JobInfo, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs ORDER BY id DESC`)
+	if err != nil {
+		return nil, s.wrap("list jobs", err)
+	}
+	var jobs []*JobInfo
+	byID := map[int64]*JobInfo{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			rows.Close()
+			return nil, s.wrap("list jobs", err)
+		}
+		jobs = append(jobs, j)
+		byID[j.ID] = j
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("list jobs", err)
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT job_id, status, count(*), sum(steps_done), sum(steps_total) FROM tasks GROUP BY job_id, status`)
+	if err != nil {
+		return nil, s.wrap("count tasks", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var status string
+		var n, done, total int
+		if err := rows.Scan(&id, &status, &n, &done, &total); err != nil {
+			return nil, s.wrap("count tasks", err)
+		}
+		if j := byID[id]; j != nil {
+			j.Tasks[status] = n
+			j.StepsDone += done
+			j.StepsTotal += total
+		}
+	}
+	return jobs, s.wrap("count tasks", rows.Err())
+}
+
+// LatestJob is the id of the job submitted last, or ErrNotFound.
+func (s *Store) LatestJob(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM jobs ORDER BY id DESC LIMIT 1`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("the local queue %s has no jobs: %w", s.path, ErrNotFound)
+	}
+	return id, s.wrap("find the latest job", err)
+}
+
+// Job returns one job and its tasks in file order.
+func (s *Store) Job(ctx context.Context, id int64) (*JobInfo, []*TaskInfo, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, s.notFound(id)
+	}
+	if err != nil {
+		return nil, nil, s.wrap(fmt.Sprintf("read job %d", id), err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, type, commands, status, steps_done, steps_total, activity, pids,
+		started_at, finished_at, message, output_path, preview_path, log_path FROM tasks WHERE job_id = ? ORDER BY idx`, id)
+	if err != nil {
+		return nil, nil, s.wrap(fmt.Sprintf("read tasks of job %d", id), err)
+	}
+	var tasks []*TaskInfo
+	byID := map[int64]*TaskInfo{}
+	for rows.Next() {
+		var t TaskInfo
+		var cmds, pids string
+		var started, finished sql.NullInt64
+		if err := rows.Scan(&t.ID, &t.Name, &t.Type, &cmds, &t.Status, &t.StepsDone, &t.StepsTotal, &t.Activity, &pids,
+			&started, &finished, &t.Message, &t.Output, &t.Preview, &t.LogPath); err != nil {
+			rows.Close()
+			return nil, nil, s.wrap(fmt.Sprintf("read tasks of job %d", id), err)
+		}
+		t.Commands, err = decodeCommands(cmds)
+		if err != nil {
+			rows.Close()
+			return nil, nil, s.wrap(fmt.Sprintf("read task %q of job %d", t.Name, id), err)
+		}
+		t.Pids = parsePids(pids)
+		t.Started, t.Finished = nullTime(started), nullTime(finished)
+		t.Attempts = []Attempt{}
+		tasks = append(tasks, &t)
+		byID[t.ID] = &t
+		j.Tasks[t.Status]++
+		j.StepsDone += t.StepsDone
+		j.StepsTotal += t.StepsTotal
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, s.wrap(fmt.Sprintf("read tasks of job %d", id), err)
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT d.task_id, t.name FROM task_deps d JOIN tasks t ON t.id = d.dep_id
+		WHERE t.job_id = ? ORDER BY d.task_id, t.idx`, id)
+	if err != nil {
+		return nil, nil, s.wrap(fmt.Sprintf("read dependencies of job %d", id), err)
+	}
+	for rows.Next() {
+		var tid int64
+		var dep string
+		if err := rows.Scan(&tid, &dep); err != nil {
+			rows.Close()
+			return nil, nil, s.wrap("read dependencies", err)
+		}
+		if t := byID[tid]; t != nil {
+			t.DependsOn = append(t.DependsOn, dep)
+		}
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, `SELECT a.task_id, a.run, a.status, a.started_at, a.finished_at, a.message, a.pid
+		FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE t.job_id = ? ORDER BY a.id`, id)
+	if err != nil {
+		return nil, nil, s.wrap(fmt.Sprintf("read attempts of job %d", id), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tid, started int64
+		var finished sql.NullInt64
+		var a Attempt
+		if err := rows.Scan(&tid, &a.Run, &a.Status, &started, &finished, &a.Message, &a.Pid); err != nil {
+			return nil, nil, s.wrap("read attempts", err)
+		}
+		a.Started = time.Unix(0, started)
+		a.Finished = nullTime(finished)
+		if t := byID[tid]; t != nil {
+			t.Attempts = append(t.Attempts, a)
+		}
+	}
+	return j, tasks, s.wrap("read attempts", rows.Err())
+}
+
+// CancelResult says what Cancel did.
+type CancelResult struct {
+	// Aborting lists the tasks that were running: the `cajon local run` that
+	// runs them (RunnerPid) aborts them, with their whole process tree,
+	// within a moment.
+	Aborting  []string
+	RunnerPid int
+}
+
+// stateError is a request that the job's state does not allow.
+type stateError struct{ msg string }
+
+func (e *stateError) Error() string { return e.msg }
+
+// Cancel cancels a job: its queued tasks will not run, its running tasks are
+// aborted by the `cajon local run` that runs them, and a recurring job does
+// not run again. Canceling a job that has ended is an error. When no runner
+// is active, tasks left running by a crashed one are marked canceled at once.
+func (s *Store) Cancel(ctx context.Context, id int64) (CancelResult, error) {
+	var res CancelResult
+	active, pid := s.runnerActive()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var state, name string
+		var every int64
+		err := tx.QueryRowContext(ctx, `SELECT state, name, every_ns FROM jobs WHERE id = ?`, id).Scan(&state, &name, &every)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.notFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		running, err := tasksWithStatus(ctx, tx, id, TaskRunning)
+		if err != nil {
+			return err
+		}
+		switch {
+		case state == jobCanceled:
+			return &stateError{fmt.Sprintf("job %d (%q) is already canceled", id, name)}
+		case state == jobCompleted:
+			return &stateError{fmt.Sprintf("job %d (%q) has already completed", id, name)}
+		case state == jobFailed && every == 0 && len(running) == 0:
+			return &stateError{fmt.Sprintf("job %d (%q) has already failed", id, name)}
+		}
+		now := time.Now().UnixNano()
+		if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, message = 'the job was canceled', finished_at = ?
+			WHERE job_id = ? AND status = ?`, TaskCanceled, now, id, TaskQueued); err != nil {
+			return err
+		}
+		if !active && len(running) > 0 {
+			msg := "the job was canceled while no cajon was running it (the one that started it had stopped)"
+			if _, err := tx.ExecContext(ctx, `UPDATE attempts SET status = ?, finished_at = ?, message = ?
+				WHERE status = ? AND task_id IN (SELECT id FROM tasks WHERE job_id = ? AND status = ?)`,
+				attemptCanceled, now, msg, attemptRunning, id, TaskRunning); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, message = ?, finished_at = ?, pids = ''
+				WHERE job_id = ? AND status = ?`, TaskCanceled, msg, now, id, TaskRunning); err != nil {
+				return err
+			}
+			running = nil
+		}
+		res.Aborting, res.RunnerPid = running, pid
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, message = CASE WHEN message = '' THEN 'canceled' ELSE message END,
+			finished_at = ? WHERE id = ?`, jobCanceled, now, id)
+		return err
+	})
+	var se *stateError
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.As(err, &se) {
+		err = s.wrap(fmt.Sprintf("cancel job %d", id), err)
+	}
+	return res, err
+}
+
+// tasksWithStatus names a job's tasks in a status.
+func tasksWithStatus(ctx context.Context, q querier, jobID int64, status string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM tasks WHERE job_id = ? AND status = ? ORDER BY idx`, jobID, status)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// tx runs fn in a write transaction.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	// Not ctx: a shutdown must still be able to record what it did.
+	tx, err := s.db.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Store) wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("local job store %s: %s: %w", s.path, what, err)
+}
+
+func (s *Store) notFound(id int64) error {
+	return fmt.Errorf("job %d is not in the local queue %s (see 'cajon local list'): %w", id, s.path, ErrNotFound)
+}
+
+func decodeCommands(raw string) ([]Command, error) {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber() // keep integers exact
+	var cmds []Command
+	if err := dec.Decode(&cmds); err != nil {
+		return nil, err
+	}
+	for i := range cmds {
+		if cmds[i].Parameters == nil {
+			cmds[i].Parameters = map[string]any{}
+		}
+	}
+	return cmds, nil
+}
+
+func parsePids(s string) []int {
+	var pids []int
+	for _, f := range strings.Fields(s) {
+		var p int
+		if _, err := fmt.Sscan(f, &p); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+func formatPids(pids []int) string {
+	parts := make([]string, len(pids))
+	for i, p := range pids {
+		parts[i] = fmt.Sprint(p)
+	}
+	return strings.Join(parts, " ")
+}
