@@ -30,6 +30,14 @@ func TypeName(t pluginv1.ParamType) string {
 	}
 }
 
+// article puts "a" or "an" before a type name.
+func article(name string) string {
+	if name != "" && strings.ContainsRune("aeiou", rune(name[0])) {
+		return "an " + name
+	}
+	return "a " + name
+}
+
 // describeValue names a JSON value's kind and shows it briefly, for errors.
 func describeValue(v any) string {
 	var kind string
@@ -121,7 +129,7 @@ func CheckValue(t pluginv1.ParamType, v any) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("expected a %s, got %s", TypeName(t), describeValue(v))
+		return fmt.Errorf("expected %s, got %s", article(TypeName(t)), describeValue(v))
 	}
 	return nil
 }
@@ -149,7 +157,7 @@ func CheckParams(spec *pluginv1.CommandSpec, params map[string]any, rejectUnknow
 		v, present := params[p.GetName()]
 		if !present || v == nil {
 			if p.GetRequired() {
-				problems = append(problems, fmt.Sprintf("parameter %q is required (a %s: %s)", p.GetName(), TypeName(p.GetType()), p.GetDescription()))
+				problems = append(problems, fmt.Sprintf("parameter %q is required (%s: %s)", p.GetName(), article(TypeName(p.GetType())), p.GetDescription()))
 			}
 			continue
 		}

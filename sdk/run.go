@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/process"
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
 // Batching of log lines: one RunEvent per interval or per this many bytes,

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/task"
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/sdk"
 )
 
@@ -94,10 +93,7 @@ Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
 		cfg.KillGrace = *grace
 	}
 	log := newLogger(cfg, env.stderr)
-	// Orphans of a plugin that dies reparent to us, so we can sweep them.
-	if err := proctree.SetSubreaper(); err != nil {
-		log.Warn("cannot become a subreaper", "error", err)
-	}
+	becomeSubreaper(ctx, log)
 	reg, err := openPlugins(ctx, cfg, log)
 	if err != nil {
 		return err
