@@ -423,7 +423,7 @@ of the log of tasks that are running, failed or were canceled.`)
 			if t.Finished != nil {
 				end = *t.Finished
 			}
-			took = end.Sub(*t.Started).Round(100 * time.Millisecond).String()
+			took = round(end.Sub(*t.Started)).String()
 		}
 		pids := ""
 		if len(t.Pids) > 0 {

@@ -144,6 +144,18 @@ func (o *runOutput) event(e local.Event) {
 			line += fmt.Sprintf("; runs again at %s", e.NextDue.Local().Format("2006-01-02 15:04:05"))
 		}
 	}
+	o.mu.Lock()
+	if e.Kind == local.TaskEnded {
+		// Gone from the block at once, not at the next redraw.
+		kept := o.shown[:0]
+		for _, p := range o.shown {
+			if p.JobID != e.JobID || p.Task != e.Task {
+				kept = append(kept, p)
+			}
+		}
+		o.shown = kept
+	}
+	o.mu.Unlock()
 	_, _ = o.Write([]byte(line + "\n"))
 }
 

@@ -531,18 +531,15 @@ func (rt *runningTask) progressRow(p Progress) progress {
 // images among a command's outputs (see docs/PLUGINS-RENDER.md).
 const PreviewFolder = "cajon-preview"
 
-// isPreview reports whether an output is a preview image.
+// isPreview reports whether an output is a preview image: a JPEG whose
+// folder's folder is named PreviewFolder (<temp>/cajon-preview/<run>/x.jpg).
 func isPreview(path, mime string) bool {
 	if !strings.EqualFold(mime, "image/jpeg") {
 		return false
 	}
 	// Both separators: the plugin may run on another OS than the docs' one.
-	for _, part := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' }) {
-		if part == PreviewFolder {
-			return true
-		}
-	}
-	return false
+	parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
+	return len(parts) >= 3 && parts[len(parts)-3] == PreviewFolder
 }
 
 // keepPreview moves a preview into dir as <task id>.jpg (replacing the task's

@@ -540,6 +540,8 @@ func TestIsPreview(t *testing.T) {
 		{"/tmp/cajon-preview/run/frame.png", "image/png", false},
 		{"/renders/frame.jpg", "image/jpeg", false},
 		{"/renders/not-cajon-preview/frame.jpg", "image/jpeg", false},
+		{"/tmp/cajon-preview/frame.jpg", "image/jpeg", false},
+		{"/tmp/cajon-preview/a/b/frame.jpg", "image/jpeg", false},
 	}
 	for _, tt := range tests {
 		if got := isPreview(tt.path, tt.mime); got != tt.want {
