@@ -108,8 +108,14 @@ type running struct {
 	err    error
 }
 
-// startWorker runs a worker of mgr with cfg until the test ends.
+// startWorker runs a worker of mgr with cfg and fastTimings until the test ends.
 func startWorker(t testing.TB, mgr *managertest.Manager, cfg *config.Config, reg *plugins.Registry) *running {
+	t.Helper()
+	return startWorkerTimings(t, mgr, cfg, reg, fastTimings)
+}
+
+// startWorkerTimings runs a worker of mgr with cfg and tm until the test ends.
+func startWorkerTimings(t testing.TB, mgr *managertest.Manager, cfg *config.Config, reg *plugins.Registry, tm Timings) *running {
 	t.Helper()
 	logBuf := &syncBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "worker", Level: hclog.Debug, Output: logBuf})
@@ -118,7 +124,7 @@ func startWorker(t testing.TB, mgr *managertest.Manager, cfg *config.Config, reg
 		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace},
 		Plugins: reg,
 		Logger:  logger,
-		Timings: fastTimings,
+		Timings: tm,
 	})
 	if err != nil {
 		t.Fatal(err)
