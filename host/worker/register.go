@@ -10,7 +10,8 @@ import (
 
 // Register registers the worker anew with the Manager and saves the new
 // credentials, replacing any old ones. It retries until it succeeds or ctx
-// ends (`cajon register`; Run registers on its own when needed).
+// ends. It is for `cajon register`, on a Worker that does not Run: Run
+// registers on its own when needed.
 func (w *Worker) Register(ctx context.Context) (Credentials, error) {
 	if err := w.register(ctx); err != nil {
 		return Credentials{}, err

@@ -46,12 +46,14 @@ func (w *Worker) leave(code int, why string) stateFunc {
 	w.setState(StateLeaving)
 	w.log.Info("leaving: delivering queued task updates, then signing off", "reason", why, "queued", w.queue.Pending())
 
-	ctx, cancel := context.WithTimeout(context.Background(), w.tm.ShutdownDelivery)
-	err := w.queue.Flush(ctx, sender{w})
-	cancel()
-	if err != nil {
-		w.log.Warn("not every task update could be delivered; they stay queued on disk and are delivered "+
-			"by the next start or by `cajon flush`", "error", err)
+	if w.hasCredentials() {
+		ctx, cancel := context.WithTimeout(context.Background(), w.tm.ShutdownDelivery)
+		err := w.queue.Flush(ctx, sender{w})
+		cancel()
+		if err != nil {
+			w.log.Warn("not every task update could be delivered; they stay queued on disk and are delivered "+
+				"by the next start or by `cajon flush`", "error", err)
+		}
 	}
 	if w.hasCredentials() && w.signedOn {
 		ctx, cancel := context.WithTimeout(context.Background(), w.tm.SignOffTimeout)

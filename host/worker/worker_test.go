@@ -307,7 +307,11 @@ func TestStatusRequests(t *testing.T) {
 	for _, lazy := range []bool{true, false} {
 		t.Run(fmt.Sprintf("offline lazy=%v", lazy), func(t *testing.T) {
 			mgr := managertest.New(t, managertest.Config{})
-			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("short", 0.5)}})
+			seconds := 60.0 // an immediate request must find the task running
+			if lazy {
+				seconds = 0.5
+			}
+			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("task", seconds)}})
 			id := job.Tasks[0].ID
 			r := startWorker(t, mgr, testConfig(t, mgr), reg)
 			waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
