@@ -151,16 +151,16 @@ func (p *Plugin) forget(inst *instance) {
 	}
 }
 
-func (p *Plugin) status() string {
+func (p *Plugin) process() (Process, bool) {
 	p.mu.Lock()
 	inst := p.cur
 	p.mu.Unlock()
 	if inst == nil {
-		return ""
+		return Process{}, false
 	}
 	inst.mu.Lock()
 	defer inst.mu.Unlock()
-	return fmt.Sprintf("%s (pid %d, %d running, up %s)", p.name, inst.pid, inst.active, time.Since(inst.started).Round(time.Second))
+	return Process{Plugin: p.name, PID: inst.pid, Active: inst.active, Up: time.Since(inst.started)}, true
 }
 
 func (p *Plugin) close() {

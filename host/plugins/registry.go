@@ -218,15 +218,37 @@ func (r *Registry) commandNames() []string {
 	return names
 }
 
+// Process is one running plugin process.
+type Process struct {
+	Plugin string
+	PID    int
+	// Active is the number of commands it runs now.
+	Active int
+	Up     time.Duration
+}
+
+func (p Process) String() string {
+	return fmt.Sprintf("%s (pid %d, %d running, up %s)", p.Plugin, p.PID, p.Active, p.Up.Round(time.Second))
+}
+
+// Processes lists the plugin processes alive now, sorted by plugin name.
+func (r *Registry) Processes() []Process {
+	var out []Process
+	for _, p := range r.plugins {
+		if proc, ok := p.process(); ok {
+			out = append(out, proc)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Plugin < out[j].Plugin })
+	return out
+}
+
 // Running describes the plugin processes alive now, for status reports.
 func (r *Registry) Running() []string {
 	var out []string
-	for _, p := range r.plugins {
-		if s := p.status(); s != "" {
-			out = append(out, s)
-		}
+	for _, p := range r.Processes() {
+		out = append(out, p.String())
 	}
-	sort.Strings(out)
 	return out
 }
 
