@@ -8,7 +8,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/cajonfarm/cajon/host/version.Version=$(VERSION)
 
-.PHONY: help build test race proto proto-check lint demo cross bench faults clean
+.PHONY: help build test proto proto-check lint demo cross bench faults clean
 
 help:
 	@echo "make build   build bin/cajon and bin/plugins/cajon-plugin-*"
@@ -59,6 +59,14 @@ cross:
 	  echo "== $$os/amd64"; GOOS=$$os GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./... || exit 1; \
 	done
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./...
+
+# Every benchmark, then docs/BENCHMARKS.md from their results.
+BENCH_PKGS := ./bench/ ./host/...
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 60m $(BENCH_PKGS) > bench/results.txt || { cat bench/results.txt; exit 1; }
+	@grep -E '^(Benchmark|ok|FAIL)' bench/results.txt
+	$(GO) run ./bench/report < bench/results.txt > docs/BENCHMARKS.md
+	@echo "wrote docs/BENCHMARKS.md"
 
 clean:
 	rm -rf $(BIN) $(TOOLS)

@@ -1,0 +1,146 @@
+// Command report turns `go test -bench` output into docs/BENCHMARKS.md: one
+// row per figure Cajon promises, with its target, the measured value and the
+// command that reproduces it. Benchmarks it does not know are listed too.
+//
+//	go test -run '^$' -bench . ./bench/ ./host/... | go run ./bench/report > docs/BENCHMARKS.md
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// figure is one promised number: which benchmark metric, and its target.
+type figure struct {
+	name   string
+	bench  string // benchmark name without -N suffix
+	metric string // unit as reported, e.g. "ms/command"
+	target float64
+	atMost bool // true: lower is better
+	pkg    string
+}
+
+func figures() []figure {
+	return []figure{
+		{"Plugin cold start to first event (ms)", "BenchmarkPluginColdStart", "ms-to-first-event", 50, true, "./bench/"},
+		{"Warm per-command overhead of echo (ms)", "BenchmarkWarmEcho", "ms/command", 2, true, "./bench/"},
+		{"1,000,000 lines through plugin + limiter (MB/s)", "BenchmarkLogPipeline", "MB/s", 100, false, "./bench/"},
+		{"Log pipeline: host + plugin peak RSS (MB)", "BenchmarkLogPipeline", "peak-RSS-MB", 50, true, "./bench/"},
+		{"Log pipeline: host CPU (s per 100 MB)", "BenchmarkLogPipeline", "host-cpu-s/op", 0, true, "./bench/"},
+		{"Log pipeline: plugin CPU incl. its child (s per 100 MB)", "BenchmarkLogPipeline", "plugin-cpu-s/op", 0, true, "./bench/"},
+		{"Log pipeline: share of bytes sent to the Manager (%)", "BenchmarkLogPipeline", "%-sent", 0, true, "./bench/"},
+		{"Per-task overhead, zero-length tasks, whole stack (ms)", "BenchmarkTaskOverhead", "ms/task", 20, true, "./host/worker/"},
+		{"Abort latency, Manager cancel to last process gone (s)", "BenchmarkAbortLatency", "s/abort", 1.5, true, "./host/worker/"},
+		{"10,000 queued updates delivered after an outage (s)", "BenchmarkBacklogAfterOutage", "s/backlog", 10, true, "./host/worker/"},
+		{"Local queue throughput (zero-length tasks/s)", "BenchmarkQueueZeroLengthTasks", "tasks/s", 0, false, "./host/local/"},
+	}
+}
+
+var lineRe = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
+
+// result holds the metrics of one benchmark line, by unit.
+type result map[string]float64
+
+func parse(r io.Reader) (map[string]result, []string, error) {
+	out := map[string]result{}
+	var order []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := lineRe.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		if m == nil {
+			continue
+		}
+		fields := strings.Fields(m[3])
+		res := result{}
+		for i := 0; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				continue
+			}
+			res[fields[i+1]] = v
+		}
+		if _, seen := out[m[1]]; !seen {
+			order = append(order, m[1])
+		}
+		out[m[1]] = res
+	}
+	return out, order, sc.Err()
+}
+
+func main() {
+	results, order, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(os.Stderr, "report: no benchmark lines on stdin")
+		os.Exit(1)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	fmt.Fprintf(w, "# Benchmarks\n\nMeasured %s on %s/%s (%d CPUs), a shared and noisy machine: compare ratios within one run.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(w, "Regenerate everything with `make bench`.\n\n")
+	fmt.Fprintf(w, "| figure | target | measured | verdict | command |\n|---|---|---|---|---|\n")
+	used := map[string]bool{}
+	for _, f := range figures() {
+		res, ok := results[f.bench]
+		v, has := res[f.metric]
+		cmd := fmt.Sprintf("`go test -run '^$' -bench '^%s$' %s`", f.bench, f.pkg)
+		if !ok || !has {
+			fmt.Fprintf(w, "| %s | %s | not measured | - | %s |\n", f.name, target(f), cmd)
+			continue
+		}
+		used[f.bench] = true
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", f.name, target(f), strconv.FormatFloat(v, 'g', 4, 64), verdict(f, v), cmd)
+	}
+	var extra []string
+	for _, name := range order {
+		if !used[name] {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	if len(extra) > 0 {
+		fmt.Fprintf(w, "\n## Other benchmarks\n\n| benchmark | metrics |\n|---|---|\n")
+		for _, name := range extra {
+			var parts []string
+			for unit, v := range results[name] {
+				parts = append(parts, fmt.Sprintf("%s %s", strconv.FormatFloat(v, 'g', 4, 64), unit))
+			}
+			sort.Strings(parts)
+			fmt.Fprintf(w, "| %s | %s |\n", name, strings.Join(parts, ", "))
+		}
+	}
+}
+
+func target(f figure) string {
+	if f.target == 0 {
+		return "(reported)"
+	}
+	if f.atMost {
+		return "≤ " + strconv.FormatFloat(f.target, 'g', -1, 64)
+	}
+	return "≥ " + strconv.FormatFloat(f.target, 'g', -1, 64)
+}
+
+func verdict(f figure, v float64) string {
+	switch {
+	case f.target == 0:
+		return "-"
+	case f.atMost && v <= f.target, !f.atMost && v >= f.target:
+		return "met"
+	default:
+		return "**missed**"
+	}
+}
