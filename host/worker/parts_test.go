@@ -110,18 +110,40 @@ func TestIsPreview(t *testing.T) {
 		path, mime string
 		want       bool
 	}{
-		{"/tmp/render/cajon-preview.jpg", "image/jpeg", true},
-		{"/tmp/cajon-preview-0001.png", "image/png", true},
-		{"/tmp/cajon-preview.jpg", "image/jpeg; quality=90", true},
-		{"/tmp/frame-0001.jpg", "image/jpeg", false},
-		{"/tmp/cajon-preview.exr", "image/x-exr", false},
-		{"/tmp/cajon-preview.jpg", "", false},
+		{"/tmp/cajon-preview/run-1/0001-frame.jpg", "image/jpeg", true},
+		{`C:\Temp\cajon-preview\run-1\0001-frame.jpg`, "image/jpeg", true},
+		{"/tmp/cajon-preview/run-1/0001-frame.jpg", "image/jpeg; quality=85", true},
+		{"/tmp/cajon-preview/run-1/0001-frame.png", "image/png", false},
+		{"/tmp/cajon-preview/0001-frame.jpg", "image/jpeg", false},
+		{"/tmp/cajon-preview/a/b/0001-frame.jpg", "image/jpeg", false},
+		{"/renders/not-cajon-preview/run/frame.jpg", "image/jpeg", false},
+		{"/renders/frame-0001.jpg", "image/jpeg", false},
+		{"/tmp/cajon-preview/run-1/0001-frame.jpg", "", false},
 	}
 	for _, tt := range tests {
 		if got := isPreview(tt.path, tt.mime); got != tt.want {
 			t.Errorf("isPreview(%q, %q) = %v, want %v", tt.path, tt.mime, got, tt.want)
 		}
 	}
+}
+
+// previewFile writes a preview image where a render plugin would.
+func previewFile(t *testing.T, root, name string) string {
+	t.Helper()
+	p := filepath.Join(root, "cajon-preview", "run-1", name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("jpeg:"+name), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// exists reports whether a file is still there.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // newIdleWorker is a Worker with credentials the Manager knows, not running:
@@ -149,15 +171,8 @@ func TestPreviewLatestWins(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{OutputQueueSize: 1})
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "x")}})
 	w := newIdleWorker(t, mgr)
-	dir := t.TempDir()
-	image := func(name string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte("jpeg:"+name), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	a, b, c := image("a-cajon-preview.jpg"), image("b-cajon-preview.jpg"), image("c-cajon-preview.jpg")
+	root := t.TempDir()
+	a, b, c := previewFile(t, root, "a.jpg"), previewFile(t, root, "b.jpg"), previewFile(t, root, "c.jpg")
 
 	mgr.HoldOutputs(true) // the Manager's thumbnail queue (1) fills up
 	p := newPreviewUploader(w, job.Tasks[0].ID)
@@ -177,25 +192,42 @@ func TestPreviewLatestWins(t *testing.T) {
 			t.Errorf("content type %q", o.ContentType)
 		}
 	}
-	if want := []string{"jpeg:a-cajon-preview.jpg", "jpeg:c-cajon-preview.jpg"}; !slices.Equal(got, want) {
+	if want := []string{"jpeg:a.jpg", "jpeg:c.jpg"}; !slices.Equal(got, want) {
 		t.Errorf("accepted images %q, want %q (b was superseded while the Manager was full)", got, want)
+	}
+	for _, f := range []string{a, b, c} {
+		if exists(f) {
+			t.Errorf("preview %s was not deleted", f)
+		}
 	}
 }
 
-func TestPreviewSentAtTaskEnd(t *testing.T) {
+func TestPreviewsAtTaskEnd(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "x")}})
 	w := newIdleWorker(t, mgr)
-	img := filepath.Join(t.TempDir(), "cajon-preview.png")
-	if err := os.WriteFile(img, []byte("png"), 0o600); err != nil {
+	root := t.TempDir()
+	preview := previewFile(t, root, "0001-frame.jpg")
+	frame := filepath.Join(root, "frame-0001.jpg") // an output, not a preview: left alone
+	if err := os.WriteFile(frame, []byte("frame"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := w.newReporter(taskOf(&flamenco.AssignedTask{UUID: job.Tasks[0].ID, Job: job.ID}))
-	r.Output(img, "image/png")
-	r.Output("/tmp/not-a-preview.png", "image/png")
+	r.Output(frame, "image/jpeg")
+	r.Output(preview, "image/jpeg")
 	r.finish(flamenco.TaskCompleted, "")
-	if outs := mgr.Outputs(); len(outs) != 1 || string(outs[0].Data) != "png" || outs[0].ContentType != "image/png" {
-		t.Errorf("outputs %+v, want the one preview", outs)
+	if outs := mgr.Outputs(); len(outs) != 1 || string(outs[0].Data) != "jpeg:0001-frame.jpg" {
+		t.Errorf("outputs %+v, want the one preview, sent before the task ended", outs)
+	}
+	if exists(preview) || !exists(frame) {
+		t.Errorf("after the task: preview exists=%v (want deleted), frame exists=%v (want kept)", exists(preview), exists(frame))
+	}
+
+	// A preview reported after the end is deleted unsent.
+	late := previewFile(t, root, "0002-frame.jpg")
+	r.Output(late, "image/jpeg")
+	if exists(late) || len(mgr.Outputs()) != 1 {
+		t.Errorf("a preview after the end: exists=%v, outputs %d", exists(late), len(mgr.Outputs()))
 	}
 }
 

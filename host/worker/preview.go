@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"os"
 	"strings"
@@ -12,10 +14,11 @@ import (
 	"github.com/cajonfarm/cajon/host/flamenco"
 )
 
-// previewMarker is in the path of every preview image a plugin reports
-// (docs/PLUGINS-RENDER.md): a small JPEG of the latest rendered frame for the
-// Manager's web interface.
-const previewMarker = "cajon-preview"
+// previewFolder marks preview images among a command's outputs
+// (docs/PLUGINS-RENDER.md): a render plugin writes a small JPEG of each
+// frame to <temp>/cajon-preview/<run id>/<name>.jpg and reports it; the host
+// uploads it (or skips it) and then deletes it.
+const previewFolder = "cajon-preview"
 
 // maxPreviewBytes is the largest image the Manager accepts.
 const maxPreviewBytes = 25 << 20
@@ -24,19 +27,24 @@ const maxPreviewBytes = 25 << 20
 // preview upload.
 const lastPreviewWait = 5 * time.Second
 
-// isPreview reports whether an output is a preview image for the Manager.
+// isPreview reports whether an output is a preview image for the Manager: a
+// JPEG whose folder's folder is named previewFolder. Both path separators
+// count: a plugin may describe paths of another OS than the docs' one.
 func isPreview(path, mimeType string) bool {
 	mt, _, err := mime.ParseMediaType(mimeType)
-	if err != nil {
+	if err != nil || mt != "image/jpeg" {
 		return false
 	}
-	return (mt == "image/jpeg" || mt == "image/png") && strings.Contains(path, previewMarker)
+	parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
+	return len(parts) >= 3 && parts[len(parts)-3] == previewFolder
 }
 
 // previewUploader sends a task's preview images with output-produced. The
 // latest image wins: one upload is in flight at a time, and an image that
 // was superseded while waiting is never sent. A 429 (the Manager's thumbnail
-// queue is full) backs off before the next upload.
+// queue is full) backs off before the next upload. Every preview file is
+// deleted once it was sent, skipped or superseded: the plugin leaves them to
+// the host.
 type previewUploader struct {
 	w      *Worker
 	taskID string
@@ -60,39 +68,56 @@ func (p *previewUploader) offer(path, mimeType string) {
 	p.mu.Lock()
 	if p.stopping {
 		p.mu.Unlock()
+		p.discard(path)
 		return
 	}
+	superseded := p.path
 	p.path, p.mime = path, mimeType
 	if !p.started {
 		p.started = true
 		go p.loop()
 	}
 	p.mu.Unlock()
+	if superseded != "" {
+		p.discard(superseded)
+	}
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
 }
 
+// discard deletes a preview file that was dealt with.
+func (p *previewUploader) discard(path string) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p.w.log.Debug("removing a preview image", "file", path, "error", err)
+	}
+}
+
 // stop ends the uploads at the end of the task, after sending the latest
-// image if one waits (bounded by lastPreviewWait).
+// image if one waits (bounded by lastPreviewWait), and deletes what is left.
 func (p *previewUploader) stop() {
 	p.mu.Lock()
 	p.stopping = true
 	started := p.started
 	p.mu.Unlock()
-	if !started {
-		p.cancel()
-		return
+	if started {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+		t := time.AfterFunc(lastPreviewWait, p.cancel)
+		<-p.done
+		t.Stop()
 	}
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-	t := time.AfterFunc(lastPreviewWait, p.cancel)
-	<-p.done
-	t.Stop()
 	p.cancel()
+	p.mu.Lock()
+	left := p.path
+	p.path = ""
+	p.mu.Unlock()
+	if left != "" {
+		p.discard(left)
+	}
 }
 
 func (p *previewUploader) loop() {
@@ -117,13 +142,14 @@ func (p *previewUploader) loop() {
 		err := p.upload(path, mimeType)
 		if flamenco.KindOf(err) == flamenco.KindTooManyRequests {
 			p.mu.Lock()
-			if p.path == "" { // nothing newer came: this one is still the latest
+			keep := p.path == "" && !p.stopping // nothing newer came, and the task goes on
+			if keep {
 				p.path, p.mime = path, mimeType
 			}
-			stopping = p.stopping
 			p.mu.Unlock()
-			if stopping {
-				return // a preview is not worth delaying the next task
+			if !keep {
+				p.discard(path)
+				continue
 			}
 			d := retry.nextAtLeast(flamenco.RetryAfterOf(err))
 			p.w.log.Debug("the Manager's thumbnail queue is full; waiting before the next preview", "task", p.taskID, "retry_in", d)
@@ -132,6 +158,7 @@ func (p *previewUploader) loop() {
 			}
 			continue
 		}
+		p.discard(path)
 		retry.reset()
 		if err != nil && p.ctx.Err() == nil {
 			p.w.log.Warn("sending a preview image to the Manager failed", "task", p.taskID, "file", path, "error", err)
