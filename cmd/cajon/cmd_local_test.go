@@ -465,6 +465,8 @@ depends_on = ["work"]
 
 func TestLocalCancelKillsTree(t *testing.T) {
 	c := newCajon(t)
+	// The escapee ignores SIGTERM: SIGKILL it after 1 s, not 10.
+	c.env = append(c.env, "CAJON_KILL_GRACE=1s")
 	pidFile := filepath.Join(c.dir, "pids")
 	// A tree with an escapee: a setsid'd grandchild that ignores SIGTERM.
 	script := fmt.Sprintf(`setsid sh -c 'trap "" TERM; echo $$ >> %[1]s; sleep 60' &

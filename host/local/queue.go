@@ -33,32 +33,61 @@ type logPathFunc func(jobID int64, task string, run int) (string, error)
 func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPath logPathFunc) ([]claim, error) {
 	var claims []claim
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT t.id, t.job_id, t.name, t.type, t.commands, j.name, j.run
-			FROM tasks t JOIN jobs j ON j.id = t.job_id
-			WHERE t.status = ? AND j.state IN (?, ?) AND j.due_at <= ?
-			  AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks dt ON dt.id = d.dep_id
-			                  WHERE d.task_id = t.id AND dt.status != ?)
-			ORDER BY j.priority DESC, j.id, t.idx LIMIT ?`,
-			TaskQueued, jobWaiting, jobRunning, now.UnixNano(), TaskCompleted, limit)
+		// Jobs first, then each job's tasks in order: both queries walk an
+		// index and stop at the limit, where one joined query would sort
+		// every ready task of every job for each claim.
+		type dueJob struct {
+			id   int64
+			name string
+			run  int
+		}
+		var jobs []dueJob
+		rows, err := tx.QueryContext(ctx, `SELECT id, name, run FROM jobs WHERE state IN (?, ?) AND due_at <= ?
+			ORDER BY priority DESC, id`, jobWaiting, jobRunning, now.UnixNano())
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var c claim
-			var cmds string
-			if err := rows.Scan(&c.taskID, &c.jobID, &c.task.Name, &c.task.Type, &cmds, &c.jobName, &c.run); err != nil {
+			var j dueJob
+			if err := rows.Scan(&j.id, &j.name, &j.run); err != nil {
 				rows.Close()
 				return err
 			}
-			if c.task.Commands, err = decodeCommands(cmds); err != nil {
-				rows.Close()
-				return fmt.Errorf("task %q of job %d: stored commands: %w", c.task.Name, c.jobID, err)
-			}
-			claims = append(claims, c)
+			jobs = append(jobs, j)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		for _, j := range jobs {
+			if len(claims) >= limit {
+				break
+			}
+			rows, err := tx.QueryContext(ctx, `SELECT t.id, t.name, t.type, t.commands FROM tasks t
+				WHERE t.job_id = ? AND t.status = ?
+				  AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks dt ON dt.id = d.dep_id
+				                  WHERE d.task_id = t.id AND dt.status != ?)
+				ORDER BY t.idx LIMIT ?`, j.id, TaskQueued, TaskCompleted, limit-len(claims))
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				c := claim{jobID: j.id, jobName: j.name, run: j.run}
+				var cmds string
+				if err := rows.Scan(&c.taskID, &c.task.Name, &c.task.Type, &cmds); err != nil {
+					rows.Close()
+					return err
+				}
+				if c.task.Commands, err = decodeCommands(cmds); err != nil {
+					rows.Close()
+					return fmt.Errorf("task %q of job %d: stored commands: %w", c.task.Name, c.jobID, err)
+				}
+				claims = append(claims, c)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
 		for i := range claims {
 			c := &claims[i]
@@ -224,21 +253,24 @@ func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*jobEn
 		Scan(&state, &every, &due, &message); err != nil {
 		return nil, err
 	}
-	var running, queued, completed, total int
-	if err := tx.QueryRowContext(ctx, `SELECT
-		coalesce(sum(status = ?), 0), coalesce(sum(status = ?), 0), coalesce(sum(status = ?), 0), count(*)
-		FROM tasks WHERE job_id = ?`, TaskRunning, TaskQueued, TaskCompleted, jobID).
-		Scan(&running, &queued, &completed, &total); err != nil {
-		return nil, err
+	// Index lookups, not counts: this runs after every task of a job that
+	// may have thousands.
+	has := func(status string) (bool, error) {
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM tasks WHERE job_id = ? AND status = ? LIMIT 1)`,
+			jobID, status).Scan(&n)
+		return n > 0, err
 	}
-	if running > 0 {
-		return nil, nil
+	if running, err := has(TaskRunning); err != nil || running {
+		return nil, err
 	}
 	end := &jobEnd{}
 	switch state {
 	case jobWaiting, jobRunning:
-		if completed < total {
-			return nil, nil // queued tasks are left
+		// Tasks of a job that has not failed nor been canceled are queued,
+		// running or completed.
+		if queued, err := has(TaskQueued); err != nil || queued {
+			return nil, err
 		}
 		end.state = jobCompleted
 	case jobFailed:

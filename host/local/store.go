@@ -102,6 +102,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 	UNIQUE (job_id, name)
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status, job_id);
+CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks(job_id, status, idx);
 CREATE TABLE IF NOT EXISTS task_deps (
 	task_id INTEGER NOT NULL REFERENCES tasks(id),
 	dep_id  INTEGER NOT NULL REFERENCES tasks(id),

@@ -55,9 +55,19 @@ type Store struct {
 	dir    string
 	limits Limits
 
-	mu   sync.Mutex
-	open map[string]int // path -> number of open TaskLogs writing it
+	mu        sync.Mutex
+	open      map[string]int // path -> number of open TaskLogs writing it
+	written   int64          // bytes appended since the last prune
+	lastPrune time.Time
 }
+
+// pruneEvery is the longest time between two prunes that TaskLog.Close
+// makes; pruneSlack is the share of MaxTotalBytes written since the last
+// prune that makes Close prune sooner.
+const (
+	pruneEvery = time.Minute
+	pruneSlack = 64
+)
 
 // Open opens (creating when missing) the log folder dir and prunes it to
 // limits.
@@ -186,6 +196,7 @@ func (s *Store) Prune() (PruneResult, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.written, s.lastPrune = 0, time.Now()
 	cutoff := time.Time{}
 	if s.limits.MaxAge > 0 {
 		cutoff = time.Now().Add(-s.limits.MaxAge)
@@ -222,12 +233,24 @@ func (s *Store) Prune() (PruneResult, error) {
 	return res, nil
 }
 
-func (s *Store) release(path string) {
+// release forgets an open TaskLog and reports whether a prune is due.
+func (s *Store) release(path string) (pruneDue bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.open[path]--; s.open[path] <= 0 {
 		delete(s.open, path)
 	}
+	if s.limits.MaxTotalBytes <= 0 && s.limits.MaxAge <= 0 {
+		return false
+	}
+	return time.Since(s.lastPrune) >= pruneEvery ||
+		(s.limits.MaxTotalBytes > 0 && s.written >= max(s.limits.MaxTotalBytes/pruneSlack, 1))
+}
+
+func (s *Store) wrote(n int) {
+	s.mu.Lock()
+	s.written += int64(n)
+	s.mu.Unlock()
 }
 
 // TaskLog appends to one task's log. It is safe for concurrent use.
@@ -259,7 +282,9 @@ func (t *TaskLog) Append(lines []string) error {
 		t.buf = append(t.buf, l...)
 		t.buf = append(t.buf, '\n')
 	}
-	if _, err := t.f.Write(t.buf); err != nil {
+	n, err := t.f.Write(t.buf)
+	t.store.wrote(n)
+	if err != nil {
 		return fmt.Errorf("task log %s: %w", t.path, err)
 	}
 	if cap(t.buf) > 1<<20 {
@@ -274,7 +299,8 @@ func (t *TaskLog) Tail(n int) ([]string, error) {
 	return TailFile(t.path, n)
 }
 
-// Close closes the file and prunes the store. Calling it again does nothing.
+// Close closes the file and prunes the store when a prune is due (see the
+// package documentation). Calling it again does nothing.
 func (t *TaskLog) Close() error {
 	t.mu.Lock()
 	if t.closed {
@@ -284,11 +310,13 @@ func (t *TaskLog) Close() error {
 	t.closed = true
 	err := t.f.Close()
 	t.mu.Unlock()
-	t.store.release(t.path)
+	pruneDue := t.store.release(t.path)
 	if err != nil {
 		return fmt.Errorf("task log %s: %w", t.path, err)
 	}
-	_, err = t.store.Prune()
+	if pruneDue {
+		_, err = t.store.Prune()
+	}
 	return err
 }
 

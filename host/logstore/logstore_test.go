@@ -291,3 +291,19 @@ func TestConcurrentAppends(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseEnforcesTheSizeCap(t *testing.T) {
+	s, err := Open(t.TempDir(), Limits{MaxTotalBytes: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := writeLog(t, s, "job", "old", 1500, time.Now().Add(-time.Hour))
+	if !exists(old) {
+		t.Fatal("a log under the cap was pruned")
+	}
+	// Writing well past 1/64 of the cap makes Close prune: 2500 > 2000.
+	newer := writeLog(t, s, "job", "newer", 1000, time.Now())
+	if exists(old) || !exists(newer) {
+		t.Errorf("after Close: old exists=%v, newer exists=%v; want the old one pruned", exists(old), exists(newer))
+	}
+}
