@@ -181,8 +181,10 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 					started++
 				}
 			}
-			if untilIdle && n == 0 && started == 0 && claimErr == nil {
-				return sum, nil
+			if untilIdle && n == 0 && started == 0 {
+				// Idle, or the queue cannot be read: either way, nothing
+				// more will happen in this run.
+				return sum, claimErr
 			}
 		} else if r.count() == 0 {
 			r.saveProgress(log)
