@@ -150,9 +150,7 @@ func TestRunDeliversQueuedUpdatesAfterSIGKILL(t *testing.T) {
 
 	first, firstOut := startCajon(t, exe, environ) // plain `cajon`: a Manager is configured
 	eventually(t, "the first lines of the task", func() bool { return strings.Contains(task().Log, "line 2\n") })
-	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
-		t.Fatal(err)
-	}
+	takeDown(t, mgr)
 	eventually(t, "the task to end while the Manager is down", func() bool {
 		return strings.Contains(firstOut.String(), "task completed")
 	})
@@ -251,5 +249,21 @@ func TestRegisterAndFlushCommands(t *testing.T) {
 	stdout.Reset()
 	if code := runCLI(env, []string{"flush", "--manager", mgr.URL()}); code != 0 || !strings.Contains(stdout.String(), "sent 0 queued task updates") {
 		t.Errorf("cajon flush of an empty queue: exit %d, output %q\n%s", code, stdout.String(), stderr.String())
+	}
+}
+
+// takeDown takes the Manager down without losing track of an update: a
+// request it handled while going down would have its answer cut off, so the
+// worker would rightly send it again (delivery is at least once). First every
+// request is refused unhandled, then the listener closes once none is in
+// flight.
+func takeDown(t *testing.T, mgr *managertest.Manager) {
+	t.Helper()
+	if err := mgr.SetFault(managertest.Fault{Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
+		t.Fatal(err)
 	}
 }

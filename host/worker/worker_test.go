@@ -102,9 +102,7 @@ func TestManagerDownDuringTask(t *testing.T) {
 	waitFor(t, "the first lines of the task", func() bool {
 		return strings.Contains(taskState(t, mgr, id).Log, "line 3\n")
 	})
-	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
-		t.Fatal(err)
-	}
+	takeDown(t, mgr)
 	time.Sleep(3 * time.Second) // the 30 s outage, scaled down
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
@@ -487,5 +485,21 @@ func TestTaskGoneOnUpdateAbortsTask(t *testing.T) {
 	}
 	if got := statuses(taskState(t, mgr, id)); slices.Contains(got, managertest.StatusFailed) {
 		t.Errorf("a task that is no longer ours was reported failed: %v", got)
+	}
+}
+
+// takeDown takes the Manager down without losing track of an update: a
+// request it handled while going down would have its answer cut off, so the
+// worker would rightly send it again (delivery is at least once). First every
+// request is refused unhandled, then the listener closes once none is in
+// flight.
+func takeDown(t *testing.T, mgr *managertest.Manager) {
+	t.Helper()
+	if err := mgr.SetFault(managertest.Fault{Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
+		t.Fatal(err)
 	}
 }
