@@ -1,0 +1,149 @@
+package task_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/cajonfarm/cajon/host/plugins"
+	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/internal/testbin"
+)
+
+var pluginDir string
+
+func TestMain(m *testing.M) {
+	if runtime.GOOS != "linux" {
+		fmt.Println("host/task tests run real plugins: Linux only")
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "cajon-task-test-")
+	if err != nil {
+		panic(err)
+	}
+	if err := testbin.Build(dir, "exec", "testkit"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pluginDir = filepath.Join(dir, "plugins")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// recorder is a task.Reporter that keeps everything.
+type recorder struct {
+	lines    []string
+	steps    []int
+	activity []string
+	outputs  []string
+}
+
+func (r *recorder) Log(lines []string) { r.lines = append(r.lines, lines...) }
+func (r *recorder) Progress(steps int, activity string) {
+	if steps >= 0 {
+		r.steps = append(r.steps, steps)
+	}
+	if activity != "" {
+		r.activity = append(r.activity, activity)
+	}
+}
+func (r *recorder) Output(path, _ string) { r.outputs = append(r.outputs, path) }
+func (r *recorder) Child(int, bool)       {}
+
+func TestRunner(t *testing.T) {
+	reg, err := plugins.Open(context.Background(), plugins.Options{Dirs: []string{pluginDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	runner := &task.Runner{Commands: reg}
+	cases := []struct {
+		name      string
+		commands  []task.Command
+		status    task.Status
+		message   string
+		lastSteps int
+		maxSteps  int
+	}{
+		{
+			name: "steps add up across commands",
+			commands: []task.Command{
+				{Name: "echo", Params: map[string]any{"message": "one"}},                // no steps: counts 1
+				{Name: "test-steps", Params: map[string]any{"count": 3}, TotalSteps: 3}, // 3 steps
+				{Name: "echo", Params: map[string]any{"message": "two"}},
+			},
+			status: task.Completed, lastSteps: 5, maxSteps: 5,
+		},
+		{
+			name: "a command reporting more steps than declared is clamped",
+			commands: []task.Command{
+				{Name: "test-steps", Params: map[string]any{"count": 4}, TotalSteps: 2},
+				{Name: "echo", Params: map[string]any{"message": "x"}},
+			},
+			status: task.Completed, lastSteps: 3, maxSteps: 3,
+		},
+		{
+			name: "the first failure stops the task and names the command",
+			commands: []task.Command{
+				{Name: "echo", Params: map[string]any{"message": "before"}},
+				{Name: "test-fail", Params: map[string]any{"message": "disk on fire"}},
+				{Name: "echo", Params: map[string]any{"message": "never"}},
+			},
+			status: task.Failed, message: `command "test-fail" failed: disk on fire`, lastSteps: 1, maxSteps: 1,
+		},
+		{
+			name:     "a bad parameter fails with its name",
+			commands: []task.Command{{Name: "sleep", Params: map[string]any{"duration_in_seconds": "soon"}}},
+			status:   task.Failed, message: `parameter "duration_in_seconds": expected a number`,
+		},
+		{
+			name:     "an unknown command fails",
+			commands: []task.Command{{Name: "teleport"}},
+			status:   task.Failed, message: `no plugin provides command "teleport"`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec recorder
+			tk := task.Task{ID: "t1", JobID: "j1", Name: tc.name, Commands: tc.commands}
+			out := runner.Run(context.Background(), tk, &rec)
+			if out.Status != tc.status || !strings.Contains(out.Message, tc.message) {
+				t.Fatalf("outcome %v %q, want %v containing %q", out.Status, out.Message, tc.status, tc.message)
+			}
+			if out.StepsCompleted != tc.lastSteps {
+				t.Errorf("steps completed %d, want %d", out.StepsCompleted, tc.lastSteps)
+			}
+			for i, s := range rec.steps {
+				if s > tc.maxSteps || (i > 0 && s < rec.steps[i-1]) {
+					t.Errorf("steps went %v: must rise and stay within %d", rec.steps, tc.maxSteps)
+					break
+				}
+			}
+			if tc.status == task.Failed && !strings.Contains(strings.Join(rec.lines, "\n"), tc.message) {
+				t.Errorf("the failure is not in the task log:\n%s", strings.Join(rec.lines, "\n"))
+			}
+			if tk.StepsTotal() < out.StepsCompleted {
+				t.Errorf("steps completed %d above steps total %d", out.StepsCompleted, tk.StepsTotal())
+			}
+		})
+	}
+}
+
+func TestCanceledBeforeStart(t *testing.T) {
+	reg, err := plugins.Open(context.Background(), plugins.Options{Dirs: []string{pluginDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := (&task.Runner{Commands: reg}).Run(ctx, task.Task{Commands: []task.Command{{Name: "echo", Params: map[string]any{"message": "x"}}}}, &recorder{})
+	if out.Status != task.Canceled {
+		t.Fatalf("got %v", out)
+	}
+}
