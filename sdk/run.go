@@ -176,11 +176,13 @@ func (e *emitter) lines(lines ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, l := range lines {
-		e.pending = append(e.pending, l)
-		e.pendBytes += len(l) + 1
-	}
-	if e.pendBytes >= flushBytes {
-		e.flushLocked()
+		forEachPiece(l, func(piece string) {
+			e.pending = append(e.pending, piece)
+			e.pendBytes += len(piece) + 1
+			if e.pendBytes >= flushBytes {
+				e.flushLocked()
+			}
+		})
 	}
 }
 
@@ -194,7 +196,7 @@ func (e *emitter) progress(done, total int64, activity string, steps bool) {
 		e.prog.StepsDone, e.prog.StepsTotal = done, total
 	}
 	if activity != "" {
-		e.prog.Activity = activity
+		e.prog.Activity = wireText(activity)
 	}
 }
 
