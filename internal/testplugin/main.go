@@ -7,7 +7,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cajonfarm/cajon/sdk"
@@ -25,6 +27,8 @@ func main() {
 			sdk.NewCommand[Tree]("test-tree", "test", "Start a shell script (a process tree) and wait for it."),
 			sdk.NewCommand[Steps]("test-steps", "test", "Report progress steps."),
 			sdk.NewCommand[Fail]("test-fail", "test", "Fail with a message."),
+			sdk.NewCommand[Garbage]("test-garbage", "test", "Write invalid UTF-8, binary bytes and NULs everywhere a plugin can write."),
+			sdk.NewCommand[LongLine]("test-longline", "test", "Print one huge line without a newline."),
 		},
 	})
 }
@@ -111,3 +115,80 @@ type Fail struct {
 
 // Run fails with the message.
 func (f *Fail) Run(context.Context, *sdk.Run) error { return fmt.Errorf("%s", f.Message) }
+
+// Garbage writes bytes that are not text to every channel a plugin has: a
+// child's stdout and stderr (the task log), the plugin's own log calls and
+// activity, and the plugin process's own stdout (the pipe go-plugin used for
+// its handshake) and stderr.
+type Garbage struct {
+	Bytes int `param:"bytes" default:"16384" desc:"How many garbage bytes each channel gets."`
+}
+
+// garbageBytes is every byte value in turn, NUL and newline included.
+func garbageBytes(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	return b
+}
+
+// Run writes the garbage between two marker lines.
+func (g *Garbage) Run(ctx context.Context, run *sdk.Run) error {
+	run.Log("before garbage")
+	junk := garbageBytes(g.Bytes)
+	dir, err := os.MkdirTemp("", "cajon-testkit-garbage-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "junk")
+	if err := os.WriteFile(file, junk, 0o600); err != nil {
+		return err
+	}
+	script := `cat "$1"; printf 'nul:\000:\377\376:end\n'; cat "$1" >&2; printf '\000\000\000'`
+	res, err := run.Exec(ctx, process.Command{Path: "/bin/sh", Args: []string{"-c", script, "sh", file}})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("garbage script exited with %d", res.ExitCode)
+	}
+	// The plugin's own channels.
+	run.Log("log:\xff\xfe\x00:" + string(junk[:64]))
+	run.Activity("activity:\xff\x00")
+	_, _ = syscall.Write(1, junk)
+	_, _ = os.Stdout.Write(junk)
+	_, _ = os.Stderr.Write(junk)
+	run.Log("after garbage")
+	return nil
+}
+
+// LongLine prints one line of Bytes bytes with no newline, through a child
+// process (the command's stdout) or through the plugin's own Log.
+type LongLine struct {
+	Bytes int    `param:"bytes" default:"104857600" desc:"Length of the line."`
+	Via   string `param:"via" default:"child" desc:"child: a child process prints it; log: the plugin logs it itself."`
+}
+
+// Run prints the line.
+func (l *LongLine) Run(ctx context.Context, run *sdk.Run) error {
+	run.Log("long line starts")
+	switch l.Via {
+	case "child":
+		script := fmt.Sprintf(`head -c %d /dev/zero | tr '\000' x`, l.Bytes)
+		res, err := run.Exec(ctx, process.Command{Path: "/bin/sh", Args: []string{"-c", script}})
+		if err != nil {
+			return err
+		}
+		if res.ExitCode != 0 {
+			return fmt.Errorf("long line script exited with %d", res.ExitCode)
+		}
+	case "log":
+		run.Log(strings.Repeat("y", l.Bytes))
+	default:
+		return fmt.Errorf("via %q: want child or log", l.Via)
+	}
+	run.Log("long line ended")
+	return nil
+}
