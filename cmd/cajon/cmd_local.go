@@ -19,7 +19,6 @@ import (
 	"github.com/cajonfarm/cajon/host/local"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
-	"github.com/cajonfarm/cajon/internal/proctree"
 )
 
 // localCommands are the `cajon local` subcommands.
@@ -667,13 +666,10 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 	out := newRunOutput(env, cfg, *plain)
 	defer out.close()
 	log := out.logger
-	// Orphans of a plugin that dies reparent to us, so we can sweep them.
-	if err := proctree.SetSubreaper(); err != nil {
-		log.Warn("cannot become a subreaper", "error", err)
-	}
+	// Reap until this function returns, through the shutdown that follows a signal.
 	reapCtx, stopReaping := context.WithCancel(context.Background())
 	defer stopReaping()
-	go reapOrphans(reapCtx)
+	becomeSubreaper(reapCtx, log)
 
 	paths := pathsOf(cfg)
 	logs, err := logstore.Open(paths.logs, logstore.Limits{MaxTotalBytes: cfg.LogStore.MaxTotalBytes, MaxAge: cfg.LogStore.MaxAge})
@@ -713,18 +709,3 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 	return nil
 }
 
-// reapOrphans reaps orphaned processes that reparented to us (a subreaper)
-// and exited, every few seconds.
-func reapOrphans(ctx context.Context) {
-	reaper := proctree.NewReaper()
-	t := time.NewTicker(3 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = reaper.Reap(nil)
-		}
-	}
-}

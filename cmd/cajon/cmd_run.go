@@ -10,7 +10,6 @@ import (
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
-	"github.com/cajonfarm/cajon/internal/proctree"
 )
 
 // managerFlags are the flags of the subcommands that talk to a Manager.
@@ -89,13 +88,10 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 		return err
 	}
 	log := newLogger(cfg, env.stderr)
-	// Orphans of a plugin that dies reparent to us, so we can sweep them.
-	if err := proctree.SetSubreaper(); err != nil {
-		log.Warn("cannot become a subreaper: processes escaping a crashed plugin may survive", "error", err)
-	}
+	// Reap until this function returns, through the shutdown that follows a signal.
 	reapCtx, stopReaping := context.WithCancel(context.Background())
 	defer stopReaping()
-	go reapOrphans(reapCtx) // cmd_local.go
+	becomeSubreaper(reapCtx, log)
 
 	reg, err := openPlugins(ctx, cfg, log)
 	if err != nil {

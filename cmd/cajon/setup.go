@@ -107,7 +107,7 @@ func becomeSubreaper(ctx context.Context, log hclog.Logger) {
 	}
 	reaper := proctree.NewReaper()
 	go func() {
-		t := time.NewTicker(2 * time.Second)
+		t := time.NewTicker(3 * time.Second)
 		defer t.Stop()
 		for {
 			select {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/sdk"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -473,7 +474,7 @@ func (rt *runningTask) Progress(steps int, activity string) {
 
 // Output records the latest output, or the latest preview.
 func (rt *runningTask) Output(path, mime string) {
-	if isPreview(path, mime) {
+	if sdk.IsPreview(path, mime) {
 		kept := keepPreview(rt.previewDir, rt.claim.taskID, path)
 		rt.mu.Lock()
 		rt.preview = kept
@@ -527,21 +528,6 @@ func (rt *runningTask) progressRow(p Progress) progress {
 	defer rt.mu.Unlock()
 	return progress{taskID: rt.claim.taskID, attemptID: rt.claim.attemptID, stepsDone: p.StepsDone, activity: p.Activity,
 		pids: p.Pids, output: rt.output, preview: rt.preview}
-}
-
-// PreviewFolder is the folder name by which render plugins mark preview
-// images among a command's outputs (see docs/PLUGINS-RENDER.md).
-const PreviewFolder = "cajon-preview"
-
-// isPreview reports whether an output is a preview image: a JPEG whose
-// folder's folder is named PreviewFolder (<temp>/cajon-preview/<run>/x.jpg).
-func isPreview(path, mime string) bool {
-	if !strings.EqualFold(mime, "image/jpeg") {
-		return false
-	}
-	// Both separators: the plugin may run on another OS than the docs' one.
-	parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
-	return len(parts) >= 3 && parts[len(parts)-3] == PreviewFolder
 }
 
 // keepPreview moves a preview into dir as <task id>.jpg (replacing the task's

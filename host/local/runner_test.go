@@ -16,6 +16,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/sdk"
 )
 
 // queue is a store, log store and runner in a temporary state directory.
@@ -483,7 +484,7 @@ func TestCancelWithoutRunner(t *testing.T) {
 
 func TestProgressOutputsAndPreviews(t *testing.T) {
 	q := newQueue(t, 1)
-	preview := filepath.Join(t.TempDir(), PreviewFolder, "run-1", "frame-0001.jpg")
+	preview := filepath.Join(t.TempDir(), sdk.PreviewFolder, "run-1", "frame-0001.jpg")
 	if err := os.MkdirAll(filepath.Dir(preview), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -528,24 +529,4 @@ func alive(pid int) bool {
 		return s[i+2] != 'Z'
 	}
 	return true
-}
-
-func TestIsPreview(t *testing.T) {
-	tests := []struct {
-		path, mime string
-		want       bool
-	}{
-		{"/tmp/cajon-preview/run/frame.jpg", "image/jpeg", true},
-		{`C:\Temp\cajon-preview\run\frame.jpg`, "image/jpeg", true},
-		{"/tmp/cajon-preview/run/frame.png", "image/png", false},
-		{"/renders/frame.jpg", "image/jpeg", false},
-		{"/renders/not-cajon-preview/frame.jpg", "image/jpeg", false},
-		{"/tmp/cajon-preview/frame.jpg", "image/jpeg", false},
-		{"/tmp/cajon-preview/a/b/frame.jpg", "image/jpeg", false},
-	}
-	for _, tt := range tests {
-		if got := isPreview(tt.path, tt.mime); got != tt.want {
-			t.Errorf("isPreview(%q, %q) = %v", tt.path, tt.mime, got)
-		}
-	}
 }

@@ -7,18 +7,11 @@ import (
 	"io/fs"
 	"mime"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/flamenco"
 )
-
-// previewFolder marks preview images among a command's outputs
-// (docs/PLUGINS-RENDER.md): a render plugin writes a small JPEG of each
-// frame to <temp>/cajon-preview/<run id>/<name>.jpg and reports it; the host
-// uploads it (or skips it) and then deletes it.
-const previewFolder = "cajon-preview"
 
 // maxPreviewBytes is the largest image the Manager accepts.
 const maxPreviewBytes = 25 << 20
@@ -26,18 +19,6 @@ const maxPreviewBytes = 25 << 20
 // lastPreviewWait bounds how long the end of a task waits for the last
 // preview upload.
 const lastPreviewWait = 5 * time.Second
-
-// isPreview reports whether an output is a preview image for the Manager: a
-// JPEG whose folder's folder is named previewFolder. Both path separators
-// count: a plugin may describe paths of another OS than the docs' one.
-func isPreview(path, mimeType string) bool {
-	mt, _, err := mime.ParseMediaType(mimeType)
-	if err != nil || mt != "image/jpeg" {
-		return false
-	}
-	parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
-	return len(parts) >= 3 && parts[len(parts)-3] == previewFolder
-}
 
 // previewUploader sends a task's preview images with output-produced. The
 // latest image wins: one upload is in flight at a time, and an image that

@@ -13,6 +13,7 @@ import (
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/updates"
+	"github.com/cajonfarm/cajon/sdk"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -122,7 +123,7 @@ func (r *reporter) Progress(steps int, activity string) {
 
 // Output implements task.Reporter: preview images go to the Manager.
 func (r *reporter) Output(path, mime string) {
-	if isPreview(path, mime) {
+	if sdk.IsPreview(path, mime) {
 		r.preview.offer(path, mime)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cajonfarm/cajon/sdk"
 )
 
 // Previews are small JPEGs of rendered frames that the host can upload to the
@@ -21,9 +23,6 @@ import (
 // image/jpeg right after the frame they show; the host deletes them once it
 // has dealt with them. See docs/PLUGINS-RENDER.md.
 const (
-	// PreviewFolder is the name of the folder, under the system's temporary
-	// folder, that holds previews; the host recognises previews by it.
-	previewFolder = "cajon-preview"
 	// previewMaxSize bounds a preview's width and height, in pixels.
 	previewMaxSize = 512
 	// previewQuality is the JPEG quality of previews.
@@ -183,7 +182,7 @@ func previewDir(root, runID string) string {
 	if safe == "" || strings.Trim(safe, ".") == "" {
 		safe = "run"
 	}
-	return filepath.Join(root, previewFolder, safe)
+	return filepath.Join(root, sdk.PreviewFolder, safe)
 }
 
 // previewName is the file name of the n-th preview of a run, made from the
@@ -197,7 +196,7 @@ func previewName(n int, frame string) string {
 // maxAge: previews the host never got to (a crash). Errors are ignored: this
 // is housekeeping.
 func removeStalePreviews(root string, maxAge time.Duration, now time.Time) {
-	base := filepath.Join(root, previewFolder)
+	base := filepath.Join(root, sdk.PreviewFolder)
 	entries, err := os.ReadDir(base)
 	if err != nil {
 		return
