@@ -708,4 +708,3 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 	}
 	return nil
 }
-
