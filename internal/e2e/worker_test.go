@@ -62,11 +62,14 @@ func (b *syncBuffer) String() string {
 // built by TestMain, as `cajon run` wires it.
 type runningWorker struct {
 	tb     testing.TB
+	reg    *plugins.Registry
 	log    *syncBuffer
 	cancel context.CancelFunc
 	done   chan struct{}
 	code   int
 	err    error
+
+	closePlugins sync.Once
 }
 
 // startWorker opens the plugins and runs a worker of cfg until stop or the
@@ -93,14 +96,13 @@ func startWorker(tb testing.TB, cfg *config.Config, tm worker.Timings) *runningW
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningWorker{tb: tb, log: logBuf, cancel: cancel, done: make(chan struct{})}
+	r := &runningWorker{tb: tb, reg: reg, log: logBuf, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		r.code, r.err = w.Run(ctx)
 	}()
 	tb.Cleanup(func() {
 		r.stop()
-		reg.Close()
 		if tb.Failed() {
 			tb.Logf("worker log:\n%s", logBuf.String())
 		}
@@ -108,7 +110,8 @@ func startWorker(tb testing.TB, cfg *config.Config, tm worker.Timings) *runningW
 	return r
 }
 
-// stop shuts the worker down like SIGTERM and returns Run's exit code.
+// stop shuts the worker down like SIGTERM, stops its plugins and returns
+// Run's exit code. Calling it again returns the same.
 func (r *runningWorker) stop() int {
 	r.tb.Helper()
 	r.cancel()
@@ -117,6 +120,7 @@ func (r *runningWorker) stop() int {
 	case <-time.After(60 * time.Second):
 		r.tb.Fatalf("the worker did not stop within 60 s; log:\n%s", r.log.String())
 	}
+	r.closePlugins.Do(r.reg.Close)
 	if r.err != nil {
 		r.tb.Fatalf("worker Run: %v", r.err)
 	}
