@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -79,6 +80,8 @@ func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*pl
 		IdleTimeout: cfg.PluginIdleTimeout,
 		Config:      cfg.Plugins,
 		Logger:      log.Named("plugins"),
+		// Plugins whose binary did not change start only when needed.
+		DescribeCache: filepath.Join(cfg.StateDir, "plugins-described.json"),
 		ProcessLogger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin", Output: os.Stderr, JSONFormat: strings.EqualFold(cfg.LogFormat, "json"),
 			Level: max(hclog.LevelFromString(cfg.LogLevel), hclog.Warn),

@@ -20,6 +20,13 @@ type Plugin struct {
 	info *pluginv1.DescribeResponse // latest description
 }
 
+// running returns the current instance, nil when the plugin is not running.
+func (p *Plugin) running() *instance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur
+}
+
 // describe returns the latest description of the plugin.
 func (p *Plugin) describe() *pluginv1.DescribeResponse {
 	p.mu.Lock()

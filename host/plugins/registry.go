@@ -26,6 +26,10 @@ type Options struct {
 	Config map[string]map[string]any
 	// Logger receives the host's messages about plugins.
 	Logger hclog.Logger
+	// DescribeCache is a file that remembers the plugins' descriptions, so
+	// unchanged plugins are not started until a command needs them ("" = no
+	// cache: every plugin is started once by Open to describe itself).
+	DescribeCache string
 	// ProcessLogger receives go-plugin's messages and the plugins' own stderr
 	// (nil = discarded). Give it a level of its own: go-plugin is chatty.
 	ProcessLogger hclog.Logger
@@ -63,12 +67,19 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	found, notes := discover(opts.Dirs)
 	r.notes = notes
 
-	// Start them side by side: cold start is dominated by process start-up.
+	// Plugins whose binary is unchanged since they last described themselves
+	// are not started; the others start side by side (cold start is
+	// dominated by process start-up).
+	cache := loadDescribeCache(opts.DescribeCache)
 	var wg sync.WaitGroup
 	errs := make([]error, len(found))
 	ps := make([]*Plugin, len(found))
 	for i, c := range found {
 		ps[i] = &Plugin{name: c.name, path: c.path, reg: r}
+		if d := cache.lookup(c.path); d != nil && d.GetName() == c.name {
+			ps[i].info = d
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -80,6 +91,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		}()
 	}
 	wg.Wait()
+	keep := map[string]bool{}
 	for i, p := range ps {
 		if errs[i] != nil {
 			r.notes = append(r.notes, errs[i].Error())
@@ -87,6 +99,13 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 			continue
 		}
 		r.plugins[p.name] = p
+		keep[p.path] = true
+		if inst := p.running(); inst != nil {
+			cache.store(p.path, inst.stamp, inst.info)
+		}
+	}
+	if err := cache.save(keep); err != nil {
+		r.log.Debug("cannot write the plugin description cache", "path", opts.DescribeCache, "error", err)
 	}
 	if err := r.rebuild(); err != nil {
 		r.Close()

@@ -323,3 +323,42 @@ func TestNotExecutableIsANote(t *testing.T) {
 		t.Fatal("the good plugins must still work")
 	}
 }
+
+func TestDescribeCacheStartsNothingUntilNeeded(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "cajon-plugin-exec")
+	copyFile(t, filepath.Join(binDir, "plugins", "cajon-plugin-exec"), bin)
+	cache := filepath.Join(t.TempDir(), "described.json")
+	withCache := func(o *plugins.Options) { o.DescribeCache = cache }
+
+	first := open(t, []string{dir}, withCache)
+	if len(first.Processes()) != 1 {
+		t.Fatalf("without a cache the plugin must be started to describe it: %v", first.Processes())
+	}
+	first.Close()
+
+	second := open(t, []string{dir}, withCache)
+	if p := second.Processes(); len(p) != 0 {
+		t.Fatalf("an unchanged plugin was started: %v", p)
+	}
+	if _, ok := second.Command("sleep"); !ok {
+		t.Fatal("commands must come from the cache")
+	}
+	if res := second.Run(context.Background(), req("echo", map[string]any{"message": "lazy"}), nil); res.Status != plugins.Completed {
+		t.Fatal(res)
+	}
+	if len(second.Processes()) != 1 {
+		t.Fatalf("the plugin must start on first use: %v", second.Processes())
+	}
+	second.Close()
+
+	// A changed binary is described again.
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(bin, later, later); err != nil {
+		t.Fatal(err)
+	}
+	third := open(t, []string{dir}, withCache)
+	if len(third.Processes()) != 1 {
+		t.Fatalf("a changed plugin must be started to describe it again: %v", third.Processes())
+	}
+}

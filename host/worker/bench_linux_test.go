@@ -12,23 +12,36 @@ import (
 
 // BenchmarkAbortLatency cancels a running job on the Manager and measures
 // until the last process of the task's tree is gone, with the default
-// may_i_run_interval (1 s) and kill_grace. The tree exits on SIGTERM: a
-// shell, a background child, a setsid'd child and a double-forked one.
+// may_i_run_interval (1 s) and kill_grace (10 s). The tree is a shell, a
+// background child, a setsid'd child and a double-forked one; in the
+// "exits-on-TERM" case they all obey SIGTERM, in "ignores-TERM" they trap it,
+// so the abort waits out the grace period and escalates to SIGKILL.
 func BenchmarkAbortLatency(b *testing.B) {
+	for _, tc := range []struct{ name, trap string }{
+		{"exits-on-TERM", ""},
+		{"ignores-TERM", `trap '' TERM HUP`},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchAbortLatency(b, tc.trap) })
+	}
+}
+
+func benchAbortLatency(b *testing.B, trap string) {
 	mgr := managertest.New(b, managertest.Config{})
 	cfg := benchConfig(b, mgr)
 	r := startBenchWorker(b, mgr, cfg)
 	script := func(pidFile string) string {
 		return fmt.Sprintf(`
-pids=%q
-sleep 300 & echo $! >> "$pids"
-setsid sleep 300 & echo $! >> "$pids"
-( sleep 300 & echo $! >> "$pids" ) &
+%[2]s
+pids=%[1]q
+sh -c "%[2]s; exec sleep 300" & echo $! >> "$pids"
+setsid sh -c "%[2]s; exec sleep 300" & echo $! >> "$pids"
+( sh -c "%[2]s; exec sleep 300" & echo $! >> "$pids" ) &
 echo $$ >> "$pids"
 wait
-`, pidFile)
+sleep 300
+`, pidFile, trap)
 	}
-	var total, worst time.Duration
+	var times []time.Duration
 	dir := b.TempDir()
 	b.ResetTimer()
 	for i := range b.N {
@@ -52,11 +65,23 @@ wait
 		}
 		d := time.Since(start)
 		b.StopTimer()
-		total += d
-		worst = max(worst, d)
+		times = append(times, d)
 		waitFor(b, "the worker to be free", func() bool { return r.w.Status().TaskID == "" })
 	}
+	slices.Sort(times)
+	var total time.Duration
+	for _, d := range times {
+		total += d
+	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/abort")
-	b.ReportMetric(float64(worst.Milliseconds()), "worst-ms")
+	b.ReportMetric(float64(percentile(times, 50).Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(percentile(times, 95).Milliseconds()), "p95-ms")
+	b.ReportMetric(float64(times[len(times)-1].Milliseconds()), "worst-ms")
 	r.stop()
+}
+
+// percentile of sorted durations, nearest rank.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	i := (p*len(sorted) + 99) / 100
+	return sorted[max(0, min(len(sorted)-1, i-1))]
 }

@@ -1,0 +1,91 @@
+package plugins
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// describeCache remembers each plugin binary's Describe answer, keyed by its
+// path, size and modification time, so the host learns the commands of an
+// unchanged plugin without starting it: plugins start only when a command
+// needs them, and a worker with four plugins starts in milliseconds with only
+// its own memory in use.
+type describeCache struct {
+	path    string
+	entries map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	Size     int64           `json:"size"`
+	ModTime  time.Time       `json:"mod_time"`
+	Describe json.RawMessage `json:"describe"`
+}
+
+// loadDescribeCache reads the cache file; a missing or unreadable file is an
+// empty cache (it is only an optimisation).
+func loadDescribeCache(path string) *describeCache {
+	c := &describeCache{path: path, entries: map[string]cacheEntry{}}
+	if path == "" {
+		return c
+	}
+	if raw, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(raw, &c.entries)
+	}
+	return c
+}
+
+// lookup returns the cached description of the binary at path, or nil when
+// the binary changed since or was never described.
+func (c *describeCache) lookup(path string) *pluginv1.DescribeResponse {
+	e, ok := c.entries[path]
+	if !ok {
+		return nil
+	}
+	stamp, err := stampOf(path)
+	if err != nil || stamp.size != e.Size || !stamp.modTime.Equal(e.ModTime) {
+		return nil
+	}
+	var d pluginv1.DescribeResponse
+	if err := protojson.Unmarshal(e.Describe, &d); err != nil {
+		return nil
+	}
+	return &d
+}
+
+// store records a fresh description of the binary with the given stamp.
+func (c *describeCache) store(path string, stamp fileStamp, d *pluginv1.DescribeResponse) {
+	raw, err := protojson.Marshal(d)
+	if err != nil {
+		return
+	}
+	c.entries[path] = cacheEntry{Size: stamp.size, ModTime: stamp.modTime, Describe: raw}
+}
+
+// save writes the cache atomically; failures only cost a slower next start.
+func (c *describeCache) save(keep map[string]bool) error {
+	if c.path == "" {
+		return nil
+	}
+	for p := range c.entries {
+		if !keep[p] {
+			delete(c.entries, p)
+		}
+	}
+	raw, err := json.MarshalIndent(c.entries, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+		return err
+	}
+	tmp := c.path + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, c.path)
+}
