@@ -150,3 +150,20 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("got %+v", res)
 	}
 }
+
+type lines struct{}
+
+func (*lines) Run(_ context.Context, run *sdk.Run) error {
+	run.Log("")
+	run.Log("first\n\nthird")
+	run.Log("é")
+	return nil
+}
+
+func TestEmptyAndMultiLineLogsSurviveBatching(t *testing.T) {
+	p := sdk.Plugin{Name: "p", Commands: []sdk.Command{sdk.NewCommand[lines]("lines", "misc", "")}}
+	res := sdktest.Run(t, p, "lines", nil)
+	if got := strings.Join(res.Lines, "|"); got != "|first||third|é" {
+		t.Fatalf("lines %q", got)
+	}
+}
