@@ -1,7 +1,9 @@
 package managertest
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -112,6 +114,12 @@ func (m *Manager) takeFault(op, path string) (Fault, bool) {
 // serveWithFault answers r under fault f and returns the status sent (0: none).
 func (m *Manager) serveWithFault(w http.ResponseWriter, r *http.Request, f Fault, handle func(http.ResponseWriter) int) int {
 	if !f.AfterHandling && !f.MalformedJSON {
+		if f.Delay > 0 {
+			// net/http notices a client that hangs up (and cancels
+			// r.Context) only once the request body has been read.
+			body, _ := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		if !wait(r, f.Delay) {
 			return 0
 		}

@@ -697,6 +697,29 @@ func TestFaults(t *testing.T) {
 			t.Fatal("a request the client abandoned during the delay was handled")
 		}
 	})
+	t.Run("delay of a request with a body, client gives up", func(t *testing.T) {
+		w := newWire(t, managertest.Config{})
+		c := w.awakeWorker("w1")
+		job := w.m.AddJob(oneTaskJob("misc"))
+		w.schedule(c)
+		_ = w.m.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, Delay: time.Hour})
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "POST", w.m.URL()+"/api/v3/worker/task/"+job.Tasks[0].ID, strings.NewReader(`{"log":"abandoned"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(c.id, c.secret)
+		if _, err := w.http.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v, want a deadline", err)
+		}
+		wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer wcancel()
+		if err := w.m.WaitFor(wctx, func() bool { return w.task(job.Tasks[0].ID).UpdatesReceived > 0 || len(w.m.Requests()) == 5 }); err != nil {
+			t.Fatal(err)
+		}
+		if s := w.task(job.Tasks[0].ID); s.Log != "" {
+			t.Fatalf("log %q: a request the client abandoned during the delay was handled", s.Log)
+		}
+	})
 	t.Run("down and up again", func(t *testing.T) {
 		w := newWire(t, managertest.Config{})
 		c := w.awakeWorker("w1") // leaves a kept-alive connection
