@@ -30,10 +30,6 @@ type Plugin struct {
 	Capabilities []string
 }
 
-// streamWindow is the gRPC flow-control window of the Run streams: enough to
-// keep a log flood flowing at hundreds of MB/s, small enough to bound memory.
-const streamWindow = 1 << 20
-
 // hostGoneGrace is how long commands get to stop after the host died: short,
 // because nobody is waiting for them any more.
 const hostGoneGrace = time.Second
@@ -55,11 +51,7 @@ func Serve(p Plugin) {
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake(),
 		Plugins:         goplugin.PluginSet{PluginKey: &grpcPlugin{srv: srv}},
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			// Fixed flow-control windows: gRPC's automatic window growth
-			// would let a fast log producer buffer many megabytes.
-			return grpc.NewServer(append(opts, grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow))...)
-		},
+		GRPCServer:      goplugin.DefaultGRPCServer,
 	})
 	srv.shutdown(hostGoneGrace)
 	os.Exit(0)

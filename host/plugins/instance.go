@@ -18,9 +18,6 @@ import (
 	"google.golang.org/grpc"
 )
 
-// streamWindow matches the SDK's gRPC flow-control window.
-const streamWindow = 1 << 20
-
 // startTimeout bounds the handshake and Describe of a starting plugin.
 const startTimeout = 15 * time.Second
 
@@ -90,8 +87,6 @@ func startInstance(ctx context.Context, name, path string, logger hclog.Logger) 
 		AutoMTLS:         true,
 		Logger:           logger,
 		StartTimeout:     startTimeout,
-		// Fixed flow-control windows bound what a log flood can buffer.
-		GRPCDialOptions: []grpc.DialOption{grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow)},
 	})
 	// The parent-death signal fires when the OS thread that forked the plugin
 	// exits, not the process: fork from a locked thread that lives on.
