@@ -41,6 +41,9 @@ func TestSimpleBlenderRenderManager(t *testing.T) {
 	if code := w.stop(); code != 0 {
 		t.Errorf("the worker exited with %d after SIGTERM, want 0", code)
 	}
+	if bad := warnings(w.log.String()); len(bad) > 0 {
+		t.Errorf("a clean render made the worker warn:\n%s", strings.Join(bad, "\n"))
+	}
 	if js.Status != managertest.StatusCompleted {
 		for _, id := range js.TaskIDs {
 			ts, _ := mgr.Task(id)
@@ -172,7 +175,7 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		exe += ".exe"
 	}
-	cajon := func(args ...string) string {
+	cajon := func(args ...string) (string, string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
@@ -183,11 +186,15 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("cajon %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 		}
-		return stdout.String()
+		return stdout.String(), stderr.String()
 	}
-	id := strings.TrimSpace(cajon("local", "submit", jobFile))
+	out, _ := cajon("local", "submit", jobFile)
+	id := strings.TrimSpace(out)
 	// Two slots: the two chunks render at the same time, the video waits for both.
-	cajon("local", "run", "--until-idle", "--slots", "2", "--plain")
+	_, runLog := cajon("local", "run", "--until-idle", "--slots", "2", "--plain")
+	if bad := warnings(runLog); len(bad) > 0 {
+		t.Errorf("a clean render made cajon local run warn:\n%s", strings.Join(bad, "\n"))
+	}
 
 	store, err := local.Open(context.Background(), filepath.Join(state, local.DBFile))
 	if err != nil {
@@ -245,4 +252,15 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("previews left behind: %q", left)
 	}
+}
+
+// warnings returns the lines of an hclog log at level WARN or ERROR.
+func warnings(log string) []string {
+	var bad []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "[WARN]") || strings.Contains(line, "[ERROR]") {
+			bad = append(bad, line)
+		}
+	}
+	return bad
 }
