@@ -1,0 +1,153 @@
+package faults
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scenario is one fault: what breaks, what Cajon must do, and how the test
+// proves that nothing was lost. The texts are printed in the summary and
+// kept in step with docs/FAULTS.md.
+type scenario struct {
+	name   string
+	fault  string
+	expect string
+	check  string
+	run    func(t *testing.T)
+}
+
+// scenarios lists the suite in the order it runs.
+func scenarios() []scenario {
+	return []scenario{
+		// The Manager.
+		{"manager-down",
+			"the Manager goes away (connection refused) for 3 s in the middle of a task",
+			"the task keeps running; its updates wait in the queue and go out once the Manager is back",
+			"every log line delivered exactly once and in order; statuses active, completed; no protocol errors",
+			testManagerDown},
+		{"manager-slow",
+			"sign-on, schedule-task, may-i-run and task-update answers delayed 3 s, beyond the 1 s request timeout",
+			"the worker gives up on each slow request and retries; the task is not aborted",
+			"every log line exactly once and in order; statuses active, completed; the task handed out once",
+			testManagerSlow},
+		{"manager-5xx-bursts",
+			"bursts of 500/502/503 (with Retry-After)/504 on every endpoint while a job of 4 tasks runs",
+			"every request is retried with backoff; no update dropped, no task failed",
+			"each task's lines exactly once and in order; statuses active, completed; each task handed out once",
+			testManager5xxBursts},
+		{"manager-resets",
+			"bursts of TCP resets (no answer) on every endpoint while a job of 4 tasks runs",
+			"reset requests are retried as network errors",
+			"each task's lines exactly once and in order; statuses active, completed; each task handed out once",
+			testManagerResets},
+		{"manager-malformed-json",
+			"sign-on, schedule-task, may-i-run, state-changed and task-update answered with a cut-off JSON body after the Manager acted on them",
+			"a bad answer is retried like a network error: the task handed out again is run once, updates are sent again",
+			"the command ran once; every line arrived, first arrivals in order; statuses active, completed (repeats of a resent status allowed)",
+			testManagerMalformedJSON},
+		// Plugins.
+		{"plugin-crash",
+			"the plugin process exits in the middle of a command",
+			"that task fails with a message naming the plugin; the next task gets a fresh plugin process",
+			"statuses active, failed then active, completed; the failure names the plugin; a new plugin pid; no process left",
+			testPluginCrash},
+		{"plugin-hang",
+			"the plugin ignores the abort of a cancelled task (blocks forever)",
+			"after grace + 5 s the host kills the plugin and its tree; the task is not reported failed; the worker goes on",
+			"the hung plugin's pid is gone; statuses active only; the reason is in the task's log; the next task completes",
+			testPluginHang},
+		{"plugin-garbage",
+			"invalid UTF-8, binary bytes and NULs on a command's stdout and stderr, in the plugin's own log and activity, and on the plugin process's stdout and stderr",
+			"the bytes reach the log as valid UTF-8 (U+FFFD); the task completes; the plugin is not killed",
+			"markers before and after the garbage arrived; the log is valid UTF-8; the same plugin pid; no protocol errors",
+			testPluginGarbage},
+		{"plugin-100mb-line",
+			"one 100 MB line without a newline, printed by a child process and logged by the plugin itself",
+			"the line is cut into 64 KiB pieces; the Manager gets at most max_log_bytes and a marker; host memory stays bounded",
+			"both tasks complete; log on the Manager <= max_log_bytes + marker; host peak RSS grows far less than 100 MB",
+			testPlugin100MBLine},
+		{"plugin-missing",
+			"the plugin binary is deleted after the worker started",
+			"its commands fail with an error naming the missing binary; other plugins keep working; a restored binary is used again",
+			"statuses: failed with the path, then completed for another plugin and for the restored one; no process left",
+			testPluginMissing},
+		{"plugin-not-executable",
+			"the plugin binary loses its execute permission while its process is stopped (idle timeout)",
+			"its commands fail with permission denied, naming the binary; other plugins keep working; chmod +x recovers",
+			"statuses: failed with the reason, then completed for another plugin and after the chmod; no process left",
+			testPluginNotExecutable},
+		// The update queue.
+		{"queue-disk-full",
+			"the real cajon runs with RLIMIT_FSIZE at 256 KiB while the Manager is down, so the queue's files cannot grow",
+			"appends fail with a clear error naming the queue file; cajon keeps running and shuts down cleanly; queued updates survive",
+			"every update in the queue file after shutdown reaches the Manager via cajon flush, once and in order",
+			testQueueDiskFull},
+		{"queue-corrupt",
+			"the queue database holds garbage at start: a whole file of it, or a valid queue with pages overwritten",
+			"the file is moved aside with a warning naming both paths; the worker starts with an empty queue and works",
+			"the moved file holds the original bytes; the next task's lines exactly once and in order",
+			testQueueCorrupt},
+		// The host.
+		{"host-sigkill",
+			"SIGKILL of the real cajon in the middle of a task that runs an escaping process tree, with updates queued",
+			"the plugin and the whole tree die with the host; after a restart the queued updates go out first, then the task runs again",
+			"no tree process left; the queued lines of the first run delivered once, in order; the rerun's lines exactly once; completed",
+			testHostSIGKILL},
+		{"abort-100-cycles",
+			"100 tasks, each running a process tree that setsids, double-forks and ignores SIGTERM, cancelled once it is up",
+			"each abort kills the whole tree (grace 100 ms); the task is not reported failed",
+			"zero surviving processes; open fds and goroutines of the host back to their level after 5 warm-up cycles",
+			testAbortCycles},
+	}
+}
+
+// TestFault runs every scenario as TestFault/<name> and prints a summary.
+// Run one with: go test -race -count=1 -v -run 'TestFault/<name>$' ./faults/
+func TestFault(t *testing.T) {
+	type row struct {
+		sc      scenario
+		result  string
+		elapsed time.Duration
+	}
+	var rows []row
+	for _, sc := range scenarios() {
+		ran, skipped := false, false
+		start := time.Now()
+		ok := t.Run(sc.name, func(t *testing.T) {
+			ran = true
+			// Registered first, so it runs after every cleanup of the
+			// scenario (plugins closed, workers stopped).
+			t.Cleanup(func() {
+				skipped = t.Skipped()
+				checkNoDescendants(t, 15*time.Second)
+			})
+			t.Logf("fault:  %s", sc.fault)
+			t.Logf("expect: %s", sc.expect)
+			t.Logf("check:  %s", sc.check)
+			sc.run(t)
+		})
+		if !ran {
+			continue
+		}
+		result := "PASS"
+		switch {
+		case !ok:
+			result = "FAIL"
+		case skipped:
+			result = "SKIP"
+		}
+		rows = append(rows, row{sc, result, time.Since(start)})
+	}
+	w := io.Writer(os.Stdout)
+	fmt.Fprintf(w, "\nFault suite summary\n%-24s %-6s %8s  %s\n", "scenario", "result", "time", "fault -> expected behaviour")
+	counts := map[string]int{}
+	for _, r := range rows {
+		counts[r.result]++
+		fmt.Fprintf(w, "%-24s %-6s %7.1fs  %s\n%40s-> %s\n", r.sc.name, r.result, r.elapsed.Seconds(), r.sc.fault, "", r.sc.expect)
+	}
+	fmt.Fprintf(w, "scenarios: %d pass, %d fail, %d skip\n%s\n", counts["PASS"], counts["FAIL"], counts["SKIP"], strings.Repeat("-", 60))
+}

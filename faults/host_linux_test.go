@@ -1,0 +1,71 @@
+package faults
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cajonfarm/cajon/internal/managertest"
+)
+
+func testHostSIGKILL(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	tmp := t.TempDir()
+	runs, pidDir := filepath.Join(tmp, "runs"), filepath.Join(tmp, "tree")
+	nasty, _ := filepath.Abs("testdata/nasty.sh")
+	const lines = 60
+	// Run 1 starts an escaping tree beside its printing; run 2 (after the
+	// restart) only prints. Each line says which run printed it.
+	script := fmt.Sprintf(`n=$(cat %[1]q 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]q
+if [ $n = 1 ]; then mkdir -p %[2]q; sh %[3]q %[2]q & fi
+i=0; while [ $i -lt %[4]d ]; do echo "run $n line $i"; i=$((i+1)); sleep 0.1; done`, runs, pidDir, nasty, lines)
+	id := oneTask(mgr, shellTask("printer", script))
+	state := t.TempDir()
+	env := cajonEnv(mgr, state)
+
+	first := startCajon(t, env, 0, "run")
+	tree := waitForTree(t, pidDir)
+	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
+		return strings.Contains(taskOf(t, mgr, id).Log, "run 1 line 3\n")
+	})
+	// Updates queue up while the Manager is away; then the host dies.
+	takeDown(t, mgr)
+	time.Sleep(time.Second)
+	first.signal(t, syscall.SIGKILL)
+	first.wait(t, 10*time.Second)
+	checkGone(t, "the task's process tree after SIGKILL of the host", tree, 15*time.Second)
+	// The plugin and everything else the first cajon started.
+	checkNoDescendants(t, 15*time.Second)
+
+	_, queued := queuedRows(t, state)
+	want := numbered(strings.Join(queued, "\n"), "run 1 line ")
+	before := numbered(taskOf(t, mgr, id).Log, "run 1 line ")
+	t.Logf("run 1: %d lines delivered before the outage, %d queued when the host was killed", len(before), len(want))
+	if len(want) == 0 {
+		t.Fatal("no update was queued when the host was killed: the scenario proves nothing")
+	}
+	if err := mgr.ClearFaults(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := startCajon(t, env, 0, "run")
+	ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
+	second.signal(t, syscall.SIGTERM)
+	if code := second.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("cajon exited with %d after SIGTERM, want 0", code)
+	}
+
+	if got := numbered(ts.Log, "run 1 line "); !slices.Equal(got, append(before, want...)) {
+		t.Errorf("run 1 lines on the Manager %v\nwant those delivered before the kill %v\nthen the queued ones %v", got, before, want)
+	}
+	checkExactlyOnce(t, ts, "run 2 line ", lines)
+	if lastRun1, firstRun2 := strings.LastIndex(ts.Log, "run 1 line "), strings.Index(ts.Log, "run 2 line "); lastRun1 > firstRun2 {
+		t.Errorf("run 2 started before the queued updates of run 1 were delivered")
+	}
+	checkStatuses(t, ts, true, managertest.StatusActive, managertest.StatusCompleted)
+	noProtocolErrors(t, mgr)
+}

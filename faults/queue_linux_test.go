@@ -1,0 +1,172 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/updates"
+	"github.com/cajonfarm/cajon/host/worker"
+	"github.com/cajonfarm/cajon/internal/managertest"
+)
+
+func testQueueDiskFull(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	// 300 lines of 1 KB: far more than the queue's files may grow to.
+	const lines = 300
+	pad := strings.Repeat("p", 1000)
+	id := oneTask(mgr, shellTask("printer",
+		fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo "line $i %s"; i=$((i+1)); sleep 0.01; done`, lines, pad)))
+	state := t.TempDir()
+	env := append(cajonEnv(mgr, state), "CAJON_MAX_LOG_BYTES=67108864")
+	const limit = 256 << 10
+	c := startCajon(t, env, limit, "run")
+
+	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
+		return strings.Contains(taskOf(t, mgr, id).Log, "line 3 ")
+	})
+	takeDown(t, mgr)
+	waitFor(t, "cajon to report the full disk", 60*time.Second, func() bool {
+		return strings.Contains(c.out.String(), "queueing a task update failed")
+	})
+	waitFor(t, "the task to end", 60*time.Second, func() bool {
+		return strings.Contains(c.out.String(), "task completed")
+	})
+	out := c.out.String()
+	queueFile := worker.QueuePath(state)
+	// SQLite reports a write past RLIMIT_FSIZE as a disk I/O error (a full
+	// disk as "database or disk is full"); either way the file is named.
+	if !strings.Contains(out, "queue update of task "+id+" in "+queueFile+": ") {
+		t.Errorf("cajon's error does not name the task and the queue file %s", queueFile)
+	}
+	// A clean shutdown with the disk still full and the Manager down.
+	c.signal(t, syscall.SIGTERM)
+	if code := c.wait(t, 60*time.Second); code != 0 {
+		t.Errorf("cajon exited with %d after SIGTERM, want 0", code)
+	}
+
+	// What the queue holds now is what cajon acknowledged and did not deliver.
+	_, queued := queuedRows(t, state)
+	want := numbered(strings.Join(queued, "\n"), "line ")
+	before := numbered(taskOf(t, mgr, id).Log, "line ")
+	t.Logf("delivered before the outage: %d lines; acknowledged into the queue: %d updates, %d lines", len(before), len(queued), len(want))
+	if len(want) == 0 {
+		t.Fatal("nothing was queued before the disk filled up: the scenario proves nothing")
+	}
+	if err := mgr.ClearFaults(); err != nil {
+		t.Fatal(err)
+	}
+	flush := startCajon(t, cajonEnv(mgr, state), 0, "flush")
+	if code := flush.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("cajon flush exited with %d:\n%s", code, flush.out.String())
+	}
+	got := numbered(taskOf(t, mgr, id).Log, "line ")
+	if !slices.Equal(got, append(before, want...)) {
+		t.Errorf("the Manager got lines %v\nwant the ones delivered before the outage %v\nthen the queued ones %v", got, before, want)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Errorf("line %d arrived after line %d: repeated or out of order", got[i], got[i-1])
+			break
+		}
+	}
+	noProtocolErrors(t, mgr)
+}
+
+func testQueueCorrupt(t *testing.T) {
+	cases := []struct {
+		name  string
+		write func(t *testing.T, path string)
+	}{
+		{"garbage-file", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, garbage(64<<10), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"overwritten-pages", func(t *testing.T, path string) {
+			q, err := updates.Open(context.Background(), updates.Options{Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 300 {
+				if err := q.Append(context.Background(), updates.Update{TaskID: "old-task", Log: fmt.Sprintf("old %d %s", i, strings.Repeat("o", 2000))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := q.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Pages 3 to 10 of the table's b-tree; the header stays valid.
+			if _, err := f.WriteAt(garbage(8*4096), 2*4096); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mgr := managertest.New(t, managertest.Config{})
+			cfg := workerConfig(t, mgr)
+			path := worker.QueuePath(cfg.StateDir)
+			c.write(t, path)
+			original, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const lines = 20
+			id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.01")))
+			r := startWorker(t, cfg, openRegistry(t, nil, 0), nil)
+
+			ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
+			checkExactlyOnce(t, ts, "line ", lines)
+			checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
+			log := r.log.String()
+			if !strings.Contains(log, "task update queue database was corrupt: moved it aside") || !strings.Contains(log, path) {
+				t.Errorf("no warning naming %s says it was moved aside", path)
+			}
+			moved, _ := filepath.Glob(path + ".corrupt-*")
+			moved = slices.DeleteFunc(moved, func(p string) bool { return strings.HasSuffix(p, "-wal") })
+			if len(moved) != 1 {
+				t.Fatalf("moved-aside files %v, want one", moved)
+			}
+			kept, err := os.ReadFile(moved[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(kept, original) {
+				t.Errorf("%s does not hold the corrupt file's bytes", moved[0])
+			}
+			if !strings.Contains(log, moved[0]) {
+				t.Errorf("the warning does not name %s", moved[0])
+			}
+			noProtocolErrors(t, mgr)
+		})
+	}
+}
+
+// garbage returns n bytes that are no database: a fixed pseudo-random
+// sequence, so a failure can be replayed.
+func garbage(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
