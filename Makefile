@@ -8,7 +8,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/cajonfarm/cajon/host/version.Version=$(VERSION)
 
-.PHONY: help build test proto proto-check lint demo cross bench faults clean
+.PHONY: help build test proto proto-check lint demo cross bench faults fuzz clean
 
 help:
 	@echo "make build   build bin/cajon and bin/plugins/cajon-plugin-*"
@@ -18,6 +18,8 @@ help:
 	@echo "make lint    gofmt + go vet + generated-code freshness"
 	@echo "make cross   build for linux, darwin and windows"
 	@echo "make bench   run the benchmarks and rewrite docs/BENCHMARKS.md"
+	@echo "make faults  run the fault suite (docs/FAULTS.md); one: make faults FAULT=manager-down"
+	@echo "make fuzz    run every fuzz target for FUZZTIME (default 10s)"
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/cajon ./cmd/cajon
@@ -69,6 +71,22 @@ bench: build
 	@grep -E '^(Benchmark|ok|FAIL)' bench/results.txt
 	$(GO) run ./bench/report < bench/results.txt > docs/BENCHMARKS.md
 	@echo "wrote docs/BENCHMARKS.md"
+
+# The fault suite (docs/FAULTS.md), then its summary table. One scenario:
+# make faults FAULT=manager-down
+faults:
+	FAULT_SUITE=1 $(GO) test -race -count=1 -v -timeout 15m -run 'TestFault$(if $(FAULT),/$(FAULT)$$)' ./faults/
+
+# Every fuzz target for FUZZTIME. A crasher is saved in the package's
+# testdata/fuzz/ and from then on runs as a regular test: commit it with the fix.
+FUZZTIME ?= 10s
+fuzz:
+	@for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+	    echo "== $$(dirname $$file) $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file) || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf $(BIN) $(TOOLS)

@@ -106,8 +106,11 @@ func scenarios() []scenario {
 }
 
 // TestFault runs every scenario as TestFault/<name> and prints a summary.
-// Run one with: go test -race -count=1 -v -run 'TestFault/<name>$' ./faults/
+// Run one with: make faults FAULT=<name>
 func TestFault(t *testing.T) {
+	if os.Getenv(suiteEnv) != "1" {
+		t.Skipf("the fault suite runs with `make faults` (or %s=1 go test -race -v -run TestFault ./faults/)", suiteEnv)
+	}
 	type row struct {
 		sc      scenario
 		result  string

@@ -3,6 +3,7 @@ package faults
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,9 @@ func testPlugin100MBLine(t *testing.T) {
 	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
 
+	// A small GC target: the peak then shows what the host keeps, not how
+	// lazily the collector returns what it dropped.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	const size = 100 << 20
 	for _, via := range []string{"child", "log"} {
 		settle()
@@ -149,7 +153,7 @@ func testPlugin100MBLine(t *testing.T) {
 		// Far below the line's size: the race detector's shadow memory and
 		// the garbage collector's headroom are in this figure too.
 		if growth > 40<<20 {
-			t.Errorf("via %s: host peak RSS grew %d MiB for a 100 MiB line, want far less (memory must not follow the line's size)", via, growth>>20)
+			t.Errorf("via %s: host peak RSS grew %d MiB for a 100 MiB line, want under 40 MiB: memory must not follow the line's size", via, growth>>20)
 		}
 	}
 	noProtocolErrors(t, mgr)
