@@ -33,7 +33,8 @@ func testManagerDown(t *testing.T) {
 
 func testManagerSlow(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
-	const lines = 30
+	// 3 s: time for both slow may-i-run requests while the task runs.
+	const lines = 60
 	id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.05")))
 	// Without AfterHandling a delayed request the worker gave up on is not
 	// handled: exactly-once still holds, and any repeat is a worker bug.
