@@ -2,7 +2,6 @@ package faults
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -145,7 +144,7 @@ func TestFault(t *testing.T) {
 		}
 		rows = append(rows, row{sc, result, time.Since(start)})
 	}
-	w := io.Writer(os.Stdout)
+	w := os.Stdout
 	fmt.Fprintf(w, "\nFault suite summary\n%-24s %-6s %8s  %s\n", "scenario", "result", "time", "fault -> expected behaviour")
 	counts := map[string]int{}
 	for _, r := range rows {
