@@ -159,6 +159,13 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Blender 3.4 has a race: two Blenders that create the same missing
+	// output folder at the same moment can fail with "imb_savepng: Cannot
+	// open file for writing". The two chunks below start together, so the
+	// folder is made first (the Manager test leaves it to Blender).
+	if err := os.MkdirAll(render.RenderOutput, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	state := filepath.Join(dir, "state")
 	home := t.TempDir()
 	// The user's config and CAJON_* variables stay out; the temporary
@@ -175,23 +182,28 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		exe += ".exe"
 	}
-	cajon := func(args ...string) (string, string) {
-		t.Helper()
+	// cajon runs the CLI on the test's state directory.
+	cajon := func(args ...string) (stdout, stderr string, err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, exe, append(args, "--state-dir", state)...)
 		cmd.Env, cmd.Dir = env, dir
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("cajon %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-		}
-		return stdout.String(), stderr.String()
+		var outBuf, errBuf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &outBuf, &errBuf
+		err = cmd.Run()
+		return outBuf.String(), errBuf.String(), err
 	}
-	out, _ := cajon("local", "submit", jobFile)
+	out, errOut, err := cajon("local", "submit", jobFile)
+	if err != nil {
+		t.Fatalf("cajon local submit %s: %v\n%s", jobFile, err, errOut)
+	}
 	id := strings.TrimSpace(out)
 	// Two slots: the two chunks render at the same time, the video waits for both.
-	_, runLog := cajon("local", "run", "--until-idle", "--slots", "2", "--plain")
+	_, runLog, err := cajon("local", "run", "--until-idle", "--slots", "2", "--plain")
+	if err != nil {
+		logs, _, _ := cajon("local", "logs", id)
+		t.Fatalf("cajon local run: %v\n%s\nthe job's logs:\n%s", err, runLog, logs)
+	}
 	if bad := warnings(runLog); len(bad) > 0 {
 		t.Errorf("a clean render made cajon local run warn:\n%s", strings.Join(bad, "\n"))
 	}
