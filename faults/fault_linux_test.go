@@ -82,8 +82,8 @@ func scenarios() []scenario {
 		// The update queue.
 		{"queue-disk-full",
 			"the real cajon runs with RLIMIT_FSIZE at 256 KiB while the Manager is down, so the queue's files cannot grow",
-			"appends fail with a clear error naming the queue file; cajon keeps running and shuts down cleanly; queued updates survive",
-			"every update in the queue file after shutdown reaches the Manager via cajon flush, once and in order",
+			"one clear error naming the queue file; updates the disk refuses are held in memory, in order; cajon keeps running",
+			"when the Manager returns (disk still full) every line and the final status arrive once, in order; clean exit",
 			testQueueDiskFull},
 		{"queue-corrupt",
 			"the queue database holds garbage at start: a whole file of it, or a valid queue with pages overwritten",

@@ -75,6 +75,11 @@ var (
 	ErrRejected = errors.New("the Manager rejected the task update as invalid")
 	// ErrClosed is returned by a Queue that was closed.
 	ErrClosed = errors.New("task update queue is closed")
+	// ErrNotDurable is wrapped by an Append error when the disk refused the
+	// update (full, or a file size limit): the update is held in memory and
+	// delivered in order all the same, but it is lost if the worker dies
+	// before it goes out.
+	ErrNotDurable = errors.New("task update held in memory only: the queue's disk refused it")
 )
 
 // Default delays between attempts to send an update that failed.
@@ -127,9 +132,17 @@ type Queue struct {
 	sendMu sync.Mutex    // one request in flight: read, send, delete
 
 	mu      sync.Mutex
-	pending int           // rows queued, kept in memory for cheap backpressure checks
+	pending int           // updates queued (rows + overflow), for cheap backpressure checks
 	drained chan struct{} // closed and replaced whenever pending drops
 	closed  bool
+	// sentThrough: rows up to this id were delivered but could not be
+	// deleted yet (the disk refused); 0 when none are left.
+	sentThrough int64
+	// overflow holds, in order, the updates the disk refused; all of them
+	// come after every row on disk. Appends join it while it is not empty,
+	// so order is kept, and move it back to disk as soon as the disk takes
+	// writes again.
+	overflow []Update
 }
 
 // Open opens the queue at opts.Path, creating the file and its directory when
@@ -298,20 +311,55 @@ func moveAside(path string) (string, error) {
 }
 
 // Append queues u. When it returns nil, u is on disk and will be delivered.
+// When the disk refuses it, u is held in memory and still delivered in order:
+// the error then wraps ErrNotDurable. Any other error means u was not queued.
 func (q *Queue) Append(ctx context.Context, u Update) error {
 	if u.TaskID == "" {
 		return errors.New("task update queue: update without a task id")
 	}
+	if q.isClosed() {
+		return ErrClosed
+	}
+	if q.spilled() {
+		q.unspill(ctx)
+	}
+	var err error
+	if !q.spilled() {
+		if err = q.store(ctx, u); err == nil {
+			q.added()
+			return nil
+		}
+		if q.isClosed() {
+			return ErrClosed
+		}
+	}
+	q.mu.Lock()
+	first := len(q.overflow) == 0
+	q.overflow = append(q.overflow, u)
+	q.mu.Unlock()
+	q.added()
+	if err == nil {
+		err = errors.New("earlier updates are still held in memory")
+	}
+	if first {
+		q.log.Error("the task update queue's disk refuses writes: holding updates in memory until they are delivered; they are lost if the worker dies first",
+			"path", q.path, "error", err)
+	}
+	return fmt.Errorf("queue update of task %s in %s: %w (%v)", u.TaskID, q.path, ErrNotDurable, err)
+}
+
+// store inserts u into the database.
+func (q *Queue) store(ctx context.Context, u Update) error {
 	var steps any
 	if u.StepsCompleted != nil {
 		steps = *u.StepsCompleted
 	}
-	if _, err := q.insert.ExecContext(ctx, u.TaskID, u.Status, u.Activity, u.Log, steps); err != nil {
-		if q.isClosed() {
-			return ErrClosed
-		}
-		return fmt.Errorf("queue update of task %s in %s: %w", u.TaskID, q.path, err)
-	}
+	_, err := q.insert.ExecContext(ctx, u.TaskID, u.Status, u.Activity, u.Log, steps)
+	return err
+}
+
+// added counts one more queued update and wakes the sender.
+func (q *Queue) added() {
 	q.mu.Lock()
 	q.pending++
 	q.mu.Unlock()
@@ -319,7 +367,35 @@ func (q *Queue) Append(ctx context.Context, u Update) error {
 	case q.wake <- struct{}{}:
 	default: // the sender has a wake-up waiting already
 	}
-	return nil
+}
+
+func (q *Queue) spilled() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.overflow) > 0
+}
+
+// unspill moves held updates back to disk, oldest first, while the disk
+// takes them. It excludes the sender, which may be sending the oldest one.
+func (q *Queue) unspill(ctx context.Context) {
+	q.sendMu.Lock()
+	defer q.sendMu.Unlock()
+	for {
+		q.mu.Lock()
+		if len(q.overflow) == 0 {
+			q.mu.Unlock()
+			q.log.Info("the task update queue's disk takes writes again", "path", q.path)
+			return
+		}
+		u := q.overflow[0]
+		q.mu.Unlock()
+		if err := q.store(ctx, u); err != nil {
+			return
+		}
+		q.mu.Lock()
+		q.overflow = q.overflow[1:]
+		q.mu.Unlock()
+	}
 }
 
 // Run sends queued updates, oldest first, until ctx ends or the queue is
@@ -396,17 +472,69 @@ func (q *Queue) Flush(ctx context.Context, s Sender) error {
 
 // sendNext sends the oldest queued update with id <= upTo, merged with the
 // ones that can go along, and deletes what the Manager answered for. It
-// returns how many queued rows it took off the queue (0: none are queued).
-// An error means nothing was taken off and the send should be retried.
+// returns how many queued updates it took off the queue (0: none are
+// queued). An error means nothing was taken off and the send should be
+// retried.
 func (q *Queue) sendNext(ctx context.Context, s Sender, upTo int64) (int, error) {
 	q.sendMu.Lock()
 	defer q.sendMu.Unlock()
 
-	u, firstID, lastID, err := q.next(ctx, upTo)
-	if err != nil || firstID == 0 {
+	q.deleteSent(ctx)
+	u, firstID, lastID, rows, err := q.next(ctx, upTo)
+	if err != nil {
 		return 0, err
 	}
+	if firstID == 0 {
+		return q.sendOverflow(ctx, s)
+	}
 	sendErr := s.SendTaskUpdate(ctx, u)
+	if err := q.settled(u, sendErr); err != nil {
+		return 0, err
+	}
+	// The rows are done with even if deleting them fails (a full disk):
+	// they are never sent again by this process, and deleting is retried.
+	q.mu.Lock()
+	q.sentThrough = lastID
+	q.pending -= rows
+	close(q.drained)
+	q.drained = make(chan struct{})
+	q.mu.Unlock()
+	q.deleteSent(ctx)
+
+	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
+		q.onTaskGone(u.TaskID)
+	}
+	return rows, nil
+}
+
+// deleteSent deletes the rows that were sent, when there are any left on
+// disk. Delivery is in order, so they are always the oldest rows. Call with
+// sendMu held.
+func (q *Queue) deleteSent(ctx context.Context) {
+	q.mu.Lock()
+	through := q.sentThrough
+	q.mu.Unlock()
+	if through == 0 {
+		return
+	}
+	// Even when ctx has just ended: the Manager has these updates, and
+	// sending them again after a restart would repeat their logs.
+	if _, err := q.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM task_updates WHERE id <= ?`, through); err != nil {
+		q.log.Warn("cannot delete delivered task updates from the queue; trying again with the next one (they are sent again only if the worker restarts first)",
+			"path", q.path, "error", err)
+		return
+	}
+	// Every row up to through is gone, so the marks start again from zero:
+	// SQLite gives an emptied table's next row id 1 again, and such a row
+	// must not look delivered.
+	q.mu.Lock()
+	q.sentThrough = 0
+	q.mu.Unlock()
+}
+
+// settled judges a send: nil when the update is done with (delivered, or
+// dropped for good with a log line), else the error to retry on.
+func (q *Queue) settled(u Update, sendErr error) error {
 	switch {
 	case sendErr == nil:
 	case errors.Is(sendErr, ErrTaskGone):
@@ -417,27 +545,35 @@ func (q *Queue) sendNext(ctx context.Context, s Sender, upTo int64) (int, error)
 			"task", u.TaskID, "status", u.Status, "activity", u.Activity, "steps_completed", stepsText(u.StepsCompleted),
 			"log_bytes", len(u.Log), "log_start", prefix(u.Log, 200), "error", sendErr)
 	default:
-		return 0, fmt.Errorf("send update of task %s: %w", u.TaskID, sendErr)
+		return fmt.Errorf("send update of task %s: %w", u.TaskID, sendErr)
 	}
+	return nil
+}
 
-	// Delete even when ctx has just ended: the Manager has the update, and
-	// sending it again after a restart would repeat its log.
-	res, err := q.db.ExecContext(context.WithoutCancel(ctx),
-		`DELETE FROM task_updates WHERE id BETWEEN ? AND ?`, firstID, lastID)
-	if err != nil {
-		return 0, fmt.Errorf("task update queue %s: delete delivered updates: %w", q.path, err)
-	}
-	n, _ := res.RowsAffected()
+// sendOverflow sends the oldest update held in memory, once the disk has no
+// older one. Call with sendMu held.
+func (q *Queue) sendOverflow(ctx context.Context, s Sender) (int, error) {
 	q.mu.Lock()
-	q.pending -= int(n)
+	if len(q.overflow) == 0 {
+		q.mu.Unlock()
+		return 0, nil
+	}
+	u := q.overflow[0]
+	q.mu.Unlock()
+	sendErr := s.SendTaskUpdate(ctx, u)
+	if err := q.settled(u, sendErr); err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	q.overflow = q.overflow[1:]
+	q.pending--
 	close(q.drained)
 	q.drained = make(chan struct{})
 	q.mu.Unlock()
-
 	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
 		q.onTaskGone(u.TaskID)
 	}
-	return int(n), nil
+	return 1, nil
 }
 
 // next reads the oldest queued update with id <= upTo and merges the ones
@@ -445,16 +581,16 @@ func (q *Queue) sendNext(ctx context.Context, s Sender, upTo int64) (int, error)
 // The rows it read have consecutive positions in the queue, and a later
 // Append always gets a higher id, so deleting firstID..lastID deletes exactly
 // them.
-func (q *Queue) next(ctx context.Context, upTo int64) (u Update, firstID, lastID int64, err error) {
+func (q *Queue) next(ctx context.Context, upTo int64) (u Update, firstID, lastID int64, n int, err error) {
 	limit := mergeRowLimit
 	if q.mergeMax < 0 {
 		limit = 1
 	}
 	rows, err := q.db.QueryContext(ctx,
-		`SELECT id, task_id, status, activity, log, steps_completed FROM task_updates WHERE id <= ? ORDER BY id LIMIT ?`,
-		upTo, limit)
+		`SELECT id, task_id, status, activity, log, steps_completed FROM task_updates WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`,
+		q.sent(), upTo, limit)
 	if err != nil {
-		return Update{}, 0, 0, fmt.Errorf("task update queue %s: read queued updates: %w", q.path, err)
+		return Update{}, 0, 0, 0, fmt.Errorf("task update queue %s: read queued updates: %w", q.path, err)
 	}
 	defer rows.Close()
 	m := merger{maxLog: q.mergeMax}
@@ -465,7 +601,7 @@ func (q *Queue) next(ctx context.Context, upTo int64) (u Update, firstID, lastID
 			steps sql.NullInt64
 		)
 		if err := rows.Scan(&id, &row.TaskID, &row.Status, &row.Activity, &row.Log, &steps); err != nil {
-			return Update{}, 0, 0, fmt.Errorf("task update queue %s: read queued update: %w", q.path, err)
+			return Update{}, 0, 0, 0, fmt.Errorf("task update queue %s: read queued update: %w", q.path, err)
 		}
 		if steps.Valid {
 			n := int(steps.Int64)
@@ -478,20 +614,28 @@ func (q *Queue) next(ctx context.Context, upTo int64) (u Update, firstID, lastID
 			firstID = id
 		}
 		lastID = id
+		n++
 	}
 	if err := rows.Err(); err != nil {
-		return Update{}, 0, 0, fmt.Errorf("task update queue %s: read queued updates: %w", q.path, err)
+		return Update{}, 0, 0, 0, fmt.Errorf("task update queue %s: read queued updates: %w", q.path, err)
 	}
 	if firstID == 0 {
-		return Update{}, 0, 0, nil
+		return Update{}, 0, 0, 0, nil
 	}
-	return m.update(), firstID, lastID, nil
+	return m.update(), firstID, lastID, n, nil
+}
+
+// sent is the id through which rows were delivered.
+func (q *Queue) sent() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.sentThrough
 }
 
 // Len returns the number of queued updates, as counted in the database.
 func (q *Queue) Len(ctx context.Context) (int, error) {
 	var n int
-	if err := q.db.QueryRowContext(ctx, `SELECT count(*) FROM task_updates`).Scan(&n); err != nil {
+	if err := q.db.QueryRowContext(ctx, `SELECT count(*) FROM task_updates WHERE id > ?`, q.sent()).Scan(&n); err != nil {
 		return 0, fmt.Errorf("task update queue %s: count: %w", q.path, err)
 	}
 	return n, nil
@@ -541,7 +685,12 @@ func (q *Queue) Close() error {
 	}
 	q.closed = true
 	close(q.done)
+	lost := len(q.overflow)
 	q.mu.Unlock()
+	if lost > 0 {
+		q.log.Error("task updates held in memory (the queue's disk refused them) are lost: they were not delivered before the queue closed",
+			"path", q.path, "lost", lost)
+	}
 	q.insert.Close()
 	if err := q.db.Close(); err != nil {
 		return fmt.Errorf("close task update queue %s: %w", q.path, err)

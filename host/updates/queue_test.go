@@ -523,3 +523,78 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("after reset: waits %v, want at most %v", d, b.min)
 	}
 }
+
+// refuseWrites makes the queue's database read-only, as a full disk would
+// (one connection, so the pragma holds for every statement).
+func refuseWrites(t *testing.T, q *Queue, refuse bool) {
+	t.Helper()
+	v := "0"
+	if refuse {
+		v = "1"
+	}
+	if _, err := q.db.Exec("PRAGMA query_only = " + v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDiskRefusingWritesLosesNothing(t *testing.T) {
+	q := openQueue(t, Options{MergeMaxLogBytes: -1})
+	mk := func(log, status string) Update { return Update{TaskID: "t", Log: log, Status: status} }
+	appendAll(t, q, []Update{mk("on disk 1", "active"), mk("on disk 2", "")})
+
+	refuseWrites(t, q, true)
+	for _, u := range []Update{mk("held 1", ""), mk("held 2", "")} {
+		if err := q.Append(context.Background(), u); !errors.Is(err, ErrNotDurable) {
+			t.Fatalf("Append with the disk refusing: %v, want ErrNotDurable", err)
+		}
+	}
+	if q.Pending() != 4 {
+		t.Fatalf("pending %d, want 4", q.Pending())
+	}
+	refuseWrites(t, q, false)
+	// The next append moves the held updates back to disk first.
+	appendAll(t, q, []Update{mk("after", "")})
+	refuseWrites(t, q, true)
+	if err := q.Append(context.Background(), mk("", "completed")); !errors.Is(err, ErrNotDurable) {
+		t.Fatalf("final status: %v", err)
+	}
+	// The disk still refuses writes while the Manager gets everything: the
+	// sender cannot delete what it delivered, and must not send it twice.
+	s := &recordingSender{}
+	flush(t, q, s)
+	var got []string
+	for _, u := range s.received() {
+		got = append(got, u.Log+u.Status)
+	}
+	want := "on disk 1active|on disk 2|held 1|held 2|after|completed"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("delivered %q, want %q", strings.Join(got, "|"), want)
+	}
+	if n, err := q.Len(context.Background()); q.Pending() != 0 || err != nil || n != 0 {
+		t.Fatalf("pending %d, len %d (%v) after flush", q.Pending(), n, err)
+	}
+	// Once the disk takes writes again, the delivered rows are deleted.
+	refuseWrites(t, q, false)
+	appendAll(t, q, []Update{mk("later", "")})
+	flush(t, q, s)
+	var rows int
+	if err := q.db.QueryRow(`SELECT count(*) FROM task_updates`).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("%d delivered rows left on disk (%v)", rows, err)
+	}
+	if got := len(s.received()); got != 7 {
+		t.Fatalf("%d updates delivered, want 7 (each once)", got)
+	}
+}
+
+// An emptied table hands out row ids from 1 again: those rows are new.
+func TestRowIDsReusedAfterDrainAreDelivered(t *testing.T) {
+	q := openQueue(t, Options{MergeMaxLogBytes: -1})
+	s := &recordingSender{}
+	for round := range 3 {
+		appendAll(t, q, []Update{{TaskID: "t", Log: fmt.Sprint("a", round)}, {TaskID: "t", Log: fmt.Sprint("b", round)}})
+		flush(t, q, s)
+	}
+	if got := logLines(s.received()); strings.Join(got, ",") != "a0,b0,a1,b1,a2,b2" {
+		t.Fatalf("delivered %v", got)
+	}
+}

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -255,7 +256,13 @@ func (r *reporter) finish(status flamenco.TaskStatus, message string) {
 // append queues u. Call with mu held.
 func (r *reporter) append(u updates.Update) {
 	// Never cut short: an update that returned nil from Append is on disk.
-	if err := r.queue.Append(context.Background(), u); err != nil {
+	err := r.queue.Append(context.Background(), u)
+	switch {
+	case err == nil:
+	case errors.Is(err, updates.ErrNotDurable):
+		// Held in memory and still delivered in order; the queue has
+		// said so once already.
+	default:
 		r.appendFails++
 		if r.appendFails == 1 || u.Status != "" {
 			r.log.Error("queueing a task update failed; the Manager will miss it", "status", u.Status, "error", err)
