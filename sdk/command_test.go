@@ -167,3 +167,22 @@ func TestEmptyAndMultiLineLogsSurviveBatching(t *testing.T) {
 		t.Fatalf("lines %q", got)
 	}
 }
+
+type badOutput struct{}
+
+func (*badOutput) Run(_ context.Context, run *sdk.Run) error {
+	run.Output("/renders/frame-\xff.png", "image/png")
+	run.Output("/renders/good.png", "image/png")
+	return nil
+}
+
+func TestInvalidUTF8OutputDoesNotBreakTheStream(t *testing.T) {
+	p := sdk.Plugin{Name: "p", Commands: []sdk.Command{sdk.NewCommand[badOutput]("out", "misc", "")}}
+	res := sdktest.Run(t, p, "out", nil)
+	if res.Status != sdktest.Completed || len(res.Outputs) != 1 || res.Outputs[0].Path != "/renders/good.png" {
+		t.Fatalf("%+v", res)
+	}
+	if len(res.Lines) != 1 || !strings.Contains(res.Lines[0], `frame-\xff.png`) {
+		t.Fatalf("the bad path must be logged: %q", res.Lines)
+	}
+}

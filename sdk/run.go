@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cajonfarm/cajon/sdk/process"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
@@ -64,7 +65,14 @@ func (r *Run) Activity(text string) { r.out.progress(0, 0, text, false) }
 
 // Output reports a file the command produced, e.g. a rendered frame. mime may
 // be empty when unknown.
+//
+// A path that is not valid UTF-8 cannot cross the protocol: it is written to
+// the log instead, with its invalid bytes escaped.
 func (r *Run) Output(path, mime string) {
+	if !utf8.ValidString(path) || !utf8.ValidString(mime) {
+		r.Logf("cajon: output %q is not valid UTF-8 and cannot be reported", path)
+		return
+	}
 	r.out.event(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Output{Output: &pluginv1.Output{Path: path, MimeType: mime}}})
 }
 
