@@ -159,13 +159,10 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Blender 3.4 has a race: two Blenders that create the same missing
-	// output folder at the same moment can fail with "imb_savepng: Cannot
-	// open file for writing". The two chunks below start together, so the
-	// folder is made first (the Manager test leaves it to Blender).
-	if err := os.MkdirAll(render.RenderOutput, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// The two chunks start together into a folder that does not exist yet:
+	// the blender plugin makes it before Blender starts, because two
+	// Blenders creating it at once can fail with "imb_savepng: Cannot open
+	// file for writing".
 	state := filepath.Join(dir, "state")
 	home := t.TempDir()
 	// The user's config and CAJON_* variables stay out; the temporary

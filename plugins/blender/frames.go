@@ -1,21 +1,54 @@
 package main
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// blenderOptionsWithValue are Blender options that take one argument, which
-// must be skipped so that it is not mistaken for an option ("--python-expr
-// '-f'" renders nothing).
-var blenderOptionsWithValue = map[string]bool{
-	"-o": true, "--render-output": true, "-F": true, "--render-format": true,
-	"-E": true, "--engine": true, "-S": true, "--scene": true, "-t": true, "--threads": true,
-	"-x": true, "--use-extension": true, "-P": true, "--python": true,
-	"--python-expr": true, "--python-text": true, "--python-exit-code": true,
-	"--addons": true, "--app-template": true, "--log": true, "--log-level": true,
-	"--log-file": true, "--debug-value": true, "--env-system-datafiles": true,
-	"--env-system-scripts": true, "--env-system-python": true,
+// takesValue reports whether a Blender option takes one argument, which must
+// be skipped so that it is not mistaken for an option ("--python-expr '-f'"
+// renders nothing).
+func takesValue(option string) bool {
+	switch option {
+	case "-o", "--render-output", "-F", "--render-format", "-E", "--engine", "-S", "--scene",
+		"-t", "--threads", "-x", "--use-extension", "-P", "--python",
+		"--python-expr", "--python-text", "--python-exit-code", "--addons", "--app-template",
+		"--log", "--log-level", "--log-file", "--debug-value", "--env-system-datafiles",
+		"--env-system-scripts", "--env-system-python":
+		return true
+	}
+	return false
+}
+
+// outputDirsInArgs returns the folders that -o/--render-output write into:
+// the folder part of "DIR/frame-######", or DIR itself for "DIR/". Paths
+// relative to the blend file ("//...") are left to Blender.
+func outputDirsInArgs(args []string) []string {
+	var dirs []string
+	for i := 0; i+1 < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if a != "-o" && a != "--render-output" {
+			if takesValue(a) {
+				i++
+			}
+			continue
+		}
+		i++
+		out := args[i]
+		if out == "" || strings.HasPrefix(out, "//") {
+			continue
+		}
+		if strings.HasSuffix(out, "/") || strings.HasSuffix(out, `\`) {
+			dirs = append(dirs, out)
+		} else if dir := filepath.Dir(out); dir != "." {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs
 }
 
 // framesInArgs counts the frames Blender's arguments ask it to render:
@@ -76,7 +109,7 @@ func framesInArgs(args []string) int64 {
 			}
 		case a == "-a" || a == "--render-anim":
 			anim = true
-		case blenderOptionsWithValue[a]:
+		case takesValue(a):
 			i++
 		}
 	}

@@ -42,3 +42,23 @@ func TestFramesInArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputDirsInArgs(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--render-output", "/renders/shot/######", "--render-frame", "1..2"}, "/renders/shot"},
+		{[]string{"-o", "/renders/shot/"}, "/renders/shot/"},
+		{[]string{"-o", "//relative/to/blend_####"}, ""},
+		{[]string{"--python-expr", "-o", "-o", "out/frame_#"}, "out"},
+		{[]string{"-o", "frame_#"}, ""},
+		{[]string{"--", "-o", "/for/the/script"}, ""},
+		{[]string{"-o"}, ""},
+	}
+	for _, tc := range cases {
+		if got := strings.Join(outputDirsInArgs(tc.args), ","); got != tc.want {
+			t.Errorf("outputDirsInArgs(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}

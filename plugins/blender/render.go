@@ -56,6 +56,15 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	}
 	args = append(args, r.Args...)
 
+	// Blenders that start together (chunks of one job) race to create a new
+	// output folder, and the loser fails to save its frame: make it first.
+	for _, dir := range outputDirsInArgs(args) {
+		dir = resolve(run.WorkDir, dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating the render output folder %s: %w", dir, err)
+		}
+	}
+
 	total := framesInArgs(args)
 	run.Progress(0, total)
 	run.Activity("starting Blender")
