@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 func testAbortCycles(t *testing.T) {
@@ -28,7 +29,7 @@ func testAbortCycles(t *testing.T) {
 	cfg.KillGrace = 100 * time.Millisecond
 	cfg.Manager.MayIRunInterval = 50 * time.Millisecond
 	cfg.Manager.FetchBackoffMax = 100 * time.Millisecond
-	r := startWorker(t, cfg, reg, nil)
+	r := workertest.Start(t, cfg, reg, workertest.FastTimings(), nil)
 	base := t.TempDir()
 
 	var taskIDs []string
@@ -44,7 +45,7 @@ func testAbortCycles(t *testing.T) {
 		if err := mgr.CancelJob(job.ID); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the worker to drop the cancelled task", 30*time.Second, func() bool { return r.w.Status().TaskID != id })
+		waitFor(t, "the worker to drop the cancelled task", 30*time.Second, func() bool { return r.Status().TaskID != id })
 		if left := survivors(tree, 5*time.Second); len(left) > 0 {
 			t.Errorf("cycle %d: processes survived the abort: %v", i, left)
 			checkGone(t, "cleanup", tree, 0)
@@ -53,7 +54,7 @@ func testAbortCycles(t *testing.T) {
 		return true
 	}
 	quiet := func() {
-		waitFor(t, "the update queue to drain", 30*time.Second, func() bool { return r.w.Status().QueuedUpdates == 0 })
+		waitFor(t, "the update queue to drain", 30*time.Second, func() bool { return r.Status().QueuedUpdates == 0 })
 		settle()
 	}
 

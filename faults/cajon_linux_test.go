@@ -14,13 +14,14 @@ import (
 
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 	_ "modernc.org/sqlite" // the queue's SQLite driver, to read a queue file as it is on disk
 )
 
 // cajonProcess is the real cajon binary running as a child of the test.
 type cajonProcess struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *workertest.LogBuffer
 	done chan struct{}
 	err  error
 }
@@ -58,7 +59,7 @@ func startCajon(t testing.TB, environ []string, fsize int64, args ...string) *ca
 		cmd = exec.Command(argv[0], argv[1:]...)
 	}
 	cmd.Env = append(os.Environ(), environ...)
-	p := &cajonProcess{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &cajonProcess{cmd: cmd, out: &workertest.LogBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,61 +8,25 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/host/task"
-	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 	"github.com/hashicorp/go-hclog"
 )
 
-// fastTimings make the worker's lifecycle quick enough for the suite.
-var fastTimings = worker.Timings{
-	FetchBackoffMin:   20 * time.Millisecond,
-	RetryMin:          20 * time.Millisecond,
-	RetryMax:          200 * time.Millisecond,
-	LogBatch:          50 * time.Millisecond,
-	UpdatesMinBackoff: 20 * time.Millisecond,
-	UpdatesMaxBackoff: 300 * time.Millisecond,
-	ShutdownDelivery:  5 * time.Second,
-	SignOffTimeout:    2 * time.Second,
-	PreviewBackoffMax: 200 * time.Millisecond,
-}
-
 // workerConfig is a config for an in-process worker of mgr with short intervals.
 func workerConfig(t testing.TB, mgr *managertest.Manager) *config.Config {
-	cfg := config.Defaults()
-	cfg.StateDir = t.TempDir()
-	cfg.Manager.URL = mgr.URL()
-	cfg.Manager.WorkerName = "faults-worker"
+	cfg := workertest.Config(t, mgr, "faults-worker")
 	cfg.Manager.MayIRunInterval = 100 * time.Millisecond
 	cfg.Manager.AsleepPollInterval = 100 * time.Millisecond
 	cfg.Manager.FetchBackoffMax = 200 * time.Millisecond
 	cfg.Manager.RequestTimeout = 5 * time.Second
 	cfg.KillGrace = 500 * time.Millisecond
-	return &cfg
-}
-
-// syncBuffer collects a log written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return cfg
 }
 
 // openRegistry starts the plugins found in dirs (default: the suite's
@@ -109,65 +72,6 @@ func copyFile(t testing.TB, src, dst string) {
 	}
 	if err := os.Rename(dst+".tmp", dst); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// inProcess is a worker running in the test process.
-type inProcess struct {
-	t      testing.TB
-	cfg    *config.Config
-	w      *worker.Worker
-	reg    *plugins.Registry
-	log    *syncBuffer
-	cancel context.CancelFunc
-	done   chan struct{}
-	code   int
-	err    error
-}
-
-// startWorker runs a worker of cfg's Manager with reg until the test ends.
-// log collects the worker's messages (nil: a new buffer).
-func startWorker(t testing.TB, cfg *config.Config, reg *plugins.Registry, log *syncBuffer) *inProcess {
-	t.Helper()
-	if log == nil {
-		log = &syncBuffer{}
-	}
-	w, err := worker.New(worker.Options{
-		Config:  cfg,
-		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace},
-		Plugins: reg,
-		Logger:  hclog.New(&hclog.LoggerOptions{Name: "worker", Level: hclog.Debug, Output: log}),
-		Timings: fastTimings,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &inProcess{t: t, cfg: cfg, w: w, reg: reg, log: log, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		r.code, r.err = w.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		r.stop()
-		if t.Failed() {
-			t.Logf("worker log:\n%s", tail(log.String(), 20000))
-		}
-	})
-	return r
-}
-
-// stop shuts the worker down like SIGTERM and waits for Run to return.
-func (r *inProcess) stop() {
-	r.t.Helper()
-	r.cancel()
-	select {
-	case <-r.done:
-	case <-time.After(60 * time.Second):
-		r.t.Fatalf("the worker did not stop within 60 s")
-	}
-	if r.err != nil {
-		r.t.Errorf("worker Run: %v", r.err)
 	}
 }
 

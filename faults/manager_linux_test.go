@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 func testManagerDown(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	const lines = 40
 	id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.1")))
-	startWorker(t, workerConfig(t, mgr), openRegistry(t, nil, 0), nil)
+	workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
 		return strings.Contains(taskOf(t, mgr, id).Log, "line 3\n")
@@ -47,7 +48,7 @@ func testManagerSlow(t *testing.T) {
 	)
 	cfg := workerConfig(t, mgr)
 	cfg.Manager.RequestTimeout = time.Second
-	r := startWorker(t, cfg, openRegistry(t, nil, 0), nil)
+	r := workertest.Start(t, cfg, openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 	ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
 	checkExactlyOnce(t, ts, "line ", lines)
@@ -58,7 +59,7 @@ func testManagerSlow(t *testing.T) {
 	if n := faulted(mgr, ""); n != 7 {
 		t.Errorf("%d requests were delayed, want all 7 faults used", n)
 	}
-	if !strings.Contains(r.log.String(), "no answer within 1s") {
+	if !strings.Contains(r.Log.String(), "no answer within 1s") {
 		t.Errorf("the worker log does not say a request timed out")
 	}
 	noProtocolErrors(t, mgr)
@@ -80,7 +81,7 @@ func underBursts(t *testing.T, burst func(i int) managertest.Fault) {
 	mgr := managertest.New(t, managertest.Config{})
 	const lines = 40
 	job := mgr.AddJob(managertest.Job{Tasks: burstTasks(4, lines)})
-	startWorker(t, workerConfig(t, mgr), openRegistry(t, nil, 0), nil)
+	workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 	stop := make(chan struct{})
 	bursting := make(chan struct{})
@@ -155,7 +156,7 @@ func testManagerMalformedJSON(t *testing.T) {
 		managertest.Fault{Op: managertest.OpMayIRun, MalformedJSON: true, Count: 3},
 		managertest.Fault{Op: managertest.OpTaskUpdate, MalformedJSON: true, Count: 2},
 	)
-	r := startWorker(t, workerConfig(t, mgr), openRegistry(t, nil, 0), nil)
+	r := workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 	ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
 	raw, err := os.ReadFile(runs)
@@ -171,7 +172,7 @@ func testManagerMalformedJSON(t *testing.T) {
 	if n := faulted(mgr, ""); n != 9 {
 		t.Errorf("%d answers were broken, want all 9 faults used", n)
 	}
-	if !strings.Contains(r.log.String(), "malformed JSON") {
+	if !strings.Contains(r.Log.String(), "malformed JSON") {
 		t.Errorf("the worker log does not say the answer was malformed JSON")
 	}
 	noProtocolErrors(t, mgr)

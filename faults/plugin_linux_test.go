@@ -11,12 +11,13 @@ import (
 
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 func testPluginCrash(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{FailAfter: 1})
 	reg := openRegistry(t, nil, 0)
-	startWorker(t, workerConfig(t, mgr), reg, nil)
+	workertest.Start(t, workerConfig(t, mgr), reg, workertest.FastTimings(), nil)
 
 	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
@@ -51,7 +52,7 @@ func testPluginHang(t *testing.T) {
 	reg := openRegistry(t, nil, 0)
 	cfg := workerConfig(t, mgr)
 	cfg.KillGrace = 200 * time.Millisecond // the host gives up after grace + 5 s
-	r := startWorker(t, cfg, reg, nil)
+	r := workertest.Start(t, cfg, reg, workertest.FastTimings(), nil)
 
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{commandTask("hang", "test", "test-hang", nil)}})
 	id := job.Tasks[0].ID
@@ -66,7 +67,7 @@ func testPluginHang(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Bound on a hang of the worker, well above grace + 5 s.
-	waitFor(t, "the worker to drop the task", 30*time.Second, func() bool { return r.w.Status().TaskID == "" })
+	waitFor(t, "the worker to drop the task", 30*time.Second, func() bool { return r.Status().TaskID == "" })
 	checkGone(t, "the hung plugin", map[string]int{"testkit": hung}, 5*time.Second)
 
 	ts := taskOf(t, mgr, id)
@@ -87,7 +88,7 @@ func testPluginHang(t *testing.T) {
 func testPluginGarbage(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	reg := openRegistry(t, nil, 0)
-	startWorker(t, workerConfig(t, mgr), reg, nil)
+	workertest.Start(t, workerConfig(t, mgr), reg, workertest.FastTimings(), nil)
 
 	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
@@ -115,7 +116,7 @@ func testPlugin100MBLine(t *testing.T) {
 	reg := openRegistry(t, nil, 0)
 	cfg := workerConfig(t, mgr)
 	cfg.MaxLogBytes = 1 << 20
-	startWorker(t, cfg, reg, nil)
+	workertest.Start(t, cfg, reg, workertest.FastTimings(), nil)
 	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
 
@@ -168,7 +169,7 @@ func brokenPlugin(t *testing.T, idle time.Duration, breakIt, repair func(bin str
 	dir := privatePlugins(t)
 	bin := filepath.Join(dir, "cajon-plugin-testkit")
 	reg := openRegistry(t, nil, idle, dir)
-	startWorker(t, workerConfig(t, mgr), reg, nil)
+	workertest.Start(t, workerConfig(t, mgr), reg, workertest.FastTimings(), nil)
 
 	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)

@@ -15,6 +15,7 @@ import (
 	"github.com/cajonfarm/cajon/host/updates"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 func testQueueDiskFull(t *testing.T) {
@@ -118,12 +119,12 @@ func testQueueCorrupt(t *testing.T) {
 			}
 			const lines = 20
 			id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.01")))
-			r := startWorker(t, cfg, openRegistry(t, nil, 0), nil)
+			r := workertest.Start(t, cfg, openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 			ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
 			checkExactlyOnce(t, ts, "line ", lines)
 			checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
-			log := r.log.String()
+			log := r.Log.String()
 			if !strings.Contains(log, "task update queue database was corrupt: moved it aside") || !strings.Contains(log, path) {
 				t.Errorf("no warning naming %s says it was moved aside", path)
 			}

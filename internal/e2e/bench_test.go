@@ -84,7 +84,7 @@ func BenchmarkRenderJobOverhead(b *testing.B) {
 			b.Fatalf("the job did not end: %v", err)
 		}
 		if js, _ := mgr.Job(added.ID); js.Status != managertest.StatusCompleted {
-			b.Fatalf("job %s, want completed; worker log:\n%s", js.Status, w.log.String())
+			b.Fatalf("job %s, want completed; worker log:\n%s", js.Status, w.Log.String())
 		}
 		if errs := mgr.ProtocolErrors(); len(errs) > 0 {
 			b.Fatalf("protocol errors: %q", errs)

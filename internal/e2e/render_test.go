@@ -15,6 +15,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/local"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 // The test job: 4 frames in chunks of 2, so two render tasks and the video.
@@ -35,13 +36,13 @@ func TestSimpleBlenderRenderManager(t *testing.T) {
 	cfg := workerConfig(t, mgr)
 	cfg.Manager.MayIRunInterval = 100 * time.Millisecond
 	cfg.Manager.FetchBackoffMax = 200 * time.Millisecond
-	w := startWorker(t, cfg, fastTimings)
+	w := startWorker(t, cfg, workertest.FastTimings())
 
 	js := waitJobEnd(t, mgr, added.ID, 3*time.Minute)
 	if code := w.stop(); code != 0 {
 		t.Errorf("the worker exited with %d after SIGTERM, want 0", code)
 	}
-	if bad := warnings(w.log.String()); len(bad) > 0 {
+	if bad := warnings(w.Log.String()); len(bad) > 0 {
 		t.Errorf("a clean render made the worker warn:\n%s", strings.Join(bad, "\n"))
 	}
 	if js.Status != managertest.StatusCompleted {
