@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"flag"
 	"bufio"
 	"fmt"
 	"os"
@@ -20,6 +21,10 @@ func TestMain(m *testing.M) {
 	if runtime.GOOS != "linux" {
 		fmt.Println("bench: Linux only")
 		os.Exit(0)
+	}
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		os.Exit(m.Run()) // no benchmark asked for: nothing to build
 	}
 	dir, err := os.MkdirTemp("", "cajon-bench-")
 	if err != nil {
