@@ -1,8 +1,8 @@
 package bench
 
 import (
-	"flag"
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
