@@ -279,7 +279,7 @@ func TestRunLeftovers(t *testing.T) {
 			var got []string
 			res, err := Run(context.Background(), Command{
 				Path: "sh", Args: []string{"testdata/daemon.sh"},
-				Env:   append(os.Environ(), "IGNORE_TERM="+tt.ignoreTerm),
+				Env:   append(os.Environ(), "IGNORE_TERM="+tt.ignoreTerm, "READY="+filepath.Join(t.TempDir(), "ready")),
 				Tag:   "leftover-" + t.Name(),
 				Drain: 200 * time.Millisecond,
 				Grace: 200 * time.Millisecond,
