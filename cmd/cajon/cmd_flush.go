@@ -21,17 +21,14 @@ Failures are retried until --timeout (default: until interrupted).
 Exit status: 0 when the queue is empty, 1 otherwise.`)
 	common.register(fs)
 	mf.register(fs, false)
-	timeout := fs.Duration("timeout", 0, "give up after this long (0: retry until interrupted)")
+	timeout := retryTimeoutFlag(fs)
 	cfg, err := loadManagerConfig(env, fs, &common, &mf, args)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, env.stderr)
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
+	ctx, cancel := withRetryTimeout(ctx, *timeout)
+	defer cancel()
 	n, err := worker.Flush(ctx, cfg, log.Named("flush"), nil)
 	if err != nil {
 		return err

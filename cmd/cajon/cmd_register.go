@@ -23,7 +23,7 @@ afresh, e.g. after cloning a machine image. Stop a running worker first.
 Failures are retried until --timeout (default: until interrupted).`)
 	common.register(fs)
 	mf.register(fs, false)
-	timeout := fs.Duration("timeout", 0, "give up after this long (0: retry until interrupted)")
+	timeout := retryTimeoutFlag(fs)
 	cfg, err := loadManagerConfig(env, fs, &common, &mf, args)
 	if err != nil {
 		return err
@@ -43,11 +43,8 @@ Failures are retried until --timeout (default: until interrupted).`)
 	if err != nil {
 		return err
 	}
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
+	ctx, cancel := withRetryTimeout(ctx, *timeout)
+	defer cancel()
 	creds, err := w.Register(ctx)
 	if err != nil {
 		return fmt.Errorf("registering with %s: %w", cfg.Manager.URL, err)

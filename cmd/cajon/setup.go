@@ -124,3 +124,17 @@ func becomeSubreaper(ctx context.Context, log hclog.Logger) {
 		}
 	}()
 }
+
+// retryTimeoutFlag is --timeout of the commands that retry until they reach
+// the Manager.
+func retryTimeoutFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("timeout", 0, "give up after this long (0: retry until interrupted)")
+}
+
+// withRetryTimeout bounds ctx by d, when d is set.
+func withRetryTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
