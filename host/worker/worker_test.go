@@ -296,7 +296,10 @@ func TestStatusRequests(t *testing.T) {
 		if ts.Status != managertest.StatusQueued {
 			t.Errorf("task status %s, want queued (requeued when the worker fell asleep)", ts.Status)
 		}
-		if st := r.w.Status(); st.TaskID != "" || st.State != StateAsleep {
+		// The Manager records "asleep" while its answer to state-changed is
+		// still on the way back, so the worker's own state may lag a moment.
+		waitFor(t, "the worker to see itself asleep", func() bool { return r.w.Status().State == StateAsleep })
+		if st := r.w.Status(); st.TaskID != "" {
 			t.Errorf("worker status %+v, want asleep without a task", st)
 		}
 		noProtocolErrors(t, mgr)
