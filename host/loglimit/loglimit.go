@@ -158,18 +158,39 @@ func (l *Limiter) LeftOut() (bytes, lines int64) { return l.leftOutBytes, l.left
 // named in the marker as where the whole log can be read on the worker.
 // Calling Close again returns nil.
 func (l *Limiter) Close(fullLogPath string) (tail []string) {
-	if l.closed {
+	text, ok := l.CloseText(fullLogPath)
+	if !ok {
 		return nil
+	}
+	return strings.Split(text, "\n")
+}
+
+// CloseText is Close with the lines joined by newlines into one text (no
+// newline at the end); ok is false when nothing is held back. The tail is
+// copied once, so the end of a flooded task does not hold the budget in
+// memory several times over.
+func (l *Limiter) CloseText(fullLogPath string) (text string, ok bool) {
+	if l.closed {
+		return "", false
 	}
 	l.closed = true
 	if l.tail.len() == 0 && l.leftOutBytes == 0 {
-		return nil
+		return "", false
 	}
-	var out []string
+	var b strings.Builder
 	if l.leftOutBytes > 0 {
-		out = append(out, Marker(l.leftOutBytes, l.leftOutLines, fullLogPath))
+		marker := Marker(l.leftOutBytes, l.leftOutLines, fullLogPath)
+		b.Grow(len(marker) + 1 + l.tail.len())
+		b.WriteString(marker)
+		if l.tail.len() == 0 {
+			return b.String(), true
+		}
+		b.WriteByte('\n')
+	} else {
+		b.Grow(l.tail.len())
 	}
-	return append(out, l.tail.lines()...)
+	l.tail.drainTo(&b)
+	return b.String(), true
 }
 
 // Marker returns the line that stands in for the left-out part of a log.
@@ -190,6 +211,9 @@ func lineSize(s string) int64 { return int64(len(s)) + 1 }
 // byteRing holds the tail as newline-terminated lines in a circular byte
 // buffer that grows up to the tail budget and no further: memory stays at the
 // budget however many lines pass, and costs no per-line overhead.
+// ringJump is the ring size past which the next growth goes to the limit.
+const ringJump = 1 << 20
+
 type byteRing struct {
 	buf   []byte
 	first int // index of the oldest byte
@@ -203,7 +227,14 @@ func (r *byteRing) len() int { return r.n }
 func (r *byteRing) writeLine(s string, limit int64) {
 	need := r.n + len(s) + 1
 	if need > len(r.buf) {
-		r.grow(int(min(limit, int64(max(need, 2*len(r.buf), 4096)))))
+		// Double while small; past ringJump go straight to the limit, so a
+		// flooded task never holds the old and the new ring of a late
+		// doubling at once.
+		size := int64(max(need, 2*len(r.buf), 4096))
+		if size > ringJump {
+			size = limit
+		}
+		r.grow(int(min(limit, max(size, int64(need)))))
 	}
 	end := (r.first + r.n) % len(r.buf)
 	k := copy(r.buf[end:], s)
@@ -241,14 +272,19 @@ func (r *byteRing) dropLine() int {
 	return size
 }
 
-// lines returns the held lines, oldest first, and empties the ring.
-func (r *byteRing) lines() []string {
+// drainTo writes the held lines, oldest first and without the last newline,
+// to b and empties the ring.
+func (r *byteRing) drainTo(b *strings.Builder) {
 	if r.n == 0 {
-		return nil
+		return
 	}
-	flat := make([]byte, r.n)
-	r.copyTo(flat)
-	text := string(flat[:len(flat)-1]) // without the last newline
+	first := r.buf[r.first:min(r.first+r.n, len(r.buf))]
+	second := r.buf[:r.n-len(first)]
+	if len(second) > 0 {
+		b.Write(first)
+		b.Write(second[:len(second)-1])
+	} else {
+		b.Write(first[:len(first)-1])
+	}
 	r.buf, r.first, r.n = nil, 0, 0
-	return strings.Split(text, "\n")
 }

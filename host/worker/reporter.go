@@ -229,11 +229,11 @@ func (r *reporter) finish(status flamenco.TaskStatus, message string) {
 	if r.full != nil {
 		fullPath = r.full.Path()
 	}
-	for _, l := range r.limit.Close(fullPath) {
+	if tail, ok := r.limit.CloseText(fullPath); ok {
 		if r.text.Len() > 0 {
 			r.text.WriteByte('\n')
 		}
-		r.text.WriteString(l)
+		r.text.WriteString(tail)
 	}
 	if r.full != nil {
 		if err := r.full.Close(); err != nil {
