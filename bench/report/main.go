@@ -35,7 +35,7 @@ func figures() []figure {
 		{"Warm per-command overhead of echo (ms)", "BenchmarkWarmEcho", "ms/command", 2, true, "./bench/", ""},
 		{"1,000,000 lines through plugin + limiter (MB/s)", "BenchmarkLogPipeline", "MB/s", 100, false, "./bench/", ""},
 		{"Log pipeline: host + plugin peak RSS (MB)", "BenchmarkLogPipeline", "peak-RSS-MB", 50, true, "./bench/",
-			"Two Go processes: each maps 12-16 MB of its own binary (file-backed pages) before doing anything, and the host holds the task's 8 MiB log budget (`max_log_bytes`: head live, tail until the end) by design. The host here is the benchmark binary. A 10 MiB soft memory limit in the plugin cut its peak from 31 to 22 MB but would starve plugins that decode big images, so it is not set."},
+			"Two Go processes: each has 13-15 MB of its own binary resident (file-backed pages, `RssFile` in /proc/PID/status: ~29 MB of the total before a line flows), and the host holds the tail of the task's 8 MiB log budget (`max_log_bytes`: head live, 6.4 MiB tail until the end) by design, which the Go GC counts twice. The host here is the benchmark binary. Tried: a 10 MiB soft memory limit in the plugin (31 → 22 MB, but it would make plugins that decode big images spend their CPU in the GC), the tail outside the Go heap (host 52 → 44 MB, +10% CPU; see docs/ARCHITECTURE.md). Neither reaches 50 MB, so neither is set."},
 		{"Log pipeline: host CPU (s per 100 MB of log)", "BenchmarkLogPipeline", "host-cpu-s/op", 0, true, "./bench/", ""},
 		{"Log pipeline: plugin CPU incl. the printing child (s per 100 MB)", "BenchmarkLogPipeline", "plugin-cpu-s/op", 0, true, "./bench/", ""},
 		{"Log pipeline: bytes sent to the Manager / bytes produced (%)", "BenchmarkLogPipeline", "%-sent", 0, true, "./bench/", ""},
