@@ -76,6 +76,10 @@ type ManagerConfig struct {
 type LocalConfig struct {
 	// Slots is how many local tasks run at the same time.
 	Slots int
+	// KeepFinished is how long a finished job (completed, failed or canceled)
+	// stays in the queue, with its task logs and previews, after its last run
+	// ended; 0 keeps finished jobs forever.
+	KeepFinished time.Duration
 }
 
 // LogStoreConfig is the [log_store] table: the full task logs kept on disk.
@@ -104,7 +108,7 @@ func Defaults() Config {
 			RequestTimeout:       30 * time.Second,
 			UpdateQueueHighWater: 1000,
 		},
-		Local:    LocalConfig{Slots: 1},
+		Local:    LocalConfig{Slots: 1, KeepFinished: 720 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 1 << 30, MaxAge: 720 * time.Hour},
 		Plugins:  map[string]map[string]any{},
 	}
@@ -140,6 +144,7 @@ func settings() []setting {
 		{"manager.finish_task_on_shutdown", func(c *Config) any { return &c.Manager.FinishTaskOnShutdown }},
 		{"manager.update_queue_high_water", func(c *Config) any { return &c.Manager.UpdateQueueHighWater }},
 		{"local.slots", func(c *Config) any { return &c.Local.Slots }},
+		{"local.keep_finished", func(c *Config) any { return &c.Local.KeepFinished }},
 		{"log_store.max_total_bytes", func(c *Config) any { return &c.LogStore.MaxTotalBytes }},
 		{"log_store.max_age", func(c *Config) any { return &c.LogStore.MaxAge }},
 	}

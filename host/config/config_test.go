@@ -62,7 +62,7 @@ func TestLoadGoodFiles(t *testing.T) {
 			FinishTaskOnShutdown: true,
 			UpdateQueueHighWater: 50,
 		},
-		Local:    LocalConfig{Slots: 4},
+		Local:    LocalConfig{Slots: 4, KeepFinished: 168 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 2048, MaxAge: 48 * time.Hour},
 		Plugins: map[string]map[string]any{
 			"blender": {"binary": "/opt/blender/blender", "threads": int64(8)},
@@ -152,6 +152,7 @@ func TestLoadFileErrors(t *testing.T) {
 			`log_level = 'loud' (file testdata/invalid_values.toml): must be one of trace, debug, info, warn, error`,
 			`kill_grace = '-1s' (file testdata/invalid_values.toml): must not be negative`,
 			`local.slots = 0 (file testdata/invalid_values.toml): must be 1 or more`,
+			`local.keep_finished = '-24h' (file testdata/invalid_values.toml): must not be negative`,
 		}},
 	}
 	for _, tt := range tests {
@@ -235,6 +236,7 @@ func TestLayering(t *testing.T) {
 		{"max_log_bytes", int64(300), "env CAJON_MAX_LOG_BYTES"},
 		{"local.slots", 8, "flag"},
 		{"log_store.max_age", 720 * time.Hour, "default"},
+		{"local.keep_finished", 720 * time.Hour, "default"},
 		{"manager.worker_name", computedDefaults(t).Manager.WorkerName, "default"},
 	}
 	for _, tt := range tests {
@@ -264,6 +266,7 @@ func TestEnvironment(t *testing.T) {
 		"CAJON_MANAGER_RESTART_EXIT_CODE=42",
 		"CAJON_LOG_STORE_MAX_AGE=1h30m",
 		"CAJON_LOG_STORE_MAX_TOTAL_BYTES=0",
+		"CAJON_LOCAL_KEEP_FINISHED=0s",
 		"CAJON_MANAGER_URL=https://mgr.example:8443/",
 		"CAJON_RUN_ID=abc", "CAJON_LIFELINE_FD=3", "CAJON_PLUGIN=cajon-plugin-v1", // internal: silent
 		"CAJON_MANAGER_ULR=http://typo", // unknown: warned
@@ -283,6 +286,7 @@ func TestEnvironment(t *testing.T) {
 	want.Manager.URL = "https://mgr.example:8443/"
 	want.LogStore.MaxAge = 90 * time.Minute
 	want.LogStore.MaxTotalBytes = 0
+	want.Local.KeepFinished = 0
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("config:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -362,6 +366,9 @@ func TestValidation(t *testing.T) {
 		{map[string]string{"max_log_bytes": "-1"}, "must be 0 or more"},
 		{map[string]string{"plugin_idle_timeout": "0s", "kill_grace": "0s"}, ""},
 		{map[string]string{"log_store.max_age": "-1h"}, "must not be negative"},
+		{map[string]string{"local.keep_finished": "0s"}, ""},
+		{map[string]string{"local.keep_finished": "-1s"}, "local.keep_finished = '-1s' (flag): must not be negative"},
+		{map[string]string{"local.keep_finished": "30d"}, "local.keep_finished"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(sortedKeys(tt.flags), "+")+"="+strings.Join(mapValues(tt.flags), "+"), func(t *testing.T) {

@@ -27,7 +27,7 @@ type fileConfig[D any] struct {
 	TaskTypes         *[]string `toml:"task_types"`
 
 	Manager  fileManager[D]  `toml:"manager"`
-	Local    fileLocal       `toml:"local"`
+	Local    fileLocal[D]    `toml:"local"`
 	LogStore fileLogStore[D] `toml:"log_store"`
 
 	Plugins map[string]map[string]any `toml:"plugins"`
@@ -45,8 +45,9 @@ type fileManager[D any] struct {
 	UpdateQueueHighWater *int    `toml:"update_queue_high_water"`
 }
 
-type fileLocal struct {
-	Slots *int `toml:"slots"`
+type fileLocal[D any] struct {
+	Slots        *int `toml:"slots"`
+	KeepFinished *D   `toml:"keep_finished"`
 }
 
 type fileLogStore[D any] struct {

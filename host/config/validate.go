@@ -54,6 +54,7 @@ func validate(cfg *Config, prov *Provenance) error {
 	notNegative("plugin_idle_timeout", cfg.PluginIdleTimeout)
 	notNegative("kill_grace", cfg.KillGrace)
 	notNegative("log_store.max_age", cfg.LogStore.MaxAge)
+	notNegative("local.keep_finished", cfg.Local.KeepFinished)
 	positive := func(key string, d time.Duration) {
 		if d <= 0 {
 			bad(key, d, "must be more than 0")
