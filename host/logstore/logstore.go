@@ -22,7 +22,8 @@
 // total). Open prunes once, and every TaskLog.Close prunes again, so the caps
 // hold as long as tasks end; a caller that keeps one task running for days
 // may also call Prune on a timer. Another process writing to the same folder
-// is not known to the Store: give each process its own folder.
+// is not known to the Store: give each process its own folder. RemoveJob
+// deletes one job's logs at once, for a queue that forgets the job.
 package logstore
 
 import (
@@ -231,6 +232,50 @@ func (s *Store) Prune() (PruneResult, error) {
 		return res, fmt.Errorf("task log store: prune %s: %w", s.dir, errors.Join(errs...))
 	}
 	return res, nil
+}
+
+// RemoveJob deletes every stored log of one job, and the job's folder, for a
+// job its queue no longer has. Logs that a TaskLog of this Store has open are
+// kept. A job without logs is not an error. It returns how many log files it
+// deleted and their total size.
+func (s *Store) RemoveJob(jobID string) (removed int, removedBytes int64, err error) {
+	if jobID == "" {
+		return 0, 0, errors.New("task log store: remove logs: empty job id")
+	}
+	dir := filepath.Join(s.dir, escapeName(jobID))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("task log store: remove the logs of job %q: %w", jobID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if e.IsDir() || !strings.HasSuffix(e.Name(), logExt) || s.open[path] > 0 {
+			continue
+		}
+		var size int64
+		if info, err := e.Info(); err == nil {
+			size = info.Size()
+		}
+		if err := os.Remove(path); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		removed++
+		removedBytes += size
+	}
+	_ = os.Remove(dir) // fails, as it should, while an open log or another file is in it
+	if len(errs) > 0 {
+		return removed, removedBytes, fmt.Errorf("task log store: remove the logs of job %q: %w", jobID, errors.Join(errs...))
+	}
+	return removed, removedBytes, nil
 }
 
 // release forgets an open TaskLog and reports whether a prune is due.

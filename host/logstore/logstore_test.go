@@ -259,6 +259,74 @@ func TestPruneKeepsOpenLogsAndRemovesEmptyFolders(t *testing.T) {
 	}
 }
 
+func TestRemoveJob(t *testing.T) {
+	tests := []struct {
+		name string
+		job  string
+		// tasks of the job whose log is still open for writing
+		open []string
+		// want
+		removed int
+		bytes   int64
+		dirGone bool
+	}{
+		{"all closed", "job 1/2", nil, 3, 300, true},
+		{"one open", "job 1/2", []string{"b"}, 2, 200, false},
+		{"no logs", "never-ran", nil, 0, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(t.TempDir(), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := writeLog(t, s, "other-job", "a", 100, time.Now())
+			var paths []string
+			if tt.job != "never-ran" {
+				for _, task := range []string{"a", "b", "c.run2"} {
+					paths = append(paths, writeLog(t, s, tt.job, task, 100, time.Now()))
+				}
+			}
+			for _, task := range tt.open {
+				w, err := s.Writer(tt.job, task)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+			}
+			removed, bytes, err := s.RemoveJob(tt.job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if removed != tt.removed || bytes != tt.bytes {
+				t.Errorf("RemoveJob = %d files, %d bytes; want %d, %d", removed, bytes, tt.removed, tt.bytes)
+			}
+			jobDir, _ := s.Path(tt.job, "x")
+			if gone := !exists(filepath.Dir(jobDir)); gone != tt.dirGone {
+				t.Errorf("job folder gone = %v, want %v", gone, tt.dirGone)
+			}
+			for _, task := range tt.open {
+				if p, _ := s.Path(tt.job, task); !exists(p) {
+					t.Errorf("open log %s was removed", p)
+				}
+			}
+			if !exists(other) {
+				t.Error("another job's log was removed")
+			}
+			if n, _, err := s.RemoveJob(tt.job); err != nil || n != 0 {
+				t.Errorf("second RemoveJob = %d, %v", n, err)
+			}
+		})
+	}
+	s, err := Open(t.TempDir(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RemoveJob(""); err == nil {
+		t.Error("RemoveJob(\"\") did not fail")
+	}
+}
+
 func TestConcurrentAppends(t *testing.T) {
 	s, err := Open(t.TempDir(), Limits{MaxTotalBytes: 1 << 30})
 	if err != nil {
