@@ -22,6 +22,9 @@ import (
 // and for jobs that became due.
 const DefaultPoll = 250 * time.Millisecond
 
+// PruneEvery is how often a Runner with KeepFinished removes old finished jobs.
+const PruneEvery = time.Hour
+
 // TaskRunner runs one task; *task.Runner is one.
 type TaskRunner interface {
 	Run(ctx context.Context, t task.Task, rep task.Reporter) task.Outcome
@@ -43,6 +46,10 @@ type Runner struct {
 	// Poll is the interval of saving progress and looking for canceled and
 	// due jobs (0 = DefaultPoll).
 	Poll time.Duration
+	// KeepFinished, when > 0, makes Run remove finished jobs (with their logs
+	// and previews, see Pruner) this long after their last run ended: at
+	// start and every PruneEvery while it runs.
+	KeepFinished time.Duration
 	// Logger receives the runner's own messages; nil logs nothing.
 	Logger hclog.Logger
 	// Events, when not nil, is told when tasks start and end. It is called
@@ -155,6 +162,14 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 		r.emit(Event{Kind: TaskRecovered, Time: time.Now(), JobID: rc.jobID, JobName: rc.jobName, Task: rc.task, Status: rc.status})
 	}
 
+	var pruneTick <-chan time.Time
+	if r.KeepFinished > 0 {
+		r.pruneFinished(ctx, log)
+		t := time.NewTicker(PruneEvery)
+		defer t.Stop()
+		pruneTick = t.C
+	}
+
 	r.mu.Lock()
 	r.running = map[int64]*runningTask{}
 	r.mu.Unlock()
@@ -197,11 +212,30 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 		case <-ticker.C:
 			r.saveProgress(log)
 			r.abortCanceled(ctx, log)
+		case <-pruneTick:
+			r.pruneFinished(ctx, log)
 		case <-stopping:
 			stopping = nil
 			r.abortAll(errShutdown)
 		}
 	}
+}
+
+// pruneFinished removes the jobs that finished more than KeepFinished ago.
+// A failure is logged, not fatal: the queue works on, and the next prune
+// tries again.
+func (r *Runner) pruneFinished(ctx context.Context, log hclog.Logger) {
+	before := time.Now().Add(-r.KeepFinished)
+	res, err := Pruner{Store: r.Store, Logs: r.Logs, PreviewDir: r.PreviewDir}.Prune(ctx, before)
+	if err != nil {
+		log.Warn("cannot remove old finished jobs", "error", err)
+	}
+	if len(res.Jobs) == 0 {
+		log.Debug("no finished job to remove", "keep_finished", r.KeepFinished)
+		return
+	}
+	log.Info("removed finished jobs", "jobs", len(res.Jobs), "ids", res.Jobs, "keep_finished", r.KeepFinished,
+		"log_files", res.LogFiles, "log_bytes", res.LogBytes, "previews", res.Previews)
 }
 
 // Running returns the tasks running now, oldest first.
@@ -541,13 +575,18 @@ func keepPreview(dir string, taskID int64, path string) string {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return path
 	}
-	dst := filepath.Join(dir, fmt.Sprintf("%d.jpg", taskID))
+	dst := previewPath(dir, taskID)
 	if err := copyFile(path, dst); err != nil {
 		return path
 	}
 	_ = os.Remove(path)
 	_ = os.Remove(filepath.Dir(path)) // the run's preview folder, once empty
 	return dst
+}
+
+// previewPath is where a task's latest preview is kept in dir.
+func previewPath(dir string, taskID int64) string {
+	return filepath.Join(dir, fmt.Sprintf("%d.jpg", taskID))
 }
 
 func copyFile(src, dst string) error {

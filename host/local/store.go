@@ -59,9 +59,17 @@ type Store struct {
 	path string
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS jobs (
-	id            INTEGER PRIMARY KEY,
+// schemaVersion is the store's PRAGMA user_version. Version 2 made job and
+// task ids AUTOINCREMENT: Prune deletes jobs, and a new job must never get
+// the id (nor its tasks the ids) of a removed one, which names its logs and
+// previews and which people may have noted.
+const schemaVersion = 2
+
+// jobsTable and tasksTable create the tables under a name, so a migration can
+// build them beside the old ones.
+func jobsTable(name string) string {
+	return `CREATE TABLE ` + name + ` (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
 	name          TEXT    NOT NULL,
 	priority      INTEGER NOT NULL,
 	source        TEXT    NOT NULL,           -- the job file, as given to submit
@@ -78,10 +86,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 	last_state    TEXT    NOT NULL DEFAULT '', -- a recurring job's previous run
 	last_finished INTEGER,
 	last_message  TEXT    NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, due_at);
-CREATE TABLE IF NOT EXISTS tasks (
-	id           INTEGER PRIMARY KEY,
+);`
+}
+
+func tasksTable(name string) string {
+	return `CREATE TABLE ` + name + ` (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	job_id       INTEGER NOT NULL REFERENCES jobs(id),
 	idx          INTEGER NOT NULL,            -- order in the job file
 	name         TEXT    NOT NULL,
@@ -100,15 +110,25 @@ CREATE TABLE IF NOT EXISTS tasks (
 	preview_path TEXT    NOT NULL DEFAULT '',
 	log_path     TEXT    NOT NULL DEFAULT '',
 	UNIQUE (job_id, name)
-);
-CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status, job_id);
-CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks(job_id, status, idx);
-CREATE TABLE IF NOT EXISTS task_deps (
+);`
+}
+
+const (
+	jobsColumns  = `id, name, priority, source, content, content_hash, state, every_ns, due_at, run, created_at, started_at, finished_at, message, last_state, last_finished, last_message`
+	tasksColumns = `id, job_id, idx, name, type, commands, status, steps_done, steps_total, activity, pids, attempt_id, started_at, finished_at, message, output_path, preview_path, log_path`
+	jobsIndexes  = `CREATE INDEX jobs_by_state ON jobs(state, due_at);`
+	tasksIndexes = `CREATE INDEX tasks_by_status ON tasks(status, job_id);
+CREATE INDEX tasks_by_job ON tasks(job_id, status, idx);`
+)
+
+// schema creates a new store.
+var schema = jobsTable("jobs") + "\n" + jobsIndexes + "\n" + tasksTable("tasks") + "\n" + tasksIndexes + `
+CREATE TABLE task_deps (
 	task_id INTEGER NOT NULL REFERENCES tasks(id),
 	dep_id  INTEGER NOT NULL REFERENCES tasks(id),
 	PRIMARY KEY (task_id, dep_id)
 );
-CREATE TABLE IF NOT EXISTS attempts (
+CREATE TABLE attempts (
 	id          INTEGER PRIMARY KEY,
 	task_id     INTEGER NOT NULL REFERENCES tasks(id),
 	run         INTEGER NOT NULL,
@@ -119,11 +139,24 @@ CREATE TABLE IF NOT EXISTS attempts (
 	pid         INTEGER NOT NULL              -- of the cajon process that ran it
 );
 -- A task completes at most once per run, whatever happens.
-CREATE UNIQUE INDEX IF NOT EXISTS one_completion ON attempts(task_id, run) WHERE status = 'completed';
-PRAGMA user_version = 1;
+CREATE UNIQUE INDEX one_completion ON attempts(task_id, run) WHERE status = 'completed';
 `
 
-// Open opens the job store at path, creating it when missing.
+// migrateV1 rebuilds the jobs and tasks tables of a version 1 store with
+// AUTOINCREMENT ids (SQLite cannot add it to a table in place). The copies
+// keep every id; AUTOINCREMENT starts above the highest one.
+var migrateV1 = jobsTable("jobs_v2") + `
+INSERT INTO jobs_v2 (` + jobsColumns + `) SELECT ` + jobsColumns + ` FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v2 RENAME TO jobs;
+` + jobsIndexes + "\n" + tasksTable("tasks_v2") + `
+INSERT INTO tasks_v2 (` + tasksColumns + `) SELECT ` + tasksColumns + ` FROM tasks;
+DROP TABLE tasks;
+ALTER TABLE tasks_v2 RENAME TO tasks;
+` + tasksIndexes
+
+// Open opens the job store at path, creating it when missing, and brings an
+// older store's schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("local job store %q: the path must not contain '?'", path)
@@ -140,21 +173,95 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("local job store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	fail := func(what string, err error) (*Store, error) {
+	if err := migrate(ctx, db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("local job store %s: %s: %w", path, what, err)
-	}
-	var version int
-	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return fail("read schema version", err)
-	}
-	if version > 1 {
-		return fail("check schema version", fmt.Errorf("schema version %d is newer than this cajon knows (1): use the newer cajon, or move the file away", version))
-	}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		return fail("create schema", err)
+		return nil, fmt.Errorf("local job store %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
+}
+
+// migrate creates the schema of a new store, or upgrades an older one, in one
+// write transaction: of several processes opening the store at once, one
+// migrates and the others find it done.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	var version int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version == schemaVersion {
+		return nil
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("schema version %d is newer than this cajon knows (%d): use the newer cajon, or move the file away", version, schemaVersion)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	defer conn.Close()
+	// Rebuilding a table that others reference needs foreign keys off, which
+	// SQLite only allows outside a transaction; the check below stands in.
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	defer func() {
+		if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); ferr != nil && err == nil {
+			err = fmt.Errorf("migrate schema: turn foreign keys back on: %w", ferr)
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version == 0 {
+		// Version 1 wrote its tables before their version: a store left by a
+		// crash in between is a version 1 store.
+		var tables int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'`).Scan(&tables); err != nil {
+			return fmt.Errorf("read schema: %w", err)
+		}
+		if tables > 0 {
+			version = 1
+		}
+	}
+	switch version {
+	case 0:
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+	case 1:
+		if _, err := tx.ExecContext(ctx, migrateV1); err != nil {
+			return fmt.Errorf("migrate schema from version 1 to %d: %w", schemaVersion, err)
+		}
+		rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+		if err != nil {
+			return fmt.Errorf("migrate schema: check foreign keys: %w", err)
+		}
+		broken := rows.Next()
+		rerr := rows.Err()
+		rows.Close()
+		if rerr != nil {
+			return fmt.Errorf("migrate schema: check foreign keys: %w", rerr)
+		}
+		if broken {
+			return fmt.Errorf("migrate schema from version 1 to %d: rows refer to missing jobs or tasks; nothing was changed", schemaVersion)
+		}
+	case schemaVersion:
+		return nil // another process was first
+	default:
+		return fmt.Errorf("schema version %d is newer than this cajon knows (%d): use the newer cajon, or move the file away", version, schemaVersion)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+		return fmt.Errorf("write schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	return nil
 }
 
 // Path is the store's file.

@@ -1,0 +1,150 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/logstore"
+)
+
+// This file holds retention: removing finished jobs, with everything kept
+// for them, once they are old enough.
+
+// Pruned says what a prune removed.
+type Pruned struct {
+	// Jobs are the ids of the removed jobs, lowest first.
+	Jobs []int64
+	// Tasks are the ids of their tasks (a kept preview is named by its task's id).
+	Tasks []int64
+	// LogFiles and LogBytes count the full task logs removed, Previews the
+	// kept preview images; Store.DeleteFinished leaves them 0.
+	LogFiles int
+	LogBytes int64
+	Previews int
+}
+
+// DeleteFinished deletes the finished jobs whose last run ended before
+// `before`, with their tasks, dependencies and attempts, in one transaction,
+// and returns their ids so the caller can remove their files (see Pruner).
+// Finished means completed, failed or canceled with no task still running: a
+// waiting or running job is never deleted, nor a recurring job that is still
+// armed (only a canceled one ends). Ids are never given out again.
+func (s *Store) DeleteFinished(ctx context.Context, before time.Time) (Pruned, error) {
+	var p Pruned
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM jobs j
+			WHERE state IN (?, ?, ?) AND finished_at IS NOT NULL AND finished_at < ?
+			  AND (every_ns = 0 OR state = ?)
+			  AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = j.id AND status = ?)
+			ORDER BY id`,
+			jobCompleted, jobFailed, jobCanceled, before.UnixNano(), jobCanceled, TaskRunning)
+		if err != nil {
+			return err
+		}
+		p.Jobs, err = scanIDs(rows)
+		if err != nil {
+			return err
+		}
+		// Children first: foreign keys are on.
+		deletes := []string{
+			`DELETE FROM attempts WHERE task_id IN (SELECT id FROM tasks WHERE job_id = ?)`,
+			`DELETE FROM task_deps WHERE task_id IN (SELECT id FROM tasks WHERE job_id = ?)`,
+			`DELETE FROM tasks WHERE job_id = ?`,
+			`DELETE FROM jobs WHERE id = ?`,
+		}
+		stmts := make([]*sql.Stmt, len(deletes))
+		for i, q := range deletes {
+			if stmts[i], err = tx.PrepareContext(ctx, q); err != nil {
+				return err
+			}
+			defer stmts[i].Close()
+		}
+		for _, id := range p.Jobs {
+			rows, err := tx.QueryContext(ctx, `SELECT id FROM tasks WHERE job_id = ? ORDER BY id`, id)
+			if err != nil {
+				return err
+			}
+			tasks, err := scanIDs(rows)
+			if err != nil {
+				return err
+			}
+			p.Tasks = append(p.Tasks, tasks...)
+			for _, st := range stmts {
+				if _, err := st.ExecContext(ctx, id); err != nil {
+					return fmt.Errorf("job %d: %w", id, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Pruned{}, s.wrap(fmt.Sprintf("delete finished jobs that ended before %s", before.Format(time.RFC3339)), err)
+	}
+	return p, nil
+}
+
+func scanIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// Pruner removes finished jobs from a Store together with their full task
+// logs and kept previews.
+type Pruner struct {
+	Store *Store
+	// Logs holds the jobs' full task logs; nil leaves logs alone.
+	Logs *logstore.Store
+	// PreviewDir holds the tasks' kept previews (Runner.PreviewDir); ""
+	// leaves previews alone.
+	PreviewDir string
+}
+
+// Prune deletes the finished jobs whose last run ended before `before` (see
+// Store.DeleteFinished), then their logs and previews. The jobs are gone from
+// the store even when a file cannot be removed: the error names the files,
+// and the log store's own caps remove forgotten logs in time.
+func (p Pruner) Prune(ctx context.Context, before time.Time) (Pruned, error) {
+	res, err := p.Store.DeleteFinished(ctx, before)
+	if err != nil {
+		return res, err
+	}
+	var errs []error
+	if p.Logs != nil {
+		for _, id := range res.Jobs {
+			n, size, err := p.Logs.RemoveJob(logJobKey(id))
+			res.LogFiles += n
+			res.LogBytes += size
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if p.PreviewDir != "" {
+		for _, id := range res.Tasks {
+			err := os.Remove(previewPath(p.PreviewDir, id))
+			switch {
+			case err == nil:
+				res.Previews++
+			case !errors.Is(err, fs.ErrNotExist):
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("local queue: removed %d finished jobs, but not all their files: %w", len(res.Jobs), errors.Join(errs...))
+	}
+	return res, nil
+}
