@@ -30,6 +30,7 @@ func localCommands() map[string]subcommand {
 		"logs":   {"print the full log of a job's tasks, or of one task", cmdLocalLogs},
 		"cancel": {"cancel a job; running tasks are aborted with their process trees", cmdLocalCancel},
 		"run":    {"work the queue until stopped (or, with --until-idle, until nothing is due)", cmdLocalRun},
+		"prune":  {"remove finished jobs with their logs and previews (older than [local] keep_finished)", cmdLocalPrune},
 	}
 }
 
@@ -682,13 +683,14 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 	}
 	defer reg.Close()
 	runner := &local.Runner{
-		Store:      store,
-		Tasks:      &task.Runner{Commands: reg, Grace: cfg.KillGrace},
-		Logs:       logs,
-		Slots:      cfg.Local.Slots,
-		PreviewDir: paths.previews,
-		Logger:     log.Named("local"),
-		Events:     out.event,
+		Store:        store,
+		Tasks:        &task.Runner{Commands: reg, Grace: cfg.KillGrace},
+		Logs:         logs,
+		Slots:        cfg.Local.Slots,
+		PreviewDir:   paths.previews,
+		KeepFinished: cfg.Local.KeepFinished,
+		Logger:       log.Named("local"),
+		Events:       out.event,
 	}
 	out.start(runner)
 	log.Info("working the local queue", "store", store.Path(), "slots", cfg.Local.Slots, "until_idle", *untilIdle)
@@ -707,4 +709,93 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 			len(ids), plural(len(ids), "job", "jobs"), strings.Join(ids, ", "))}
 	}
 	return nil
+}
+
+func cmdLocalPrune(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "local prune", "local prune [--older-than DURATION] [flags]",
+		`Remove the finished jobs (completed, failed, or canceled) whose last run
+ended more than DURATION ago, with their tasks' full logs and kept previews.
+Waiting and running jobs, and recurring jobs that will run again, are never
+removed; the id of a removed job is never given to a new one. Prints how many
+jobs were removed and their ids.
+
+Without --older-than, [local] keep_finished (default 720h, 30 days) is used;
+when that is 0 (keep forever) nothing is removed. 'cajon local run' does the
+same by itself when it starts and about once an hour.
+
+--older-than DURATION: 90m, 12h, 30d, 1d12h (more than 0).`)
+	common.register(fs)
+	olderThan := fs.String("older-than", "", "remove jobs that ended more than DURATION ago (default: [local] keep_finished)")
+	if err := parseLocalFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	var age time.Duration
+	if *olderThan != "" {
+		d, err := local.ParseDuration(strings.TrimSpace(*olderThan))
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--older-than: %w", err)}
+		}
+		if d <= 0 {
+			return &exitError{code: 2, err: fmt.Errorf("--older-than %s: must be more than 0 (1s removes every finished job)", *olderThan)}
+		}
+		age = d
+	}
+	cfg, store, err := openLocal(ctx, env, &common, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if age == 0 {
+		if age = cfg.Local.KeepFinished; age == 0 {
+			fmt.Fprintln(env.stdout, "nothing removed: local.keep_finished is 0 (keep finished jobs forever); give --older-than DURATION to remove them")
+			return nil
+		}
+	}
+	paths := pathsOf(cfg)
+	// No size or age caps here: those are the business of 'cajon local run',
+	// which knows which logs it has open.
+	logs, err := logstore.Open(paths.logs, logstore.Limits{})
+	if err != nil {
+		return err
+	}
+	before := time.Now().Add(-age)
+	res, err := local.Pruner{Store: store, Logs: logs, PreviewDir: paths.previews}.Prune(ctx, before)
+	if len(res.Jobs) == 0 {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "removed 0 jobs: none finished before %s (%s ago)\n", before.Local().Format(time.RFC3339), daysText(age))
+		return nil
+	}
+	ids := make([]string, len(res.Jobs))
+	for i, id := range res.Jobs {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	fmt.Fprintf(env.stdout, "removed %d %s that finished before %s (%s ago): %s\n", len(res.Jobs), plural(len(res.Jobs), "job", "jobs"),
+		before.Local().Format(time.RFC3339), daysText(age), strings.Join(ids, ", "))
+	fmt.Fprintf(env.stderr, "cajon: with %d log %s (%d bytes) and %d %s\n", res.LogFiles, plural(res.LogFiles, "file", "files"),
+		res.LogBytes, res.Previews, plural(res.Previews, "preview", "previews"))
+	return err
+}
+
+// daysText writes a duration the way --older-than takes it: "30d", "1d12h",
+// "90m".
+func daysText(d time.Duration) string {
+	const day = 24 * time.Hour
+	days, rest := d/day, d%day
+	s := ""
+	if days > 0 {
+		s = fmt.Sprintf("%dd", days)
+		if rest == 0 {
+			return s
+		}
+	}
+	r := rest.String()
+	for _, zero := range []string{"0s", "0m"} {
+		if len(r) > len(zero) && strings.HasSuffix(r, zero) && r[len(r)-len(zero)-1] >= 'a' {
+			r = strings.TrimSuffix(r, zero)
+		}
+	}
+	return s + r
 }

@@ -5,11 +5,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	_ "modernc.org/sqlite" // to age jobs in local.db
 )
 
 // binDir holds bin/cajon and its plugins (exec, testkit), built by TestMain
@@ -342,7 +345,7 @@ func TestLocalSubmitRejectsBadFiles(t *testing.T) {
 
 func TestLocalHelp(t *testing.T) {
 	c := newCajon(t)
-	for _, sub := range []string{"submit", "list", "show", "logs", "cancel", "run"} {
+	for _, sub := range []string{"submit", "list", "show", "logs", "cancel", "run", "prune"} {
 		_, errOut, code := c.run("local", sub, "--help")
 		if code != 0 || !strings.Contains(errOut, "Usage: cajon local "+sub) {
 			t.Errorf("local %s --help: exit %d\n%s", sub, code, errOut)
@@ -437,6 +440,106 @@ func TestLocalRecurring(t *testing.T) {
 	if j := c.show(id); j.State != "canceled" {
 		t.Errorf("after cancel: %+v", j)
 	}
+}
+
+// ageJob moves the end of a finished job back by ago, as if it had ended then.
+func (c *cajon) ageJob(id string, ago time.Duration) {
+	c.t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(c.state, "local.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Exec(`UPDATE jobs SET finished_at = finished_at - ? WHERE id = ? AND finished_at IS NOT NULL`, int64(ago), id)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		c.t.Fatalf("job %s has not finished", id)
+	}
+}
+
+func TestLocalPrune(t *testing.T) {
+	c := newCajon(t)
+	echo := "name = \"%s\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"hi\" }\n"
+	later := c.submit(c.writeJob("later.toml", fmt.Sprintf(echo, "later")), "--at", "+1h")
+	old := c.submit(c.writeJob("old.toml", fmt.Sprintf(echo, "old")))
+	c.ok("local", "run", "--until-idle")
+	logDir := filepath.Join(c.state, "logs", "local-"+old)
+	if _, err := os.Stat(logDir); err != nil {
+		t.Fatalf("no task log before the prune: %v", err)
+	}
+
+	tests := []struct {
+		name    string
+		env     []string
+		args    []string
+		age     time.Duration // moves the job's end back first
+		code    int
+		stdout  string
+		stderr  string
+		removed bool
+	}{
+		{"default keeps a new job", nil, nil, 0, 0, "removed 0 jobs: none finished before", "", false},
+		{"bad duration", nil, []string{"--older-than", "soon"}, 0, 2, "", `invalid duration "soon"`, false},
+		{"zero", nil, []string{"--older-than", "0"}, 0, 2, "", "must be more than 0", false},
+		{"keep forever", []string{"CAJON_LOCAL_KEEP_FINISHED=0s"}, nil, 40 * 24 * time.Hour, 0, "nothing removed: local.keep_finished is 0", "", false},
+		{"younger than --older-than", nil, []string{"--older-than", "50d"}, 0, 0, "removed 0 jobs", "", false},
+		{"default keep_finished", nil, nil, 0, 0, "removed 1 job that finished before", "with 1 log file", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.age > 0 {
+				c.ageJob(old, tt.age)
+			}
+			env := c.env
+			c.env = append(slices.Clone(env), tt.env...)
+			defer func() { c.env = env }()
+			stdout, stderr, code := c.run(append([]string{"local", "prune"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("exit %d, want %d\nstdout (want %q):\n%s\nstderr (want %q):\n%s", code, tt.code, tt.stdout, stdout, tt.stderr, stderr)
+			}
+			if tt.removed && !strings.HasSuffix(strings.TrimSpace(stdout), "ago): "+old) {
+				t.Errorf("stdout does not end with the removed id %s:\n%s", old, stdout)
+			}
+			_, showErr, showCode := c.run("local", "show", old)
+			if gone := showCode != 0 && strings.Contains(showErr, "not in the local queue"); gone != tt.removed {
+				t.Errorf("job %s removed = %v, want %v (show: exit %d, %s)", old, gone, tt.removed, showCode, showErr)
+			}
+			if _, err := os.Stat(logDir); os.IsNotExist(err) != tt.removed {
+				t.Errorf("log folder %s removed = %v, want %v", logDir, os.IsNotExist(err), tt.removed)
+			}
+		})
+	}
+	if j := c.show(later); j.Status != "scheduled" {
+		t.Errorf("the scheduled job after the prunes: %+v", j)
+	}
+	// The pruned job had the highest id: a new job must not get it back.
+	next := c.submit(c.writeJob("next.toml", fmt.Sprintf(echo, "next")))
+	if n, _ := strconv.Atoi(next); n <= mustAtoi(t, old) {
+		t.Errorf("job submitted after the prune got id %s; the removed job had %s", next, old)
+	}
+
+	// `local run` prunes at start by itself.
+	c.ok("local", "run", "--until-idle")
+	c.ageJob(next, 2*time.Hour)
+	c.env = append(c.env, "CAJON_LOCAL_KEEP_FINISHED=1h")
+	_, runErr, code := c.run("local", "run", "--until-idle")
+	if code != 0 || !strings.Contains(runErr, "removed finished jobs") || !strings.Contains(runErr, "jobs=1") {
+		t.Errorf("local run with keep_finished 1h: exit %d\n%s", code, runErr)
+	}
+	if _, _, code := c.run("local", "show", next); code == 0 {
+		t.Errorf("job %s was not removed by local run", next)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // treeJob is a job whose task "work" runs script through testkit, with
