@@ -49,7 +49,7 @@ func subcommands() map[string]subcommand {
 		"run":      {"work for a Flamenco Manager (plain 'cajon' too, when a Manager is configured)", cmdRun},
 		"register": {"register with the Flamenco Manager as a new worker and save the credentials", cmdRegister},
 		"flush":    {"deliver the queued task updates to the Manager and exit", cmdFlush},
-		"local":    {"the local job queue: submit, list, show, logs, cancel, run", cmdLocal},
+		"local":    {"the local job queue: submit, list, show, logs, cancel, run, prune", cmdLocal},
 		"config":   {"print the effective configuration and where each value came from", cmdConfig},
 		"version":  {"print the version", cmdVersion},
 	}
