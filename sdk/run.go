@@ -8,9 +8,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/sdk/process"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
@@ -31,8 +33,11 @@ const (
 type Run struct {
 	// JobID and TaskID identify the Flamenco job and task (or the local ones).
 	JobID, TaskID string
-	// RunID is unique to this execution; processes started with Exec carry it
-	// in their environment as CAJON_RUN_ID.
+	// RunID is unique to this execution. Processes started with Exec carry
+	// "<RunID>/<n>" in their environment as CAJON_RUN_ID, n counting the
+	// run's Exec calls from 1: each call is contained on its own, so calls
+	// may overlap (a helper tool next to the main program) without the end of
+	// one killing the other.
 	RunID string
 	// Command is the command's name.
 	Command string
@@ -45,6 +50,7 @@ type Run struct {
 
 	config map[string]any
 	out    *emitter
+	execs  atomic.Int64 // Exec calls so far, for their process tags
 }
 
 // Log writes lines to the task log. A string with newlines is several lines.
@@ -99,7 +105,7 @@ func (r *Run) PluginConfig(v any) error {
 // A non-zero exit code is not an error: check Result.ExitCode.
 func (r *Run) Exec(ctx context.Context, c process.Command) (process.Result, error) {
 	if c.Tag == "" {
-		c.Tag = r.RunID
+		c.Tag = proctree.SubTag(r.RunID, r.execs.Add(1))
 	}
 	if c.Grace == 0 {
 		c.Grace = r.Grace

@@ -17,7 +17,8 @@ func KillDescendants(ctx context.Context, pid int) error {
 }
 
 // KillTagged SIGKILLs every descendant of root started with
-// CAJON_RUN_ID=<tag>, with their own descendants. The host uses it after a
+// CAJON_RUN_ID=<tag> or a sub-tag of it (SubTag: the tags sdk.Run.Exec gives
+// each process it starts), with their own descendants. The host uses it after a
 // plugin crashed: the dead plugin's orphans reparent to the host (a
 // subreaper) and still carry their run's tag. macOS cannot read another
 // process's environment; there the plugin's own sweep is all there is.
@@ -32,7 +33,7 @@ func KillTagged(ctx context.Context, root int, tag string) error {
 		}
 		var tagged []int
 		for _, d := range ds {
-			if has, _ := environHasTag(d, tag); has {
+			if has, _ := environHasTag(d, tag, true); has {
 				tagged = append(tagged, d)
 			}
 		}

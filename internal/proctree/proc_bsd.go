@@ -57,6 +57,6 @@ func procState(pid int) (procInfo, bool) {
 	return procInfo{}, false
 }
 
-func environHasTag(int, string) (has, sure bool) { return false, true }
+func environHasTag(int, string, bool) (has, sure bool) { return false, true }
 
 func signalProc(k procKey, sig unix.Signal) error { return unix.Kill(k.pid, sig) }

@@ -50,7 +50,7 @@ func procState(pid int) (procInfo, bool) {
 
 // environHasTag is always false on macOS: another process's environment is
 // not readable cheaply; process group and descent cover the group.
-func environHasTag(int, string) (has, sure bool) { return false, true }
+func environHasTag(int, string, bool) (has, sure bool) { return false, true }
 
 // signalProc signals pid after checking that it is still the process that
 // started at k.start (macOS has no pidfd; the window left is tiny).

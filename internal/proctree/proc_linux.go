@@ -105,14 +105,15 @@ func procState(pid int) (procInfo, bool) {
 }
 
 // environHasTag reports whether the process was started with
-// CAJON_RUN_ID=<tag>. sure is false if the environment could not be read (the
-// process is exiting, or runs as another user): ask again later.
-func environHasTag(pid int, tag string) (has, sure bool) {
+// CAJON_RUN_ID=<tag> or, with family, with a sub-tag of tag (see SubTag).
+// sure is false if the environment could not be read (the process is
+// exiting, or runs as another user): ask again later.
+func environHasTag(pid int, tag string, family bool) (has, sure bool) {
 	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil || len(env) == 0 {
 		return false, false
 	}
-	entry := TagEnv + "=" + tag
+	prefix := TagEnv + "="
 	for len(env) > 0 {
 		var kv []byte
 		if i := bytes.IndexByte(env, 0); i >= 0 {
@@ -120,8 +121,8 @@ func environHasTag(pid int, tag string) (has, sure bool) {
 		} else {
 			kv, env = env, nil
 		}
-		if string(kv) == entry {
-			return true, true
+		if value, ok := bytes.CutPrefix(kv, []byte(prefix)); ok {
+			return tagMatches(string(value), tag, family), true
 		}
 	}
 	return false, true

@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,23 @@ import (
 // TagEnv is the environment variable that carries a Group's tag (the run id)
 // into every process of the group.
 const TagEnv = "CAJON_RUN_ID"
+
+// SubTag returns the tag of the n-th Group started for the run tagged tag.
+// Groups that live at the same time need tags of their own (a Group's sweep
+// takes every process with its tag as a member), while KillTagged(tag) still
+// finds them all.
+func SubTag(tag string, n int64) string {
+	return tag + "/" + strconv.FormatInt(n, 10)
+}
+
+// tagMatches reports whether value, a process's CAJON_RUN_ID, is tag or, with
+// family, a sub-tag of tag.
+func tagMatches(value, tag string, family bool) bool {
+	if value == tag {
+		return true
+	}
+	return family && len(value) > len(tag) && value[len(tag)] == '/' && value[:len(tag)] == tag
+}
 
 // Timings of the kill sequence. killTimeout bounds how long Terminate and
 // KillTree keep killing and sweeping before they give up and report survivors.

@@ -476,3 +476,72 @@ func TestTerminateReapsLeftGroupOrphan(t *testing.T) {
 	}
 	assertAllGone(t, []proc{child})
 }
+
+func TestTagMatches(t *testing.T) {
+	tests := []struct {
+		value, tag string
+		family     bool
+		want       bool
+	}{
+		{"run", "run", false, true},
+		{"run", "run", true, true},
+		{"run/3", "run", false, false},
+		{"run/3", "run", true, true},
+		{SubTag("run", 12), "run", true, true},
+		{"run2/1", "run", true, false},
+		{"runner", "run", true, false},
+		{"run", "run/1", true, false},
+		{"", "run", true, false},
+	}
+	for _, tt := range tests {
+		if got := tagMatches(tt.value, tt.tag, tt.family); got != tt.want {
+			t.Errorf("tagMatches(%q, %q, family=%v) = %v, want %v", tt.value, tt.tag, tt.family, got, tt.want)
+		}
+	}
+}
+
+// TestOverlappingGroups runs two groups of one run at once, as a command
+// that starts a helper tool next to its main program does: the end of the
+// short one must not take the long one with it, and KillTagged of the run
+// still finds both.
+func TestOverlappingGroups(t *testing.T) {
+	start := func(tag string, script string) *Group {
+		t.Helper()
+		g, err := Start(exec.Command("sh", "-c", script), Options{Tag: tag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.Terminate(context.Background(), 0); _ = g.Wait() })
+		return g
+	}
+	long := start(SubTag("overlap", 1), "sleep 300")
+	short := start(SubTag("overlap", 2), "exit 0")
+	if err := short.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := short.Terminate(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if members, err := long.Members(); err != nil || !slices.Contains(members, long.Pid()) {
+		t.Fatalf("after the short group ended, the long one has members %v (%v), want its leader %d", members, err, long.Pid())
+	}
+	// A process of a different run stays.
+	other := start(SubTag("overlap-other", 1), "sleep 300")
+
+	if err := KillTagged(context.Background(), os.Getpid(), "overlap"); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- long.Wait() }()
+	select {
+	case err := <-waited:
+		if err == nil {
+			t.Error("the long group's leader exited cleanly, want it killed by KillTagged")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("KillTagged(overlap) left the long group's leader running")
+	}
+	if members, _ := other.Members(); !slices.Contains(members, other.Pid()) {
+		t.Errorf("KillTagged(overlap) killed a process of run overlap-other")
+	}
+}

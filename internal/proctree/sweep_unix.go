@@ -210,7 +210,7 @@ func (s *sweeper) sweep() (sweepResult, error) {
 			has, ok := s.tagged[k]
 			if !ok {
 				var sure bool
-				if has, sure = environHasTag(p.pid, s.tag); !sure {
+				if has, sure = environHasTag(p.pid, s.tag, false); !sure {
 					return // unreadable right now; try again next sweep
 				}
 			}

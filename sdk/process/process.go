@@ -64,8 +64,10 @@ type Command struct {
 	Env []string
 	// Dir is the working directory; "" is this process's.
 	Dir string
-	// Tag is the run id, set in the environment as CAJON_RUN_ID so that
-	// processes that leave the process group are still found and killed.
+	// Tag is set in the environment as CAJON_RUN_ID so that processes that
+	// leave the process group are still found and killed. Every process
+	// tagged Tag counts as part of this command: commands that run at the
+	// same time need different tags (sdk.Run.Exec gives each "<run id>/<n>").
 	Tag string
 	// Grace is how long processes get between SIGTERM (CTRL_BREAK on
 	// Windows) and SIGKILL. 0 means DefaultGrace.
