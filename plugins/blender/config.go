@@ -11,12 +11,16 @@ type config struct {
 	// FailOnMissingFiles fails the task when Blender cannot open a file the
 	// scene needs (a linked library, the blend file).
 	FailOnMissingFiles bool `json:"fail_on_missing_files"`
-	// Previews makes a small JPEG of PNG and JPEG frames for the host.
+	// Previews makes a small JPEG of each rendered frame for the host.
 	Previews bool `json:"previews"`
+	// PreviewFFmpeg is the ffmpeg that makes the previews of EXR and TIFF
+	// frames (a path, or a name looked up in PATH); "" or a missing ffmpeg
+	// means those frames get none. PNG and JPEG frames never need it.
+	PreviewFFmpeg string `json:"preview_ffmpeg"`
 }
 
 // defaultConfig is the configuration of a node without a [plugins.blender]
 // table: strict about errors, with previews.
 func defaultConfig() config {
-	return config{FailOnErrorLines: true, FailOnMissingFiles: true, Previews: true}
+	return config{FailOnErrorLines: true, FailOnMissingFiles: true, Previews: true, PreviewFFmpeg: "ffmpeg"}
 }

@@ -37,8 +37,8 @@ const (
 // grey, so that both dark and light renders stay visible.
 var previewBackground = color.RGBA{R: 64, G: 64, B: 64, A: 255}
 
-// canPreview reports whether makePreview can read the file.
-func canPreview(path string) bool {
+// goDecodes reports whether makePreview can read the file (PNG, JPEG).
+func goDecodes(path string) bool {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".png", ".jpg", ".jpeg":
 		return true

@@ -159,8 +159,8 @@ func TestPreviewPaths(t *testing.T) {
 		t.Errorf("previewName = %q", got)
 	}
 	for path, want := range map[string]bool{"a.png": true, "A.JPG": true, "b.jpeg": true, "c.exr": false, "d.tif": false, "png": false} {
-		if canPreview(path) != want {
-			t.Errorf("canPreview(%q) = %v", path, !want)
+		if goDecodes(path) != want {
+			t.Errorf("goDecodes(%q) = %v", path, !want)
 		}
 	}
 }

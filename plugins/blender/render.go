@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -74,7 +75,7 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	if cfg.Previews {
 		root := os.TempDir()
 		removeStalePreviews(root, previewStaleAge, time.Now())
-		previews = startPreviewer(previewDir(root, run.RunID), run)
+		previews = startPreviewer(ctx, previewDir(root, run.RunID), run, cfg.PreviewFFmpeg)
 	}
 
 	// OnLine calls never overlap and end before Exec returns (sdk/process),
@@ -99,7 +100,7 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 			if u.saved != "" {
 				path := resolve(run.WorkDir, u.saved)
 				run.Output(path, mimeType(path))
-				if previews != nil && canPreview(path) {
+				if previews != nil && previews.canPreview(path) {
 					previews.offer(path)
 				}
 			}
@@ -225,16 +226,47 @@ func logCrashReport(run *sdk.Run, path string) {
 // is being made, a newer frame replaces any frame still waiting, so a fast
 // render never queues up work (the Manager only shows the latest image).
 type previewer struct {
+	ctx  context.Context
 	dir  string
 	run  *sdk.Run
 	next chan string // the newest frame waiting for a preview, if any
 	done chan struct{}
+
+	ffmpeg    string // for frames Go cannot read; "" when there is none
+	noFFmpeg  string // why there is none, said once at the first such frame
+	saidWhyNo bool
 }
 
-func startPreviewer(dir string, run *sdk.Run) *previewer {
-	p := &previewer{dir: dir, run: run, next: make(chan string, 1), done: make(chan struct{})}
+// startPreviewer starts making previews into dir. ffmpeg is the configured
+// preview_ffmpeg.
+func startPreviewer(ctx context.Context, dir string, run *sdk.Run, ffmpeg string) *previewer {
+	p := &previewer{ctx: ctx, dir: dir, run: run, next: make(chan string, 1), done: make(chan struct{})}
+	switch path, err := exec.LookPath(ffmpeg); {
+	case ffmpeg == "":
+		p.noFFmpeg = "[plugins.blender] preview_ffmpeg is empty"
+	case err != nil:
+		p.noFFmpeg = fmt.Sprintf("ffmpeg %q was not found (set [plugins.blender] preview_ffmpeg): %v", ffmpeg, err)
+	default:
+		p.ffmpeg = path
+	}
 	go p.work()
 	return p
+}
+
+// canPreview reports whether a preview of frame can be made. Calls must not
+// be concurrent.
+func (p *previewer) canPreview(frame string) bool {
+	if goDecodes(frame) {
+		return true
+	}
+	if _, ok := ffmpegInputArgs(frame); !ok {
+		return false
+	}
+	if p.ffmpeg == "" && !p.saidWhyNo {
+		p.saidWhyNo = true
+		p.run.Logf("cajon-plugin-blender: no previews of %s frames: %s", strings.ToUpper(strings.TrimPrefix(filepath.Ext(frame), ".")), p.noFFmpeg)
+	}
+	return p.ffmpeg != ""
 }
 
 // offer asks for a preview of frame. Calls must not be concurrent.
@@ -258,7 +290,16 @@ func (p *previewer) work() {
 	for frame := range p.next {
 		n++
 		dst := filepath.Join(p.dir, previewName(n, frame))
-		if err := makePreview(frame, dst, previewMaxSize); err != nil {
+		var err error
+		if goDecodes(frame) {
+			err = makePreview(frame, dst, previewMaxSize)
+		} else {
+			err = makePreviewFFmpeg(p.ctx, p.run, p.ffmpeg, frame, dst, previewMaxSize)
+		}
+		if p.ctx.Err() != nil {
+			return // aborted: the preview does not matter any more
+		}
+		if err != nil {
 			p.run.Logf("cajon-plugin-blender: no preview: %v", err)
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +296,70 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "exe,exeArgs,argsBefore,blendfile,args" {
 		t.Errorf("parameters %s, want Flamenco's exe,exeArgs,argsBefore,blendfile,args", got)
+	}
+}
+
+func TestRenderEXRPreviews(t *testing.T) {
+	blender := needBlender(t)
+	needFFmpeg(t)
+	dir := t.TempDir()
+	scene := makeScene(t, blender, dir)
+	tests := []struct {
+		name         string
+		config       map[string]any
+		wantPreviews bool
+		wantLog      string
+	}{
+		{name: "with ffmpeg", wantPreviews: true},
+		{name: "ffmpeg missing", config: map[string]any{"preview_ffmpeg": filepath.Join(dir, "no-ffmpeg")},
+			wantLog: "no previews of EXR frames: ffmpeg \"" + filepath.Join(dir, "no-ffmpeg") + "\" was not found"},
+		{name: "ffmpeg turned off", config: map[string]any{"preview_ffmpeg": ""},
+			wantLog: "no previews of EXR frames: [plugins.blender] preview_ffmpeg is empty"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateTemp(t)
+			frames := filepath.Join(dir, "frames"+strconv.Itoa(i))
+			res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+				"exeArgs": "-b -y", "blendfile": scene,
+				"args": list("--render-output", filepath.Join(frames, "######"), "--render-format", "OPEN_EXR", "--render-frame", "1..2"),
+			}, sdktest.Options{Config: tt.config})
+			if res.Status != sdktest.Completed {
+				t.Fatalf("render %s: %s\n%s", res.Status, res.Message, strings.Join(res.Lines, "\n"))
+			}
+			var exrs, previews []string
+			for _, o := range res.Outputs {
+				switch o.MimeType {
+				case "image/x-exr":
+					exrs = append(exrs, o.Path)
+				case "image/jpeg":
+					previews = append(previews, o.Path)
+				}
+			}
+			if len(exrs) != 2 {
+				t.Errorf("EXR outputs %q, want the 2 frames", exrs)
+			}
+			if !tt.wantPreviews {
+				if len(previews) > 0 {
+					t.Errorf("previews %q without an ffmpeg", previews)
+				}
+				if log := strings.Join(res.Lines, "\n"); strings.Count(log, "no previews of EXR frames") != 1 || !strings.Contains(log, tt.wantLog) {
+					t.Errorf("the log should say once %q:\n%s", tt.wantLog, log)
+				}
+				return
+			}
+			if len(previews) == 0 || !strings.HasSuffix(previews[len(previews)-1], "-000002.jpg") {
+				t.Fatalf("previews %q: want one of the last frame", previews)
+			}
+			f, err := os.Open(previews[len(previews)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			cfg, err := jpeg.DecodeConfig(f)
+			if err != nil || cfg.Width != 64 || cfg.Height != 36 {
+				t.Errorf("preview %dx%d, %v; want a 64x36 JPEG", cfg.Width, cfg.Height, err)
+			}
+		})
 	}
 }
