@@ -63,6 +63,15 @@ func list(s ...string) []any {
 	return out
 }
 
+// outputsByType groups the paths of a run's outputs by MIME type, in order.
+func outputsByType(res *sdktest.Result) map[string][]string {
+	m := map[string][]string{}
+	for _, o := range res.Outputs {
+		m[o.MimeType] = append(m[o.MimeType], o.Path)
+	}
+	return m
+}
+
 // lastActivity is the newest activity text sent ("" leaves it unchanged).
 func lastActivity(ps []sdktest.Progress) string {
 	last := ""
@@ -120,16 +129,10 @@ func TestRenderThreeFrames(t *testing.T) {
 		t.Errorf("last activity %q, want it about frame 3", last)
 	}
 
-	var pngs, previews []string
-	for _, o := range res.Outputs {
-		switch o.MimeType {
-		case "image/png":
-			pngs = append(pngs, o.Path)
-		case "image/jpeg":
-			previews = append(previews, o.Path)
-		default:
-			t.Errorf("unexpected output %+v", o)
-		}
+	byType := outputsByType(res)
+	pngs, previews := byType["image/png"], byType["image/jpeg"]
+	if len(byType) > 2 {
+		t.Errorf("outputs of other types than PNG frames and JPEG previews: %+v", res.Outputs)
 	}
 	want := []string{"000001.png", "000002.png", "000003.png"}
 	if len(pngs) != len(want) {
@@ -327,15 +330,8 @@ func TestRenderEXRPreviews(t *testing.T) {
 			if res.Status != sdktest.Completed {
 				t.Fatalf("render %s: %s\n%s", res.Status, res.Message, strings.Join(res.Lines, "\n"))
 			}
-			var exrs, previews []string
-			for _, o := range res.Outputs {
-				switch o.MimeType {
-				case "image/x-exr":
-					exrs = append(exrs, o.Path)
-				case "image/jpeg":
-					previews = append(previews, o.Path)
-				}
-			}
+			byType := outputsByType(res)
+			exrs, previews := byType["image/x-exr"], byType["image/jpeg"]
 			if len(exrs) != 2 {
 				t.Errorf("EXR outputs %q, want the 2 frames", exrs)
 			}
