@@ -506,8 +506,9 @@ func cmdLocalLogs(ctx context.Context, env *cliEnv, args []string) error {
 		`Print the full log of one task of a job, or of all its tasks one after the
 other. The log is kept whole in the state directory (logs/), however long it
 is, within the [log_store] caps. For a recurring job, the current (or last)
-run's log.`)
+run's log, or with --run N that of an earlier run.`)
 	common.register(fs)
+	run := fs.Int("run", 0, "for a recurring job: the log of this run (1 is the first; default: the current or last run)")
 	if err := parseLocalFlags(fs, args, 1, 2); err != nil {
 		return err
 	}
@@ -515,7 +516,7 @@ run's log.`)
 	if err != nil {
 		return err
 	}
-	_, store, err := openLocal(ctx, env, &common, nil)
+	cfg, store, err := openLocal(ctx, env, &common, nil)
 	if err != nil {
 		return err
 	}
@@ -524,6 +525,27 @@ run's log.`)
 	if err != nil {
 		return err
 	}
+	noLog := "not run yet"
+	if *run != 0 {
+		if *run < 1 || *run > job.Run {
+			return &exitError{code: 2, err: fmt.Errorf("--run %d: job %d (%q) has had %s", *run, id, job.Name, runsText(job.Run))}
+		}
+		noLog = fmt.Sprintf("no log of run %d (the task has not run in it, or the [log_store] caps removed the log)", *run)
+		// The store keeps the path of the latest log only; the log store
+		// names every run's.
+		logs, err := logstore.Open(pathsOf(cfg).logs, logstore.Limits{})
+		if err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			if t.LogPath, err = local.TaskLogPath(logs, id, t.Name, *run); err != nil {
+				return err
+			}
+			if _, err := os.Stat(t.LogPath); errors.Is(err, os.ErrNotExist) {
+				t.LogPath = ""
+			}
+		}
+	}
 	if fs.NArg() == 2 {
 		name := fs.Arg(1)
 		for _, t := range tasks {
@@ -531,7 +553,7 @@ run's log.`)
 				continue
 			}
 			if t.LogPath == "" {
-				return fmt.Errorf("task %q of job %d has not run yet: it has no log", name, id)
+				return fmt.Errorf("task %q of job %d: %s", name, id, noLog)
 			}
 			return copyLog(env.stdout, t.LogPath)
 		}
@@ -543,7 +565,7 @@ run's log.`)
 	}
 	for _, t := range tasks {
 		if t.LogPath == "" {
-			fmt.Fprintf(env.stdout, "==> task %q: not run yet <==\n", t.Name)
+			fmt.Fprintf(env.stdout, "==> task %q: %s <==\n", t.Name, noLog)
 			continue
 		}
 		fmt.Fprintf(env.stdout, "==> task %q: %s <==\n", t.Name, t.LogPath)
@@ -552,6 +574,14 @@ run's log.`)
 		}
 	}
 	return nil
+}
+
+// runsText says how many runs a job has had: "run 1 only", "runs 1 to 4".
+func runsText(runs int) string {
+	if runs <= 1 {
+		return "run 1 only"
+	}
+	return fmt.Sprintf("runs 1 to %d", runs)
 }
 
 func copyLog(w io.Writer, path string) error {

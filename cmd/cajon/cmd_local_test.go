@@ -436,6 +436,16 @@ func TestLocalRecurring(t *testing.T) {
 	if list := c.ok("local", "list"); !strings.Contains(list, "every 2s, run 2, last run completed") {
 		t.Errorf("list:\n%s", list)
 	}
+	// The first run's log stays readable after the job re-armed.
+	if out := c.ok("local", "logs", id, "t", "--run", "1"); !strings.Contains(out, "tick") {
+		t.Errorf("logs --run 1:\n%s", out)
+	}
+	if _, errOut, code := c.run("local", "logs", id, "t", "--run", "2"); code == 0 || !strings.Contains(errOut, "no log of run 2") {
+		t.Errorf("logs --run 2 (armed, not run): exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := c.run("local", "logs", id, "--run", "3"); code != 2 || !strings.Contains(errOut, "has had runs 1 to 2") {
+		t.Errorf("logs --run 3: exit %d\n%s", code, errOut)
+	}
 	c.ok("local", "cancel", id)
 	if j := c.show(id); j.State != "canceled" {
 		t.Errorf("after cancel: %+v", j)

@@ -271,10 +271,17 @@ func (r *Runner) emit(e Event) {
 	}
 }
 
-// logPath names a task's log in the log store: logs/local-<job>/<task>.log,
-// and <task>.run<N>.log for a recurring job's later runs.
+// logPath names a task's log in the log store (see TaskLogPath).
 func (r *Runner) logPath(jobID int64, taskName string, run int) (string, error) {
-	return r.Logs.Path(logJobKey(jobID), logTaskKey(taskName, run))
+	return TaskLogPath(r.Logs, jobID, taskName, run)
+}
+
+// TaskLogPath names the full log of one run of a task in the log store:
+// logs/local-<job>/<task>.log, and <task>.run<N>.log for a recurring job's
+// later runs. The file may not exist: the task did not run in that run, or
+// the store's caps removed it.
+func TaskLogPath(logs *logstore.Store, jobID int64, taskName string, run int) (string, error) {
+	return logs.Path(logJobKey(jobID), logTaskKey(taskName, run))
 }
 
 func logJobKey(jobID int64) string { return fmt.Sprintf("local-%d", jobID) }
