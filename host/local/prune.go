@@ -88,17 +88,20 @@ func (s *Store) DeleteFinished(ctx context.Context, before time.Time) (Pruned, e
 	return p, nil
 }
 
-func scanIDs(rows *sql.Rows) ([]int64, error) {
+func scanIDs(rows *sql.Rows) ([]int64, error) { return scanColumn[int64](rows) }
+
+// scanColumn reads the one column of every row and closes rows.
+func scanColumn[T any](rows *sql.Rows) ([]T, error) {
 	defer rows.Close()
-	var ids []int64
+	var vals []T
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		vals = append(vals, v)
 	}
-	return ids, rows.Err()
+	return vals, rows.Err()
 }
 
 // Pruner removes finished jobs from a Store together with their full task

@@ -679,16 +679,7 @@ func tasksWithStatus(ctx context.Context, q querier, jobID int64, status string)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
+	return scanColumn[string](rows)
 }
 
 // querier is what *sql.DB and *sql.Tx share.
