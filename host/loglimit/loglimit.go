@@ -234,7 +234,7 @@ func (r *byteRing) writeLine(s string, limit int64) {
 		if size > ringJump {
 			size = limit
 		}
-		r.grow(int(min(limit, max(size, int64(need)))))
+		r.grow(int(min(limit, size))) // the caller made room: need <= limit
 	}
 	end := (r.first + r.n) % len(r.buf)
 	k := copy(r.buf[end:], s)

@@ -1,6 +1,7 @@
 package loglimit
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -260,4 +261,34 @@ func abbreviate(lines []string) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// TestLargeTail crosses the ring's jump from doubling to its full budget and
+// checks the kept tail against the lines it must hold.
+func TestLargeTail(t *testing.T) {
+	const maxBytes = 4 << 20 // head 838,860 bytes, tail 3,355,444
+	l := New(maxBytes)
+	var all []string
+	for i := range 60_000 { // 100 bytes a line with the newline: 6 MB
+		all = append(all, fmt.Sprintf("%099d", i))
+	}
+	var live int
+	for i := 0; i < len(all); i += 1000 {
+		live += len(l.Add(all[i : i+1000]))
+	}
+	tailBudget := maxBytes - maxBytes*headPercent/100
+	kept := tailBudget / 100 // whole lines that fit
+	want := strings.Join(all[len(all)-kept:], "\n")
+	text, ok := l.CloseText("")
+	if !ok {
+		t.Fatal("nothing held back")
+	}
+	marker, tail, _ := strings.Cut(text, "\n")
+	if tail != want {
+		t.Errorf("tail of %d bytes, want the last %d lines (%d bytes)", len(tail), kept, len(want))
+	}
+	left := len(all) - live - kept
+	if wantMarker := Marker(int64(left*100), int64(left), ""); marker != wantMarker {
+		t.Errorf("marker %q, want %q", marker, wantMarker)
+	}
 }
