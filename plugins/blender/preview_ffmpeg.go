@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
 	"github.com/cajonfarm/cajon/sdk/process"
 )
 
@@ -51,23 +52,18 @@ func makePreviewFFmpeg(ctx context.Context, run execer, ffmpeg, src, dst string,
 		"-q:v", "3", dst)
 	ctx, cancel := context.WithTimeout(ctx, previewTimeout)
 	defer cancel()
-	var said []string // ffmpeg's last lines, for the error
+	said := cmdline.NewTail(3) // ffmpeg's last lines, for the error
 	res, err := run.Exec(ctx, process.Command{
-		Path:  ffmpeg,
-		Args:  args,
-		Grace: time.Second,
-		OnLine: func(_ process.Stream, line string) {
-			if len(said) == 3 {
-				said = append(said[:0], said[1:]...)
-			}
-			said = append(said, strings.Clone(line))
-		},
+		Path:   ffmpeg,
+		Args:   args,
+		Grace:  time.Second,
+		OnLine: func(_ process.Stream, line string) { said.Add(line) },
 	})
 	switch {
 	case err != nil:
 		err = fmt.Errorf("running %s for a preview of %s: %w", ffmpeg, src, err)
 	case res.ExitCode != 0:
-		err = fmt.Errorf("%s could not make a preview of %s (exit status %d): %s", ffmpeg, src, res.ExitCode, strings.Join(said, " / "))
+		err = fmt.Errorf("%s could not make a preview of %s (exit status %d): %s", ffmpeg, src, res.ExitCode, strings.Join(said.Lines(), " / "))
 	}
 	if err != nil {
 		os.Remove(dst)

@@ -82,17 +82,14 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	// so the tracker needs no lock.
 	var (
 		tr   tracker
-		tail = make([]string, 0, outputTail)
+		tail = cmdline.NewTail(outputTail)
 	)
 	res, err := run.Exec(ctx, process.Command{
 		Path: exe,
 		Args: args,
 		OnLine: func(_ process.Stream, line string) {
 			run.Log(line)
-			if len(tail) == outputTail {
-				tail = append(tail[:0], tail[1:]...)
-			}
-			tail = append(tail, strings.Clone(line)) // kept: not the whole read
+			tail.Add(line)
 			u := tr.feed(line)
 			if u.activity != "" {
 				run.Activity(u.activity)
@@ -125,7 +122,7 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	if tr.crashFile != "" {
 		logCrashReport(run, tr.crashFile)
 	}
-	if err := verdict(res, &tr, tail, total, cfg); err != nil {
+	if err := verdict(res, &tr, tail.Lines(), total, cfg); err != nil {
 		return err
 	}
 	if len(tr.problems) > 0 {

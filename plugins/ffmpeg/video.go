@@ -93,7 +93,7 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 	run.Logf("cajon-plugin-ffmpeg: %d frames from %s, first %s, last %s", total, f.InputGlob, frames[0], frames[len(frames)-1])
 	run.Logf("cajon-plugin-ffmpeg: running %s", cmdline.Join(append([]string{exe}, args...)))
 
-	tail := make([]string, 0, errorTail)
+	tail := cmdline.NewTail(errorTail)
 	res, err := run.Exec(ctx, process.Command{
 		Path: exe,
 		Args: args,
@@ -111,10 +111,7 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 			if strings.TrimSpace(line) == "" {
 				return
 			}
-			if len(tail) == errorTail {
-				tail = append(tail[:0], tail[1:]...)
-			}
-			tail = append(tail, strings.Clone(line)) // kept: not the whole read
+			tail.Add(line)
 		},
 	})
 	if ctx.Err() != nil {
@@ -129,8 +126,8 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 			how = "was killed by a signal (" + res.Signal + ")"
 		}
 		msg := fmt.Sprintf("FFmpeg %s encoding %s", how, f.OutputFile)
-		if len(tail) > 0 {
-			msg += "; last output:\n" + strings.Join(tail, "\n")
+		if lines := tail.Lines(); len(lines) > 0 {
+			msg += "; last output:\n" + strings.Join(lines, "\n")
 		}
 		return errors.New(msg)
 	}
