@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // maxBodyBytes bounds a request body; far above any sane task update.
@@ -158,24 +159,50 @@ func (m *Manager) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, rp)
 		return rp.status
 	}
-	var status int
 	f, faulted := m.takeFault(op, r.URL.Path)
-	if faulted {
-		status = m.serveWithFault(w, r, f, handle)
-	} else {
-		status = handle(w)
+	// The request is recorded before its answer (or reset) goes out, so a
+	// client that has its answer finds the request in Requests.
+	var recorded sync.Once
+	record := func(status int) {
+		recorded.Do(func() {
+			m.mu.Lock()
+			m.requests = append(m.requests, Request{
+				Op: op, Method: r.Method, Path: r.URL.Path, TaskID: taskID, Worker: user,
+				UserAgent: r.UserAgent(), Status: status, Fault: faulted,
+			})
+			m.notify()
+			m.mu.Unlock()
+			if m.cfg.Logf != nil {
+				m.cfg.Logf("managertest: %s %s (worker %q) -> %d fault=%v", r.Method, r.URL.Path, user, status, faulted)
+			}
+		})
 	}
-	m.mu.Lock()
-	m.requests = append(m.requests, Request{
-		Op: op, Method: r.Method, Path: r.URL.Path, TaskID: taskID, Worker: user,
-		UserAgent: r.UserAgent(), Status: status, Fault: faulted,
-	})
-	m.notify()
-	m.mu.Unlock()
-	if m.cfg.Logf != nil {
-		m.cfg.Logf("managertest: %s %s (worker %q) -> %d fault=%v", r.Method, r.URL.Path, user, status, faulted)
+	w = recordOnWrite{ResponseWriter: w, record: record}
+	if faulted {
+		record(m.serveWithFault(w, r, f, handle, record))
+	} else {
+		record(handle(w))
 	}
 }
+
+// recordOnWrite calls record with the status as the answer starts to go out.
+type recordOnWrite struct {
+	http.ResponseWriter
+	record func(status int)
+}
+
+func (w recordOnWrite) WriteHeader(status int) {
+	w.record(status)
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w recordOnWrite) Write(b []byte) (int, error) {
+	w.record(http.StatusOK) // no-op after WriteHeader
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (resets).
+func (w recordOnWrite) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // handle answers one request from the Manager's state.
 func (m *Manager) handle(r *http.Request, op, taskID string, methodOK, known bool) reply {

@@ -112,7 +112,9 @@ func (m *Manager) takeFault(op, path string) (Fault, bool) {
 }
 
 // serveWithFault answers r under fault f and returns the status sent (0: none).
-func (m *Manager) serveWithFault(w http.ResponseWriter, r *http.Request, f Fault, handle func(http.ResponseWriter) int) int {
+// record is called before a reset goes out, so that a client that sees the
+// reset finds the request already in Requests.
+func (m *Manager) serveWithFault(w http.ResponseWriter, r *http.Request, f Fault, handle func(http.ResponseWriter) int, record func(status int)) int {
 	if !f.AfterHandling && !f.MalformedJSON {
 		if f.Delay > 0 {
 			// net/http notices a client that hangs up (and cancels
@@ -123,7 +125,7 @@ func (m *Manager) serveWithFault(w http.ResponseWriter, r *http.Request, f Fault
 		if !wait(r, f.Delay) {
 			return 0
 		}
-		if status, done := answerFault(w, f); done {
+		if status, done := answerFault(w, f, record); done {
 			return status
 		}
 		return handle(w)
@@ -135,7 +137,7 @@ func (m *Manager) serveWithFault(w http.ResponseWriter, r *http.Request, f Fault
 		if !wait(r, f.Delay) {
 			return 0
 		}
-		if status, done := answerFault(w, f); done {
+		if status, done := answerFault(w, f, record); done {
 			return status
 		}
 	}
@@ -173,9 +175,10 @@ func wait(r *http.Request, d time.Duration) bool {
 }
 
 // answerFault writes the fault's own answer, if it has one.
-func answerFault(w http.ResponseWriter, f Fault) (status int, done bool) {
+func answerFault(w http.ResponseWriter, f Fault, record func(status int)) (status int, done bool) {
 	switch {
 	case f.Reset:
+		record(0)
 		resetConnection(w)
 		return 0, true
 	case f.Conflict409:
