@@ -363,10 +363,14 @@ func TestConfigCommand(t *testing.T) {
 	c := newCajon(t)
 	c.env = append(c.env, "CAJON_LOCAL_SLOTS=3")
 	out := c.ok("config")
-	for _, want := range []string{"state_dir = '" + c.state + "'", "[local]", "slots = 3", "CAJON_LOCAL_SLOTS"} {
+	for _, want := range []string{"state_dir = '" + c.state + "'", "[local]", "slots = 3", "CAJON_LOCAL_SLOTS",
+		"#worker_name = ''", "the host name at start"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("cajon config lacks %q:\n%s", want, out)
 		}
+	}
+	if host, err := os.Hostname(); err == nil && strings.Contains(out, "worker_name = '"+host+"'") {
+		t.Errorf("cajon config froze the host name into worker_name:\n%s", out)
 	}
 }
 

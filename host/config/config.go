@@ -50,8 +50,8 @@ type Config struct {
 type ManagerConfig struct {
 	// URL of the Manager; empty means local mode (the embedded job queue).
 	URL string
-	// WorkerName is the name shown in the Manager; Load fills in the host name when
-	// no layer sets it.
+	// WorkerName is the name shown in the Manager; empty means the host name,
+	// looked up when the worker starts (NameAtStart).
 	WorkerName string
 	// RestartExitCode is the exit code for the Manager's "restart" state; 0 means
 	// the worker refuses to restart.
@@ -90,8 +90,9 @@ type LogStoreConfig struct {
 	MaxAge time.Duration
 }
 
-// Defaults returns the built-in defaults, the lowest layer. StateDir and
-// Manager.WorkerName are empty here: Load computes them when no layer sets them.
+// Defaults returns the built-in defaults, the lowest layer. StateDir is empty
+// here: Load computes it when no layer sets it. Manager.WorkerName stays empty
+// unless a layer sets it (see ManagerConfig.NameAtStart).
 func Defaults() Config {
 	return Config{
 		LogLevel:          "info",

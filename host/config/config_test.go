@@ -33,11 +33,6 @@ func computedDefaults(t *testing.T) Config {
 	t.Helper()
 	want := Defaults()
 	want.StateDir = defaultStateDir(runtime.GOOS, isRoot(), envLookup(baseEnv))
-	host, err := os.Hostname()
-	if err != nil {
-		t.Fatalf("hostname: %v", err)
-	}
-	want.Manager.WorkerName = host
 	return want
 }
 
@@ -237,7 +232,7 @@ func TestLayering(t *testing.T) {
 		{"local.slots", 8, "flag"},
 		{"log_store.max_age", 720 * time.Hour, "default"},
 		{"local.keep_finished", 720 * time.Hour, "default"},
-		{"manager.worker_name", computedDefaults(t).Manager.WorkerName, "default"},
+		{"manager.worker_name", "", "default"},
 	}
 	for _, tt := range tests {
 		s, _ := lookupSetting(tt.key)
@@ -670,5 +665,91 @@ func TestValidateEmptyStateDir(t *testing.T) {
 	err := validate(&cfg, newProvenance())
 	if err == nil || !strings.Contains(err.Error(), "state_dir = '' (default): no default state directory") {
 		t.Errorf("error %v, want one about the missing state_dir", err)
+	}
+}
+
+func TestNameAtStart(t *testing.T) {
+	hostIs := func(name string, err error) func() (string, error) {
+		return func() (string, error) { return name, err }
+	}
+	tests := []struct {
+		name     string
+		set      string
+		hostname func() (string, error)
+		want     string
+		err      string
+	}{
+		{"set wins", "render-07", hostIs("clone", nil), "render-07", ""},
+		{"unset takes the host name", "", hostIs("clone-42", nil), "clone-42", ""},
+		{"unknown host name", "", hostIs("", errors.New("uname failed")), "", "set worker_name"},
+		{"empty host name", "", hostIs("", nil), "", "host name is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := nameAtStart(tt.set, tt.hostname)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("nameAtStart = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// A config printed by `cajon config` on one machine and copied to /etc of a
+// cloned image must leave worker_name unset, so every clone takes its own
+// host name when it starts.
+func TestPrintLeavesWorkerNameUnset(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Skipf("no host name here (%v)", err)
+	}
+	cfg, prov, err := Load(Sources{Environ: append(slices.Clone(baseEnv), "CAJON_MANAGER_URL=http://mgr:8080")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Manager.WorkerName != "" {
+		t.Fatalf("Load froze worker_name = %q; it must stay unset until the worker starts", cfg.Manager.WorkerName)
+	}
+	var out strings.Builder
+	if err := Print(&out, cfg, prov); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if strings.Contains(text, "worker_name = '"+host+"'") {
+		t.Errorf("cajon config printed the host name as worker_name:\n%s", text)
+	}
+	if !strings.Contains(text, "#worker_name = ''") || !strings.Contains(text, "host name at start") {
+		t.Errorf("cajon config does not say worker_name defaults to the host name at start:\n%s", text)
+	}
+
+	copied := filepath.Join(t.TempDir(), "cajon.toml")
+	if err := os.WriteFile(copied, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clone, _, err := Load(Sources{Files: []FileSource{{Path: copied, Required: true}}, Environ: baseEnv})
+	if err != nil {
+		t.Fatalf("printed config does not load: %v\n%s", err, text)
+	}
+	got, err := nameAtStart(clone.Manager.WorkerName, func() (string, error) { return "clone-42", nil })
+	if err != nil || got != "clone-42" {
+		t.Errorf("a clone with the copied config starts as %q (%v), want its own host name clone-42", got, err)
+	}
+
+	// A name that is set is printed as it is.
+	named, prov, err := Load(Sources{Environ: append(slices.Clone(baseEnv), "CAJON_MANAGER_WORKER_NAME=render-07")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := Print(&out, named, prov); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "worker_name = 'render-07'") {
+		t.Errorf("a set worker_name is not printed:\n%s", out.String())
 	}
 }

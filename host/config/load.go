@@ -15,8 +15,9 @@ import (
 )
 
 // Load merges the layers of src over the defaults (files in order, then CAJON_*
-// environment, then flags), fills in the computed defaults (state directory, worker
-// name) and validates the result. Errors name the file, line, variable or flag and
+// environment, then flags), fills in the computed default state directory and
+// validates the result. An unset worker_name stays empty: the worker takes the host
+// name when it starts (ManagerConfig.NameAtStart). Errors name the file, line, variable or flag and
 // the key; every invalid value is reported, not just the first.
 func Load(src Sources) (*Config, *Provenance, error) {
 	cfg := Defaults()
@@ -98,12 +99,6 @@ func fillComputedDefaults(cfg *Config, prov *Provenance, getenv func(string) str
 	if cfg.StateDir == "" {
 		cfg.StateDir = defaultStateDir(runtime.GOOS, isRoot(), getenv)
 		prov.set("state_dir", originDefault)
-	}
-	if cfg.Manager.WorkerName == "" {
-		if host, err := os.Hostname(); err == nil {
-			cfg.Manager.WorkerName = host
-		}
-		prov.set("manager.worker_name", originDefault)
 	}
 }
 

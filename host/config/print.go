@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -39,6 +40,10 @@ func Print(w io.Writer, cfg *Config, p *Provenance) error {
 			table = section
 		}
 		value := reflectValue(s.field(cfg))
+		if s.key == "manager.worker_name" && value == "" {
+			writeUnsetWorkerName(&out, p)
+			continue
+		}
 		if err := writeLine(&out, leaf, value, p.Of(s.key)); err != nil {
 			return fmt.Errorf("print %s: %w", s.key, err)
 		}
@@ -57,6 +62,21 @@ func Print(w io.Writer, cfg *Config, p *Provenance) error {
 	}
 	_, err := io.WriteString(w, out.String())
 	return err
+}
+
+// writeUnsetWorkerName writes an unset worker_name as a comment, never as the
+// host name: a printed config copied to other machines must let each of them
+// take its own host name when it starts. Without provenance nothing is written
+// (an absent key reads back as unset).
+func writeUnsetWorkerName(out *strings.Builder, p *Provenance) {
+	if p == nil {
+		return
+	}
+	now := "unknown here"
+	if host, err := os.Hostname(); err == nil && host != "" {
+		now = fmt.Sprintf("%q here", host)
+	}
+	fmt.Fprintf(out, "%-44s # %s: the host name at start (%s)\n", "#worker_name = ''", p.Of("manager.worker_name"), now)
 }
 
 // writeLine writes `key = value`, then `# origin` when origin is known.

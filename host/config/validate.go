@@ -69,9 +69,6 @@ func validate(cfg *Config, prov *Provenance) error {
 		if problem := checkManagerURL(cfg.Manager.URL); problem != "" {
 			bad("manager.url", cfg.Manager.URL, problem)
 		}
-		if cfg.Manager.WorkerName == "" {
-			bad("manager.worker_name", cfg.Manager.WorkerName, "the host name is unknown; set worker_name")
-		}
 	}
 	switch code := cfg.Manager.RestartExitCode; {
 	case code < 0 || code > 255:

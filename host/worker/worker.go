@@ -186,6 +186,11 @@ func New(opts Options) (*Worker, error) {
 	if mc.URL == "" {
 		return nil, errors.New("worker: no Manager URL: set manager.url in cajon.toml, CAJON_MANAGER_URL or --manager")
 	}
+	name, err := mc.NameAtStart()
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	mc.WorkerName = name
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
