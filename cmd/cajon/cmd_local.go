@@ -707,14 +707,30 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 	if err != nil {
 		return err
 	}
-	reg, err := openPlugins(ctx, cfg, log)
+	fm := newFarmMetrics(cfg, log)
+	reg, err := openObservedPlugins(ctx, cfg, log, fm.plugins())
 	if err != nil {
 		return err
 	}
 	defer reg.Close()
+	var tasks local.TaskRunner = &task.Runner{Commands: reg, Grace: cfg.KillGrace}
+	if wm := fm.worker("local"); wm != nil {
+		tasks = wm.Tasks(tasks)
+	}
+	fm.check("local job store", func(ctx context.Context) error {
+		// An empty queue answers too (ErrNotFound).
+		if _, err := store.LatestJob(ctx); err != nil && !errors.Is(err, local.ErrNotFound) {
+			return fmt.Errorf("the local job store %s does not answer: %w", store.Path(), err)
+		}
+		return nil
+	})
+	if err := fm.serve(); err != nil {
+		return err
+	}
+	defer fm.close()
 	runner := &local.Runner{
 		Store:        store,
-		Tasks:        &task.Runner{Commands: reg, Grace: cfg.KillGrace},
+		Tasks:        tasks,
 		Logs:         logs,
 		Slots:        cfg.Local.Slots,
 		PreviewDir:   paths.previews,

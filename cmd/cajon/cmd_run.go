@@ -93,20 +93,36 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 	defer stopReaping()
 	becomeSubreaper(reapCtx, log)
 
-	reg, err := openPlugins(ctx, cfg, log)
+	fm := newFarmMetrics(cfg, log)
+	reg, err := openObservedPlugins(ctx, cfg, log, fm.plugins())
 	if err != nil {
 		return err
 	}
 	defer reg.Close()
-	w, err := worker.New(worker.Options{
+	opts := worker.Options{
 		Config:  cfg,
 		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace},
 		Plugins: reg,
 		Logger:  log.Named("worker"),
-	})
+	}
+	name, err := cfg.Manager.NameAtStart()
 	if err != nil {
 		return err
 	}
+	wm := fm.worker(name)
+	if wm != nil {
+		opts.Runner, opts.Observer = wm.Tasks(opts.Runner), wm
+	}
+	w, err := worker.New(opts)
+	if err != nil {
+		return err
+	}
+	fm.check("update queue of worker "+name, w.CheckQueue)
+	fm.managerCheck(wm)
+	if err := fm.serve(); err != nil {
+		return err
+	}
+	defer fm.close()
 	code, err := w.Run(ctx)
 	if err != nil {
 		return err

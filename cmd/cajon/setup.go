@@ -70,6 +70,11 @@ func newLogger(cfg *config.Config, w io.Writer) hclog.Logger {
 
 // openPlugins finds and starts the plugins the config names.
 func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*plugins.Registry, error) {
+	return openObservedPlugins(ctx, cfg, log, nil)
+}
+
+// openObservedPlugins is openPlugins with an observer of the plugins (nil: none).
+func openObservedPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger, obs plugins.Observer) (*plugins.Registry, error) {
 	dirs := []string{}
 	if def, err := plugins.DefaultDir(); err == nil {
 		dirs = append(dirs, def)
@@ -82,6 +87,7 @@ func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*pl
 		Logger:      log.Named("plugins"),
 		// Plugins whose binary did not change start only when needed.
 		DescribeCache: filepath.Join(cfg.StateDir, "plugins-described.json"),
+		Observer:      obs,
 		ProcessLogger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin", Output: os.Stderr, JSONFormat: strings.EqualFold(cfg.LogFormat, "json"),
 			Level: max(hclog.LevelFromString(cfg.LogLevel), hclog.Warn),

@@ -41,6 +41,8 @@ type Config struct {
 	Local LocalConfig
 	// LogStore is the [log_store] table.
 	LogStore LogStoreConfig
+	// Metrics is the [metrics] table.
+	Metrics MetricsConfig
 
 	// Plugins holds each [plugins.<name>] table as written, passed to that plugin.
 	Plugins map[string]map[string]any
@@ -90,6 +92,17 @@ type LogStoreConfig struct {
 	MaxAge time.Duration
 }
 
+// MetricsConfig is the [metrics] table: Prometheus metrics and a health check
+// over HTTP.
+type MetricsConfig struct {
+	// Listen is the address ("127.0.0.1:9464") of /metrics and /healthz;
+	// empty serves nothing.
+	Listen string
+	// ManagerAnswerMaxAge: /healthz fails when the Manager's last answer is
+	// older than this.
+	ManagerAnswerMaxAge time.Duration
+}
+
 // Defaults returns the built-in defaults, the lowest layer. StateDir is empty
 // here: Load computes it when no layer sets it. Manager.WorkerName stays empty
 // unless a layer sets it (see ManagerConfig.NameAtStart).
@@ -111,6 +124,7 @@ func Defaults() Config {
 		},
 		Local:    LocalConfig{Slots: 1, KeepFinished: 720 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 1 << 30, MaxAge: 720 * time.Hour},
+		Metrics:  MetricsConfig{ManagerAnswerMaxAge: time.Minute},
 		Plugins:  map[string]map[string]any{},
 	}
 }
@@ -148,6 +162,8 @@ func settings() []setting {
 		{"local.keep_finished", func(c *Config) any { return &c.Local.KeepFinished }},
 		{"log_store.max_total_bytes", func(c *Config) any { return &c.LogStore.MaxTotalBytes }},
 		{"log_store.max_age", func(c *Config) any { return &c.LogStore.MaxAge }},
+		{"metrics.listen", func(c *Config) any { return &c.Metrics.Listen }},
+		{"metrics.manager_answer_max_age", func(c *Config) any { return &c.Metrics.ManagerAnswerMaxAge }},
 	}
 }
 
@@ -198,7 +214,7 @@ func expectedType(key string) string {
 		return "a table of plugin tables ([plugins.<name>])"
 	case strings.HasPrefix(key, "plugins.") && strings.Count(key, ".") == 1:
 		return "a table ([" + key + "])"
-	case key == "manager" || key == "local" || key == "log_store":
+	case key == "manager" || key == "local" || key == "log_store" || key == "metrics":
 		return "a table ([" + key + "])"
 	}
 	s, ok := lookupSetting(key)

@@ -59,6 +59,7 @@ func TestLoadGoodFiles(t *testing.T) {
 		},
 		Local:    LocalConfig{Slots: 4, KeepFinished: 168 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 2048, MaxAge: 48 * time.Hour},
+		Metrics:  MetricsConfig{Listen: "127.0.0.1:9464", ManagerAnswerMaxAge: 2 * time.Minute},
 		Plugins: map[string]map[string]any{
 			"blender": {"binary": "/opt/blender/blender", "threads": int64(8)},
 			"ffmpeg":  {"args": []any{"-hide_banner"}},
@@ -364,6 +365,17 @@ func TestValidation(t *testing.T) {
 		{map[string]string{"local.keep_finished": "0s"}, ""},
 		{map[string]string{"local.keep_finished": "-1s"}, "local.keep_finished = '-1s' (flag): must not be negative"},
 		{map[string]string{"local.keep_finished": "30d"}, "local.keep_finished"},
+		{map[string]string{"metrics.listen": "127.0.0.1:9464"}, ""},
+		{map[string]string{"metrics.listen": ":9464"}, ""},
+		{map[string]string{"metrics.listen": "9464"}, `metrics.listen = '9464' (flag): must be host:port`},
+		{map[string]string{"metrics.listen": "127.0.0.1:"}, "must be host:port"},
+		{map[string]string{"metrics.manager_answer_max_age": "0s"}, "must be more than 0"},
+		// Checked against the fetch backoff only when it matters: metrics on, a Manager set.
+		{map[string]string{"manager.fetch_backoff_max": "2m"}, ""},
+		{map[string]string{"manager.fetch_backoff_max": "2m", "metrics.listen": ":9464", "manager.url": "http://mgr:8080"},
+			"metrics.manager_answer_max_age = '1m' (default): must be longer than the longest quiet time between Manager requests (2m12s"},
+		{map[string]string{"manager.fetch_backoff_max": "2m", "metrics.listen": ":9464", "manager.url": "http://mgr:8080",
+			"metrics.manager_answer_max_age": "3m"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(sortedKeys(tt.flags), "+")+"="+strings.Join(mapValues(tt.flags), "+"), func(t *testing.T) {

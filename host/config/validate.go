@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -83,6 +84,7 @@ func validate(cfg *Config, prov *Provenance) error {
 	if cfg.Local.Slots < 1 {
 		bad("local.slots", cfg.Local.Slots, "must be 1 or more")
 	}
+	validateMetrics(cfg, bad)
 	if _, ok := cfg.Plugins[""]; ok {
 		errs = append(errs, errors.New(`[plugins.""]: a plugin table needs a plugin name`))
 	}
@@ -126,4 +128,26 @@ func checkManagerURL(raw string) string {
 		return `has no host, e.g. "http://flamenco-manager:8080"`
 	}
 	return ""
+}
+
+// validateMetrics checks the [metrics] table.
+func validateMetrics(cfg *Config, bad func(key string, value any, problem string)) {
+	m := cfg.Metrics
+	if m.Listen != "" {
+		if _, port, err := net.SplitHostPort(m.Listen); err != nil || port == "" {
+			bad("metrics.listen", m.Listen, `must be host:port, e.g. "127.0.0.1:9464" (":9464" listens on every interface)`)
+		}
+	}
+	// An idle awake worker hears from the Manager about every
+	// fetch_backoff_max (+10% jitter), an asleep one every
+	// asleep_poll_interval: a shorter limit would flap between fetches.
+	quiet := max(cfg.Manager.FetchBackoffMax+cfg.Manager.FetchBackoffMax/10, cfg.Manager.AsleepPollInterval)
+	switch {
+	case m.ManagerAnswerMaxAge <= 0:
+		bad("metrics.manager_answer_max_age", m.ManagerAnswerMaxAge, "must be more than 0")
+	case m.Listen != "" && cfg.Manager.URL != "" && m.ManagerAnswerMaxAge <= quiet:
+		bad("metrics.manager_answer_max_age", m.ManagerAnswerMaxAge, fmt.Sprintf(
+			"must be longer than the longest quiet time between Manager requests (%s, from manager.fetch_backoff_max and manager.asleep_poll_interval), or /healthz fails between fetches",
+			durationString(quiet)))
+	}
 }

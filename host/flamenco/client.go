@@ -38,6 +38,8 @@ type Config struct {
 	// HTTPClient sends the requests; nil means a client of its own that keeps
 	// connections alive. Its own Timeout, if any, also applies.
 	HTTPClient *http.Client
+	// Observer, when not nil, is told how every request ended (metrics).
+	Observer Observer
 }
 
 // Client talks to one Manager. It is safe for concurrent use.
@@ -49,6 +51,7 @@ type Client struct {
 	timeout time.Duration
 	http    *http.Client
 	agent   string
+	obs     Observer // nil: nobody watches
 }
 
 // New checks cfg and returns a Client. The URL must be absolute http or
@@ -70,6 +73,7 @@ func New(cfg Config) (*Client, error) {
 		timeout: cfg.Timeout,
 		http:    cfg.HTTPClient,
 		agent:   version.UserAgent(),
+		obs:     cfg.Observer,
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
@@ -286,6 +290,14 @@ type answer struct {
 }
 
 func (c *Client) do(ctx context.Context, r request) (answer, error) {
+	a, err := c.send(ctx, r)
+	if c.obs != nil {
+		c.observe(r, a, err)
+	}
+	return a, err
+}
+
+func (c *Client) send(ctx context.Context, r request) (answer, error) {
 	var body io.Reader
 	contentType := ""
 	switch {

@@ -18,6 +18,9 @@ type Plugin struct {
 	mu   sync.Mutex
 	cur  *instance                  // nil when not running
 	info *pluginv1.DescribeResponse // latest description
+	// lost: the last process crashed or was killed, so the next start is
+	// a restart (for the observer).
+	lost bool
 }
 
 // running returns the current instance, nil when the plugin is not running.
@@ -47,7 +50,8 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 			return nil, fmt.Errorf("plugin %s: binary %s is gone: %w", p.name, p.path, err)
 		case inst.exited():
 			p.reg.log.Warn("plugin had exited; starting it again", "plugin", p.name)
-			p.cur = nil
+			p.reg.crashed(p.name)
+			p.cur, p.lost = nil, true
 		case stamp != inst.stamp:
 			p.reg.log.Info("plugin binary changed on disk; starting the new one", "plugin", p.name, "path", p.path)
 			p.retireLocked(inst)
@@ -61,6 +65,8 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.reg.started(p.name, p.lost)
+	p.lost = false
 	if inst.info.GetName() != p.name {
 		inst.kill(ctx)
 		return nil, fmt.Errorf("plugin binary %s says its name is %q; rename the file to cajon-plugin-%s", p.path, inst.info.GetName(), inst.info.GetName())
@@ -154,7 +160,7 @@ func (p *Plugin) forget(inst *instance) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur == inst {
-		p.cur = nil
+		p.cur, p.lost = nil, true
 	}
 }
 

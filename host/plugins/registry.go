@@ -33,6 +33,9 @@ type Options struct {
 	// ProcessLogger receives go-plugin's messages and the plugins' own stderr
 	// (nil = discarded). Give it a level of its own: go-plugin is chatty.
 	ProcessLogger hclog.Logger
+	// Observer, when not nil, is told about plugin processes and commands
+	// (metrics).
+	Observer Observer
 }
 
 // Registry maps command names to the plugins that provide them.

@@ -69,6 +69,13 @@ type Events func(*pluginv1.RunEvent)
 // and confirms; a plugin that does not confirm within grace + 5 s is killed
 // with its whole tree. A plugin crash fails only this command.
 func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
+	if r.opts.Observer != nil {
+		return r.observedRun(ctx, req, events)
+	}
+	return r.run(ctx, req, events)
+}
+
+func (r *Registry) run(ctx context.Context, req Request, events Events) Result {
 	r.mu.RLock()
 	p, ok := r.commands[req.Command]
 	r.mu.RUnlock()
@@ -210,6 +217,7 @@ func (r *Registry) lost(ctx context.Context, p *Plugin, inst *instance, req Requ
 	}
 	msg := fmt.Sprintf("plugin %q (pid %d) %s command %q: %v; it will be restarted for the next command", p.name, inst.pid, what, req.Command, cause)
 	r.log.Error("plugin failure", "plugin", p.name, "command", req.Command, "error", cause)
+	r.crashed(p.name)
 	res := r.killed(p, inst, req, msg)
 	if ctx.Err() != nil {
 		res.Status = Canceled

@@ -112,6 +112,9 @@ type Options struct {
 	// MergeMaxLogBytes caps the log of a request merged from several queued
 	// updates (default 1 MiB). A negative value turns merging off.
 	MergeMaxLogBytes int
+	// Observer, when not nil, watches the queue's depth and deliveries.
+	// Updates found queued by Open count as queued when Open ran.
+	Observer Observer
 }
 
 // Queue is the durable task-update queue. Its methods are safe for concurrent
@@ -126,6 +129,7 @@ type Queue struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	mergeMax   int
+	obs        Observer
 
 	wake   chan struct{} // capacity 1: an Append tells the sender there is work
 	done   chan struct{} // closed by Close
@@ -143,6 +147,9 @@ type Queue struct {
 	// so order is kept, and move it back to disk as soon as the disk takes
 	// writes again.
 	overflow []Update
+	// arrived holds the queue times of the queued updates; kept only for
+	// an observer.
+	arrived arrivals
 }
 
 // Open opens the queue at opts.Path, creating the file and its directory when
@@ -193,6 +200,7 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 		minBackoff: opts.MinBackoff,
 		maxBackoff: opts.MaxBackoff,
 		mergeMax:   opts.MergeMaxLogBytes,
+		obs:        opts.Observer,
 		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		pending:    pending,
@@ -211,6 +219,9 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	if pending > 0 {
 		q.wake <- struct{}{}
 	}
+	q.mu.Lock()
+	q.queuedLocked(pending)
+	q.mu.Unlock()
 	return q, nil
 }
 
@@ -362,6 +373,7 @@ func (q *Queue) store(ctx context.Context, u Update) error {
 func (q *Queue) added() {
 	q.mu.Lock()
 	q.pending++
+	q.queuedLocked(1)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -496,10 +508,12 @@ func (q *Queue) sendNext(ctx context.Context, s Sender, upTo int64) (int, error)
 	q.mu.Lock()
 	q.sentThrough = lastID
 	q.pending -= rows
+	q.takenLocked(rows)
 	close(q.drained)
 	q.drained = make(chan struct{})
 	q.mu.Unlock()
 	q.deleteSent(ctx)
+	q.delivered(u, sendErr)
 
 	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
 		q.onTaskGone(u.TaskID)
@@ -567,9 +581,11 @@ func (q *Queue) sendOverflow(ctx context.Context, s Sender) (int, error) {
 	q.mu.Lock()
 	q.overflow = q.overflow[1:]
 	q.pending--
+	q.takenLocked(1)
 	close(q.drained)
 	q.drained = make(chan struct{})
 	q.mu.Unlock()
+	q.delivered(u, sendErr)
 	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
 		q.onTaskGone(u.TaskID)
 	}

@@ -64,6 +64,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Timings tune the worker's internal delays; zero fields take defaults.
 	Timings Timings
+	// Observer, when not nil, watches the worker's Manager requests and
+	// update queue (metrics, health).
+	Observer Observer
 }
 
 // Timings are the worker's internal delays that the config does not set.
@@ -154,6 +157,7 @@ type Worker struct {
 	tm        Timings
 	base      *flamenco.Client // without credentials: registration only
 	taskTypes []string
+	obs       Observer // nil: nobody watches
 
 	// Set by Run (queue under mu) before any state runs; read-only afterwards.
 	queue *updates.Queue
@@ -195,7 +199,8 @@ func New(opts Options) (*Worker, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	base, err := flamenco.New(flamenco.Config{BaseURL: mc.URL, Timeout: mc.RequestTimeout, HTTPClient: opts.HTTPClient})
+	base, err := flamenco.New(flamenco.Config{BaseURL: mc.URL, Timeout: mc.RequestTimeout, HTTPClient: opts.HTTPClient,
+		Observer: opts.Observer})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
@@ -210,6 +215,7 @@ func New(opts Options) (*Worker, error) {
 		base:    base,
 		rejoin:  backoff{min: tm.RetryMin, max: tm.RetryMax, jitter: 0.2},
 		state:   StateStarting,
+		obs:     opts.Observer,
 	}
 	var missing []string
 	w.taskTypes, missing = supportedTaskTypes(opts.Plugins.TaskTypes(), opts.Config.TaskTypes)
@@ -306,6 +312,7 @@ func (w *Worker) open(ctx context.Context) error {
 		OnTaskGone: w.taskGone,
 		MinBackoff: w.tm.UpdatesMinBackoff,
 		MaxBackoff: w.tm.UpdatesMaxBackoff,
+		Observer:   w.obs,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)

@@ -1,0 +1,129 @@
+// Package metrics shows what a Cajon host does as Prometheus metrics
+// (/metrics) and whether it is healthy (/healthz), over HTTP.
+//
+// It watches the other packages through the observer interfaces they define
+// (plugins.Observer, worker.Observer) and by wrapping the task runner, so a
+// host without metrics pays nothing: no observer, no wrapper. Every metric
+// lives in the registry of one Metrics value; nothing is registered globally.
+package metrics
+
+import (
+	"sync"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/plugins"
+	"github.com/cajonfarm/cajon/host/version"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds the metrics of one host process: the plugin registry it
+// shares, and one Worker per worker identity (or the local queue).
+// *Metrics is a plugins.Observer. Create it with New.
+type Metrics struct {
+	reg *prometheus.Registry
+	now func() time.Time
+
+	tasks           *prometheus.CounterVec
+	taskSeconds     *prometheus.HistogramVec
+	commandSeconds  *prometheus.HistogramVec
+	abortSeconds    *prometheus.HistogramVec
+	managerRequests *prometheus.CounterVec
+	managerErrors   *prometheus.CounterVec
+	pluginStarts    *prometheus.CounterVec
+	pluginCrashes   *prometheus.CounterVec
+	pluginRestarts  *prometheus.CounterVec
+	logProduced     *prometheus.CounterVec
+	logSent         *prometheus.CounterVec
+
+	mu      sync.Mutex
+	workers []*Worker
+}
+
+// taskBuckets are the task and command duration buckets in seconds: from
+// a file copy to a night-long render.
+func taskBuckets() []float64 {
+	return []float64{0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800}
+}
+
+// abortBuckets are the abort latency buckets in seconds: an abort should
+// take well under a second; the grace period (10 s by default) is the
+// normal worst case.
+func abortBuckets() []float64 {
+	return []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30}
+}
+
+// New returns a Metrics with its own registry, which also holds the Go
+// runtime and process metrics (go_*, process_*).
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), now: time.Now}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+		m.reg.MustRegister(c)
+		return c
+	}
+	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+		m.reg.MustRegister(h)
+		return h
+	}
+	m.tasks = counter("cajon_tasks_total",
+		"Tasks that ended, by worker, task type and outcome (completed, failed, canceled).",
+		"worker", "task_type", "outcome")
+	m.taskSeconds = histogram("cajon_task_duration_seconds",
+		"How long tasks ran, by worker, task type and outcome.", taskBuckets(),
+		"worker", "task_type", "outcome")
+	m.commandSeconds = histogram("cajon_command_duration_seconds",
+		"How long commands ran in their plugins, by command and outcome.", taskBuckets(),
+		"command", "outcome")
+	m.abortSeconds = histogram("cajon_abort_latency_seconds",
+		"From the abort of a running command to its confirmed end with its whole process tree gone, by command.",
+		abortBuckets(), "command")
+	m.managerRequests = counter("cajon_manager_requests_total",
+		"Requests to the Flamenco Manager, by worker and endpoint.", "worker", "endpoint")
+	m.managerErrors = counter("cajon_manager_request_errors_total",
+		"Failed requests to the Flamenco Manager, by worker, endpoint and code: the HTTP status, or network when no answer came.",
+		"worker", "endpoint", "code")
+	m.pluginStarts = counter("cajon_plugin_starts_total", "Plugin processes started, restarts included.", "plugin")
+	m.pluginCrashes = counter("cajon_plugin_crashes_total",
+		"Plugin processes that exited or stopped answering without being asked to.", "plugin")
+	m.pluginRestarts = counter("cajon_plugin_restarts_total",
+		"Plugin processes started after the previous one crashed or was killed.", "plugin")
+	m.logProduced = counter("cajon_log_produced_bytes_total",
+		"Bytes of task log the commands produced (a newline per line counted), by worker.", "worker")
+	m.logSent = counter("cajon_log_sent_bytes_total",
+		"Bytes of task log the Manager accepted, by worker (after the max_log_bytes limit).", "worker")
+
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "cajon_build_info", Help: "Always 1; the version label is the running cajon's.",
+		ConstLabels: prometheus.Labels{"version": version.Version},
+	})
+	build.Set(1)
+	m.reg.MustRegister(build, newWorkerGauges(m),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is where the metrics live, for tests and for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// PluginStarted implements plugins.Observer.
+func (m *Metrics) PluginStarted(plugin string, restart bool) {
+	m.pluginStarts.WithLabelValues(plugin).Inc()
+	if restart {
+		m.pluginRestarts.WithLabelValues(plugin).Inc()
+	}
+}
+
+// PluginCrashed implements plugins.Observer.
+func (m *Metrics) PluginCrashed(plugin string) { m.pluginCrashes.WithLabelValues(plugin).Inc() }
+
+// CommandEnded implements plugins.Observer.
+func (m *Metrics) CommandEnded(command string, status plugins.Status, took time.Duration) {
+	m.commandSeconds.WithLabelValues(command, status.String()).Observe(took.Seconds())
+}
+
+// CommandAborted implements plugins.Observer.
+func (m *Metrics) CommandAborted(command string, took time.Duration) {
+	m.abortSeconds.WithLabelValues(command).Observe(took.Seconds())
+}
