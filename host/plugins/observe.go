@@ -27,19 +27,11 @@ type Observer interface {
 func (r *Registry) observedRun(ctx context.Context, req Request, events Events) Result {
 	start := time.Now()
 	var abortedAt time.Time
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		abortedAt = time.Now()
-		close(fired)
-	})
-	res := r.run(ctx, req, events)
+	res := r.run(ctx, req, events, &abortedAt)
 	end := time.Now()
-	if !stop() {
-		<-fired // the abort happened: its time is set once fired closes
-	}
 	r.opts.Observer.CommandEnded(req.Command, res.Status, end.Sub(start))
 	if !abortedAt.IsZero() && res.Status == Canceled {
-		r.opts.Observer.CommandAborted(req.Command, max(0, end.Sub(abortedAt)))
+		r.opts.Observer.CommandAborted(req.Command, end.Sub(abortedAt))
 	}
 	return res
 }

@@ -72,10 +72,11 @@ func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 	if r.opts.Observer != nil {
 		return r.observedRun(ctx, req, events)
 	}
-	return r.run(ctx, req, events)
+	return r.run(ctx, req, events, nil)
 }
 
-func (r *Registry) run(ctx context.Context, req Request, events Events) Result {
+// run is Run; when abortedAt is not nil, it is set to when the abort began.
+func (r *Registry) run(ctx context.Context, req Request, events Events, abortedAt *time.Time) Result {
 	r.mu.RLock()
 	p, ok := r.commands[req.Command]
 	r.mu.RUnlock()
@@ -142,6 +143,9 @@ func (r *Registry) run(ctx context.Context, req Request, events Events) Result {
 			return r.lost(ctx, p, inst, req, err)
 		case <-done:
 			done = nil // ask once
+			if abortedAt != nil {
+				*abortedAt = time.Now()
+			}
 			cctx, cancel := context.WithTimeout(context.Background(), stopMargin)
 			_, cerr := inst.rpc.Cancel(cctx, &pluginv1.CancelRequest{RunId: rreq.GetRunId()})
 			cancel()

@@ -17,7 +17,8 @@ type Observer interface {
 	// once and must not call the Queue.
 	QueueChanged(pending int, oldest time.Time)
 	// UpdateDelivered reports a request the Manager accepted (one update,
-	// or several merged) and the size of the log it carried.
+	// or several merged) and the size of the log it carried, before the
+	// QueueChanged that takes it off the queue.
 	UpdateDelivered(logBytes int)
 }
 

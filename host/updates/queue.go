@@ -503,6 +503,7 @@ func (q *Queue) sendNext(ctx context.Context, s Sender, upTo int64) (int, error)
 	if err := q.settled(u, sendErr); err != nil {
 		return 0, err
 	}
+	q.delivered(u, sendErr)
 	// The rows are done with even if deleting them fails (a full disk):
 	// they are never sent again by this process, and deleting is retried.
 	q.mu.Lock()
@@ -513,7 +514,6 @@ func (q *Queue) sendNext(ctx context.Context, s Sender, upTo int64) (int, error)
 	q.drained = make(chan struct{})
 	q.mu.Unlock()
 	q.deleteSent(ctx)
-	q.delivered(u, sendErr)
 
 	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
 		q.onTaskGone(u.TaskID)
@@ -578,6 +578,7 @@ func (q *Queue) sendOverflow(ctx context.Context, s Sender) (int, error) {
 	if err := q.settled(u, sendErr); err != nil {
 		return 0, err
 	}
+	q.delivered(u, sendErr)
 	q.mu.Lock()
 	q.overflow = q.overflow[1:]
 	q.pending--
@@ -585,7 +586,6 @@ func (q *Queue) sendOverflow(ctx context.Context, s Sender) (int, error) {
 	close(q.drained)
 	q.drained = make(chan struct{})
 	q.mu.Unlock()
-	q.delivered(u, sendErr)
 	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
 		q.onTaskGone(u.TaskID)
 	}
