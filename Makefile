@@ -8,7 +8,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/cajonfarm/cajon/host/version.Version=$(VERSION)
 
-.PHONY: help build test proto proto-check lint demo cross bench faults fuzz clean
+.PHONY: help build test proto proto-check lint demo cross bench faults fuzz clean install
 
 help:
 	@echo "make build   build bin/cajon and bin/plugins/cajon-plugin-*"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench   run the benchmarks and rewrite docs/BENCHMARKS.md"
 	@echo "make faults  run the fault suite (docs/FAULTS.md); one: make faults FAULT=manager-down"
 	@echo "make fuzz    run every fuzz target for FUZZTIME (default 10s)"
+	@echo "make install build, then install under PREFIX (default /usr/local); DESTDIR for packages"
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/cajon ./cmd/cajon
@@ -92,3 +93,34 @@ fuzz:
 
 clean:
 	rm -rf $(BIN) $(TOOLS)
+
+# Install layout (docs/MANAGER.md, "Installing"):
+#   $(PREFIX)/bin/cajon
+#   $(PREFIX)/libexec/cajon/plugins/cajon-plugin-*   (cajon finds them from its own path)
+#   $(PREFIX)/share/cajon/cajon.toml                 the example config, always refreshed
+#   $(PREFIX)/share/cajon/cajon-worker.service       the systemd unit, ExecStart pointing at $(PREFIX)/bin
+#   $(SYSCONFDIR)/cajon/cajon.toml                   a copy of the example, only if none exists yet
+# SYSCONFDIR is /etc for PREFIX=/usr or /usr/local (cajon reads /etc/cajon/cajon.toml)
+# and empty otherwise (no config outside the prefix); set it to override.
+# DESTDIR is prepended to every path, for building packages.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc)
+INSTALL    ?= install
+
+install: build
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/cajon/plugins $(DESTDIR)$(PREFIX)/share/cajon
+	$(INSTALL) -m 0755 $(BIN)/cajon $(DESTDIR)$(PREFIX)/bin/cajon
+	$(INSTALL) -m 0755 $(foreach p,$(PLUGINS),$(BIN)/plugins/cajon-plugin-$(p)) $(DESTDIR)$(PREFIX)/libexec/cajon/plugins/
+	$(INSTALL) -m 0644 examples/cajon.toml $(DESTDIR)$(PREFIX)/share/cajon/cajon.toml
+	sed 's|/usr/local/bin/cajon|$(PREFIX)/bin/cajon|g' examples/cajon-worker.service > $(DESTDIR)$(PREFIX)/share/cajon/cajon-worker.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/cajon/cajon-worker.service
+	@if [ -n "$(SYSCONFDIR)" ]; then \
+	  if [ -e "$(DESTDIR)$(SYSCONFDIR)/cajon/cajon.toml" ]; then \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/cajon/cajon.toml (the new example is $(PREFIX)/share/cajon/cajon.toml)"; \
+	  else \
+	    $(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/cajon && \
+	    $(INSTALL) -m 0644 examples/cajon.toml $(DESTDIR)$(SYSCONFDIR)/cajon/cajon.toml && \
+	    echo "installed $(DESTDIR)$(SYSCONFDIR)/cajon/cajon.toml: set [manager] url"; \
+	  fi; \
+	fi

@@ -28,7 +28,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.configFile, "config", "", "read this cajon.toml after the default ones (it must exist)")
 	fs.StringVar(&c.logLevel, "log-level", "", "trace, debug, info, warn or error (overrides log_level)")
 	fs.StringVar(&c.stateDir, "state-dir", "", "state directory (overrides state_dir)")
-	fs.StringVar(&c.pluginDirs, "plugin-dir", "", "comma-separated folders with cajon-plugin-* binaries, searched after plugins/ beside cajon (overrides plugin_dirs)")
+	fs.StringVar(&c.pluginDirs, "plugin-dir", "", "comma-separated folders with cajon-plugin-* binaries, searched after plugins/ beside cajon and ../libexec/cajon/plugins (overrides plugin_dirs)")
 }
 
 // flagLayer turns the set flags into config keys, the highest layer.
@@ -76,8 +76,8 @@ func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*pl
 // openObservedPlugins is openPlugins with an observer of the plugins (nil: none).
 func openObservedPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger, obs plugins.Observer) (*plugins.Registry, error) {
 	dirs := []string{}
-	if def, err := plugins.DefaultDir(); err == nil {
-		dirs = append(dirs, def)
+	if def, err := plugins.DefaultDirs(); err == nil {
+		dirs = append(dirs, def...)
 	}
 	dirs = append(dirs, cfg.PluginDirs...)
 	reg, err := plugins.Open(ctx, plugins.Options{

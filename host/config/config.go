@@ -22,7 +22,7 @@ type Config struct {
 	// LogFormat is text or json.
 	LogFormat string
 	// PluginDirs are searched for cajon-plugin-* binaries after the default
-	// plugins/ directory beside the cajon binary.
+	// folders of the cajon binary (plugins.DefaultDirs).
 	PluginDirs []string
 	// PluginIdleTimeout stops a plugin process that ran no command for this long;
 	// 0 keeps plugins running.

@@ -18,16 +18,38 @@ type candidate struct {
 	path string
 }
 
-// DefaultDir is the plugins/ folder beside the running cajon binary.
-func DefaultDir() (string, error) {
+// DefaultDirs are the plugin folders of the running cajon binary, in search
+// order: plugins/ beside it (a build tree, an unpacked archive), then
+// ../libexec/cajon/plugins (an installed tree: <prefix>/bin/cajon and
+// <prefix>/libexec/cajon/plugins, as `make install` lays it out). Symbolic
+// links to the binary are resolved first.
+func DefaultDirs() ([]string, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", fmt.Errorf("locating the cajon binary to find its plugins/ folder: %w", err)
+		return nil, fmt.Errorf("locating the cajon binary to find its plugin folders: %w", err)
 	}
 	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = resolved
 	}
-	return filepath.Join(filepath.Dir(exe), "plugins"), nil
+	return dirsBeside(exe), nil
+}
+
+// dirsBeside is DefaultDirs for the binary at exe.
+func dirsBeside(exe string) []string {
+	dir := filepath.Dir(exe)
+	return []string{
+		filepath.Join(dir, "plugins"),
+		filepath.Join(filepath.Dir(dir), "libexec", "cajon", "plugins"),
+	}
+}
+
+// DefaultDir is the first of DefaultDirs: plugins/ beside the cajon binary.
+func DefaultDir() (string, error) {
+	dirs, err := DefaultDirs()
+	if err != nil {
+		return "", err
+	}
+	return dirs[0], nil
 }
 
 // discover lists the plugin executables in dirs, in order. A plugin name found
