@@ -161,3 +161,39 @@ func TestRestart(t *testing.T) {
 	}
 	m.waitWorker("cajon-restart", "offline", 10*time.Second)
 }
+
+// TestLogLoad runs a task that prints 3,000,000 lines: the Manager receives
+// at most max_log_bytes plus the marker line, and the worker keeps the whole
+// log on its disk.
+func TestLogLoad(t *testing.T) {
+	m := startManager(t)
+	const maxLog = 1 << 20
+	c := startCajon(t, m, "cajon-logs", cajonOptions{env: []string{"CAJON_MAX_LOG_BYTES=" + strconv.Itoa(maxLog)}})
+	m.waitWorker("cajon-logs", "awake", 60*time.Second)
+
+	const lines = 3_000_000
+	job := execJob(m, "3M lines", "/usr/bin/seq", strconv.Itoa(lines))
+	m.waitJob(job, "completed", 5*time.Minute)
+	tk := onlyTask(m, job)
+
+	// Bound: the budget, the marker line and the worker's own few lines
+	// around the command's output.
+	got := m.taskLog(tk.ID)
+	if len(got) > maxLog+4096 {
+		t.Errorf("the Manager received %d bytes of log, want at most max_log_bytes (%d) and the marker", len(got), maxLog)
+	}
+	if !strings.Contains(string(got), "left out") {
+		t.Errorf("the Manager's log has no marker line saying what was left out")
+	}
+	if !strings.Contains(string(got), "\n3000000\n") {
+		t.Errorf("the Manager's log lacks the last line of the output (the tail is sent at the end)")
+	}
+	full := filepath.Join(c.StateDir, "task-logs", job, tk.ID+".log")
+	data, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatalf("the full log is not kept on the worker: %v", err)
+	}
+	if n := strings.Count(string(data), "\n"); n < lines {
+		t.Errorf("the worker's full log %s has %d lines, want at least %d", full, n, lines)
+	}
+}
