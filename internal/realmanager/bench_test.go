@@ -21,7 +21,7 @@ import (
 
 // stockWorker starts the stock flamenco-worker against m, or returns nil
 // when there is none.
-func stockWorker(tb testing.TB, m *manager) *exec.Cmd {
+func stockWorker(tb testing.TB, m *manager, name string) *exec.Cmd {
 	tb.Helper()
 	bin := os.Getenv("FLAMENCO_WORKER")
 	if bin == "" {
@@ -31,7 +31,7 @@ func stockWorker(tb testing.TB, m *manager) *exec.Cmd {
 		}
 	}
 	dir := tb.TempDir()
-	cfg := fmt.Sprintf("manager_url: %s\ntask_types: [blender, ffmpeg, file-management, misc]\nworker_name: stock-worker\n", m.URL)
+	cfg := fmt.Sprintf("manager_url: %s\ntask_types: [blender, ffmpeg, file-management, misc]\nworker_name: %s\n", m.URL, name)
 	if err := os.WriteFile(filepath.Join(dir, "flamenco-worker.yaml"), []byte(cfg), 0o644); err != nil {
 		tb.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func stockWorker(tb testing.TB, m *manager) *exec.Cmd {
 		}
 		log.Close()
 	})
-	m.waitWorker("stock-worker", "awake", 60*time.Second)
+	m.waitWorker(name, "awake", 60*time.Second)
 	return cmd
 }
 
@@ -103,7 +103,7 @@ func BenchmarkSimpleBlenderRender(b *testing.B) {
 		cajonT += timeJob(m, fmt.Sprintf("cajon-%d", i), blend)
 		stopCajon(b, c)
 
-		if w := stockWorker(b, m); w != nil {
+		if w := stockWorker(b, m, fmt.Sprintf("stock-bench-%d", i)); w != nil {
 			stockT += timeJob(m, fmt.Sprintf("stock-%d", i), blend)
 			_ = w.Process.Signal(syscall.SIGTERM)
 		}
@@ -146,7 +146,7 @@ func BenchmarkLogLoad(b *testing.B) {
 		m.waitWorker(c.Name, "awake", 60*time.Second)
 		cajonCPU += jobCPU(m, c.cmd.Process.Pid, fmt.Sprintf("cajon-%d", i))
 		stopCajon(b, c)
-		if w := stockWorker(b, m); w != nil {
+		if w := stockWorker(b, m, fmt.Sprintf("stock-log-%d", i)); w != nil {
 			stockCPU += jobCPU(m, w.Process.Pid, fmt.Sprintf("stock-%d", i))
 			_ = w.Process.Signal(syscall.SIGTERM)
 		}
