@@ -209,3 +209,22 @@ func mustMarshal(tb testing.TB, v any) []byte {
 	}
 	return data
 }
+
+// TestIDsNeedNotBeUUIDs: Flamenco 3.9 no longer declares task, job and
+// worker ids as UUIDs, so any non-empty string is an id.
+func TestIDsNeedNotBeUUIDs(t *testing.T) {
+	for _, id := range []string{"42", "task-7", "job/3", "ünï"} {
+		task, err := decodeAssignedTask([]byte(`{"uuid": ` + string(mustMarshal(t, id)) + `, "job": ` + string(mustMarshal(t, id)) +
+			`, "name": "n", "status": "active", "priority": 50, "job_priority": 50, "job_type": "t", "task_type": "misc", "commands": [], "steps_completed": 0, "steps_total": 1}`))
+		if err != nil || task.UUID != id || task.Job != id {
+			t.Errorf("task id %q: %+v, %v", id, task, err)
+		}
+		w, err := decodeRegisteredWorker([]byte(`{"uuid": ` + string(mustMarshal(t, id)) + `}`))
+		if err != nil || w.UUID != id {
+			t.Errorf("worker id %q: %+v, %v", id, w, err)
+		}
+	}
+	if got := taskPath("job/3 ä", "/may-i-run"); got != "/api/v3/worker/task/job%2F3%20%C3%A4/may-i-run" {
+		t.Errorf("taskPath escapes to %q", got)
+	}
+}
