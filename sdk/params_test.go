@@ -72,7 +72,10 @@ func TestNormalizeValueReadsJSONLikeTheStockWorker(t *testing.T) {
 		{"number as text", tString, `24`, "24", ""},
 		{"fraction as text", tString, `23.976`, "23.976", ""},
 		{"boolean as text", tString, `true`, "true", ""},
-		{"list where text belongs", tString, `["a"]`, nil, `expected a string, got a list (["a"])`},
+		// The stock worker silently drops an exeArgs that is not a string
+		// (cmdParameter[string] with its ok ignored) and runs Blender
+		// without "-b -y"; Cajon refuses it.
+		{"list where text belongs (exeArgs as a list)", tString, `["-b", "-y"]`, nil, `expected a string, got a list (["-b","-y"])`},
 		{"table where text belongs", tString, `{"a": 1}`, nil, `expected a string, got a table ({"a":1})`},
 
 		// Numbers: the stock worker reads fps and sleep's duration_in_seconds
