@@ -223,3 +223,46 @@ func TestNormalizeParams(t *testing.T) {
 		})
 	}
 }
+
+// FuzzNormalizeValue: for any JSON value and any type, NormalizeValue either
+// refuses it or returns the type's canonical form, which normalises to
+// itself, and CheckValue agrees.
+func FuzzNormalizeValue(f *testing.F) {
+	for _, seed := range []string{`["-r", 23.976, true]`, `{"A": 2, "B": null}`, `"24"`, `2.0`, `[[1]]`, `1e21`, `null`} {
+		for typ := range 7 {
+			f.Add(seed, typ)
+		}
+	}
+	f.Fuzz(func(t *testing.T, in string, typ int) {
+		var v any
+		if json.Unmarshal([]byte(in), &v) != nil || typ < 0 || typ > 6 {
+			return
+		}
+		pt := pluginv1.ParamType(typ)
+		got, err := sdk.NormalizeValue(pt, v)
+		if (sdk.CheckValue(pt, v) == nil) != (err == nil) {
+			t.Fatalf("CheckValue and NormalizeValue disagree on %s as %s", in, sdk.TypeName(pt))
+		}
+		if err != nil || pt == tAny {
+			return
+		}
+		switch pt {
+		case tString:
+			if _, ok := got.(string); !ok {
+				t.Fatalf("%s as a string: %T", in, got)
+			}
+		case tList:
+			if _, ok := got.([]string); !ok {
+				t.Fatalf("%s as a list: %T", in, got)
+			}
+		case tMap:
+			if _, ok := got.(map[string]string); !ok {
+				t.Fatalf("%s as a table: %T", in, got)
+			}
+		}
+		again, err := sdk.NormalizeValue(pt, got)
+		if err != nil || !reflect.DeepEqual(again, got) {
+			t.Fatalf("%s as %s: %#v normalises to %#v, %v", in, sdk.TypeName(pt), got, again, err)
+		}
+	})
+}

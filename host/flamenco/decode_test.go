@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cajonfarm/cajon/internal/flamencotrace"
 )
 
 func readFixtures(tb testing.TB, dir string) map[string][]byte {
@@ -166,6 +168,16 @@ func FuzzDecodeAssignedTask(f *testing.F) {
 	}
 	f.Add([]byte(`{"uuid":"u","job":"j","name":"","status":"active","priority":0,"job_priority":0,"job_type":"","task_type":"misc","commands":[{"name":"x","parameters":{"a":[1,{"b":null}]},"total_step_count":0}],"steps_completed":0,"steps_total":0}`))
 	f.Add([]byte(`{"commands":[{}]}`))
+	// And every task a real Manager handed out in the recordings.
+	traces, err := flamencotrace.All()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, tr := range traces {
+		for _, raw := range tr.AssignedTasks() {
+			f.Add([]byte(raw))
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		task, err := decodeAssignedTask(data)
 		if err != nil {
