@@ -195,8 +195,10 @@ func TestEveryEndpoint(t *testing.T) {
 func TestHeaders(t *testing.T) {
 	m := managertest.New(t, managertest.Config{})
 	c := awake(t, m)
-	if _, err := c.MayIRun(context.Background(), "unknown"); flamenco.KindOf(err) != flamenco.KindNotFound {
-		t.Fatalf("MayIRun unknown: %v", err)
+	// The real Manager answers may-i-run of an unknown task with a plain no
+	// (trace 06-refused-requests).
+	if may, err := c.MayIRun(context.Background(), "unknown"); err != nil || may.MayKeepRunning || may.Reason != "Task not found" {
+		t.Fatalf("MayIRun unknown: %+v, %v", may, err)
 	}
 	for _, r := range m.Requests() {
 		if r.UserAgent != version.UserAgent() {

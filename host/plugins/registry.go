@@ -217,7 +217,9 @@ func (r *Registry) TaskTypes() []string {
 }
 
 // CheckParams checks a command's parameters against its plugin's description
-// (rejectUnknown: also refuse parameters the command does not declare).
+// (rejectUnknown: also refuse parameters the command does not declare), as
+// Run normalises them before sending (sdk.NormalizeParams): a job accepted
+// here is accepted by Run.
 func (r *Registry) CheckParams(command string, params map[string]any, rejectUnknown bool) error {
 	ci, ok := r.Command(command)
 	if !ok {

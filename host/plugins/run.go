@@ -150,7 +150,17 @@ func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 }
 
 func (r *Registry) buildRequest(plugin string, req Request) (*pluginv1.RunRequest, error) {
-	params, err := toStruct(req.Params)
+	// Parameters go out normalised against the plugin's description, so a
+	// plugin in any language gets ["-r", 23.976] as the strings the stock
+	// worker would make of it, and a wrong one fails before the plugin runs.
+	norm := req.Params
+	if ci, ok := r.Command(req.Command); ok {
+		var err error
+		if norm, err = sdk.NormalizeParams(ci.Spec, req.Params, false); err != nil {
+			return nil, err
+		}
+	}
+	params, err := toStruct(norm)
 	if err != nil {
 		return nil, fmt.Errorf("command %q: parameters: %w", req.Command, err)
 	}
