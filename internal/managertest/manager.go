@@ -12,7 +12,7 @@
 // It keeps its own wire types on purpose: sharing the client's structs would
 // hide a wrong field name on both sides at once. Its tests hold those types
 // and its answers to the recordings of a real Manager (internal/flamencotrace)
-// and to the Manager's OpenAPI schema (testdata/flamenco-openapi.yaml).
+// and to the Manager's OpenAPI schema (its extract testdata/worker-api-schemas.json).
 package managertest
 
 import (

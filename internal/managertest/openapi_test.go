@@ -1,8 +1,11 @@
 package managertest
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -15,20 +18,56 @@ import (
 
 // openAPISchema is the part of an OpenAPI schema object these tests read.
 type openAPISchema struct {
-	Type       string                    `yaml:"type"`
-	Ref        string                    `yaml:"$ref"`
-	Properties map[string]*openAPISchema `yaml:"properties"`
-	Required   []string                  `yaml:"required"`
-	Items      *openAPISchema            `yaml:"items"`
-	Enum       []string                  `yaml:"enum"`
+	Type       string                    `yaml:"type" json:"type,omitempty"`
+	Ref        string                    `yaml:"$ref" json:"$ref,omitempty"`
+	Properties map[string]*openAPISchema `yaml:"properties" json:"properties,omitempty"`
+	Required   []string                  `yaml:"required" json:"required,omitempty"`
+	Items      *openAPISchema            `yaml:"items" json:"items,omitempty"`
+	Enum       []string                  `yaml:"enum" json:"enum,omitempty"`
 }
 
-// loadSchemas reads the Manager's API description: testdata/flamenco-openapi.yaml,
-// the pkg/api/flamenco-openapi.yaml of Flamenco 3.9 (cf286e71; the worker
-// API is the one of 3.8.5 without `format: uuid` on ids).
+// The worker API's schemas as facts (names, JSON types, required fields,
+// enums) taken from the Manager's OpenAPI description: the schemas below and
+// those they refer to. The description itself is Flamenco's (GPL) and stays
+// out of this repository; TestSchemaExtractIsCurrent checks the extract
+// against it wherever it is at hand, and -update-schemas writes it anew.
+const schemaExtract = "testdata/worker-api-schemas.json"
+
+var extractRoots = []string{
+	"RegisteredWorker", "AssignedTask", "MayKeepRunning", "WorkerStateChange", "Error", "SecurityError",
+	"FlamencoVersion", "WorkerRegistration", "WorkerSignOn", "WorkerStateChanged", "TaskUpdate",
+	"TaskStatus", "WorkerStatus",
+}
+
+var updateSchemas = flag.Bool("update-schemas", false, "rewrite "+schemaExtract+" from the OpenAPI description (FLAMENCO_OPENAPI)")
+
+// openAPIDescription finds flamenco-openapi.yaml: FLAMENCO_OPENAPI, or the
+// project's shared reference folder beside the checkout.
+func openAPIDescription() string {
+	if p := os.Getenv("FLAMENCO_OPENAPI"); p != "" {
+		return p
+	}
+	return filepath.Join("..", "..", "..", "shared", "reference", "flamenco-openapi.yaml")
+}
+
+// loadSchemas reads the extract of the Manager's worker-API schemas.
 func loadSchemas(t *testing.T) map[string]*openAPISchema {
 	t.Helper()
-	data, err := os.ReadFile("testdata/flamenco-openapi.yaml")
+	data, err := os.ReadFile(schemaExtract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schemas map[string]*openAPISchema
+	if err := json.Unmarshal(data, &schemas); err != nil {
+		t.Fatalf("%s: %v", schemaExtract, err)
+	}
+	return schemas
+}
+
+// extractSchemas takes the extract's schemas out of an OpenAPI description.
+func extractSchemas(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,9 +77,63 @@ func loadSchemas(t *testing.T) map[string]*openAPISchema {
 		} `yaml:"components"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := map[string]*openAPISchema{}
+	var visit func(s *openAPISchema)
+	take := func(name string) {
+		if _, done := out[name]; done {
+			return
+		}
+		s := doc.Components.Schemas[name]
+		if s == nil {
+			t.Fatalf("%s: no schema %s", path, name)
+		}
+		out[name] = s
+		visit(s)
+	}
+	visit = func(s *openAPISchema) {
+		if s == nil {
+			return
+		}
+		if s.Ref != "" {
+			take(strings.TrimPrefix(s.Ref, "#/components/schemas/"))
+		}
+		for _, p := range s.Properties {
+			visit(p)
+		}
+		visit(s.Items)
+	}
+	for _, name := range extractRoots {
+		take(name)
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return doc.Components.Schemas
+	return append(b, '\n')
+}
+
+// TestSchemaExtractIsCurrent holds the committed extract to the Manager's
+// OpenAPI description, where the description is at hand.
+func TestSchemaExtractIsCurrent(t *testing.T) {
+	path := openAPIDescription()
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("no OpenAPI description at %s (set FLAMENCO_OPENAPI): the committed extract %s is used as it is", path, schemaExtract)
+	}
+	want := extractSchemas(t, path)
+	if *updateSchemas {
+		if err := os.WriteFile(schemaExtract, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(schemaExtract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the schemas of %s: run go test ./internal/managertest -run TestSchemaExtractIsCurrent -update-schemas", schemaExtract, path)
+	}
 }
 
 // resolve follows a $ref to its schema.
