@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,22 +14,6 @@ import (
 
 // The Manager connection as an untrusted party: a proxy's body limit,
 // redirects, 401 challenges, and tasks the worker must refuse.
-
-// rewriteTask rewrites scheduleTask answers for one task only: set is
-// applied to the answer's fields (a nil value is JSON null).
-func rewriteTask(taskID string, set map[string]any) func([]byte) []byte {
-	return func(body []byte) []byte {
-		var obj map[string]any
-		if err := json.Unmarshal(body, &obj); err != nil || obj["uuid"] != taskID {
-			return body
-		}
-		for k, v := range set {
-			obj[k] = v
-		}
-		out, _ := json.Marshal(obj)
-		return out
-	}
-}
 
 func TestFinalUpdateBehindABodyLimit(t *testing.T) {
 	reg := openPlugins(t)
@@ -105,7 +88,7 @@ func TestMalformedTaskIsFailedAndTheWorkerGoesOn(t *testing.T) {
 	bad := mgr.AddJob(managertest.Job{Priority: 90, Tasks: []managertest.Task{echoTask("null-commands", "never runs")}})
 	good := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("next", "runs")}})
 	badID := bad.Tasks[0].ID
-	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpScheduleTask, RewriteAnswer: rewriteTask(badID, map[string]any{"commands": nil})}); err != nil {
+	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpScheduleTask, RewriteAnswer: managertest.SetTaskField(badID, "commands", nil)}); err != nil {
 		t.Fatal(err)
 	}
 	r := startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
@@ -130,7 +113,7 @@ func TestTaskOfAnotherTypeIsRefused(t *testing.T) {
 	}})
 	id := job.Tasks[0].ID
 	// The Manager hands out a misc task to a worker that signed on for test only.
-	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpScheduleTask, RewriteAnswer: rewriteTask(id, map[string]any{"task_type": "misc"})}); err != nil {
+	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpScheduleTask, RewriteAnswer: managertest.SetTaskField(id, "task_type", "misc")}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t, mgr)

@@ -67,10 +67,23 @@ type Fault struct {
 // SetField returns a RewriteAnswer that sets one top-level field of a JSON
 // object answer to value (nil: JSON null), e.g. SetField("commands", nil).
 func SetField(name string, value any) func([]byte) []byte {
+	return SetTaskField("", name, value)
+}
+
+// SetTaskField is SetField for the scheduleTask answers that hand out the
+// task taskID only; other answers pass unchanged. An empty taskID matches
+// every answer.
+func SetTaskField(taskID, name string, value any) func([]byte) []byte {
 	return func(body []byte) []byte {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(body, &obj); err != nil {
 			panic(fmt.Sprintf("managertest: SetField(%q): the answer is not a JSON object: %v", name, err))
+		}
+		if taskID != "" {
+			var id string
+			if json.Unmarshal(obj["uuid"], &id) != nil || id != taskID {
+				return body
+			}
 		}
 		v, err := json.Marshal(value)
 		if err != nil {

@@ -98,3 +98,15 @@ func TestRewriteAnswerFault(t *testing.T) {
 		t.Errorf("task %+v: the Manager must have assigned it behind the rewritten answer", s)
 	}
 }
+
+func TestSetTaskField(t *testing.T) {
+	rewrite := managertest.SetTaskField("t1", "commands", nil)
+	for _, tc := range []struct{ in, want string }{
+		{`{"uuid":"t1","commands":[]}`, `{"commands":null,"uuid":"t1"}`},
+		{`{"uuid":"t2","commands":[]}`, `{"uuid":"t2","commands":[]}`},
+	} {
+		if got := string(rewrite([]byte(tc.in))); got != tc.want {
+			t.Errorf("rewrite(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
