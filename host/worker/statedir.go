@@ -10,9 +10,10 @@ import (
 
 // PrepareStateDir creates the state directory, private to the user cajon
 // runs as (0700), when it is missing: it holds the credentials and the task
-// logs. An existing one is left as it is, with a warning when others may
-// look into it (an older Cajon, or systemd's default StateDirectoryMode,
-// made it 0755). Call it before anything else writes there.
+// logs. An existing one is left as it is (an older Cajon, or systemd's
+// default StateDirectoryMode, made it 0755: the files in it are private
+// all the same), with a warning when others may write to it and so replace
+// those files. Call it before anything else writes there.
 func PrepareStateDir(dir string, log hclog.Logger) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create the state directory %s: %w", dir, err)
@@ -24,8 +25,8 @@ func PrepareStateDir(dir string, log hclog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("state directory %s: %w", dir, err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 && log != nil {
-		log.Warn("the state directory is open to other users, and it holds the worker's credentials and task logs: "+
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 && log != nil {
+		log.Warn("other users may write to the state directory, which holds the worker's credentials and task updates: "+
 			"make it private (chmod 700; systemd: StateDirectoryMode=0700)", "dir", dir, "mode", fmt.Sprintf("%04o", perm))
 	}
 	return nil

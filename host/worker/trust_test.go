@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/hashicorp/go-hclog"
 )
 
 // The Manager connection as an untrusted party: a proxy's body limit,
@@ -177,4 +178,47 @@ func prefixOf(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+func TestPrepareStateDir(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no mode bits")
+	}
+	tests := []struct {
+		name string
+		mode os.FileMode // of an existing directory; 0: none
+		want os.FileMode
+		warn bool
+	}{
+		{"created private", 0, 0o700, false},
+		{"readable by others: kept", 0o755, 0o755, false},
+		{"writable by others: a warning", 0o777, 0o777, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			if tt.mode != 0 {
+				if err := os.Mkdir(dir, tt.mode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, tt.mode); err != nil { // past the umask
+					t.Fatal(err)
+				}
+			}
+			var logBuf syncBuffer
+			if err := PrepareStateDir(dir, hclog.New(&hclog.LoggerOptions{Output: &logBuf})); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != tt.want {
+				t.Errorf("mode %04o, want %04o", fi.Mode().Perm(), tt.want)
+			}
+			if warned := strings.Contains(logBuf.String(), "[WARN]"); warned != tt.warn {
+				t.Errorf("warned %v, want %v: %s", warned, tt.warn, logBuf.String())
+			}
+		})
+	}
 }
