@@ -245,7 +245,8 @@ func (w *Worker) TaskTypes() []string { return slices.Clone(w.taskTypes) }
 type stateFunc func(ctx context.Context) stateFunc
 
 // Run works for the Manager until it asks the worker to go offline or to
-// restart, or until ctx ends (SIGINT/SIGTERM: a clean shutdown). It returns
+// restart, or until ctx ends (SIGINT/SIGTERM/SIGHUP: a clean shutdown; a
+// cause of ctx, such as the signal, is logged as the reason). It returns
 // the process exit code: 0 for offline and shutdown, restart_exit_code for a
 // restart. An error means the worker could not start (unusable state
 // directory); every problem with the Manager is retried instead.
