@@ -70,6 +70,10 @@ type ManagerConfig struct {
 	// UpdateQueueHighWater stops task fetches while more updates than this wait to
 	// be delivered.
 	UpdateQueueHighWater int
+	// MaxUpdateLogBytes caps the log one task update request carries; a longer
+	// log goes in pieces ahead of the status. Well under the 1 MiB request body
+	// limit of a default nginx in front of a Manager.
+	MaxUpdateLogBytes int
 }
 
 // LocalConfig is the [local] table: the embedded job queue.
@@ -107,6 +111,7 @@ func Defaults() Config {
 			FetchBackoffMax:      20 * time.Second,
 			RequestTimeout:       30 * time.Second,
 			UpdateQueueHighWater: 1000,
+			MaxUpdateLogBytes:    256 << 10,
 		},
 		Local:    LocalConfig{Slots: 1, KeepFinished: 720 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 1 << 30, MaxAge: 720 * time.Hour},
@@ -143,6 +148,7 @@ func settings() []setting {
 		{"manager.request_timeout", func(c *Config) any { return &c.Manager.RequestTimeout }},
 		{"manager.finish_task_on_shutdown", func(c *Config) any { return &c.Manager.FinishTaskOnShutdown }},
 		{"manager.update_queue_high_water", func(c *Config) any { return &c.Manager.UpdateQueueHighWater }},
+		{"manager.max_update_log_bytes", func(c *Config) any { return &c.Manager.MaxUpdateLogBytes }},
 		{"local.slots", func(c *Config) any { return &c.Local.Slots }},
 		{"local.keep_finished", func(c *Config) any { return &c.Local.KeepFinished }},
 		{"log_store.max_total_bytes", func(c *Config) any { return &c.LogStore.MaxTotalBytes }},

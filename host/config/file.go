@@ -43,6 +43,7 @@ type fileManager[D any] struct {
 	RequestTimeout       *D      `toml:"request_timeout"`
 	FinishTaskOnShutdown *bool   `toml:"finish_task_on_shutdown"`
 	UpdateQueueHighWater *int    `toml:"update_queue_high_water"`
+	MaxUpdateLogBytes    *int    `toml:"max_update_log_bytes"`
 }
 
 type fileLocal[D any] struct {
