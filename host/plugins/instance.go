@@ -87,6 +87,10 @@ func startInstance(ctx context.Context, name, path string, logger hclog.Logger) 
 		AutoMTLS:         true,
 		Logger:           logger,
 		StartTimeout:     startTimeout,
+		// go-plugin allows 2 GiB each way; the plugin's server takes
+		// sdk.MaxMessageBytes, so the host holds itself to the same.
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
 	})
 	// The parent-death signal fires when the OS thread that forked the plugin
 	// exits, not the process: fork from a locked thread that lives on.
