@@ -44,7 +44,7 @@ func validateTrust(cfg *Config, prov *Provenance) []error {
 		errs = append(errs, fmt.Errorf("%s = %s (%s): %s", key, valueText(value), prov.Of(key), problem))
 	}
 	for _, root := range cfg.Files.AllowedRoots {
-		if !filepath.IsAbs(root) {
+		if root != "/" && !filepath.IsAbs(root) { // "/" is anywhere, on Windows too
 			bad("files.allowed_roots", cfg.Files.AllowedRoots, fmt.Sprintf("%q is not an absolute path", root))
 		}
 	}

@@ -24,6 +24,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Config holds each plugin's [plugins.<name>] table, by plugin name.
 	Config map[string]map[string]any
+	// RunConfig, when set, adds keys to a plugin's table for each run, learned
+	// when the run starts (the files plugin's allowed_roots, which may come
+	// from the Manager). An error fails that command with its message.
+	RunConfig func(ctx context.Context, plugin string) (map[string]any, error)
 	// Logger receives the host's messages about plugins.
 	Logger hclog.Logger
 	// DescribeCache is a file that remembers the plugins' descriptions, so

@@ -87,7 +87,7 @@ func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 	}
 	defer p.release(inst)
 
-	rreq, err := r.buildRequest(p.name, req)
+	rreq, err := r.buildRequest(ctx, p.name, req)
 	if err != nil {
 		return Result{Status: Failed, Message: err.Error()}
 	}
@@ -152,12 +152,16 @@ func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 	}
 }
 
-func (r *Registry) buildRequest(plugin string, req Request) (*pluginv1.RunRequest, error) {
+func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request) (*pluginv1.RunRequest, error) {
 	params, err := toStruct(req.Params)
 	if err != nil {
 		return nil, fmt.Errorf("command %q: parameters: %w", req.Command, err)
 	}
-	cfg, err := toStruct(r.opts.Config[plugin])
+	table, err := r.pluginTable(ctx, plugin)
+	if err != nil {
+		return nil, fmt.Errorf("command %q: %w", req.Command, err)
+	}
+	cfg, err := toStruct(table)
 	if err != nil {
 		return nil, fmt.Errorf("[plugins.%s] config: %w", plugin, err)
 	}
@@ -170,6 +174,27 @@ func (r *Registry) buildRequest(plugin string, req Request) (*pluginv1.RunReques
 		return nil, err
 	}
 	return rreq, nil
+}
+
+// pluginTable is a plugin's config table for one run: its [plugins.<name>]
+// table with the keys of Options.RunConfig over it.
+func (r *Registry) pluginTable(ctx context.Context, plugin string) (map[string]any, error) {
+	table := r.opts.Config[plugin]
+	if r.opts.RunConfig == nil {
+		return table, nil
+	}
+	extra, err := r.opts.RunConfig(ctx, plugin)
+	if err != nil || len(extra) == 0 {
+		return table, err
+	}
+	merged := make(map[string]any, len(table)+len(extra))
+	for k, v := range table {
+		merged[k] = v
+	}
+	for k, v := range extra {
+		merged[k] = v
+	}
+	return merged, nil
 }
 
 // toStruct converts a JSON-like map (from JSON or TOML) to a protobuf Struct.

@@ -1,6 +1,9 @@
 package plugins
 
 import (
+	"context"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -35,5 +38,33 @@ func TestCheckRequestSize(t *testing.T) {
 				t.Fatalf("error %v, want it to say %q and the limit", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestRunConfigGoesOverThePluginTable(t *testing.T) {
+	r := &Registry{opts: Options{
+		Config: map[string]map[string]any{"files": {"keep": 1, "allowed_roots": "from the file"}},
+		RunConfig: func(_ context.Context, plugin string) (map[string]any, error) {
+			switch plugin {
+			case "files":
+				return map[string]any{"allowed_roots": []string{"/srv"}}, nil
+			case "broken":
+				return nil, errors.New("the Manager did not answer")
+			}
+			return nil, nil
+		},
+	}}
+	got, err := r.pluginTable(context.Background(), "files")
+	if err != nil || !reflect.DeepEqual(got, map[string]any{"keep": 1, "allowed_roots": []string{"/srv"}}) {
+		t.Fatalf("files: %v, %v", got, err)
+	}
+	if r.opts.Config["files"]["allowed_roots"] != "from the file" {
+		t.Fatal("the configured table was changed")
+	}
+	if got, err := r.pluginTable(context.Background(), "exec"); err != nil || got != nil {
+		t.Fatalf("exec: %v, %v", got, err)
+	}
+	if _, err := r.buildRequest(context.Background(), "broken", Request{Command: "x"}); err == nil || !strings.Contains(err.Error(), `command "x": the Manager did not answer`) {
+		t.Fatalf("broken: %v", err)
 	}
 }
