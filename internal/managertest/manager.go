@@ -47,6 +47,9 @@ type Config struct {
 	OutputQueueSize int
 	// Logf, if set, logs every request and its answer (e.g. t.Logf).
 	Logf func(format string, args ...any)
+	// SharedStorage is the shared storage location the Manager gives
+	// workers; "" means DefaultSharedStorage.
+	SharedStorage string
 }
 
 // Manager is a running fake Manager. All methods are safe for concurrent use.
