@@ -94,6 +94,11 @@ func scenarios() []scenario {
 			"its commands fail with permission denied, naming the binary; other plugins keep working; chmod +x recovers",
 			"statuses: failed with the reason, then completed for another plugin and after the chmod; no process left",
 			testPluginNotExecutable},
+		{"plugin-big-parameter",
+			"a task's echo message is 5 MiB while another command runs in the same exec plugin (a second slot)",
+			"the task fails before it starts, naming the parameter, its size and the 4 MiB limit; the other command goes on",
+			"statuses active, failed with the message; the other command ends only when aborted, by the plugin; the same exec pid; the next task completes",
+			testPluginBigParameter},
 		// The update queue.
 		{"queue-disk-full",
 			"the real cajon runs with RLIMIT_FSIZE at 256 KiB while the Manager is down, so the queue's files cannot grow",

@@ -4,10 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/fileroots"
+	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
 )
@@ -98,7 +101,13 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 	defer stopReaping()
 	becomeSubreaper(reapCtx, log)
 
-	reg, err := openPlugins(ctx, cfg, log)
+	// By default file commands act only in the Manager's shared storage.
+	storage, err := flamenco.New(flamenco.Config{BaseURL: cfg.Manager.URL, Timeout: cfg.Manager.RequestTimeout})
+	if err != nil {
+		return err
+	}
+	roots := fileroots.ForManager(cfg.Files.AllowedRoots, storage, os.TempDir())
+	reg, err := openPluginsWith(ctx, cfg, log, roots)
 	if err != nil {
 		return err
 	}

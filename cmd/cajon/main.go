@@ -45,7 +45,7 @@ type cliEnv struct {
 
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
-		"plugins":  {"list plugins and their commands, or run one command: cajon plugins run", cmdPlugins},
+		"plugins":  {"list plugins and their commands, run one command (cajon plugins run), or check the binaries (cajon plugins verify)", cmdPlugins},
 		"run":      {"work for a Flamenco Manager (plain 'cajon' too, when a Manager is configured)", cmdRun},
 		"register": {"register with the Flamenco Manager as a new worker and save the credentials", cmdRegister},
 		"flush":    {"deliver the queued task updates to the Manager and exit", cmdFlush},

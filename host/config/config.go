@@ -41,6 +41,8 @@ type Config struct {
 	Local LocalConfig
 	// LogStore is the [log_store] table.
 	LogStore LogStoreConfig
+	// Files is the [files] table.
+	Files FilesConfig
 
 	// Plugins holds each [plugins.<name>] table as written, passed to that plugin.
 	Plugins map[string]map[string]any
@@ -94,6 +96,14 @@ type LogStoreConfig struct {
 	MaxAge time.Duration
 }
 
+// FilesConfig is the [files] table: where file commands may act.
+type FilesConfig struct {
+	// AllowedRoots are the folders under which the file-management commands may
+	// create, move and copy; empty = the default of the mode (cajon run: the
+	// Manager's shared storage and the temp folder; cajon local: anywhere).
+	AllowedRoots []string
+}
+
 // Defaults returns the built-in defaults, the lowest layer. StateDir and
 // Manager.WorkerName are empty here: Load computes them when no layer sets them.
 func Defaults() Config {
@@ -115,6 +125,7 @@ func Defaults() Config {
 		},
 		Local:    LocalConfig{Slots: 1, KeepFinished: 720 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 1 << 30, MaxAge: 720 * time.Hour},
+		Files:    FilesConfig{AllowedRoots: []string{}},
 		Plugins:  map[string]map[string]any{},
 	}
 }
@@ -153,6 +164,7 @@ func settings() []setting {
 		{"local.keep_finished", func(c *Config) any { return &c.Local.KeepFinished }},
 		{"log_store.max_total_bytes", func(c *Config) any { return &c.LogStore.MaxTotalBytes }},
 		{"log_store.max_age", func(c *Config) any { return &c.LogStore.MaxAge }},
+		{"files.allowed_roots", func(c *Config) any { return &c.Files.AllowedRoots }},
 	}
 }
 
@@ -203,7 +215,7 @@ func expectedType(key string) string {
 		return "a table of plugin tables ([plugins.<name>])"
 	case strings.HasPrefix(key, "plugins.") && strings.Count(key, ".") == 1:
 		return "a table ([" + key + "])"
-	case key == "manager" || key == "local" || key == "log_store":
+	case key == "manager" || key == "local" || key == "log_store" || key == "files":
 		return "a table ([" + key + "])"
 	}
 	s, ok := lookupSetting(key)

@@ -65,6 +65,7 @@ func TestLoadGoodFiles(t *testing.T) {
 		},
 		Local:    LocalConfig{Slots: 4, KeepFinished: 168 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 2048, MaxAge: 48 * time.Hour},
+		Files:    FilesConfig{AllowedRoots: []string{"/srv/flamenco", "/tmp"}},
 		Plugins: map[string]map[string]any{
 			"blender": {"binary": "/opt/blender/blender", "threads": int64(8)},
 			"ffmpeg":  {"args": []any{"-hide_banner"}},

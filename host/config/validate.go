@@ -93,6 +93,7 @@ func validate(cfg *Config, prov *Provenance) error {
 	if cfg.Local.Slots < 1 {
 		bad("local.slots", cfg.Local.Slots, "must be 1 or more")
 	}
+	errs = append(errs, validateTrust(cfg, prov)...)
 	if _, ok := cfg.Plugins[""]; ok {
 		errs = append(errs, errors.New(`[plugins.""]: a plugin table needs a plugin name`))
 	}

@@ -121,6 +121,8 @@ func route(method, escapedPath string) (op, taskID string, methodOK, ok bool) {
 	switch {
 	case len(parts) == 1 && parts[0] == "version":
 		op, want = OpVersion, http.MethodGet
+	case isSharedStoragePath(parts):
+		op, want = OpSharedStorage, http.MethodGet
 	case len(parts) == 2 && parts[0] == "worker":
 		switch parts[1] {
 		case "register-worker":
@@ -235,6 +237,8 @@ func (m *Manager) handle(r *http.Request, op, taskID string, methodOK, known boo
 		return reply{status: http.StatusOK, body: versionBody{Version: "3.6-managertest", ShortVersion: "3.6", Name: "managertest", Git: "managertest"}}
 	case OpRegister:
 		return m.register(r, body)
+	case OpSharedStorage:
+		return m.sharedStorage(r)
 	}
 
 	wk, rp := m.authenticate(r)

@@ -55,6 +55,9 @@ type Config struct {
 	// tests can give any other. It is called with the Manager locked and
 	// must not call it.
 	NewID func() string
+	// SharedStorage is the shared storage location the Manager gives
+	// workers; "" means DefaultSharedStorage.
+	SharedStorage string
 }
 
 // Manager is a running fake Manager. All methods are safe for concurrent use.

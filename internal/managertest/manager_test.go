@@ -862,3 +862,26 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(data)
 }
+
+func TestSharedStorage(t *testing.T) {
+	cases := []struct {
+		name, storage, path string
+		status              int
+		body                string
+	}{
+		{"default", "", "/api/v3/configuration/shared-storage/workers/linux", 200,
+			`{"location":"` + managertest.DefaultSharedStorage + `","audience":"workers","platform":"linux","shamanEnabled":false}`},
+		{"configured", "/mnt/farm", "/api/v3/configuration/shared-storage/workers/windows", 200,
+			`{"location":"/mnt/farm","audience":"workers","platform":"windows","shamanEnabled":false}`},
+		{"bad audience", "", "/api/v3/configuration/shared-storage/robots/linux", 400, `invalid audience`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWire(t, managertest.Config{SharedStorage: tc.storage})
+			status, body := w.call("GET", tc.path, nil, "")
+			if status != tc.status || !strings.Contains(body, tc.body) {
+				t.Fatalf("%d %s, want %d %s", status, body, tc.status, tc.body)
+			}
+		})
+	}
+}

@@ -64,6 +64,9 @@ func TestCommands(t *testing.T) {
 		{"sleep TOML integer", "sleep", map[string]any{"duration_in_seconds": int64(0)}, sdktest.Completed, "slept 0s", ""},
 		{"sleep fraction", "sleep", map[string]any{"duration_in_seconds": 0.05}, sdktest.Completed, "slept 50ms", ""},
 		{"sleep negative", "sleep", map[string]any{"duration_in_seconds": -1}, sdktest.Failed, "", "must not be negative"},
+		{"sleep beyond what a duration holds", "sleep", map[string]any{"duration_in_seconds": 1e10}, sdktest.Failed, "",
+			"duration_in_seconds is 1e+10, more than the largest allowed value 9223372036 (about 292 years)"},
+		{"sleep just beyond the largest", "sleep", map[string]any{"duration_in_seconds": 9223372036.5}, sdktest.Failed, "", "more than the largest allowed value 9223372036"},
 		{"sleep wrong type", "sleep", map[string]any{"duration_in_seconds": "5"}, sdktest.Failed, "", `parameter "duration_in_seconds": expected a number, got a string ("5"); write the number without quotes (5)`},
 		{"sleep missing", "sleep", map[string]any{}, sdktest.Failed, "", `parameter "duration_in_seconds" is required`},
 	}
@@ -97,7 +100,16 @@ func TestInlineScriptIsRemoved(t *testing.T) {
 }
 
 func TestSleepIsCancellable(t *testing.T) {
-	res := sdktest.Run(t, plugin(), "sleep", map[string]any{"duration_in_seconds": 600}, sdktest.Options{CancelAfter: 50 * time.Millisecond})
+	// The largest allowed value is a real wait, not a wrapped-around one.
+	res := sdktest.Run(t, plugin(), "sleep", map[string]any{"duration_in_seconds": float64(maxSleepSeconds)}, sdktest.Options{CancelAfter: 50 * time.Millisecond})
+	if res.Status != sdktest.Canceled {
+		t.Fatalf("the longest sleep: %+v", res)
+	}
+	if len(res.Progress) == 0 || !strings.HasPrefix(res.Progress[0].Activity, "sleeping 2562047h47m") {
+		t.Errorf("activity %+v, want sleeping 2562047h47m...", res.Progress)
+	}
+
+	res = sdktest.Run(t, plugin(), "sleep", map[string]any{"duration_in_seconds": 600}, sdktest.Options{CancelAfter: 50 * time.Millisecond})
 	if res.Status != sdktest.Canceled {
 		t.Fatalf("%+v", res)
 	}
