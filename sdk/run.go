@@ -55,7 +55,13 @@ type Run struct {
 
 // Log writes lines to the task log. A string with newlines is several lines.
 func (r *Run) Log(text string) {
-	r.out.lines(strings.Split(strings.TrimSuffix(text, "\n"), "\n")...)
+	text = strings.TrimSuffix(text, "\n")
+	if strings.IndexByte(text, '\n') < 0 {
+		// One line, as a command's output handler passes it: no split.
+		r.out.line(text)
+		return
+	}
+	r.out.lines(strings.Split(text, "\n"))
 }
 
 // Logf formats a line and writes it to the task log.
@@ -130,7 +136,7 @@ func (r *Run) Exec(ctx context.Context, c process.Command) (process.Result, erro
 		c.Env = env
 	}
 	if c.OnLine == nil {
-		c.OnLine = func(_ process.Stream, line string) { r.out.lines(line) }
+		c.OnLine = func(_ process.Stream, line string) { r.out.line(line) }
 	}
 	userStart := c.OnStart
 	c.OnStart = func(pid int) {
@@ -158,6 +164,7 @@ type emitter struct {
 	stream    eventSender
 	pending   []string
 	pendBytes int
+	lastBatch int                // lines in the last batch sent, to size the next
 	prog      *pluginv1.Progress // latest unsent progress
 	err       error              // first send error; later events are dropped
 	stop      chan struct{}
@@ -186,17 +193,39 @@ func (e *emitter) tick() {
 	}
 }
 
-func (e *emitter) lines(lines ...string) {
+func (e *emitter) line(l string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.addLocked(l)
+}
+
+func (e *emitter) lines(lines []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, l := range lines {
-		forEachPiece(l, func(piece string) {
-			e.pending = append(e.pending, piece)
-			e.pendBytes += len(piece) + 1
-			if e.pendBytes >= flushBytes {
-				e.flushLocked()
-			}
-		})
+		e.addLocked(l)
+	}
+}
+
+// addLocked queues one line, in pieces when it is long or not valid UTF-8.
+// It runs once per line of output: the common case takes no closure.
+func (e *emitter) addLocked(l string) {
+	if len(l) <= process.MaxLineBytes && utf8.ValidString(l) {
+		e.pushLocked(l)
+		return
+	}
+	forEachPiece(l, e.pushLocked)
+}
+
+func (e *emitter) pushLocked(piece string) {
+	if e.pending == nil {
+		// A batch is about as long as the one before it.
+		e.pending = make([]string, 0, e.lastBatch)
+	}
+	e.pending = append(e.pending, piece)
+	e.pendBytes += len(piece) + 1
+	if e.pendBytes >= flushBytes {
+		e.flushLocked()
 	}
 }
 
@@ -225,6 +254,7 @@ func (e *emitter) event(ev *pluginv1.RunEvent) {
 func (e *emitter) flushLocked() {
 	if len(e.pending) > 0 {
 		e.sendLocked(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Log{Log: &pluginv1.LogLines{Lines: e.pending}}})
+		e.lastBatch = len(e.pending)
 		e.pending, e.pendBytes = nil, 0
 	}
 	if e.prog != nil {

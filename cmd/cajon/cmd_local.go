@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/local"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
@@ -708,7 +709,7 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 		return err
 	}
 	fm := newFarmMetrics(cfg, log)
-	reg, err := openObservedPlugins(ctx, cfg, log, fm.plugins())
+	reg, err := openPluginsWith(ctx, cfg, log, fileroots.Configured(cfg.Files.AllowedRoots), fm.plugins())
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ type fileConfig[D any] struct {
 	Local    fileLocal[D]    `toml:"local"`
 	LogStore fileLogStore[D] `toml:"log_store"`
 	Metrics  fileMetrics[D]  `toml:"metrics"`
+	Files    fileFiles       `toml:"files"`
 
 	Plugins map[string]map[string]any `toml:"plugins"`
 }
@@ -44,6 +45,7 @@ type fileManager[D any] struct {
 	RequestTimeout       *D      `toml:"request_timeout"`
 	FinishTaskOnShutdown *bool   `toml:"finish_task_on_shutdown"`
 	UpdateQueueHighWater *int    `toml:"update_queue_high_water"`
+	MaxUpdateLogBytes    *int    `toml:"max_update_log_bytes"`
 }
 
 type fileLocal[D any] struct {
@@ -59,6 +61,10 @@ type fileLogStore[D any] struct {
 type fileMetrics[D any] struct {
 	Listen              *string `toml:"listen"`
 	ManagerAnswerMaxAge *D      `toml:"manager_answer_max_age"`
+}
+
+type fileFiles struct {
+	AllowedRoots *[]string `toml:"allowed_roots"`
 }
 
 // durationText is a duration written as a string in cajon.toml ("10s").
@@ -141,7 +147,7 @@ func (e *fileError) Unwrap() error { return e.cause }
 func fileDecodeError(path string, err error) error {
 	var strictErr *toml.StrictMissingError
 	if errors.As(err, &strictErr) {
-		known := append(Keys(), "manager", "local", "log_store", "metrics", "plugins")
+		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins")
 		errs := make([]error, 0, len(strictErr.Errors))
 		for i := range strictErr.Errors {
 			de := &strictErr.Errors[i]

@@ -77,8 +77,8 @@ func (q *Queue) takenLocked(n int) {
 }
 
 // delivered tells the observer that the Manager accepted u.
-func (q *Queue) delivered(u Update, sendErr error) {
-	if q.obs != nil && sendErr == nil {
+func (q *Queue) delivered(u Update) {
+	if q.obs != nil {
 		q.obs.UpdateDelivered(len(u.Log))
 	}
 }
