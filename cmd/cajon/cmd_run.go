@@ -87,7 +87,13 @@ Exit status: 0 after going offline or a clean shutdown, restart_exit_code when
 the Manager asked for a restart, 1 when the worker could not start.`)
 	common.register(fs)
 	mf.register(fs, true)
+	identityCount := fs.Int("identities", 0,
+		"work as N Flamenco workers in this process, named <worker_name>-1 to -N, each with its own state in <state_dir>/identity-<n>, sharing the plugins (or [[worker.identities]])")
 	cfg, err := loadManagerConfig(env, fs, &common, &mf, args)
+	if err != nil {
+		return err
+	}
+	configured, err := identitiesToRun(cfg, *identityCount)
 	if err != nil {
 		return err
 	}
@@ -113,6 +119,9 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 		return err
 	}
 	defer reg.Close()
+	if len(configured) > 0 {
+		return runIdentities(ctx, cfg, configured, reg, log, fm)
+	}
 	opts := worker.Options{
 		Config:  cfg,
 		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace},
@@ -182,4 +191,19 @@ func isHelpFlag(a string) bool {
 		return true
 	}
 	return false
+}
+
+// identitiesToRun are the worker identities of this process: --identities N
+// with the defaults, or the [[worker.identities]] tables; none for one plain
+// worker.
+func identitiesToRun(cfg *config.Config, n int) ([]config.IdentityConfig, error) {
+	switch {
+	case n < 0:
+		return nil, &exitError{code: 2, err: fmt.Errorf("--identities %d: must be 1 or more", n)}
+	case n > 0 && len(cfg.Worker.Identities) > 0:
+		return nil, &exitError{code: 2, err: fmt.Errorf("--identities %d and %d [[worker.identities]] tables: use one or the other", n, len(cfg.Worker.Identities))}
+	case n > 0:
+		return make([]config.IdentityConfig, n), nil
+	}
+	return cfg.Worker.Identities, nil
 }

@@ -45,6 +45,8 @@ type Config struct {
 	Metrics MetricsConfig
 	// Files is the [files] table.
 	Files FilesConfig
+	// Worker is the [worker] table: the identities of one process.
+	Worker WorkerConfig
 
 	// Plugins holds each [plugins.<name>] table as written, passed to that plugin.
 	Plugins map[string]map[string]any
@@ -141,6 +143,7 @@ func Defaults() Config {
 		LogStore: LogStoreConfig{MaxTotalBytes: 1 << 30, MaxAge: 720 * time.Hour},
 		Metrics:  MetricsConfig{ManagerAnswerMaxAge: time.Minute},
 		Files:    FilesConfig{AllowedRoots: []string{}},
+		Worker:   WorkerConfig{Identities: []IdentityConfig{}},
 		Plugins:  map[string]map[string]any{},
 	}
 }
@@ -232,7 +235,15 @@ func expectedType(key string) string {
 		return "a table of plugin tables ([plugins.<name>])"
 	case strings.HasPrefix(key, "plugins.") && strings.Count(key, ".") == 1:
 		return "a table ([" + key + "])"
-	case key == "manager" || key == "local" || key == "log_store" || key == "metrics" || key == "files":
+	case key == identitiesKey:
+		return "an array of tables ([[worker.identities]])"
+	case key == identitiesKey+".name":
+		return "a string"
+	case key == identitiesKey+".env":
+		return `a table of strings, e.g. env = { CUDA_VISIBLE_DEVICES = "1" }`
+	case key == identitiesKey+".task_types":
+		return "a list of strings"
+	case key == "manager" || key == "local" || key == "log_store" || key == "metrics" || key == "files" || key == "worker":
 		return "a table ([" + key + "])"
 	}
 	s, ok := lookupSetting(key)

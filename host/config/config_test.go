@@ -62,6 +62,11 @@ func TestLoadGoodFiles(t *testing.T) {
 		LogStore: LogStoreConfig{MaxTotalBytes: 2048, MaxAge: 48 * time.Hour},
 		Metrics:  MetricsConfig{Listen: "127.0.0.1:9464", ManagerAnswerMaxAge: 2 * time.Minute},
 		Files:    FilesConfig{AllowedRoots: []string{"/srv/flamenco", "/tmp"}},
+		Worker: WorkerConfig{Identities: []IdentityConfig{
+			{Env: map[string]string{"CUDA_VISIBLE_DEVICES": "0"}, TaskTypes: []string{}},
+			{Name: "render-07-gpu1", Env: map[string]string{"CUDA_VISIBLE_DEVICES": "1", "OCIO": "/srv/ocio/config.ocio"},
+				TaskTypes: []string{"blender"}},
+		}},
 		Plugins: map[string]map[string]any{
 			"blender": {"binary": "/opt/blender/blender", "threads": int64(8)},
 			"ffmpeg":  {"args": []any{"-hide_banner"}},
@@ -766,5 +771,66 @@ func TestPrintLeavesWorkerNameUnset(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "worker_name = 'render-07'") {
 		t.Errorf("a set worker_name is not printed:\n%s", out.String())
+	}
+}
+
+func TestIdentities(t *testing.T) {
+	write := func(t *testing.T, content string) FileSource {
+		path := filepath.Join(t.TempDir(), "cajon.toml")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return FileSource{Path: path}
+	}
+	tests := []struct {
+		name  string
+		files []string
+		want  []IdentityConfig // when err is ""
+		err   string
+	}{
+		{"none", []string{""}, []IdentityConfig{}, ""},
+		{"two with defaults", []string{"[[worker.identities]]\n[[worker.identities]]\n"},
+			[]IdentityConfig{normalIdentity(IdentityConfig{}), normalIdentity(IdentityConfig{})}, ""},
+		{"a later file replaces the list", []string{
+			"[[worker.identities]]\nname = \"a\"\n[[worker.identities]]\nname = \"b\"\n",
+			"[[worker.identities]]\nname = \"c\"\n",
+		}, []IdentityConfig{normalIdentity(IdentityConfig{Name: "c"})}, ""},
+		{"a later file without identities keeps them", []string{
+			"[[worker.identities]]\nname = \"a\"\n", "log_level = \"warn\"\n",
+		}, []IdentityConfig{normalIdentity(IdentityConfig{Name: "a"})}, ""},
+		{"duplicate names", []string{"[[worker.identities]]\nname = \"a\"\n[[worker.identities]]\nname = \"a\"\n"},
+			nil, `worker.identities[2] (file `},
+		{"bad variable name", []string{"[[worker.identities]]\nenv = { \"A=B\" = \"1\" }\n"},
+			nil, `env has the variable name "A=B"`},
+		{"empty task type", []string{"[[worker.identities]]\ntask_types = [\"\"]\n"},
+			nil, "task_types has an empty task type"},
+		{"unknown key", []string{"[[worker.identities]]\nnmae = \"a\"\n"},
+			nil, `unknown key "worker.identities.nmae" (did you mean "worker.identities.name"?)`},
+		{"env value not a string", []string{"[[worker.identities]]\nenv = { CUDA_VISIBLE_DEVICES = 1 }\n"},
+			nil, `line 2: worker.identities.env must be a table of strings, e.g. env = { CUDA_VISIBLE_DEVICES = "1" }, not an integer`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var files []FileSource
+			for _, f := range tt.files {
+				files = append(files, write(t, f))
+			}
+			cfg, prov, err := Load(Sources{Files: files, Environ: baseEnv})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cfg.Worker.Identities, tt.want) {
+				t.Errorf("identities %+v, want %+v", cfg.Worker.Identities, tt.want)
+			}
+			if len(tt.want) > 0 && !strings.HasPrefix(prov.Of(identitiesKey), "file ") {
+				t.Errorf("origin of the identities: %q", prov.Of(identitiesKey))
+			}
+		})
 	}
 }

@@ -31,6 +31,7 @@ type fileConfig[D any] struct {
 	LogStore fileLogStore[D] `toml:"log_store"`
 	Metrics  fileMetrics[D]  `toml:"metrics"`
 	Files    fileFiles       `toml:"files"`
+	Worker   fileWorker      `toml:"worker"`
 
 	Plugins map[string]map[string]any `toml:"plugins"`
 }
@@ -92,7 +93,7 @@ func decodeFile(path string, data []byte) (layer, error) {
 	}
 	values := map[string]any{}
 	flattenFile(reflect.ValueOf(parsed), "", values)
-	return layer{values: values, plugins: parsed.Plugins}, nil
+	return layer{values: values, plugins: parsed.Plugins, identities: identitiesOf(parsed.Worker)}, nil
 }
 
 func decodeStrict(data []byte, v any) error {
@@ -112,8 +113,8 @@ func flattenFile(v reflect.Value, prefix string, out map[string]any) {
 		case reflect.Struct:
 			flattenFile(field, key+".", out)
 		case reflect.Pointer:
-			if field.IsNil() {
-				continue
+			if _, ok := lookupSetting(key); field.IsNil() || !ok {
+				continue // unset, or a table handled apart ([[worker.identities]])
 			}
 			value := field.Elem().Interface()
 			if d, ok := value.(durationText); ok {
@@ -147,7 +148,8 @@ func (e *fileError) Unwrap() error { return e.cause }
 func fileDecodeError(path string, err error) error {
 	var strictErr *toml.StrictMissingError
 	if errors.As(err, &strictErr) {
-		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins")
+		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins",
+			"worker", identitiesKey, identitiesKey+".name", identitiesKey+".env", identitiesKey+".task_types")
 		errs := make([]error, 0, len(strictErr.Errors))
 		for i := range strictErr.Errors {
 			de := &strictErr.Errors[i]

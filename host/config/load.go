@@ -106,6 +106,8 @@ func fillComputedDefaults(cfg *Config, prov *Provenance, getenv func(string) str
 type layer struct {
 	values  map[string]any
 	plugins map[string]map[string]any
+	// identities replace the earlier [[worker.identities]] when not nil.
+	identities []IdentityConfig
 }
 
 // apply writes the layer over cfg and records origin for each key it sets. Plugin
@@ -114,6 +116,10 @@ func (l layer) apply(cfg *Config, prov *Provenance, origin string) {
 	for _, key := range sortedKeys(l.values) {
 		assign(cfg, key, l.values[key])
 		prov.set(key, origin)
+	}
+	if l.identities != nil {
+		cfg.Worker.Identities = l.identities
+		prov.set(identitiesKey, origin)
 	}
 	for _, name := range sortedKeys(l.plugins) {
 		table := cfg.Plugins[name]

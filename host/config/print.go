@@ -48,6 +48,9 @@ func Print(w io.Writer, cfg *Config, p *Provenance) error {
 			return fmt.Errorf("print %s: %w", s.key, err)
 		}
 	}
+	if err := printIdentities(&out, cfg.Worker.Identities, p); err != nil {
+		return fmt.Errorf("print worker.identities: %w", err)
+	}
 	for _, name := range sortedKeys(cfg.Plugins) {
 		header, err := tomlKey(name)
 		if err != nil {

@@ -25,6 +25,7 @@ func newProvenance() *Provenance {
 	for _, key := range Keys() {
 		p.origins[key] = originDefault
 	}
+	p.origins[identitiesKey] = originDefault
 	return p
 }
 

@@ -92,6 +92,7 @@ func validate(cfg *Config, prov *Provenance) error {
 		bad("local.slots", cfg.Local.Slots, "must be 1 or more")
 	}
 	validateMetrics(cfg, bad)
+	errs = append(errs, validateIdentities(cfg, prov)...)
 	errs = append(errs, validateTrust(cfg, prov)...)
 	if _, ok := cfg.Plugins[""]; ok {
 		errs = append(errs, errors.New(`[plugins.""]: a plugin table needs a plugin name`))
