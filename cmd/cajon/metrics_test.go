@@ -109,3 +109,43 @@ type = "misc"
 		})
 	}
 }
+
+func TestMetricsOfIdentities(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{})
+	c := newCajon(t)
+	environ := []string{"CAJON_STATE_DIR=" + c.state, "CAJON_METRICS_LISTEN=127.0.0.1:0", "HOME=" + t.TempDir(),
+		"CAJON_MANAGER_URL=" + mgr.URL(), "CAJON_MANAGER_WORKER_NAME=gpu-node", "CAJON_MANAGER_FETCH_BACKOFF_MAX=200ms"}
+	cmd, out := startCajon(t, filepath.Join(binDir, "cajon"), environ, "run", "--identities", "2")
+	addr := servedAddr(t, out)
+	want := []string{"ok: update queue of worker gpu-node-1", "ok: update queue of worker gpu-node-2",
+		"ok: Manager answers worker gpu-node-1", "ok: Manager answers worker gpu-node-2"}
+	var health string
+	eventually(t, "/healthz to pass for both identities", func() bool {
+		var status int
+		status, health = fetch(addr, "/healthz")
+		return status == http.StatusOK
+	})
+	for _, w := range want {
+		if !strings.Contains(health, w) {
+			t.Errorf("/healthz lacks %q:\n%s", w, health)
+		}
+	}
+	eventually(t, "/metrics to show the sign-on of each identity", func() bool {
+		_, metrics := fetch(addr, "/metrics")
+		for _, name := range []string{"gpu-node-1", "gpu-node-2"} {
+			if !strings.Contains(metrics, `cajon_manager_requests_total{endpoint="sign-on",worker="`+name+`"}`) {
+				return false
+			}
+		}
+		return true
+	})
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("cajon after SIGTERM: %v\n%s", err, out.String())
+	}
+	for _, w := range mgr.Workers() {
+		if w.Status != managertest.WorkerOffline {
+			t.Errorf("identity %s is %s after SIGTERM, want offline (signed off)", w.Name, w.Status)
+		}
+	}
+}

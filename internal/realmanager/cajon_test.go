@@ -49,6 +49,7 @@ type cajon struct {
 type cajonOptions struct {
 	restartExitCode int
 	env             []string
+	args            []string // more flags of `cajon run`
 }
 
 // startCajon runs `cajon run` against m as worker name, with quick fetch
@@ -60,6 +61,7 @@ func startCajon(tb testing.TB, m *manager, name string, opt cajonOptions) *cajon
 	if opt.restartExitCode != 0 {
 		args = append(args, "--restart-exit-code", fmt.Sprint(opt.restartExitCode))
 	}
+	args = append(args, opt.args...)
 	c.cmd = exec.Command(filepath.Join(binDir, "cajon"), args...)
 	c.cmd.Dir = c.StateDir
 	c.cmd.Env = append(os.Environ(),
