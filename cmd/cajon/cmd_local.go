@@ -201,27 +201,27 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 	}
 	defer store.Close()
 	// Parse first: a broken file needs no plugins to be reported.
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("job file: %w", err)
-	}
-	job, err := local.ParseJob(file, data)
+	data, err := local.ReadJobData(file)
 	if err != nil {
 		return err
+	}
+	job, err := local.ParseJob(ctx, file, data)
+	if err != nil {
+		return stoppedSubmit(ctx, err)
 	}
 	log := newLogger(cfg, env.stderr)
 	reg, err := openPlugins(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	verr := job.Validate(file, local.RegistryCommands{Registry: reg})
+	verr := job.Validate(ctx, file, local.RegistryCommands{Registry: reg})
 	reg.Close()
 	if verr != nil {
-		return verr
+		return stoppedSubmit(ctx, verr)
 	}
 	id, err := store.Submit(ctx, job, sub)
 	if err != nil {
-		return err
+		return stoppedSubmit(ctx, err)
 	}
 	fmt.Fprintln(env.stdout, id)
 	when := "due now"
@@ -234,6 +234,14 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 	fmt.Fprintf(env.stderr, "cajon: job %d %q submitted: %d %s, %s; run it with 'cajon local run'\n",
 		id, job.Name, len(job.Tasks), plural(len(job.Tasks), "task", "tasks"), when)
 	return nil
+}
+
+// stoppedSubmit says that a signal stopped submit, when it did.
+func stoppedSubmit(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &exitError{code: 130, err: errors.New("stopped; nothing was submitted")}
+	}
+	return err
 }
 
 func plural(n int, one, many string) string {

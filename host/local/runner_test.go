@@ -59,11 +59,11 @@ func newQueue(t testing.TB, slots int) *queue {
 // submit parses, validates and stores a job given as TOML.
 func (q *queue) submit(t testing.TB, toml string, sub Submission) int64 {
 	t.Helper()
-	job, err := ParseJob("test.toml", []byte(toml))
+	job, err := ParseJob(context.Background(), "test.toml", []byte(toml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := job.Validate("test.toml", registry(t)); err != nil {
+	if err := job.Validate(context.Background(), "test.toml", registry(t)); err != nil {
 		t.Fatal(err)
 	}
 	id, err := q.store.Submit(context.Background(), job, sub)
@@ -277,11 +277,11 @@ func TestRecurringJob(t *testing.T) {
 	}
 
 	// The same again is refused; another interval or content is not.
-	job, err := ParseJob("again.toml", []byte(src))
+	job, err := ParseJob(context.Background(), "again.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := job.Validate("again.toml", registry(t)); err != nil {
+	if err := job.Validate(context.Background(), "again.toml", registry(t)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = q.store.Submit(context.Background(), job, Submission{Every: every})

@@ -330,29 +330,43 @@ func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, er
 		if id, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		taskIDs := map[string]int64{}
-		for i, t := range job.Tasks {
-			cmds, err := json.Marshal(t.Commands)
-			if err != nil {
-				return err
-			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO tasks (job_id, idx, name, type, commands, status, steps_total)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, id, i, t.Name, t.Type, string(cmds), TaskQueued, t.StepsTotal())
-			if err != nil {
-				return err
-			}
-			if taskIDs[t.Name], err = res.LastInsertId(); err != nil {
-				return err
-			}
+		// Many rows per statement: a job may have 100,000 tasks.
+		err = insertRows(ctx, tx, `INSERT INTO tasks (job_id, idx, name, type, commands, status, steps_total) VALUES `, 7, len(job.Tasks),
+			func(i int, row []any) ([]any, error) {
+				t := &job.Tasks[i]
+				cmds, err := json.Marshal(t.Commands)
+				return append(row, id, i, t.Name, t.Type, string(cmds), TaskQueued, t.StepsTotal()), err
+			})
+		if err != nil {
+			return err
 		}
+		taskIDs := make(map[string]int64, len(job.Tasks))
+		rows, err := tx.QueryContext(ctx, `SELECT id, name FROM tasks WHERE job_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var tid int64
+			var name string
+			if err := rows.Scan(&tid, &name); err != nil {
+				rows.Close()
+				return err
+			}
+			taskIDs[name] = tid
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		type dep struct{ task, dep int64 }
+		var deps []dep
 		for _, t := range job.Tasks {
 			for _, d := range t.DependsOn {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO task_deps (task_id, dep_id) VALUES (?, ?)`, taskIDs[t.Name], taskIDs[d]); err != nil {
-					return err
-				}
+				deps = append(deps, dep{taskIDs[t.Name], taskIDs[d]})
 			}
 		}
-		return nil
+		return insertRows(ctx, tx, `INSERT INTO task_deps (task_id, dep_id) VALUES `, 2, len(deps),
+			func(i int, row []any) ([]any, error) { return append(row, deps[i].task, deps[i].dep), nil })
 	})
 	if err != nil {
 		var dup *DuplicateError
@@ -362,6 +376,51 @@ func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, er
 		return 0, fmt.Errorf("local job store %s: submit job %q: %w", s.path, job.Name, err)
 	}
 	return id, nil
+}
+
+// insertBatch is how many rows one INSERT of insertRows writes: far fewer
+// statements for a big job, and far below SQLite's limit on variables.
+const insertBatch = 256
+
+// insertRows runs head ("INSERT INTO t (a, b) VALUES ") for n rows of width
+// values each, insertBatch rows per statement; row appends the values of
+// row i to its argument.
+func insertRows(ctx context.Context, tx *sql.Tx, head string, width, n int, row func(i int, args []any) ([]any, error)) error {
+	one := "(" + strings.Repeat("?, ", width-1) + "?)"
+	var full *sql.Stmt // the statement of a whole batch, prepared once
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, width*insertBatch)
+	for start := 0; start < n; start += insertBatch {
+		end := min(start+insertBatch, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			var err error
+			if args, err = row(i, args); err != nil {
+				return err
+			}
+		}
+		if end-start < insertBatch {
+			query := head + strings.Repeat(one+", ", end-start-1) + one
+			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+				return err
+			}
+			continue
+		}
+		if full == nil {
+			var err error
+			if full, err = tx.PrepareContext(ctx, head+strings.Repeat(one+", ", insertBatch-1)+one); err != nil {
+				return err
+			}
+		}
+		if _, err := full.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // JobInfo is a job as list and show report it.
