@@ -21,11 +21,13 @@ help:
 	@echo "make faults  run the fault suite (docs/FAULTS.md); one: make faults FAULT=manager-down"
 	@echo "make fuzz    run every fuzz target for FUZZTIME (default 10s)"
 
+# Each target is named as it starts: a cold build cache takes minutes.
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/cajon ./cmd/cajon
+	@echo "build $(BIN)/cajon"
+	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/cajon ./cmd/cajon
 	@mkdir -p $(BIN)/plugins
 	@for p in $(PLUGINS); do \
-	  if [ -d plugins/$$p ]; then $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/cajon-plugin-$$p ./plugins/$$p || exit 1; fi; \
+	  if [ -d plugins/$$p ]; then echo "build $(BIN)/plugins/cajon-plugin-$$p"; $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/cajon-plugin-$$p ./plugins/$$p || exit 1; fi; \
 	done
 
 test:

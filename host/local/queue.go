@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -22,6 +23,9 @@ type claim struct {
 	task                     Task
 	logPath                  string
 	started                  time.Time
+	// workDir is the job file's folder: relative paths in the job are
+	// relative to it, wherever 'cajon local run' was started.
+	workDir string
 }
 
 // logPathFunc names the log file of a task's run.
@@ -37,19 +41,19 @@ func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPat
 		// index and stop at the limit, where one joined query would sort
 		// every ready task of every job for each claim.
 		type dueJob struct {
-			id   int64
-			name string
-			run  int
+			id           int64
+			name, source string
+			run          int
 		}
 		var jobs []dueJob
-		rows, err := tx.QueryContext(ctx, `SELECT id, name, run FROM jobs WHERE state IN (?, ?) AND due_at <= ?
+		rows, err := tx.QueryContext(ctx, `SELECT id, name, run, source FROM jobs WHERE state IN (?, ?) AND due_at <= ?
 			ORDER BY priority DESC, id`, jobWaiting, jobRunning, now.UnixNano())
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var j dueJob
-			if err := rows.Scan(&j.id, &j.name, &j.run); err != nil {
+			if err := rows.Scan(&j.id, &j.name, &j.run, &j.source); err != nil {
 				rows.Close()
 				return err
 			}
@@ -73,6 +77,9 @@ func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPat
 			}
 			for rows.Next() {
 				c := claim{jobID: j.id, jobName: j.name, run: j.run}
+				if filepath.IsAbs(j.source) {
+					c.workDir = filepath.Dir(j.source)
+				}
 				var cmds string
 				if err := rows.Scan(&c.taskID, &c.task.Name, &c.task.Type, &cmds); err != nil {
 					rows.Close()

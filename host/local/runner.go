@@ -161,6 +161,8 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 		log.Warn("task was interrupted by a crash", "job", rc.jobID, "task", rc.task, "now", rc.status)
 		r.emit(Event{Kind: TaskRecovered, Time: time.Now(), JobID: rc.jobID, JobName: rc.jobName, Task: rc.task, Status: rc.status})
 	}
+	// Said once the lock is ours: a second runner refuses before this.
+	log.Info("working the local queue", "store", r.Store.Path(), "slots", slots, "until_idle", untilIdle)
 
 	var pruneTick <-chan time.Time
 	if r.KeepFinished > 0 {
@@ -317,14 +319,19 @@ func (r *Runner) execute(ctx context.Context, rt *runningTask) task.Outcome {
 	}
 	rt.log = w
 	defer w.Close()
-	rt.Log([]string{fmt.Sprintf("cajon: job %d %q, task %q, run %d: started at %s by pid %d",
-		c.jobID, c.jobName, c.task.Name, c.run, c.started.Format(time.RFC3339), os.Getpid())})
+	start := fmt.Sprintf("cajon: job %d %q, task %q, run %d: started at %s by pid %d",
+		c.jobID, c.jobName, c.task.Name, c.run, c.started.Format(time.RFC3339), os.Getpid())
+	if c.workDir != "" {
+		start += " in " + c.workDir
+	}
+	rt.Log([]string{start})
 	cmds := make([]task.Command, len(c.task.Commands))
 	for i, cmd := range c.task.Commands {
 		cmds[i] = task.Command{Name: cmd.Name, Params: cmd.Parameters, TotalSteps: cmd.TotalStepCount}
 	}
 	out := r.Tasks.Run(ctx, task.Task{
 		ID: fmt.Sprintf("local-%d", c.taskID), JobID: logJobKey(c.jobID), Name: c.task.Name, Type: c.task.Type, Commands: cmds,
+		WorkDir: c.workDir,
 	}, rt)
 	end := out.Status.String()
 	if out.Message != "" {

@@ -530,3 +530,27 @@ func alive(pid int) bool {
 	}
 	return true
 }
+
+// TestRelativePathsFromJobFolder: a job's commands run in its file's folder,
+// wherever the runner was started, so relative paths in a job stay beside it.
+func TestRelativePathsFromJobFolder(t *testing.T) {
+	q := newQueue(t, 1)
+	jobDir := t.TempDir()
+	id := q.submit(t, `name = "here"`+"\n"+treeTask("t", "pwd > where.txt"), Submission{Source: filepath.Join(jobDir, "job.toml")})
+	q.runUntilIdle(t)
+	_, tasks := q.job(t, id)
+	if tasks["t"].Status != TaskCompleted {
+		t.Fatalf("task %+v", tasks["t"])
+	}
+	raw, err := os.ReadFile(filepath.Join(jobDir, "where.txt"))
+	if err != nil {
+		t.Fatalf("the relative path did not land beside the job file: %v", err)
+	}
+	if got := strings.TrimSpace(string(raw)); got != jobDir {
+		t.Errorf("the command ran in %s, want the job file's folder %s", got, jobDir)
+	}
+	log, err := os.ReadFile(tasks["t"].LogPath)
+	if err != nil || !strings.Contains(string(log), "in "+jobDir) {
+		t.Errorf("the task log does not say where it ran (%v):\n%s", err, log)
+	}
+}

@@ -291,7 +291,7 @@ type DuplicateError struct {
 
 func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("recurring job %q (every %s) is already in the queue as job %d, with the same content; cancel it first with 'cajon local cancel %d' to replace it",
-		e.Name, e.Every, e.ID, e.ID)
+		e.Name, FormatDuration(e.Every), e.ID, e.ID)
 }
 
 // Submit stores a validated job and returns its id.

@@ -29,6 +29,9 @@ type Command struct {
 type Task struct {
 	ID, JobID, Name, Type string
 	Commands              []Command
+	// WorkDir, when set, is the task's working directory instead of the
+	// Runner's: relative paths in its parameters are relative to it.
+	WorkDir string
 }
 
 // StepsTotal is the task's step count as the Manager computes it.
@@ -90,6 +93,10 @@ type Runner struct {
 // Run executes t's commands in order and reports through rep. Cancelling
 // ctx aborts the running command with its whole process tree.
 func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
+	workDir := r.WorkDir
+	if t.WorkDir != "" {
+		workDir = t.WorkDir
+	}
 	base := 0
 	for i, c := range t.Commands {
 		if ctx.Err() != nil {
@@ -101,7 +108,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		cmdSteps := max(1, c.TotalSteps)
 		res := r.Commands.Run(ctx, plugins.Request{
 			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
-			Params: c.Params, Env: r.Env, WorkDir: r.WorkDir, Grace: r.Grace,
+			Params: c.Params, Env: r.Env, WorkDir: workDir, Grace: r.Grace,
 		}, func(ev *pluginv1.RunEvent) {
 			switch e := ev.Event.(type) {
 			case *pluginv1.RunEvent_Log:
