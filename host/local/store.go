@@ -9,10 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/internal/sqlitefile"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
@@ -57,6 +58,11 @@ var ErrNotFound = errors.New("no such job")
 type Store struct {
 	db   *sql.DB
 	path string
+	// lockFile is the database file opened for the runner lock (see
+	// lockRunner); it is closed after db.
+	lockFile *os.File
+	lockMu   sync.Mutex
+	locked   bool // this Store holds the runner lock
 }
 
 // schemaVersion is the store's PRAGMA user_version. Version 2 made job and
@@ -161,8 +167,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("local job store %q: the path must not contain '?'", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("local job store: create the state directory for %s: %w", path, err)
+	// The file is made first, private: SQLite gives its WAL files the
+	// database's permissions, and all of them hold task logs.
+	if err := sqlitefile.Prepare(path); err != nil {
+		return nil, fmt.Errorf("local job store: %w", err)
 	}
 	// Pragmas in the DSN hold on every connection. Write transactions take
 	// the lock at BEGIN, so two processes never deadlock upgrading a read.
@@ -175,9 +183,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(1)
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("local job store %s: %w", path, err)
+		return nil, fmt.Errorf("local job store: %w", sqlitefile.Explain(path, err))
 	}
-	return &Store{db: db, path: path}, nil
+	lockFile, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("local job store: open %s for the runner lock: %w", path, err)
+	}
+	return &Store{db: db, path: path, lockFile: lockFile}, nil
 }
 
 // migrate creates the schema of a new store, or upgrades an older one, in one
@@ -267,8 +280,21 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database, and releases the runner lock if this Store
+// holds it.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	// After the database: closing a descriptor of the file drops the
+	// process's POSIX locks on it, SQLite's among them (not on Linux, where
+	// the runner lock is an open file description lock, but elsewhere).
+	s.lockMu.Lock()
+	s.locked = false
+	s.lockMu.Unlock()
+	if cerr := s.lockFile.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Submission says when a job runs.
 type Submission struct {
