@@ -342,7 +342,7 @@ func cmdLocalList(ctx context.Context, env *cliEnv, args []string) error {
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tPRIO\tTASKS\tWHEN")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Name, j.Status(now), j.Priority, taskCounts(j), jobWhen(j, now))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Name, statusText(j.Status(now), j.RunnerGone), j.Priority, taskCounts(j), jobWhen(j, now))
 	}
 	return tw.Flush()
 }
@@ -359,6 +359,15 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// statusText is a status as people read it: an interrupted job or task
+// names the runner that is gone.
+func statusText(status string, runnerGone int) string {
+	if runnerGone != 0 && strings.EqualFold(status, local.TaskInterrupted) {
+		return fmt.Sprintf("%s (runner pid %d gone)", status, runnerGone)
+	}
+	return status
+}
+
 // taskCounts summarises a job's tasks: "3/5 completed, 1 running".
 func taskCounts(j *local.JobInfo) string {
 	total := 0
@@ -366,7 +375,7 @@ func taskCounts(j *local.JobInfo) string {
 		total += n
 	}
 	parts := []string{fmt.Sprintf("%d/%d completed", j.Tasks[local.TaskCompleted], total)}
-	for _, s := range []string{local.TaskRunning, local.TaskFailed, local.TaskCanceled, local.TaskSkipped} {
+	for _, s := range []string{local.TaskRunning, local.TaskInterrupted, local.TaskFailed, local.TaskCanceled, local.TaskSkipped} {
 		if n := j.Tasks[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -382,7 +391,7 @@ func jobWhen(j *local.JobInfo, now time.Time) string {
 		s = fmt.Sprintf("due %s (in %s)", clock(j.DueAt, now), local.FormatDuration(j.DueAt.Sub(now).Round(time.Second)))
 	case "queued":
 		s = "due since " + clock(j.DueAt, now)
-	case "running":
+	case "running", local.JobInterrupted:
 		if j.Started != nil {
 			s = fmt.Sprintf("started %s", clock(*j.Started, now))
 		}
@@ -446,7 +455,7 @@ of the log of tasks that are running, failed or were canceled.`)
 		}{jobJSON{job, job.Status(now)}, tasks})
 	}
 	w := env.stdout
-	fmt.Fprintf(w, "Job %d %q: %s\n", job.ID, job.Name, strings.ToUpper(job.Status(now)))
+	fmt.Fprintf(w, "Job %d %q: %s\n", job.ID, job.Name, statusText(strings.ToUpper(job.Status(now)), job.RunnerGone))
 	fmt.Fprintf(w, "  file:       %s\n", job.Source)
 	fmt.Fprintf(w, "  priority:   %d\n", job.Priority)
 	fmt.Fprintf(w, "  submitted:  %s\n", job.Created.Local().Format(time.RFC3339))
@@ -486,17 +495,18 @@ of the log of tasks that are running, failed or were canceled.`)
 		started, took := "", ""
 		if t.Started != nil {
 			started = clock(*t.Started, now)
-			end := now
-			if t.Finished != nil {
-				end = *t.Finished
+			switch {
+			case t.Finished != nil:
+				took = round(t.Finished.Sub(*t.Started)).String()
+			case t.Status == local.TaskRunning:
+				took = round(now.Sub(*t.Started)).String()
 			}
-			took = round(end.Sub(*t.Started)).String()
 		}
 		pids := ""
 		if len(t.Pids) > 0 {
 			pids = strings.Trim(fmt.Sprint(t.Pids), "[]")
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", t.Name, t.Status, t.StepsDone, t.StepsTotal, started, took, pids,
+		fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", t.Name, statusText(t.Status, t.RunnerGone), t.StepsDone, t.StepsTotal, started, took, pids,
 			strings.Join(t.DependsOn, ", "))
 	}
 	tw.Flush()
@@ -528,7 +538,7 @@ of the log of tasks that are running, failed or were canceled.`)
 	if *tail > 0 {
 		for _, t := range tasks {
 			switch t.Status {
-			case local.TaskRunning, local.TaskFailed, local.TaskCanceled:
+			case local.TaskRunning, local.TaskInterrupted, local.TaskFailed, local.TaskCanceled:
 			default:
 				continue
 			}
@@ -706,11 +716,17 @@ they are gone, unless --no-wait.`)
 		if err != nil {
 			return err
 		}
-		running := 0
+		running, gone := 0, 0
 		for _, t := range tasks {
-			if t.Status == local.TaskRunning {
+			switch t.Status {
+			case local.TaskRunning:
 				running++
+			case local.TaskInterrupted:
+				gone = t.RunnerGone
 			}
+		}
+		if gone != 0 {
+			return fmt.Errorf("job %d is canceled, but cajon local run (pid %d) stopped before it had aborted its tasks: the next 'cajon local run' marks them canceled", id, gone)
 		}
 		if running == 0 {
 			fmt.Fprintf(env.stderr, "cajon: job %d: running tasks aborted\n", id)

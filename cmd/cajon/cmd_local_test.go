@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,6 +134,7 @@ type shownJob struct {
 	LastState  string    `json:"last_state"`
 	StepsDone  int       `json:"steps_done"`
 	StepsTotal int       `json:"steps_total"`
+	RunnerGone int       `json:"runner_gone_pid"`
 	Tasks      []struct {
 		Name       string     `json:"name"`
 		Status     string     `json:"status"`
@@ -143,6 +145,7 @@ type shownJob struct {
 		Finished   *time.Time `json:"finished_at"`
 		Message    string     `json:"message"`
 		LogPath    string     `json:"log_path"`
+		RunnerGone int        `json:"runner_gone_pid"`
 		Attempts   []struct {
 			Run     int       `json:"run"`
 			Status  string    `json:"status"`
@@ -632,8 +635,15 @@ func TestLocalSignalRequeues(t *testing.T) {
 	}
 	j := c.show(id)
 	work := j.Tasks[j.task(t, "work")]
-	if work.Status != "queued" || len(work.Attempts) != 1 || work.Attempts[0].Status != "interrupted" {
+	if work.Status != "queued" || len(work.Attempts) != 1 || work.Attempts[0].Status != "interrupted" || work.Started != nil {
 		t.Fatalf("after SIGINT: %+v\n%s", work, out)
+	}
+	// Nothing runs: the job is queued again, not left "running 1/3".
+	if j.Status != "queued" {
+		t.Errorf("job after SIGINT: %s, want queued", j.Status)
+	}
+	if list := c.ok("local", "list"); !strings.Contains(list, "tree  queued") || strings.Contains(list, "running") {
+		t.Errorf("list after SIGINT:\n%s", list)
 	}
 	c.ok("local", "run", "--until-idle")
 	if j := c.show(id); j.State != "completed" {
@@ -673,15 +683,24 @@ echo work-done >> %[1]s`, marker, pidFile, flag)
 	for _, pid := range tree {
 		waitFor(t, fmt.Sprintf("pid %d of the killed runner's tree to be gone", pid), func() bool { return !alive(pid) })
 	}
-	if j := c.show(id); j.Tasks[j.task(t, "work")].Status != "running" {
-		t.Fatalf("the killed runner did not leave work running: %+v\n%s", j, out)
+	// What the killed runner left running is shown for what it is.
+	j := c.show(id)
+	if work := j.Tasks[j.task(t, "work")]; work.Status != "interrupted" || work.RunnerGone != runner.Process.Pid || j.Status != "interrupted" {
+		t.Fatalf("after the runner was killed: job %s, work %+v; want both interrupted, runner %d gone\n%s", j.Status, work, runner.Process.Pid, out)
+	}
+	gone := fmt.Sprintf("interrupted (runner pid %d gone)", runner.Process.Pid)
+	if list := c.ok("local", "list"); !strings.Contains(list, gone) {
+		t.Errorf("list lacks %q:\n%s", gone, list)
+	}
+	if show := c.ok("local", "show", id); !strings.Contains(show, "INTERRUPTED (runner pid") || !regexp.MustCompile(`\bwork +`+regexp.QuoteMeta(gone)).MatchString(show) {
+		t.Errorf("show lacks the interrupted job and task:\n%s", show)
 	}
 
 	_, errOut, code := c.run("local", "run", "--until-idle")
 	if code != 0 || !strings.Contains(errOut, "interrupted by a crash") {
 		t.Fatalf("restart: exit %d\n%s", code, errOut)
 	}
-	j := c.show(id)
+	j = c.show(id)
 	if j.State != "completed" {
 		t.Fatalf("after restart: %+v", j)
 	}

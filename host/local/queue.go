@@ -225,8 +225,11 @@ func (s *Store) finishTask(ctx context.Context, c claim, e ending) (*jobEnd, err
 			}
 		case TaskQueued:
 			attemptStatus = attemptInterrupted
-			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, finished_at = NULL, steps_done = 0, pids = '',
+			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, started_at = NULL, finished_at = NULL, steps_done = 0, pids = '',
 				activity = '', message = ?, attempt_id = NULL WHERE id = ?`, TaskQueued, e.message, c.taskID); err != nil {
+				return err
+			}
+			if err := requeueJob(ctx, tx, c.jobID); err != nil {
 				return err
 			}
 		default:
@@ -306,6 +309,14 @@ func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*jobEn
 	return end, err
 }
 
+// requeueJob makes a running job with no running task queued again: its
+// interrupted tasks wait for the next runner, and nothing of it runs now.
+func requeueJob(ctx context.Context, tx *sql.Tx, jobID int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ? WHERE id = ? AND state = ?
+		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND status = ?)`, jobWaiting, jobID, jobRunning, jobID, TaskRunning)
+	return err
+}
+
 // recovered is a task that was running when the previous runner stopped
 // without recording its end (a crash, SIGKILL, power cut).
 type recovered struct {
@@ -359,8 +370,11 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 				return err
 			}
 			if r.rec.status == TaskQueued {
-				_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, attempt_id = NULL, steps_done = 0, pids = '', activity = '',
-					message = ? WHERE id = ?`, TaskQueued, msg, r.taskID)
+				_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, attempt_id = NULL, started_at = NULL, steps_done = 0, pids = '',
+					activity = '', message = ? WHERE id = ?`, TaskQueued, msg, r.taskID)
+				if err == nil {
+					err = requeueJob(ctx, tx, r.rec.jobID)
+				}
 			} else {
 				_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, pids = '', finished_at = ?, message = ? WHERE id = ?`,
 					TaskCanceled, now.UnixNano(), msg, r.taskID)

@@ -380,9 +380,13 @@ func TestShutdownRequeues(t *testing.T) {
 	if sum := <-done; sum.Interrupted != 1 {
 		t.Errorf("summary %+v", sum)
 	}
-	_, tasks := q.job(t, id)
+	j, tasks := q.job(t, id)
 	if tasks["slow"].Status != TaskQueued || len(tasks["slow"].Attempts) != 1 || tasks["slow"].Attempts[0].Status != attemptInterrupted {
 		t.Fatalf("after shutdown: %+v", tasks["slow"])
+	}
+	// Nothing of it runs now: the job waits, and no running time grows.
+	if st := j.Status(time.Now()); st != "queued" || tasks["slow"].Started != nil {
+		t.Errorf("after shutdown: job %s, task started %v; want queued, not started", st, tasks["slow"].Started)
 	}
 	q.runUntilIdle(t)
 	_, tasks = q.job(t, id)
@@ -552,5 +556,64 @@ func TestRelativePathsFromJobFolder(t *testing.T) {
 	log, err := os.ReadFile(tasks["t"].LogPath)
 	if err != nil || !strings.Contains(string(log), "in "+jobDir) {
 		t.Errorf("the task log does not say where it ran (%v):\n%s", err, log)
+	}
+}
+
+// TestRunnerGone: a task that looks running while no process holds the
+// runner lock under the pid that claimed it is shown interrupted, with that
+// pid.
+func TestRunnerGone(t *testing.T) {
+	tests := []struct {
+		name       string
+		lock       bool  // a runner holds the lock (this process)
+		attemptPid int64 // 0: this process claimed it
+		gone       bool
+	}{
+		{"no runner", false, 0, true},
+		{"its runner is alive", true, 0, false},
+		{"another runner holds the lock", true, 999999, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQueue(t, 1)
+			ctx := context.Background()
+			id := q.submit(t, `name = "g"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+			claims, err := q.store.claimTasks(ctx, 1, time.Now(), q.runner.logPath)
+			if err != nil || len(claims) != 1 {
+				t.Fatalf("claim: %v %d", err, len(claims))
+			}
+			pid := os.Getpid()
+			if tt.attemptPid != 0 {
+				pid = int(tt.attemptPid)
+				if _, err := q.store.db.Exec(`UPDATE attempts SET pid = ?`, pid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.lock {
+				release, err := q.store.lockRunner()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer release()
+			}
+			wantJob, wantTask, wantPid := jobRunning, TaskRunning, 0
+			if tt.gone {
+				wantJob, wantTask, wantPid = JobInterrupted, TaskInterrupted, pid
+			}
+			j, tasks := q.job(t, id)
+			if st := j.Status(time.Now()); st != wantJob || j.RunnerGone != wantPid || j.Tasks[wantTask] != 1 {
+				t.Errorf("show: job %s, runner gone %d, tasks %v; want %s, %d", st, j.RunnerGone, j.Tasks, wantJob, wantPid)
+			}
+			if a := tasks["a"]; a.Status != wantTask || a.RunnerGone != wantPid {
+				t.Errorf("show: task %s, runner gone %d; want %s, %d", a.Status, a.RunnerGone, wantTask, wantPid)
+			}
+			jobs, err := q.store.Jobs(ctx)
+			if err != nil || len(jobs) != 1 {
+				t.Fatalf("list: %v %d", err, len(jobs))
+			}
+			if st := jobs[0].Status(time.Now()); st != wantJob || jobs[0].RunnerGone != wantPid || jobs[0].Tasks[wantTask] != 1 {
+				t.Errorf("list: job %s, runner gone %d, tasks %v; want %s, %d", st, jobs[0].RunnerGone, jobs[0].Tasks, wantJob, wantPid)
+			}
+		})
 	}
 }

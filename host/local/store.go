@@ -38,7 +38,14 @@ const (
 	TaskFailed    = "failed"
 	TaskSkipped   = "skipped"
 	TaskCanceled  = "canceled"
+	// TaskInterrupted is shown, never stored: the task is running under a
+	// 'cajon local run' that is gone (killed, crashed). The next runner
+	// queues it again.
+	TaskInterrupted = "interrupted"
 )
+
+// JobInterrupted is the status of a running job whose runner is gone.
+const JobInterrupted = "interrupted"
 
 // Attempt statuses: how one execution of a task ended.
 const (
@@ -470,6 +477,10 @@ type JobInfo struct {
 	LastState    string     `json:"last_state,omitempty"`
 	LastFinished *time.Time `json:"last_finished_at,omitempty"`
 	LastMessage  string     `json:"last_message,omitempty"`
+	// RunnerGone is the pid of the 'cajon local run' that claimed the job's
+	// running tasks, when that process no longer holds the runner lock: the
+	// tasks are interrupted (see TaskInterrupted).
+	RunnerGone int `json:"runner_gone_pid,omitempty"`
 	// Tasks counts the job's tasks by status.
 	Tasks map[string]int `json:"tasks"`
 	// StepsDone and StepsTotal add up the tasks' steps.
@@ -480,11 +491,13 @@ type JobInfo struct {
 // Status is the job's state as people read it: a waiting job is "scheduled"
 // until its due time and "queued" from then on.
 func (j *JobInfo) Status(now time.Time) string {
-	if j.State == jobWaiting {
-		if j.DueAt.After(now) {
-			return "scheduled"
-		}
+	switch {
+	case j.State == jobWaiting && j.DueAt.After(now):
+		return "scheduled"
+	case j.State == jobWaiting:
 		return "queued"
+	case j.RunnerGone != 0:
+		return JobInterrupted
 	}
 	return j.State
 }
@@ -507,6 +520,8 @@ type TaskInfo struct {
 	Output     string     `json:"output,omitempty"`
 	Preview    string     `json:"preview,omitempty"`
 	LogPath    string     `json:"log_path,omitempty"`
+	// RunnerGone is the pid of the gone runner of an interrupted task.
+	RunnerGone int `json:"runner_gone_pid,omitempty"`
 	// Attempts lists every execution of the task, oldest first.
 	Attempts []Attempt `json:"attempts"`
 }
@@ -590,7 +605,62 @@ func (s *Store) Jobs(ctx context.Context) ([]*JobInfo, error) {
 			j.StepsTotal += total
 		}
 	}
-	return jobs, s.wrap("count tasks", rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("count tasks", err)
+	}
+	gone, err := s.goneRunners(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gone {
+		if j := byID[g.jobID]; j != nil {
+			j.RunnerGone = g.pid
+			j.Tasks[TaskRunning]--
+			j.Tasks[TaskInterrupted]++
+			if j.Tasks[TaskRunning] == 0 {
+				delete(j.Tasks, TaskRunning)
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// goneRun is a running task whose runner is gone.
+type goneRun struct {
+	taskID, jobID int64
+	pid           int
+}
+
+// goneRunners finds the running tasks (of one job, or of all when jobID is
+// 0) whose attempt was made by a process that no longer holds the runner
+// lock: it was killed or crashed, and the tasks only look running.
+func (s *Store) goneRunners(ctx context.Context, jobID int64) ([]goneRun, error) {
+	active, livePid := s.runnerActive()
+	if active && livePid == 0 {
+		return nil, nil // a runner whose pid is unknown: assume it is theirs
+	}
+	q := `SELECT t.id, t.job_id, a.pid FROM tasks t JOIN attempts a ON a.id = t.attempt_id WHERE t.status = ?`
+	args := []any{TaskRunning}
+	if jobID != 0 {
+		q += ` AND t.job_id = ?`
+		args = append(args, jobID)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap("check the runner of running tasks", err)
+	}
+	defer rows.Close()
+	var out []goneRun
+	for rows.Next() {
+		var g goneRun
+		if err := rows.Scan(&g.taskID, &g.jobID, &g.pid); err != nil {
+			return nil, s.wrap("check the runner of running tasks", err)
+		}
+		if !active || g.pid != livePid {
+			out = append(out, g)
+		}
+	}
+	return out, s.wrap("check the runner of running tasks", rows.Err())
 }
 
 // LatestJob is the id of the job submitted last, or ErrNotFound.
@@ -682,7 +752,26 @@ func (s *Store) Job(ctx context.Context, id int64) (*JobInfo, []*TaskInfo, error
 			t.Attempts = append(t.Attempts, a)
 		}
 	}
-	return j, tasks, s.wrap("read attempts", rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, nil, s.wrap("read attempts", err)
+	}
+	gone, err := s.goneRunners(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, g := range gone {
+		if t := byID[g.taskID]; t != nil {
+			t.Status, t.RunnerGone, t.Pids = TaskInterrupted, g.pid, nil
+			t.Message = fmt.Sprintf("interrupted: the 'cajon local run' that ran it (pid %d) is gone; it runs again at the next 'cajon local run'", g.pid)
+			j.RunnerGone = g.pid
+			j.Tasks[TaskRunning]--
+			j.Tasks[TaskInterrupted]++
+			if j.Tasks[TaskRunning] == 0 {
+				delete(j.Tasks, TaskRunning)
+			}
+		}
+	}
+	return j, tasks, nil
 }
 
 // CancelResult says what Cancel did.
