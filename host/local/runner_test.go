@@ -617,3 +617,99 @@ func TestRunnerGone(t *testing.T) {
 		})
 	}
 }
+
+// fullDisk makes a runner's records fail while it is full, as SQLite fails
+// on a full disk.
+type fullDisk struct {
+	store *Store
+	mu    sync.Mutex
+	full  bool
+	tries int
+}
+
+var errDiskFull = errors.New("database or disk is full (13)")
+
+func (d *fullDisk) record(ctx context.Context, c claim, e ending) (*jobEnd, error) {
+	d.mu.Lock()
+	d.tries++
+	full := d.full
+	d.mu.Unlock()
+	if full {
+		return nil, errDiskFull
+	}
+	return d.store.finishTask(ctx, c, e)
+}
+
+func (d *fullDisk) set(full bool) { d.mu.Lock(); d.full = full; d.mu.Unlock() }
+
+func (d *fullDisk) triesSoFar() int { d.mu.Lock(); defer d.mu.Unlock(); return d.tries }
+
+func (q *queue) started(task string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, e := range q.events {
+		if e.Kind == TaskStarted && e.Task == task {
+			return true
+		}
+	}
+	return false
+}
+
+// TestUnrecordedEndStopsTheQueue: when the end of a task cannot be recorded,
+// no other task starts, the record is retried, and once the disk has room
+// the queue goes on with the task recorded once.
+func TestUnrecordedEndStopsTheQueue(t *testing.T) {
+	q := newQueue(t, 1)
+	disk := &fullDisk{store: q.store, full: true}
+	q.runner.record = disk.record
+	id := q.submit(t, `name = "full"`+"\n"+echoTask("a", "x")+echoTask("b", "y"), Submission{})
+	done := make(chan Summary, 1)
+	go func() { done <- q.runUntilIdle(t) }()
+	// Each retry is a turn of the loop that would have claimed b.
+	waitFor(t, "the record to be retried", func() bool { return disk.triesSoFar() >= 4 })
+	if q.started("b") {
+		t.Fatal("task b started while the end of a was not recorded")
+	}
+	if _, tasks := q.job(t, id); tasks["a"].Status != TaskRunning || tasks["b"].Status != TaskQueued {
+		t.Fatalf("while the disk is full: a %s, b %s", tasks["a"].Status, tasks["b"].Status)
+	}
+	disk.set(false)
+	sum := <-done
+	if sum.Completed != 2 {
+		t.Errorf("summary %+v", sum)
+	}
+	j, tasks := q.job(t, id)
+	if j.State != jobCompleted || len(tasks["a"].Attempts) != 1 || tasks["a"].Attempts[0].Status != attemptCompleted {
+		t.Errorf("job %s, attempts of a %+v", j.State, tasks["a"].Attempts)
+	}
+}
+
+// TestUnrecordedEndFailsTheRun: a record that never succeeds ends the run
+// with an error naming the store and its disk; the task runs again next time.
+func TestUnrecordedEndFailsTheRun(t *testing.T) {
+	q := newQueue(t, 1)
+	disk := &fullDisk{store: q.store, full: true}
+	q.runner.record = disk.record
+	q.runner.RecordPatience = 300 * time.Millisecond
+	id := q.submit(t, `name = "full"`+"\n"+echoTask("a", "x")+echoTask("b", "y"), Submission{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := q.runner.Run(ctx, true)
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("Run = %v, want the disk's error", err)
+	}
+	want := fmt.Sprintf(`could not record the end of task "a" of job %d in %s (refused `, id, q.store.Path())
+	if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, "the disk holding "+q.dir+" (mounted at ") ||
+		!strings.Contains(msg, "free space there; it will run again at the next 'cajon local run'") {
+		t.Errorf("error:\n%s\nwant it to start with %q and name the disk", msg, want)
+	}
+	if q.started("b") {
+		t.Error("task b started while the end of a was not recorded")
+	}
+	disk.set(false)
+	q.runUntilIdle(t)
+	_, tasks := q.job(t, id)
+	if a := tasks["a"]; a.Status != TaskCompleted || len(a.Attempts) != 2 || a.Attempts[0].Status != attemptInterrupted {
+		t.Errorf("a after the next run: %s, attempts %+v", a.Status, a.Attempts)
+	}
+}
