@@ -4,6 +4,7 @@
 package task
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -156,10 +157,14 @@ func runID(taskID string, index int) string {
 
 // brief renders parameters for the log, shortened.
 func brief(params map[string]any) string {
-	raw, err := json.Marshal(params)
-	if err != nil {
+	// Shell command lines are full of > and &: keep them readable.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(params); err != nil {
 		return ""
 	}
+	raw := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	if len(raw) > 300 {
 		return string(raw[:297]) + "..."
 	}
