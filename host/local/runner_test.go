@@ -4,6 +4,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -711,5 +712,33 @@ func TestUnrecordedEndFailsTheRun(t *testing.T) {
 	_, tasks := q.job(t, id)
 	if a := tasks["a"]; a.Status != TaskCompleted || len(a.Attempts) != 2 || a.Attempts[0].Status != attemptInterrupted {
 		t.Errorf("a after the next run: %s, attempts %+v", a.Status, a.Attempts)
+	}
+}
+
+// TestStoredContentIsTheJob: the stored content (whose hash finds duplicate
+// recurring jobs, also ones stored by an older cajon) is the job's JSON.
+func TestStoredContentIsTheJob(t *testing.T) {
+	q := newQueue(t, 1)
+	job, err := ParseJob(context.Background(), "c.toml", []byte(`name = "c"`+"\n"+echoTask("a", "x <&> y")+echoTask("b", "y", "a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Validate(context.Background(), "c.toml", registry(t)); err != nil {
+		t.Fatal(err)
+	}
+	id, err := q.store.Submit(context.Background(), job, Submission{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var content string
+	if err := q.store.db.QueryRow(`SELECT content FROM jobs WHERE id = ?`, id).Scan(&content); err != nil {
+		t.Fatal(err)
+	}
+	if content != string(want) {
+		t.Errorf("stored content\n%s\nwant\n%s", content, want)
 	}
 }

@@ -329,7 +329,19 @@ func (e *DuplicateError) Error() string {
 
 // Submit stores a validated job and returns its id.
 func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, error) {
-	content, err := json.Marshal(job)
+	// Each task's commands are encoded once, for its row and for the job's
+	// content (the same bytes as encoding the whole job at once).
+	commands := make([]json.RawMessage, len(job.Tasks))
+	stored := storedJob{Name: job.Name, Priority: job.Priority, Tasks: make([]storedTask, len(job.Tasks))}
+	for i, t := range job.Tasks {
+		raw, err := json.Marshal(t.Commands)
+		if err != nil {
+			return 0, fmt.Errorf("local job store: encode task %q of job %q: %w", t.Name, job.Name, err)
+		}
+		commands[i] = raw
+		stored.Tasks[i] = storedTask{Name: t.Name, Type: t.Type, DependsOn: t.DependsOn, Commands: raw}
+	}
+	content, err := json.Marshal(stored)
 	if err != nil {
 		return 0, fmt.Errorf("local job store: encode job %q: %w", job.Name, err)
 	}
@@ -367,8 +379,7 @@ func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, er
 		err = insertRows(ctx, tx, `INSERT INTO tasks (job_id, idx, name, type, commands, status, steps_total) VALUES `, 7, len(job.Tasks),
 			func(i int, row []any) ([]any, error) {
 				t := &job.Tasks[i]
-				cmds, err := json.Marshal(t.Commands)
-				return append(row, id, i, t.Name, t.Type, string(cmds), TaskQueued, t.StepsTotal()), err
+				return append(row, id, i, t.Name, t.Type, string(commands[i]), TaskQueued, t.StepsTotal()), nil
 			})
 		if err != nil {
 			return err
@@ -409,6 +420,21 @@ func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, er
 		return 0, fmt.Errorf("local job store %s: submit job %q: %w", s.path, job.Name, err)
 	}
 	return id, nil
+}
+
+// storedJob is Job as its content is stored: its JSON, with the commands
+// encoded beforehand.
+type storedJob struct {
+	Name     string       `json:"name"`
+	Priority int          `json:"priority"`
+	Tasks    []storedTask `json:"tasks"`
+}
+
+type storedTask struct {
+	Name      string          `json:"name"`
+	Type      string          `json:"type"`
+	DependsOn []string        `json:"depends_on,omitempty"`
+	Commands  json.RawMessage `json:"commands"`
 }
 
 // insertBatch is how many rows one INSERT of insertRows writes: far fewer
