@@ -227,21 +227,25 @@ func parseJob(ctx context.Context, name string, data []byte) (*Job, error) {
 	if len(data) > MaxJobFileBytes {
 		return nil, tooLarge(name)
 	}
+	// The decoder reports syntax and type errors (it stops at the first).
+	// It runs beside the scan, on another core when there is one.
+	var f fileJob
+	decoded := make(chan error, 1)
+	go func() { decoded <- toml.NewDecoder(bytes.NewReader(data)).Decode(&f) }()
 	var probs problems
 	// One pass over the syntax tree finds unknown keys and the lines of the
 	// headers; go-toml's own strict mode costs a scan of the whole file per
 	// unknown key.
 	lines, err := scanJobFile(ctx, data, &probs)
 	if err != nil {
-		return nil, err
+		return nil, err // the decoder finishes in the background
 	}
+	decodeErr := <-decoded
 	if len(probs.list) > 0 {
 		return nil, probs.fileError(name)
 	}
-	// The decoder reports syntax and type errors (it stops at the first).
-	var f fileJob
-	if err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f); err != nil {
-		return nil, &FileError{File: name, Problems: decodeProblems(err)}
+	if decodeErr != nil {
+		return nil, &FileError{File: name, Problems: decodeProblems(decodeErr)}
 	}
 	add := probs.add
 
