@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cajonfarm/cajon/host/logstore"
 )
 
 // bigJobFile is a job file of n one-command tasks; every tenth task depends
@@ -99,4 +101,44 @@ func BenchmarkParseDeepKey(b *testing.B) {
 			b.Fatal("a parameter nested 100,000 levels deep was accepted")
 		}
 	}
+}
+
+// BenchmarkQueueIn100kJob runs b.N zero-length tasks of a job of 100,000:
+// the cost of claiming and recording a task must not grow with its job.
+func BenchmarkQueueIn100kJob(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	store, err := Open(ctx, filepath.Join(dir, DBFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	logs, err := logstore.Open(filepath.Join(dir, "logs"), logstore.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	job, err := ParseJob(ctx, "big.toml", bigJobFile(100_000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := store.Submit(ctx, job, Submission{}); err != nil {
+		b.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	r := &Runner{Store: store, Logs: logs, Tasks: instantTasks{}}
+	recorded := 0
+	r.record = func(ctx context.Context, c claim, e ending) (*jobEnd, error) {
+		end, err := store.finishTask(ctx, c, e)
+		if recorded++; recorded == b.N {
+			stop()
+		}
+		return end, err
+	}
+	b.ResetTimer()
+	start := time.Now()
+	if _, err := r.Run(runCtx, false); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(recorded)/time.Since(start).Seconds(), "tasks/s")
 }

@@ -86,8 +86,8 @@ func jobsTable(name string) string {
 	name          TEXT    NOT NULL,
 	priority      INTEGER NOT NULL,
 	source        TEXT    NOT NULL,           -- the job file, as given to submit
-	content       TEXT    NOT NULL,           -- the validated job as JSON
-	content_hash  TEXT    NOT NULL,           -- sha256 of content, for duplicate recurring jobs
+	content       TEXT    NOT NULL,           -- '': the job is in its tasks (older versions kept its JSON here)
+	content_hash  TEXT    NOT NULL,           -- sha256 of the validated job as JSON, for duplicate recurring jobs
 	state         TEXT    NOT NULL,           -- waiting, running, completed, failed, canceled
 	every_ns      INTEGER NOT NULL DEFAULT 0, -- > 0: recurring
 	due_at        INTEGER NOT NULL,           -- unix ns: not before
@@ -329,8 +329,10 @@ func (e *DuplicateError) Error() string {
 
 // Submit stores a validated job and returns its id.
 func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, error) {
-	// Each task's commands are encoded once, for its row and for the job's
-	// content (the same bytes as encoding the whole job at once).
+	// Each task's commands are encoded once, for its row and for the hash
+	// of the job's JSON (the same bytes as encoding the whole job at once).
+	// The JSON itself is not stored: it is all in the tasks, and a job row
+	// of megabytes would be rewritten by every update of its state.
 	commands := make([]json.RawMessage, len(job.Tasks))
 	stored := storedJob{Name: job.Name, Priority: job.Priority, Tasks: make([]storedTask, len(job.Tasks))}
 	for i, t := range job.Tasks {
@@ -368,7 +370,7 @@ func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, er
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO jobs (name, priority, source, content, content_hash, state, every_ns, due_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			job.Name, job.Priority, sub.Source, string(content), hash, jobWaiting, int64(sub.Every), due.UnixNano(), now.UnixNano())
+			job.Name, job.Priority, sub.Source, "", hash, jobWaiting, int64(sub.Every), due.UnixNano(), now.UnixNano())
 		if err != nil {
 			return err
 		}
@@ -422,8 +424,8 @@ func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, er
 	return id, nil
 }
 
-// storedJob is Job as its content is stored: its JSON, with the commands
-// encoded beforehand.
+// storedJob is Job as its hash is taken: its JSON, with the commands encoded
+// beforehand.
 type storedJob struct {
 	Name     string       `json:"name"`
 	Priority int          `json:"priority"`
