@@ -311,10 +311,19 @@ func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*jobEn
 
 // requeueJob makes a running job with no running task queued again: its
 // interrupted tasks wait for the next runner, and nothing of it runs now.
-func requeueJob(ctx context.Context, tx *sql.Tx, jobID int64) error {
+func requeueJob(ctx context.Context, tx querier, jobID int64) error {
 	_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ? WHERE id = ? AND state = ?
 		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND status = ?)`, jobWaiting, jobID, jobRunning, jobID, TaskRunning)
 	return err
+}
+
+// requeueIdleJobs queues again every running job with no running task, as a
+// runner leaves the queue: between two tasks a job is running, but without
+// a runner it only waits.
+func (s *Store) requeueIdleJobs(ctx context.Context) error {
+	_, err := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE jobs SET state = ? WHERE state = ?
+		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id AND status = ?)`, jobWaiting, jobRunning, TaskRunning)
+	return s.wrap("queue the jobs of a stopping runner again", err)
 }
 
 // recovered is a task that was running when the previous runner stopped
@@ -390,7 +399,10 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 				return err
 			}
 		}
-		return nil
+		// A crash between two tasks leaves a running job with none running.
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ? WHERE state = ?
+			AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id AND status = ?)`, jobWaiting, jobRunning, TaskRunning)
+		return err
 	})
 	if err != nil {
 		return nil, s.wrap("recover tasks interrupted by a crash", err)

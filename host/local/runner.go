@@ -191,6 +191,12 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 		return sum, err
 	}
 	defer release()
+	// Last, under the lock: what this runner leaves only waits.
+	defer func() {
+		if err := r.Store.requeueIdleJobs(ctx); err != nil {
+			log.Warn("cannot mark the jobs left behind as queued", "error", err)
+		}
+	}()
 	recs, err := r.Store.recoverInterrupted(ctx)
 	if err != nil {
 		return sum, err

@@ -746,3 +746,48 @@ func TestJobHash(t *testing.T) {
 		t.Errorf("stored hash %s, content %q; want %x and no content", hash, content, sum)
 	}
 }
+
+// TestStopBetweenTasks: a runner that stops between two tasks of a job
+// leaves the job queued, not running; and a job left so by a crash is shown
+// queued while no runner works the queue.
+func TestStopBetweenTasks(t *testing.T) {
+	t.Run("clean stop", func(t *testing.T) {
+		q := newQueue(t, 1)
+		id := q.submit(t, `name = "two"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		q.runner.record = func(rctx context.Context, c claim, e ending) (*jobEnd, error) {
+			end, err := q.store.finishTask(rctx, c, e)
+			cancel() // stop once a is recorded, before b starts
+			return end, err
+		}
+		if _, err := q.runner.Run(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		j, tasks := q.job(t, id)
+		if j.State != jobWaiting || tasks["a"].Status != TaskCompleted || tasks["b"].Status != TaskQueued {
+			t.Errorf("after a stop between tasks: job %s, a %s, b %s; want waiting, completed, queued", j.State, tasks["a"].Status, tasks["b"].Status)
+		}
+	})
+	t.Run("crash", func(t *testing.T) {
+		q := newQueue(t, 1)
+		ctx := context.Background()
+		id := q.submit(t, `name = "two"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+		claims, err := q.store.claimTasks(ctx, 1, time.Now(), q.runner.logPath)
+		if err != nil || len(claims) != 1 {
+			t.Fatalf("claim: %v %d", err, len(claims))
+		}
+		if _, err := q.store.finishTask(ctx, claims[0], ending{status: TaskCompleted, at: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		// The runner died here: the job's row still says running.
+		j, _ := q.job(t, id)
+		jobs, err := q.store.Jobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status(time.Now()) != "queued" || jobs[0].Status(time.Now()) != "queued" {
+			t.Errorf("show %s, list %s; want queued", j.Status(time.Now()), jobs[0].Status(time.Now()))
+		}
+	})
+}

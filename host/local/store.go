@@ -640,6 +640,11 @@ func (s *Store) Jobs(ctx context.Context) ([]*JobInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if active, _ := s.runnerActive(); !active {
+		for _, j := range jobs {
+			idleJob(j)
+		}
+	}
 	for _, g := range gone {
 		if j := byID[g.jobID]; j != nil {
 			j.RunnerGone = g.pid
@@ -651,6 +656,15 @@ func (s *Store) Jobs(ctx context.Context) ([]*JobInfo, error) {
 		}
 	}
 	return jobs, nil
+}
+
+// idleJob shows a running job that has no running task, while no runner
+// works the queue, as the next runner finds it: waiting (a crash between two
+// of its tasks left it so).
+func idleJob(j *JobInfo) {
+	if j.State == jobRunning && j.Tasks[TaskRunning] == 0 {
+		j.State = jobWaiting
+	}
 }
 
 // goneRun is a running task whose runner is gone.
@@ -786,6 +800,9 @@ func (s *Store) Job(ctx context.Context, id int64) (*JobInfo, []*TaskInfo, error
 	gone, err := s.goneRunners(ctx, id)
 	if err != nil {
 		return nil, nil, err
+	}
+	if active, _ := s.runnerActive(); !active {
+		idleJob(j)
 	}
 	for _, g := range gone {
 		if t := byID[g.taskID]; t != nil {
