@@ -22,11 +22,13 @@ help:
 	@echo "make fuzz    run every fuzz target for FUZZTIME (default 10s)"
 	@echo "make install build, then install under PREFIX (default /usr/local); DESTDIR for packages"
 
+# Each target is named as it starts: a cold build cache takes minutes.
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/cajon ./cmd/cajon
+	@echo "build $(BIN)/cajon"
+	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/cajon ./cmd/cajon
 	@mkdir -p $(BIN)/plugins
 	@for p in $(PLUGINS); do \
-	  if [ -d plugins/$$p ]; then $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/cajon-plugin-$$p ./plugins/$$p || exit 1; fi; \
+	  if [ -d plugins/$$p ]; then echo "build $(BIN)/plugins/cajon-plugin-$$p"; $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/cajon-plugin-$$p ./plugins/$$p || exit 1; fi; \
 	done
 	@# cajon refuses plugin files that group or others may write (umask 002).
 	@chmod go-w $(BIN)/plugins $(BIN)/plugins/cajon-plugin-*

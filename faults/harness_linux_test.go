@@ -247,17 +247,13 @@ func oneTask(mgr *managertest.Manager, tk managertest.Task) string {
 	return mgr.AddJob(managertest.Job{Tasks: []managertest.Task{tk}}).Tasks[0].ID
 }
 
-// takeDown takes the Manager down with no request in flight: first every
-// request is refused unhandled (so none is cut off after the Manager acted
-// on it, which the worker would rightly send again), then the listener
-// closes and clients get "connection refused".
+// takeDown takes the Manager down with no request in flight (see
+// managertest.Manager.TakeDown); the deadline only stops a hung test.
 func takeDown(t testing.TB, mgr *managertest.Manager) {
 	t.Helper()
-	if err := mgr.SetFault(managertest.Fault{Status: 503}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := mgr.TakeDown(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -34,7 +34,10 @@ i=0; while [ $i -lt %[4]d ]; do echo "run $n line $i"; i=$((i+1)); sleep 0.1; do
 	})
 	// Updates queue up while the Manager is away; then the host dies.
 	takeDown(t, mgr)
-	time.Sleep(time.Second)
+	waitFor(t, "lines to queue up while the Manager is away", 30*time.Second, func() bool {
+		_, queued := queuedRows(t, state)
+		return len(numbered(strings.Join(queued, "\n"), "run 1 line ")) > 0
+	})
 	first.signal(t, syscall.SIGKILL)
 	first.wait(t, 10*time.Second)
 	checkGone(t, "the task's process tree after SIGKILL of the host", tree, 15*time.Second)

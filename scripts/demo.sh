@@ -25,13 +25,16 @@ echo "== cajon local submit examples/jobs/demo.toml"
 ids=$(q local submit examples/jobs/demo.toml)
 
 if command -v blender >/dev/null 2>&1 && [ -x bin/plugins/cajon-plugin-blender ]; then
-	job=examples/jobs/blender.toml
-	if ! command -v ffmpeg >/dev/null 2>&1 || [ ! -x bin/plugins/cajon-plugin-ffmpeg ]; then
+	# Relative paths in a job are relative to its file: a copy in the state
+	# directory renders into it.
+	job=$state/blender.toml
+	if command -v ffmpeg >/dev/null 2>&1 && [ -x bin/plugins/cajon-plugin-ffmpeg ]; then
+		cp examples/jobs/blender.toml "$job"
+	else
 		echo "== ffmpeg is not on PATH: the render job makes no video"
-		job=$state/blender-no-video.toml
 		sed '/^# --- needs ffmpeg/,$d' examples/jobs/blender.toml >"$job"
 	fi
-	echo "== cajon local submit $job (renders to /tmp/cajon-blender-demo)"
+	echo "== cajon local submit $job (renders to $state/blender-demo)"
 	ids="$ids $(q local submit "$job")"
 else
 	echo "== blender is not on PATH: no render job this time"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,15 +102,77 @@ func parseLocalFlags(fs *flag.FlagSet, args []string, minArgs, maxArgs int) erro
 	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
 		return err
 	}
-	if n := fs.NArg(); n < minArgs || n > maxArgs {
-		fs.Usage()
-		want := fmt.Sprint(minArgs)
-		if maxArgs != minArgs {
-			want = fmt.Sprintf("%d to %d", minArgs, maxArgs)
-		}
-		return &exitError{code: 2, err: fmt.Errorf("expected %s arguments, got %d", want, n)}
+	n := fs.NArg()
+	if n >= minArgs && n <= maxArgs {
+		return nil
 	}
-	return nil
+	takes := argumentCount(minArgs, maxArgs)
+	if n < minArgs {
+		return &exitError{code: 2, err: fmt.Errorf("missing argument: it takes %s (see '%s --help')", takes, fs.Name())}
+	}
+	// The usual cause: a space inside a flag's value (--every 1 h,
+	// --at 2026-11-23 01:00).
+	for _, a := range fs.Args() {
+		flagName, value, ok := valueBefore(fs, args, a)
+		switch {
+		case !ok:
+		case clockTime.MatchString(a):
+			return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q after --%s %s: did you mean --%s \"%s %s\"?", a, flagName, value, flagName, value, a)}
+		case durationTail.MatchString(a):
+			return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q after --%s %s: did you mean --%s %s%s?", a, flagName, value, flagName, value, a)}
+		}
+	}
+	return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q: it takes %s (see '%s --help')", fs.Arg(maxArgs), takes, fs.Name())}
+}
+
+// clockTime and durationTail match the parts that a space cuts off a time
+// ("01:00" of "2026-11-23 01:00") or a duration ("h" of "1 h").
+var (
+	clockTime    = regexp.MustCompile(`^[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$`)
+	durationTail = regexp.MustCompile(`^[0-9.]*(ns|us|µs|ms|s|m|h|d)([0-9.]+(ns|us|µs|ms|s|m|h))*$`)
+)
+
+// argumentCount says how many arguments a command takes.
+func argumentCount(minArgs, maxArgs int) string {
+	switch {
+	case maxArgs == 0:
+		return "no arguments"
+	case minArgs == maxArgs:
+		return fmt.Sprintf("%d %s", minArgs, plural(minArgs, "argument", "arguments"))
+	case minArgs == 0:
+		return fmt.Sprintf("at most %d %s", maxArgs, plural(maxArgs, "argument", "arguments"))
+	}
+	return fmt.Sprintf("%d to %d arguments", minArgs, maxArgs)
+}
+
+// valueBefore finds the positional argument arg in args right after the
+// value of a flag that takes one, and returns the flag and that value.
+func valueBefore(fs *flag.FlagSet, args []string, arg string) (name, value string, ok bool) {
+	for i := 1; i < len(args); i++ {
+		if args[i] != arg {
+			continue
+		}
+		prev := args[i-1]
+		if n, v, found := strings.Cut(strings.TrimLeft(prev, "-"), "="); found && strings.HasPrefix(prev, "-") && takesValue(fs, n) {
+			return n, v, true
+		}
+		if i >= 2 && strings.HasPrefix(args[i-2], "-") && !strings.HasPrefix(prev, "-") {
+			if n := strings.TrimLeft(args[i-2], "-"); !strings.Contains(n, "=") && takesValue(fs, n) {
+				return n, prev, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// takesValue reports whether fs has a flag of that name that is not a boolean.
+func takesValue(fs *flag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	bf, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !bf.IsBoolFlag()
 }
 
 // reorderFlags moves flags before positional arguments, knowing which flags
@@ -131,12 +194,8 @@ func reorderFlags(fs *flag.FlagSet, args []string) []string {
 		if strings.Contains(name, "=") {
 			continue
 		}
-		f := fs.Lookup(name)
-		if f == nil {
-			continue // the parser reports it
-		}
-		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
-			continue
+		if !takesValue(fs, name) {
+			continue // a boolean, or unknown: the parser reports it
 		}
 		if i+1 < len(args) {
 			flags = append(flags, args[i+1])
@@ -202,39 +261,47 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 	}
 	defer store.Close()
 	// Parse first: a broken file needs no plugins to be reported.
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("job file: %w", err)
-	}
-	job, err := local.ParseJob(file, data)
+	data, err := local.ReadJobData(file)
 	if err != nil {
 		return err
+	}
+	job, err := local.ParseJob(ctx, file, data)
+	if err != nil {
+		return stoppedSubmit(ctx, err)
 	}
 	log := newLogger(cfg, env.stderr)
 	reg, err := openPlugins(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	verr := job.Validate(file, local.RegistryCommands{Registry: reg})
+	verr := job.Validate(ctx, file, local.RegistryCommands{Registry: reg})
 	reg.Close()
 	if verr != nil {
-		return verr
+		return stoppedSubmit(ctx, verr)
 	}
 	id, err := store.Submit(ctx, job, sub)
 	if err != nil {
-		return err
+		return stoppedSubmit(ctx, err)
 	}
 	fmt.Fprintln(env.stdout, id)
 	when := "due now"
 	if !sub.At.IsZero() {
-		when = fmt.Sprintf("due at %s (in %s)", sub.At.Format(time.RFC3339), sub.At.Sub(now).Round(time.Second))
+		when = fmt.Sprintf("due at %s (in %s)", sub.At.Format(time.RFC3339), local.FormatDuration(sub.At.Sub(now).Round(time.Second)))
 	}
 	if sub.Every > 0 {
-		when += fmt.Sprintf(", then every %s", sub.Every)
+		when += ", then every " + local.FormatDuration(sub.Every)
 	}
 	fmt.Fprintf(env.stderr, "cajon: job %d %q submitted: %d %s, %s; run it with 'cajon local run'\n",
 		id, job.Name, len(job.Tasks), plural(len(job.Tasks), "task", "tasks"), when)
 	return nil
+}
+
+// stoppedSubmit says that a signal stopped submit, when it did.
+func stoppedSubmit(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &exitError{code: 130, err: errors.New("stopped; nothing was submitted")}
+	}
+	return err
 }
 
 func plural(n int, one, many string) string {
@@ -276,7 +343,7 @@ func cmdLocalList(ctx context.Context, env *cliEnv, args []string) error {
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tPRIO\tTASKS\tWHEN")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Name, j.Status(now), j.Priority, taskCounts(j), jobWhen(j, now))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Name, statusText(j.Status(now), j.RunnerGone), j.Priority, taskCounts(j), jobWhen(j, now))
 	}
 	return tw.Flush()
 }
@@ -293,6 +360,15 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// statusText is a status as people read it: an interrupted job or task
+// names the runner that is gone.
+func statusText(status string, runnerGone int) string {
+	if runnerGone != 0 && strings.EqualFold(status, local.TaskInterrupted) {
+		return fmt.Sprintf("%s (runner pid %d gone)", status, runnerGone)
+	}
+	return status
+}
+
 // taskCounts summarises a job's tasks: "3/5 completed, 1 running".
 func taskCounts(j *local.JobInfo) string {
 	total := 0
@@ -300,7 +376,7 @@ func taskCounts(j *local.JobInfo) string {
 		total += n
 	}
 	parts := []string{fmt.Sprintf("%d/%d completed", j.Tasks[local.TaskCompleted], total)}
-	for _, s := range []string{local.TaskRunning, local.TaskFailed, local.TaskCanceled, local.TaskSkipped} {
+	for _, s := range []string{local.TaskRunning, local.TaskInterrupted, local.TaskFailed, local.TaskCanceled, local.TaskSkipped} {
 		if n := j.Tasks[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -313,10 +389,10 @@ func jobWhen(j *local.JobInfo, now time.Time) string {
 	var s string
 	switch j.Status(now) {
 	case "scheduled":
-		s = fmt.Sprintf("due %s (in %s)", clock(j.DueAt, now), j.DueAt.Sub(now).Round(time.Second))
+		s = fmt.Sprintf("due %s (in %s)", clock(j.DueAt, now), local.FormatDuration(j.DueAt.Sub(now).Round(time.Second)))
 	case "queued":
 		s = "due since " + clock(j.DueAt, now)
-	case "running":
+	case "running", local.JobInterrupted:
 		if j.Started != nil {
 			s = fmt.Sprintf("started %s", clock(*j.Started, now))
 		}
@@ -326,7 +402,7 @@ func jobWhen(j *local.JobInfo, now time.Time) string {
 		}
 	}
 	if j.Every > 0 {
-		s += fmt.Sprintf("; every %s, run %d", j.Every, j.Run)
+		s += fmt.Sprintf("; every %s, run %d", local.FormatDuration(j.Every), j.Run)
 		if j.LastState != "" {
 			s += ", last run " + j.LastState
 		}
@@ -380,12 +456,12 @@ of the log of tasks that are running, failed or were canceled.`)
 		}{jobJSON{job, job.Status(now)}, tasks})
 	}
 	w := env.stdout
-	fmt.Fprintf(w, "Job %d %q: %s\n", job.ID, job.Name, strings.ToUpper(job.Status(now)))
+	fmt.Fprintf(w, "Job %d %q: %s\n", job.ID, job.Name, statusText(strings.ToUpper(job.Status(now)), job.RunnerGone))
 	fmt.Fprintf(w, "  file:       %s\n", job.Source)
 	fmt.Fprintf(w, "  priority:   %d\n", job.Priority)
 	fmt.Fprintf(w, "  submitted:  %s\n", job.Created.Local().Format(time.RFC3339))
 	if job.Every > 0 {
-		fmt.Fprintf(w, "  recurring:  every %s; this is run %d\n", job.Every, job.Run)
+		fmt.Fprintf(w, "  recurring:  every %s; this is run %d\n", local.FormatDuration(job.Every), job.Run)
 		if job.LastState != "" {
 			last := job.LastState
 			if job.LastFinished != nil {
@@ -399,7 +475,7 @@ of the log of tasks that are running, failed or were canceled.`)
 	}
 	due := job.DueAt.Local().Format(time.RFC3339)
 	if job.DueAt.After(now) {
-		due += fmt.Sprintf(" (in %s)", job.DueAt.Sub(now).Round(time.Second))
+		due += fmt.Sprintf(" (in %s)", local.FormatDuration(job.DueAt.Sub(now).Round(time.Second)))
 	}
 	fmt.Fprintf(w, "  due:        %s\n", due)
 	if job.Started != nil {
@@ -420,17 +496,18 @@ of the log of tasks that are running, failed or were canceled.`)
 		started, took := "", ""
 		if t.Started != nil {
 			started = clock(*t.Started, now)
-			end := now
-			if t.Finished != nil {
-				end = *t.Finished
+			switch {
+			case t.Finished != nil:
+				took = round(t.Finished.Sub(*t.Started)).String()
+			case t.Status == local.TaskRunning:
+				took = round(now.Sub(*t.Started)).String()
 			}
-			took = round(end.Sub(*t.Started)).String()
 		}
 		pids := ""
 		if len(t.Pids) > 0 {
 			pids = strings.Trim(fmt.Sprint(t.Pids), "[]")
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", t.Name, t.Status, t.StepsDone, t.StepsTotal, started, took, pids,
+		fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", t.Name, statusText(t.Status, t.RunnerGone), t.StepsDone, t.StepsTotal, started, took, pids,
 			strings.Join(t.DependsOn, ", "))
 	}
 	tw.Flush()
@@ -462,7 +539,7 @@ of the log of tasks that are running, failed or were canceled.`)
 	if *tail > 0 {
 		for _, t := range tasks {
 			switch t.Status {
-			case local.TaskRunning, local.TaskFailed, local.TaskCanceled:
+			case local.TaskRunning, local.TaskInterrupted, local.TaskFailed, local.TaskCanceled:
 			default:
 				continue
 			}
@@ -627,7 +704,8 @@ they are gone, unless --no-wait.`)
 		fmt.Fprintf(env.stderr, "cajon: job %d canceled\n", id)
 		return nil
 	}
-	fmt.Fprintf(env.stderr, "cajon: job %d canceled; cajon local run (pid %d) is aborting %s\n", id, res.RunnerPid, strings.Join(quoteAll(res.Aborting), ", "))
+	fmt.Fprintf(env.stderr, "cajon: job %d canceled; cajon local run (pid %d) is stopping %s (up to %s grace, then SIGKILL)\n",
+		id, res.RunnerPid, strings.Join(quoteAll(res.Aborting), ", "), local.FormatDuration(cfg.KillGrace))
 	if *noWait {
 		return nil
 	}
@@ -639,11 +717,17 @@ they are gone, unless --no-wait.`)
 		if err != nil {
 			return err
 		}
-		running := 0
+		running, gone := 0, 0
 		for _, t := range tasks {
-			if t.Status == local.TaskRunning {
+			switch t.Status {
+			case local.TaskRunning:
 				running++
+			case local.TaskInterrupted:
+				gone = t.RunnerGone
 			}
+		}
+		if gone != 0 {
+			return fmt.Errorf("job %d is canceled, but cajon local run (pid %d) stopped before it had aborted its tasks: the next 'cajon local run' marks them canceled", id, gone)
 		}
 		if running == 0 {
 			fmt.Fprintf(env.stderr, "cajon: job %d: running tasks aborted\n", id)
@@ -740,7 +824,6 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 		Events:       out.event,
 	}
 	out.start(runner)
-	log.Info("working the local queue", "store", store.Path(), "slots", cfg.Local.Slots, "until_idle", *untilIdle)
 	sum, err := runner.Run(ctx, *untilIdle)
 	out.stop()
 	if err != nil {
@@ -812,7 +895,7 @@ same by itself when it starts and about once an hour.
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "removed 0 jobs: none finished before %s (%s ago)\n", before.Local().Format(time.RFC3339), daysText(age))
+		fmt.Fprintf(env.stdout, "removed 0 jobs: none finished before %s (%s ago)\n", before.Local().Format(time.RFC3339), local.FormatDuration(age))
 		return nil
 	}
 	ids := make([]string, len(res.Jobs))
@@ -820,29 +903,8 @@ same by itself when it starts and about once an hour.
 		ids[i] = strconv.FormatInt(id, 10)
 	}
 	fmt.Fprintf(env.stdout, "removed %d %s that finished before %s (%s ago): %s\n", len(res.Jobs), plural(len(res.Jobs), "job", "jobs"),
-		before.Local().Format(time.RFC3339), daysText(age), strings.Join(ids, ", "))
+		before.Local().Format(time.RFC3339), local.FormatDuration(age), strings.Join(ids, ", "))
 	fmt.Fprintf(env.stderr, "cajon: with %d log %s (%d bytes) and %d %s\n", res.LogFiles, plural(res.LogFiles, "file", "files"),
 		res.LogBytes, res.Previews, plural(res.Previews, "preview", "previews"))
 	return err
-}
-
-// daysText writes a duration the way --older-than takes it: "30d", "1d12h",
-// "90m".
-func daysText(d time.Duration) string {
-	const day = 24 * time.Hour
-	days, rest := d/day, d%day
-	s := ""
-	if days > 0 {
-		s = fmt.Sprintf("%dd", days)
-		if rest == 0 {
-			return s
-		}
-	}
-	r := rest.String()
-	for _, zero := range []string{"0s", "0m"} {
-		if len(r) > len(zero) && strings.HasSuffix(r, zero) && r[len(r)-len(zero)-1] >= 'a' {
-			r = strings.TrimSuffix(r, zero)
-		}
-	}
-	return s + r
 }

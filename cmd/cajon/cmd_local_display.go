@@ -187,6 +187,10 @@ func (o *runOutput) logEvent(e local.Event) {
 			o.logger.Info("task completed", args...)
 		case local.TaskQueued:
 			o.logger.Info("task interrupted; it runs again next time", args...)
+		case local.TaskCanceled:
+			// Someone canceled the job, or another of its tasks failed
+			// (that failure is the error).
+			o.logger.Info("task canceled", append(args, "why", e.Message)...)
 		default:
 			o.logger.Error("task "+e.Status, append(args, "why", e.Message)...)
 		}
@@ -198,10 +202,10 @@ func (o *runOutput) logEvent(e local.Event) {
 		if !e.NextDue.IsZero() {
 			args = append(args, "next_run", e.NextDue.Format(time.RFC3339))
 		}
-		if e.Status == local.TaskCompleted {
-			o.logger.Info("job ended", args...)
-		} else {
+		if e.Status == local.TaskFailed {
 			o.logger.Error("job ended", args...)
+		} else {
+			o.logger.Info("job ended", args...)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,6 +134,7 @@ type shownJob struct {
 	LastState  string    `json:"last_state"`
 	StepsDone  int       `json:"steps_done"`
 	StepsTotal int       `json:"steps_total"`
+	RunnerGone int       `json:"runner_gone_pid"`
 	Tasks      []struct {
 		Name       string     `json:"name"`
 		Status     string     `json:"status"`
@@ -143,6 +145,7 @@ type shownJob struct {
 		Finished   *time.Time `json:"finished_at"`
 		Message    string     `json:"message"`
 		LogPath    string     `json:"log_path"`
+		RunnerGone int        `json:"runner_gone_pid"`
 		Attempts   []struct {
 			Run     int       `json:"run"`
 			Status  string    `json:"status"`
@@ -213,12 +216,13 @@ func readPids(t *testing.T, path string) []int {
 	return pids
 }
 
-// startRunner starts `cajon local run` in the background.
-func (c *cajon) startRunner(args ...string) (*exec.Cmd, *bytes.Buffer) {
+// startRunner starts `cajon local run` in the background; its output may
+// be read while it runs.
+func (c *cajon) startRunner(args ...string) (*exec.Cmd, *lockedBuffer) {
 	c.t.Helper()
 	cmd := c.command(context.Background(), append([]string{"local", "run"}, args...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
@@ -228,7 +232,7 @@ func (c *cajon) startRunner(args ...string) (*exec.Cmd, *bytes.Buffer) {
 			cmd.Wait()
 		}
 	})
-	return cmd, &out
+	return cmd, out
 }
 
 func TestLocalDemoJob(t *testing.T) {
@@ -598,9 +602,33 @@ wait`, pidFile)
 		tk := j.Tasks[j.task(t, "work")]
 		return tk.Status == "running" && len(tk.Pids) > 0
 	})
+	// One runner per queue, however the queue is reached: a second one
+	// refuses before it says it works the queue, also through a state
+	// directory whose local.db is a symlink to this one.
+	refused := fmt.Sprintf("cajon local run: another 'cajon local run' is working this queue (pid %d): stop it first, or use it (jobs submitted now are picked up by it)\n", runner.Process.Pid)
+	if _, errOut, code := c.run("local", "run", "--until-idle"); code != 1 || errOut != refused {
+		t.Errorf("second runner: exit %d, stderr\n%s\nwant exit 1 and\n%s", code, errOut, refused)
+	}
+	other := filepath.Join(t.TempDir(), "other-state")
+	if err := os.MkdirAll(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(c.state, "local.db"), filepath.Join(other, "local.db")); err != nil {
+		t.Fatal(err)
+	}
+	linked := *c
+	linked.state = other
+	if _, errOut, code := linked.run("local", "run", "--until-idle"); code != 1 || errOut != refused {
+		t.Errorf("second runner through a symlinked local.db: exit %d, stderr\n%s\nwant exit 1 and\n%s", code, errOut, refused)
+	}
+
 	_, errOut, code := c.run("local", "cancel", id)
 	if code != 0 || !strings.Contains(errOut, "running tasks aborted") {
 		t.Fatalf("cancel: exit %d\n%s", code, errOut)
+	}
+	// It says how long the wait may be.
+	if want := fmt.Sprintf("cajon: job %s canceled; cajon local run (pid %d) is stopping \"work\" (up to 1s grace, then SIGKILL)\n", id, runner.Process.Pid); !strings.HasPrefix(errOut, want) {
+		t.Errorf("cancel says\n%s\nwant it to start with\n%s", errOut, want)
 	}
 	for _, pid := range readPids(t, pidFile) {
 		waitFor(t, fmt.Sprintf("pid %d of the canceled tree to be gone", pid), func() bool { return !alive(pid) })
@@ -615,6 +643,10 @@ wait`, pidFile)
 	}
 	if err := runner.Wait(); err != nil {
 		t.Errorf("runner after SIGTERM: %v\n%s", err, out)
+	}
+	// A cancel is the user's own doing, not an error.
+	if log := out.String(); strings.Contains(log, "[ERROR]") || !regexp.MustCompile(`\[INFO\]  cajon: task canceled: job=`+id+` name=tree task=work `).MatchString(log) {
+		t.Errorf("the runner's log of a canceled job:\n%s", log)
 	}
 }
 
@@ -636,8 +668,15 @@ func TestLocalSignalRequeues(t *testing.T) {
 	}
 	j := c.show(id)
 	work := j.Tasks[j.task(t, "work")]
-	if work.Status != "queued" || len(work.Attempts) != 1 || work.Attempts[0].Status != "interrupted" {
+	if work.Status != "queued" || len(work.Attempts) != 1 || work.Attempts[0].Status != "interrupted" || work.Started != nil {
 		t.Fatalf("after SIGINT: %+v\n%s", work, out)
+	}
+	// Nothing runs: the job is queued again, not left "running 1/3".
+	if j.Status != "queued" {
+		t.Errorf("job after SIGINT: %s, want queued", j.Status)
+	}
+	if list := c.ok("local", "list"); !strings.Contains(list, "tree  queued") || strings.Contains(list, "running") {
+		t.Errorf("list after SIGINT:\n%s", list)
 	}
 	c.ok("local", "run", "--until-idle")
 	if j := c.show(id); j.State != "completed" {
@@ -677,15 +716,24 @@ echo work-done >> %[1]s`, marker, pidFile, flag)
 	for _, pid := range tree {
 		waitFor(t, fmt.Sprintf("pid %d of the killed runner's tree to be gone", pid), func() bool { return !alive(pid) })
 	}
-	if j := c.show(id); j.Tasks[j.task(t, "work")].Status != "running" {
-		t.Fatalf("the killed runner did not leave work running: %+v\n%s", j, out)
+	// What the killed runner left running is shown for what it is.
+	j := c.show(id)
+	if work := j.Tasks[j.task(t, "work")]; work.Status != "interrupted" || work.RunnerGone != runner.Process.Pid || j.Status != "interrupted" {
+		t.Fatalf("after the runner was killed: job %s, work %+v; want both interrupted, runner %d gone\n%s", j.Status, work, runner.Process.Pid, out)
+	}
+	gone := fmt.Sprintf("interrupted (runner pid %d gone)", runner.Process.Pid)
+	if list := c.ok("local", "list"); !strings.Contains(list, gone) {
+		t.Errorf("list lacks %q:\n%s", gone, list)
+	}
+	if show := c.ok("local", "show", id); !strings.Contains(show, "INTERRUPTED (runner pid") || !regexp.MustCompile(`\bwork +`+regexp.QuoteMeta(gone)).MatchString(show) {
+		t.Errorf("show lacks the interrupted job and task:\n%s", show)
 	}
 
 	_, errOut, code := c.run("local", "run", "--until-idle")
 	if code != 0 || !strings.Contains(errOut, "interrupted by a crash") {
 		t.Fatalf("restart: exit %d\n%s", code, errOut)
 	}
-	j := c.show(id)
+	j = c.show(id)
 	if j.State != "completed" {
 		t.Fatalf("after restart: %+v", j)
 	}
@@ -709,5 +757,68 @@ echo work-done >> %[1]s`, marker, pidFile, flag)
 	}
 	if got := strings.Fields(string(raw)); strings.Join(got, " ") != "before work-start work-start work-done after" {
 		t.Errorf("tasks ran as %q", got)
+	}
+}
+
+// TestLocalStoreOpenErrors: a queue that cannot be opened is reported with
+// the file and the cause, not SQLite's "unable to open database file (14)".
+func TestLocalStoreOpenErrors(t *testing.T) {
+	t.Run("the database is a folder", func(t *testing.T) {
+		c := newCajon(t)
+		if err := os.MkdirAll(filepath.Join(c.state, "local.db"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		db := filepath.Join(c.state, "local.db")
+		want := "cajon local list: local job store: " + db + ": it is a folder, not a database file: move it away, and a new database is made (open " + db + ": is a directory)\n"
+		if _, errOut, code := c.run("local", "list"); code != 1 || errOut != want {
+			t.Errorf("exit %d, stderr\n%s\nwant exit 1 and\n%s", code, errOut, want)
+		}
+	})
+	t.Run("the state directory is read-only", func(t *testing.T) {
+		c := newCajon(t)
+		c.ok("local", "list") // makes the queue
+		cmd := c.command(t.Context(), "local", "list")
+		if os.Geteuid() == 0 {
+			// Root writes anywhere: list as nobody, in a folder only root
+			// may write to. Everything it reads must be open to others.
+			runAsNobody(t, cmd, c)
+			if err := os.Chmod(filepath.Join(c.state, "local.db"), 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(c.state, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			if err := os.Chmod(c.state, 0o500); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(c.state, 0o700) })
+		}
+		out, _ := cmd.CombinedOutput()
+		db := filepath.Join(c.state, "local.db")
+		want := "cajon local list: local job store: " + db + ": its folder " + c.state + " is not writable: permission denied " +
+			"(SQLite keeps its -wal and -shm files beside the database; check state_dir and the folder's permissions) ("
+		if !strings.HasPrefix(string(out), want) || strings.Contains(string(out), "unable to open database file") {
+			t.Errorf("stderr\n%s\nwant it to start with\n%s", out, want)
+		}
+	})
+}
+
+// runAsNobody makes cmd run as the user nobody, with a home of its own, and
+// opens to others the folders it must read.
+func runAsNobody(t *testing.T, cmd *exec.Cmd, c *cajon) {
+	t.Helper()
+	const nobody = 65534
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	home := filepath.Join(filepath.Dir(c.state), "nobody-home")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "PATH=" + os.Getenv("PATH")}
+	cmd.Dir = home
+	for _, dir := range []string{binDir, filepath.Join(binDir, "plugins"), filepath.Dir(c.state), filepath.Dir(filepath.Dir(c.state))} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

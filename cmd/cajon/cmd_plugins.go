@@ -108,8 +108,9 @@ Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
 	}
 	runner := task.Runner{Commands: reg, Grace: cfg.KillGrace}
 	start := time.Now()
-	out := runner.Run(ctx, task.Task{ID: "cli", Name: command, Commands: []task.Command{{Name: command, Params: p}}},
-		&terminalReporter{env: env})
+	rep := &terminalReporter{env: env}
+	out := runner.Run(ctx, task.Task{ID: "cli", Name: command, Commands: []task.Command{{Name: command, Params: p}}}, rep)
+	rep.end(out.Message)
 	took := time.Since(start).Round(time.Millisecond)
 	switch out.Status {
 	case task.Completed:
@@ -177,12 +178,35 @@ sha256 and verdict. Exit status: 0 when every plugin would run, 1 otherwise.`)
 type terminalReporter struct {
 	env      *cliEnv
 	activity string
+	// held is the latest of the host's own log lines ("cajon: ..."), printed
+	// when another line follows: the one that says how the command ended is
+	// said once, by the final message on stderr.
+	held string
 }
+
+// hostLinePrefix starts the lines that the host adds to a task's log.
+const hostLinePrefix = "cajon: "
 
 func (t *terminalReporter) Log(lines []string) {
 	for _, l := range lines {
+		if t.held != "" {
+			fmt.Fprintln(t.env.stdout, t.held)
+			t.held = ""
+		}
+		if strings.HasPrefix(l, hostLinePrefix) {
+			t.held = l
+			continue
+		}
 		fmt.Fprintln(t.env.stdout, l)
 	}
+}
+
+// end prints the held line unless it is the outcome's message.
+func (t *terminalReporter) end(outcome string) {
+	if t.held != "" && t.held != hostLinePrefix+outcome {
+		fmt.Fprintln(t.env.stdout, t.held)
+	}
+	t.held = ""
 }
 
 func (t *terminalReporter) Progress(steps int, activity string) {

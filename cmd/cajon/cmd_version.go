@@ -18,3 +18,13 @@ func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
 		version.Version, sdk.Version, sdk.ProtocolVersion, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	return nil
 }
+
+// isVersionFlag reports whether a is one of the flags that stand for
+// `cajon version`, as other tools have them.
+func isVersionFlag(a string) bool {
+	switch a {
+	case "--version", "-version", "-v", "-V":
+		return true
+	}
+	return false
+}

@@ -51,7 +51,7 @@ func subcommands() map[string]subcommand {
 		"flush":    {"deliver the queued task updates to the Manager and exit", cmdFlush},
 		"local":    {"the local job queue: submit, list, show, logs, cancel, run, prune", cmdLocal},
 		"config":   {"print the effective configuration and where each value came from", cmdConfig},
-		"version":  {"print the version", cmdVersion},
+		"version":  {"print the version (also cajon --version, cajon -v)", cmdVersion},
 	}
 }
 
@@ -62,6 +62,9 @@ func main() {
 
 func runCLI(env *cliEnv, args []string) int {
 	cmds := subcommands()
+	if len(args) > 0 && isVersionFlag(args[0]) {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	args = withDefaultCommand(env, args)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(env.stderr, cmds)
@@ -87,15 +90,28 @@ func runCLI(env *cliEnv, args []string) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	name := commandName(args)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(env.stderr, "cajon %s: %v\n", args[0], ee.err)
+			fmt.Fprintf(env.stderr, "cajon %s: %v\n", name, ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(env.stderr, "cajon %s: %v\n", args[0], err)
+	fmt.Fprintf(env.stderr, "cajon %s: %v\n", name, err)
 	return 1
+}
+
+// commandName is the command that messages name: "local submit",
+// "plugins run", "run".
+func commandName(args []string) string {
+	if len(args) > 1 {
+		_, isLocal := localCommands()[args[1]]
+		if (args[0] == "local" && isLocal) || (args[0] == "plugins" && args[1] == "run") {
+			return args[0] + " " + args[1]
+		}
+	}
+	return args[0]
 }
 
 func usage(w io.Writer, cmds map[string]subcommand) {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +92,13 @@ func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*pl
 // and an observer of the plugins (nil: none).
 func openPluginsWith(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source, obs plugins.Observer) (*plugins.Registry, error) {
 	dirs := pluginDirs(cfg)
+	// A typo in a folder would otherwise show only later, as "no plugin
+	// provides command". (Unreadable folders are the registry's notes.)
+	for _, d := range cfg.PluginDirs {
+		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+			log.Warn(fmt.Sprintf("plugin folder %s (plugin_dirs, --plugin-dir) does not exist: no plugin is loaded from it", d))
+		}
+	}
 	reg, err := plugins.Open(ctx, plugins.Options{
 		Dirs:        dirs,
 		IdleTimeout: cfg.PluginIdleTimeout,

@@ -2,11 +2,15 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,14 +102,20 @@ func (p Problem) String() string {
 type FileError struct {
 	File     string
 	Problems []Problem
+	// More counts the problems found beyond those listed.
+	More int
 }
 
 func (e *FileError) Error() string {
-	if len(e.Problems) == 1 {
+	if len(e.Problems) == 1 && e.More == 0 {
 		return fmt.Sprintf("job file %s: %s", e.File, e.Problems[0])
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "job file %s has %d problems:", e.File, len(e.Problems))
+	if e.More > 0 {
+		fmt.Fprintf(&b, "job file %s has %d problems; the first %d:", e.File, len(e.Problems)+e.More, len(e.Problems))
+	} else {
+		fmt.Fprintf(&b, "job file %s has %d problems:", e.File, len(e.Problems))
+	}
 	for _, p := range e.Problems {
 		b.WriteString("\n  " + p.String())
 	}
@@ -128,17 +138,56 @@ type CommandTypes interface {
 	TaskTypeOf(command string) (string, bool)
 }
 
-// ReadJobFile reads, parses and validates a job file against the plugins.
-func ReadJobFile(path string, cmds Commands) (*Job, error) {
-	data, err := os.ReadFile(path)
+// Limits on job files. They keep a hostile or broken file from taking the
+// machine's memory or minutes of CPU: parsing and checking are linear in the
+// file's size, and a file at the size limit is read in a few seconds.
+const (
+	// MaxJobFileBytes is the largest job file accepted (a job of 100,000
+	// one-command tasks is about 9 MB).
+	MaxJobFileBytes = 32 << 20
+	// MaxParamDepth is how deeply tables and arrays may nest in one
+	// parameter value; deeper values cannot be stored nor sent to a plugin.
+	MaxParamDepth = 32
+	// maxProblems is how many problems a FileError lists; the rest are
+	// counted.
+	maxProblems = 50
+	// maxNamesListed is how many task names a message lists.
+	maxNamesListed = 10
+)
+
+// ReadJobData reads a job file, refusing one larger than MaxJobFileBytes.
+func ReadJobData(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("job file: %w", err)
 	}
-	job, err := ParseJob(path, data)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxJobFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("job file %s: %w", path, err)
+	}
+	if len(data) > MaxJobFileBytes {
+		return nil, tooLarge(path)
+	}
+	return data, nil
+}
+
+func tooLarge(name string) error {
+	return &FileError{File: name, Problems: []Problem{{Message: fmt.Sprintf(
+		"the file is larger than %d MiB, the limit for a job file: split the job into several", MaxJobFileBytes>>20)}}}
+}
+
+// ReadJobFile reads, parses and validates a job file against the plugins.
+func ReadJobFile(ctx context.Context, path string, cmds Commands) (*Job, error) {
+	data, err := ReadJobData(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := job.Validate(path, cmds); err != nil {
+	job, err := ParseJob(ctx, path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := job.Validate(ctx, path, cmds); err != nil {
 		return nil, err
 	}
 	return job, nil
@@ -149,18 +198,56 @@ func ReadJobFile(path string, cmds Commands) (*Job, error) {
 // names unique, every task with commands, depends_on naming tasks of the job,
 // no dependency cycle. name is used in messages. The commands are checked
 // against the plugins by Validate.
-func ParseJob(name string, data []byte) (*Job, error) {
+//
+// ParseJob returns ctx's error as soon as ctx is done, even in the middle of
+// decoding a big file (the decoder itself cannot be stopped; it finishes in
+// the background).
+func ParseJob(ctx context.Context, name string, data []byte) (*Job, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		job *Job
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		job, err := parseJob(ctx, name, data)
+		done <- result{job, err}
+	}()
+	select {
+	case r := <-done:
+		return r.job, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func parseJob(ctx context.Context, name string, data []byte) (*Job, error) {
+	if len(data) > MaxJobFileBytes {
+		return nil, tooLarge(name)
+	}
+	// The decoder reports syntax and type errors (it stops at the first).
+	// It runs beside the scan, on another core when there is one.
 	var f fileJob
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, &FileError{File: name, Problems: decodeProblems(err)}
+	decoded := make(chan error, 1)
+	go func() { decoded <- toml.NewDecoder(bytes.NewReader(data)).Decode(&f) }()
+	var probs problems
+	// One pass over the syntax tree finds unknown keys and the lines of the
+	// headers; go-toml's own strict mode costs a scan of the whole file per
+	// unknown key.
+	lines, err := scanJobFile(ctx, data, &probs)
+	if err != nil {
+		return nil, err // the decoder finishes in the background
 	}
-	lines := headerLines(data)
-	var probs []Problem
-	add := func(line int, task, command, format string, args ...any) {
-		probs = append(probs, Problem{Line: line, Task: task, Command: command, Message: fmt.Sprintf(format, args...)})
+	decodeErr := <-decoded
+	if len(probs.list) > 0 {
+		return nil, probs.fileError(name)
 	}
+	if decodeErr != nil {
+		return nil, &FileError{File: name, Problems: decodeProblems(decodeErr)}
+	}
+	add := probs.add
 
 	job := &Job{Priority: DefaultPriority}
 	if f.Name == nil || strings.TrimSpace(*f.Name) == "" {
@@ -179,8 +266,14 @@ func ParseJob(name string, data []byte) (*Job, error) {
 		add(0, "", "", "the job has no tasks: add at least one [[tasks]] table with [[tasks.commands]]")
 	}
 
-	seen := map[string]int{} // task name -> index
+	seen := make(map[string]int, len(f.Tasks)) // task name -> index
+	job.Tasks = make([]Task, 0, len(f.Tasks))
 	for i, ft := range f.Tasks {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		t := Task{}
 		if i < len(lines) {
 			t.line = lines[i].line
@@ -226,17 +319,21 @@ func ParseJob(name string, data []byte) (*Job, error) {
 					c.TotalStepCount = int(*fc.TotalStepCount)
 				}
 			}
-			for _, msg := range checkValues("", c.Parameters) {
-				add(c.line, label, cmdLabel, "parameter %s", msg)
-			}
+			checkValues(c.Parameters, func(msg string) { add(c.line, label, cmdLabel, "parameter %s", msg) })
 			t.Commands = append(t.Commands, c)
 		}
 		job.Tasks = append(job.Tasks, t)
 	}
 
 	// Dependencies, once every name is known.
-	for _, t := range job.Tasks {
-		listed := map[string]bool{}
+	var allNames string // listed in messages, made once
+	for i, t := range job.Tasks {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		listed := make(map[string]bool, len(t.DependsOn))
 		for _, d := range t.DependsOn {
 			switch {
 			case listed[d]:
@@ -245,7 +342,10 @@ func ParseJob(name string, data []byte) (*Job, error) {
 				add(t.line, t.Name, "", "the task depends on itself")
 			default:
 				if _, ok := seen[d]; !ok && t.Name != "" {
-					add(t.line, t.Name, "", "depends_on names %q, which is not a task of this job (tasks: %s)", d, strings.Join(taskNames(job.Tasks), ", "))
+					if allNames == "" {
+						allNames = listNames(taskNames(job.Tasks))
+					}
+					add(t.line, t.Name, "", "depends_on names %q, which is not a task of this job (tasks: %s)", d, allNames)
 				}
 			}
 			listed[d] = true
@@ -254,10 +354,36 @@ func ParseJob(name string, data []byte) (*Job, error) {
 	if cycle := findCycle(job.Tasks); cycle != nil {
 		add(job.Tasks[seen[cycle[0]]].line, "", "", "dependency cycle: %s", strings.Join(cycle, " -> "))
 	}
-	if len(probs) > 0 {
-		return nil, &FileError{File: name, Problems: probs}
+	if len(probs.list) > 0 {
+		return nil, probs.fileError(name)
 	}
 	return job, nil
+}
+
+// problems collects a file's problems, keeping the first maxProblems.
+type problems struct {
+	list []Problem
+	more int
+}
+
+func (p *problems) add(line int, task, command, format string, args ...any) {
+	if len(p.list) >= maxProblems {
+		p.more++
+		return
+	}
+	p.list = append(p.list, Problem{Line: line, Task: task, Command: command, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) fileError(file string) *FileError {
+	return &FileError{File: file, Problems: p.list, More: p.more}
+}
+
+// listNames lists names for a message, the first few of many.
+func listNames(names []string) string {
+	if len(names) <= maxNamesListed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamesListed], ", "), len(names)-maxNamesListed)
 }
 
 // Validate checks every command against the plugins: a command some plugin
@@ -265,26 +391,32 @@ func ParseJob(name string, data []byte) (*Job, error) {
 // type and declared by the command (an unknown one is usually a typo), and the
 // task type, when given, one the plugins know. A task without a type gets its
 // first command's type when cmds can tell it.
-func (j *Job) Validate(file string, cmds Commands) error {
-	var probs []Problem
+func (j *Job) Validate(ctx context.Context, file string, cmds Commands) error {
+	var probs problems
 	known := cmds.TaskTypes()
+	ct, canType := cmds.(CommandTypes)
 	for i := range j.Tasks {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		t := &j.Tasks[i]
 		for _, c := range t.Commands {
 			if err := cmds.CheckParams(c.Name, c.Parameters, true); err != nil {
-				probs = append(probs, Problem{Line: c.line, Task: t.Name, Command: c.Name, Message: strings.TrimPrefix(err.Error(), fmt.Sprintf("command %q: ", c.Name))})
+				probs.add(c.line, t.Name, c.Name, "%s", strings.TrimPrefix(err.Error(), fmt.Sprintf("command %q: ", c.Name)))
 			}
 		}
 		if t.Type != "" {
-			if !contains(known, t.Type) {
-				probs = append(probs, Problem{Line: t.line, Task: t.Name, Message: fmt.Sprintf("type %q is not a task type of any plugin (known: %s)", t.Type, strings.Join(known, ", "))})
+			if !slices.Contains(known, t.Type) {
+				probs.add(t.line, t.Name, "", "type %q is not a task type of any plugin (known: %s)", t.Type, strings.Join(known, ", "))
 			}
-		} else if ct, ok := cmds.(CommandTypes); ok && len(t.Commands) > 0 {
+		} else if canType && len(t.Commands) > 0 {
 			t.Type, _ = ct.TaskTypeOf(t.Commands[0].Name)
 		}
 	}
-	if len(probs) > 0 {
-		return &FileError{File: file, Problems: probs}
+	if len(probs.list) > 0 {
+		return probs.fileError(file)
 	}
 	return nil
 }
@@ -299,15 +431,6 @@ func (t Task) StepsTotal() int {
 	return n
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func taskNames(tasks []Task) []string {
 	var names []string
 	for _, t := range tasks {
@@ -319,44 +442,69 @@ func taskNames(tasks []Task) []string {
 }
 
 // checkValues reports parameter values that cannot be passed on: NaN and
-// infinities (JSON and the plugins' protobuf Struct cannot carry them).
-func checkValues(path string, v any) []string {
-	var out []string
-	switch x := v.(type) {
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			out = append(out, fmt.Sprintf("%s: %v is not a usable number", path, x))
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			p := k
-			if path != "" {
-				p = path + "." + k
+// infinities (JSON and the plugins' protobuf Struct cannot carry them),
+// dates, and values nested deeper than MaxParamDepth. The path of a value is
+// only written out for a problem, so a value of many nested keys is checked
+// in linear time.
+func checkValues(params map[string]any, report func(msg string)) {
+	var path []string // keys and [index] down to the value being checked
+	where := func() string {
+		var b strings.Builder
+		for i, p := range path {
+			if i > 0 && !strings.HasPrefix(p, "[") {
+				b.WriteByte('.')
 			}
-			out = append(out, checkValues(p, x[k])...)
+			b.WriteString(p)
 		}
-	case []any:
-		for i, e := range x {
-			out = append(out, checkValues(fmt.Sprintf("%s[%d]", path, i), e)...)
-		}
-	case time.Time, toml.LocalDate, toml.LocalTime, toml.LocalDateTime:
-		out = append(out, fmt.Sprintf("%s: dates and times are not parameter values: quote them as a string", path))
+		return b.String()
 	}
-	return out
+	var check func(v any, depth int)
+	check = func(v any, depth int) {
+		switch x := v.(type) {
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				report(fmt.Sprintf("%s: %v is not a usable number", where(), x))
+			}
+		case map[string]any:
+			if depth >= MaxParamDepth {
+				report(fmt.Sprintf("%s: nested more than %d levels deep (the limit for a parameter value)", where(), MaxParamDepth))
+				return
+			}
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				path = append(path, k)
+				check(x[k], depth+1)
+				path = path[:len(path)-1]
+			}
+		case []any:
+			if depth >= MaxParamDepth {
+				report(fmt.Sprintf("%s: nested more than %d levels deep (the limit for a parameter value)", where(), MaxParamDepth))
+				return
+			}
+			for i, e := range x {
+				path = append(path, "["+strconv.Itoa(i)+"]")
+				check(e, depth+1)
+				path = path[:len(path)-1]
+			}
+		case time.Time, toml.LocalDate, toml.LocalTime, toml.LocalDateTime:
+			report(fmt.Sprintf("%s: dates and times are not parameter values: quote them as a string", where()))
+		}
+	}
+	check(params, 0)
 }
 
 // findCycle returns the task names of a dependency cycle, first and last the
-// same, or nil. Tasks are visited in file order, so the answer is stable.
+// same, or nil. Tasks are visited in file order, so the answer is stable. The
+// walk keeps its own stack: a chain of 100,000 tasks is a fine job.
 func findCycle(tasks []Task) []string {
-	byName := map[string]*Task{}
+	byName := make(map[string]int, len(tasks))
 	for i := range tasks {
 		if tasks[i].Name != "" {
-			byName[tasks[i].Name] = &tasks[i]
+			byName[tasks[i].Name] = i
 		}
 	}
 	const (
@@ -364,41 +512,47 @@ func findCycle(tasks []Task) []string {
 		onPath
 		done
 	)
-	state := map[string]int{}
-	var path []string
-	var visit func(name string) []string
-	visit = func(name string) []string {
-		switch state[name] {
-		case onPath:
-			for i, n := range path {
-				if n == name {
-					return append(append([]string(nil), path[i:]...), name)
-				}
-			}
-		case done:
-			return nil
-		}
-		t, ok := byName[name]
-		if !ok {
-			return nil
-		}
-		state[name] = onPath
-		path = append(path, name)
-		for _, d := range t.DependsOn {
-			if d == name {
-				continue // reported as depending on itself
-			}
-			if c := visit(d); c != nil {
-				return c
-			}
-		}
-		path = path[:len(path)-1]
-		state[name] = done
-		return nil
+	state := make([]int, len(tasks))
+	type frame struct {
+		task int
+		next int // index in its DependsOn of the next dependency to visit
 	}
-	for _, t := range tasks {
-		if c := visit(t.Name); c != nil {
-			return c
+	var stack []frame
+	for root := range tasks {
+		if tasks[root].Name == "" || state[root] != unvisited {
+			continue
+		}
+		state[root] = onPath
+		stack = append(stack[:0], frame{task: root})
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			deps := tasks[top.task].DependsOn
+			if top.next == len(deps) {
+				state[top.task] = done
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			d := deps[top.next]
+			top.next++
+			di, ok := byName[d]
+			if !ok || di == top.task { // unknown, or reported as depending on itself
+				continue
+			}
+			switch state[di] {
+			case onPath:
+				var cycle []string
+				for i := len(stack) - 1; i >= 0; i-- {
+					cycle = append(cycle, tasks[stack[i].task].Name)
+					if stack[i].task == di {
+						break
+					}
+				}
+				slices.Reverse(cycle)
+				return append(cycle, d)
+			case unvisited:
+				state[di] = onPath
+				stack = append(stack, frame{task: di})
+			}
 		}
 	}
 	return nil
@@ -485,39 +639,174 @@ type taskLines struct {
 	commands []int
 }
 
-// headerLines finds the [[tasks]] and [[tasks.commands]] headers, in order,
-// for messages. Tasks written inline (tasks = [...]) get no lines.
-func headerLines(data []byte) []taskLines {
-	var out []taskLines
-	p := unstable.Parser{}
-	p.Reset(data)
-	for p.NextExpression() {
-		e := p.Expression()
-		if e.Kind != unstable.ArrayTable {
-			continue
-		}
-		var parts []string
-		var first *unstable.Node
-		it := e.Key()
-		for it.Next() {
-			n := it.Node()
-			if first == nil {
-				first = n
-			}
-			parts = append(parts, string(n.Data))
-		}
-		if first == nil {
-			continue
-		}
-		line := p.Shape(p.Range(first.Data)).Start.Line
-		switch strings.Join(parts, ".") {
+// tableKind is what a table of a job file holds, for finding unknown keys.
+type tableKind int
+
+const (
+	jobTable tableKind = iota
+	taskTable
+	commandTable
+	anyTable // parameters: any key goes
+	skipped  // under an unknown key, already reported
+)
+
+// child is the kind of the value of key in a table of kind k, and whether
+// the key is known.
+func (k tableKind) child(key string) (tableKind, bool) {
+	switch k {
+	case jobTable:
+		switch key {
+		case "name", "priority":
+			return anyTable, true
 		case "tasks":
-			out = append(out, taskLines{line: line})
-		case "tasks.commands":
-			if len(out) > 0 {
-				out[len(out)-1].commands = append(out[len(out)-1].commands, line)
+			return taskTable, true
+		}
+	case taskTable:
+		switch key {
+		case "name", "type", "depends_on":
+			return anyTable, true
+		case "commands":
+			return commandTable, true
+		}
+	case commandTable:
+		switch key {
+		case "name", "total_step_count", "parameters":
+			return anyTable, true
+		}
+	case anyTable, skipped:
+		return k, true
+	}
+	return skipped, false
+}
+
+// jobFileScan walks a job file's syntax tree once: it reports unknown keys
+// and finds the lines of the [[tasks]] and [[tasks.commands]] headers.
+type jobFileScan struct {
+	data  []byte
+	probs *problems
+	tasks []taskLines
+	// line counting moves forward only: the tree is walked in file order.
+	lineOffset, line int
+}
+
+// scanJobFile reports unknown keys into probs and returns the header lines.
+// On a syntax error it reports nothing and returns no lines: the decoder
+// then reports the error with its line and column. Tasks written inline
+// (tasks = [...]) get no lines.
+func scanJobFile(ctx context.Context, data []byte, probs *problems) ([]taskLines, error) {
+	s := &jobFileScan{data: data, probs: &problems{}, line: 1}
+	var p unstable.Parser
+	p.Reset(data)
+	table, tablePath := jobTable, []string(nil)
+	for n := 0; p.NextExpression(); n++ {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.KeyValue:
+			s.keyValue(table, tablePath, e)
+		case unstable.Table, unstable.ArrayTable:
+			table, tablePath = s.header(e)
+		}
+	}
+	if p.Error() != nil {
+		return nil, nil
+	}
+	probs.list, probs.more = s.probs.list, s.probs.more
+	return s.tasks, nil
+}
+
+// header handles a [table] or [[array table]] header and returns the kind and
+// path of the table it opens.
+func (s *jobFileScan) header(e *unstable.Node) (tableKind, []string) {
+	kind := jobTable
+	var path []string
+	it := e.Key()
+	for it.Next() {
+		n := it.Node()
+		path = append(path, string(n.Data))
+		var known bool
+		if kind, known = kind.child(string(n.Data)); !known {
+			s.unknown(path, n)
+			return skipped, path
+		}
+	}
+	if e.Kind == unstable.ArrayTable && len(path) > 0 {
+		first := e.Key()
+		first.Next()
+		line := s.lineAt(first.Node().Raw.Offset)
+		switch {
+		case len(path) == 1 && path[0] == "tasks":
+			s.tasks = append(s.tasks, taskLines{line: line})
+		case len(path) == 2 && path[0] == "tasks" && path[1] == "commands" && len(s.tasks) > 0:
+			last := &s.tasks[len(s.tasks)-1]
+			last.commands = append(last.commands, line)
+		}
+	}
+	return kind, path
+}
+
+// keyValue checks the key of a key = value line in a table of the given kind
+// and path, and the keys of inline tables in its value.
+func (s *jobFileScan) keyValue(table tableKind, tablePath []string, kv *unstable.Node) {
+	if table == skipped || table == anyTable {
+		return
+	}
+	kind := table
+	path := slices.Clip(tablePath)
+	it := kv.Key()
+	for it.Next() {
+		n := it.Node()
+		path = append(path, string(n.Data))
+		var known bool
+		if kind, known = kind.child(string(n.Data)); !known {
+			s.unknown(path, n)
+			return
+		}
+		if kind == anyTable {
+			return
+		}
+	}
+	s.value(kind, path, kv.Value())
+}
+
+// value checks the keys of the inline tables in a value (tasks = [{...}],
+// commands = [{...}]); other values are the decoder's to check.
+func (s *jobFileScan) value(kind tableKind, path []string, v *unstable.Node) {
+	switch v.Kind {
+	case unstable.InlineTable:
+		it := v.Children()
+		for it.Next() {
+			if kv := it.Node(); kv.Kind == unstable.KeyValue {
+				s.keyValue(kind, path, kv)
+			}
+		}
+	case unstable.Array:
+		it := v.Children()
+		for it.Next() {
+			// Only tables in the array: an array in an array of tasks is a
+			// type error, reported by the decoder.
+			if e := it.Node(); e.Kind == unstable.InlineTable {
+				s.value(kind, path, e)
 			}
 		}
 	}
-	return out
+}
+
+func (s *jobFileScan) unknown(key []string, at *unstable.Node) {
+	s.probs.add(s.lineAt(at.Raw.Offset), "", "", "unknown key %q%s", strings.Join(key, "."), keyHint(key))
+}
+
+// lineAt is the line (from 1) of a byte offset.
+func (s *jobFileScan) lineAt(offset uint32) int {
+	off := min(int(offset), len(s.data))
+	if off < s.lineOffset { // not expected: count again from the start
+		s.lineOffset, s.line = 0, 1
+	}
+	s.line += bytes.Count(s.data[s.lineOffset:off], []byte{'\n'})
+	s.lineOffset = off
+	return s.line
 }

@@ -1,18 +1,23 @@
 package local
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
 func TestParseGoodJob(t *testing.T) {
 	path := filepath.Join("testdata", "jobs", "good", "echo-sleep.toml")
-	job, err := ReadJobFile(path, registry(t))
+	job, err := ReadJobFile(context.Background(), path, registry(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +72,10 @@ func TestMalformedJobFiles(t *testing.T) {
 		{"nan_parameter.toml", []string{"line 5", `command "sleep"`, "duration_in_seconds: NaN is not a usable number"}},
 		{"date_parameter.toml", []string{`command "echo"`, "message: dates and times are not parameter values"}},
 		{"negative_steps.toml", []string{"total_step_count -3 is out of range"}},
+		{"unknown_inline_keys.toml", []string{"has 2 problems", `line 3: unknown key "tasks.dependson"`, `line 4: unknown key "tasks.commands.mesage"`}},
+		{"unknown_table.toml", []string{"line 9", `unknown key "tasks.options"`}},
+		{"deep_parameter.toml", []string{"line 5", `command "echo"`, "parameter extra.a.a.", "nested more than 32 levels deep"}},
+		{"many_problems.toml", []string{"has 60 problems; the first 50:", `task "t49"`, `(tasks: t0, t1, t2, t3, t4, t5, t6, t7, t8, t9 and 50 more)`}},
 		// Checked against the plugins.
 		{"unknown_command.toml", []string{"line 5", `task "greet"`, `no plugin provides command "ecco"`, "echo"}},
 		{"missing_parameter.toml", []string{"line 5", `task "greet", command "echo"`, "message"}},
@@ -79,7 +88,7 @@ func TestMalformedJobFiles(t *testing.T) {
 		seen[tt.file] = true
 		t.Run(tt.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "jobs", "bad", tt.file)
-			job, err := ReadJobFile(path, registry(t))
+			job, err := ReadJobFile(context.Background(), path, registry(t))
 			if err == nil {
 				t.Fatalf("no error; parsed %+v", job)
 			}
@@ -113,6 +122,68 @@ func TestMalformedJobFiles(t *testing.T) {
 	}
 }
 
+func TestJobFileLimits(t *testing.T) {
+	t.Run("file too large", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "huge.toml")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Sparse: no 32 MiB written.
+		if err := f.Truncate(MaxJobFileBytes + 1); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		_, err = ReadJobFile(context.Background(), path, registry(t))
+		want := "job file " + path + ": the file is larger than 32 MiB, the limit for a job file: split the job into several"
+		if err == nil || err.Error() != want {
+			t.Errorf("error %v, want %q", err, want)
+		}
+		if _, err := ParseJob(context.Background(), "huge.toml", make([]byte, MaxJobFileBytes+1)); err == nil || !strings.Contains(err.Error(), "larger than 32 MiB") {
+			t.Errorf("ParseJob of a too large file: %v", err)
+		}
+	})
+	t.Run("canceled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		data, err := os.ReadFile(filepath.Join("testdata", "jobs", "good", "echo-sleep.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseJob(ctx, "echo-sleep.toml", data); !errors.Is(err, context.Canceled) {
+			t.Errorf("ParseJob with a canceled context: %v", err)
+		}
+		job, err := ParseJob(context.Background(), "echo-sleep.toml", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := job.Validate(ctx, "echo-sleep.toml", registry(t)); !errors.Is(err, context.Canceled) {
+			t.Errorf("Validate with a canceled context: %v", err)
+		}
+	})
+}
+
+// TestLongDependencyChain: a chain of many tasks is checked for cycles
+// without deep recursion, and a cycle at its end is found.
+func TestLongDependencyChain(t *testing.T) {
+	const n = 20_000
+	tasks := make([]Task, n)
+	for i := range tasks {
+		tasks[i].Name = fmt.Sprintf("t%d", i)
+		if i > 0 {
+			tasks[i].DependsOn = []string{tasks[i-1].Name}
+		}
+	}
+	if c := findCycle(tasks); c != nil {
+		t.Fatalf("cycle in a chain: %v", c[:min(len(c), 5)])
+	}
+	tasks[0].DependsOn = []string{tasks[n-1].Name}
+	c := findCycle(tasks)
+	if len(c) != n+1 || c[0] != c[n] {
+		t.Fatalf("cycle of %d names, want %d with the first again at the end", len(c), n+1)
+	}
+}
+
 func TestExampleJobFiles(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "jobs", "*.toml"))
 	if err != nil {
@@ -122,7 +193,7 @@ func TestExampleJobFiles(t *testing.T) {
 		t.Fatal("no examples in examples/jobs")
 	}
 	for _, f := range files {
-		if _, err := ReadJobFile(f, registry(t)); err != nil {
+		if _, err := ReadJobFile(context.Background(), f, registry(t)); err != nil {
 			t.Errorf("example %s: %v", f, err)
 		}
 	}
@@ -139,7 +210,19 @@ func FuzzParseJob(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		job, err := ParseJob("fuzz.toml", data)
+		job, err := ParseJob(context.Background(), "fuzz.toml", data)
+		// The fast check for unknown keys agrees with go-toml's strict mode.
+		var strict fileJob
+		dec := toml.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		strictErr := dec.Decode(&strict)
+		var missing *toml.StrictMissingError
+		if err == nil && strictErr != nil {
+			t.Fatalf("accepted, but go-toml's strict mode says: %v", strictErr)
+		}
+		if errors.As(strictErr, &missing) && (err == nil || !strings.Contains(err.Error(), "unknown key")) {
+			t.Fatalf("go-toml's strict mode finds unknown keys (%v), ParseJob says: %v", strictErr, err)
+		}
 		if err != nil {
 			var fe *FileError
 			if !errors.As(err, &fe) || len(fe.Problems) == 0 || job != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -11,55 +12,78 @@ import (
 // errRunnerActive is wrapped when another process already runs the queue.
 var errRunnerActive = errors.New("another 'cajon local run' is working this queue")
 
-// lockPath is the runner lock file beside the database.
-func (s *Store) lockPath() string { return s.path + ".lock" }
+// The runner lock is a lock on one byte of the database file itself, far past
+// anything SQLite reads, writes or locks (its lock bytes sit at 1 GiB, and a
+// database cannot grow near this offset). Every path to the file (a
+// symlinked state directory, a bind mount) meets the same lock, and the OS
+// drops it when the process dies, however it dies.
+const lockOffset = 1 << 62
+
+// pidPath is the file beside the database (through symlinks) that tells
+// which process holds the runner lock: for messages only, the lock is what
+// counts.
+func (s *Store) pidPath() string {
+	real, err := filepath.EvalSymlinks(s.path)
+	if err != nil {
+		real = s.path
+	}
+	return real + ".lock"
+}
 
 // lockRunner makes this process the store's only runner. The lock is held
-// until release is called or the process ends (even by SIGKILL).
+// until release is called, the store is closed or the process ends (even by
+// SIGKILL).
 func (s *Store) lockRunner() (release func(), err error) {
-	f, err := os.OpenFile(s.lockPath(), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("local job store: open the runner lock %s: %w", s.lockPath(), err)
+	s.lockMu.Lock()
+	defer s.lockMu.Unlock()
+	if s.locked {
+		return nil, fmt.Errorf("%w (pid %d, this process)", errRunnerActive, os.Getpid())
 	}
-	ok, err := tryLock(f)
+	ok, err := tryLock(s.lockFile)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("local job store: lock %s: %w", s.lockPath(), err)
+		return nil, fmt.Errorf("local job store: lock %s for the runner: %w", s.path, err)
 	}
 	if !ok {
-		f.Close()
 		who := ""
 		if pid := s.runnerPid(); pid > 0 {
 			who = fmt.Sprintf(" (pid %d)", pid)
 		}
 		return nil, fmt.Errorf("%w%s: stop it first, or use it (jobs submitted now are picked up by it)", errRunnerActive, who)
 	}
-	// The pid is for messages only; the lock is what counts.
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	s.locked = true
+	pidFile := s.pidPath()
+	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	return func() {
-		_ = f.Truncate(0)
-		f.Close()
+		s.lockMu.Lock()
+		defer s.lockMu.Unlock()
+		if !s.locked {
+			return
+		}
+		_ = os.WriteFile(pidFile, nil, 0o600)
+		_ = unlock(s.lockFile)
+		s.locked = false
 	}, nil
 }
 
 // runnerActive reports whether a process holds the runner lock now, and its
-// pid when known.
+// pid when known. Looking takes no lock, so a runner starting meanwhile is
+// never turned away.
 func (s *Store) runnerActive() (bool, int) {
-	f, err := os.OpenFile(s.lockPath(), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return false, 0
+	s.lockMu.Lock()
+	mine := s.locked
+	s.lockMu.Unlock()
+	if mine {
+		return true, os.Getpid()
 	}
-	defer f.Close()
-	ok, err := tryLock(f)
-	if err != nil || ok {
-		return false, 0 // closing f releases the lock we just took
+	held, err := lockHeld(s.lockFile)
+	if err != nil || !held {
+		return false, 0
 	}
 	return true, s.runnerPid()
 }
 
 func (s *Store) runnerPid() int {
-	raw, err := os.ReadFile(s.lockPath())
+	raw, err := os.ReadFile(s.pidPath())
 	if err != nil {
 		return 0
 	}

@@ -4,6 +4,8 @@ package local
 
 import "os"
 
-// tryLock cannot lock on this OS: it always succeeds, so two runners on one
-// store are not prevented here.
-func tryLock(*os.File) (bool, error) { return true, nil }
+// No file locks on this OS: two runners on one store are not prevented here.
+
+func tryLock(*os.File) (bool, error)  { return true, nil }
+func unlock(*os.File) error           { return nil }
+func lockHeld(*os.File) (bool, error) { return false, nil }

@@ -9,17 +9,32 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// lockOffset is where the locked byte is: far past the pid written at the
-// start, so that other processes can still read the pid.
-const lockOffset = 1 << 30
+// Byte-range locks of the file handle, released when the handle closes or
+// the process dies.
 
-// tryLock takes an exclusive lock on a byte of f without waiting. Windows
-// drops it when the process dies, however it dies.
 func tryLock(f *os.File) (bool, error) {
-	ol := windows.Overlapped{Offset: lockOffset}
+	ol := lockOverlapped()
 	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
 	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+func unlock(f *os.File) error {
+	ol := lockOverlapped()
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
+}
+
+// lockHeld takes the lock and gives it back at once: Windows cannot ask.
+func lockHeld(f *os.File) (bool, error) {
+	ok, err := tryLock(f)
+	if err != nil || !ok {
+		return !ok && err == nil, err
+	}
+	return false, unlock(f)
+}
+
+func lockOverlapped() windows.Overlapped {
+	return windows.Overlapped{Offset: uint32(lockOffset & 0xffffffff), OffsetHigh: uint32(lockOffset >> 32)}
 }

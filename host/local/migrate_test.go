@@ -140,7 +140,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 // returns its id and task ids.
 func submitEcho(t *testing.T, s *Store, name string) (int64, []int64) {
 	t.Helper()
-	job, err := ParseJob("new.toml", []byte("name = \""+name+"\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"hi\" }\n"))
+	job, err := ParseJob(context.Background(), "new.toml", []byte("name = \""+name+"\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"hi\" }\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

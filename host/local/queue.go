@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -22,6 +23,9 @@ type claim struct {
 	task                     Task
 	logPath                  string
 	started                  time.Time
+	// workDir is the job file's folder: relative paths in the job are
+	// relative to it, wherever 'cajon local run' was started.
+	workDir string
 }
 
 // logPathFunc names the log file of a task's run.
@@ -37,19 +41,19 @@ func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPat
 		// index and stop at the limit, where one joined query would sort
 		// every ready task of every job for each claim.
 		type dueJob struct {
-			id   int64
-			name string
-			run  int
+			id           int64
+			name, source string
+			run          int
 		}
 		var jobs []dueJob
-		rows, err := tx.QueryContext(ctx, `SELECT id, name, run FROM jobs WHERE state IN (?, ?) AND due_at <= ?
+		rows, err := tx.QueryContext(ctx, `SELECT id, name, run, source FROM jobs WHERE state IN (?, ?) AND due_at <= ?
 			ORDER BY priority DESC, id`, jobWaiting, jobRunning, now.UnixNano())
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var j dueJob
-			if err := rows.Scan(&j.id, &j.name, &j.run); err != nil {
+			if err := rows.Scan(&j.id, &j.name, &j.run, &j.source); err != nil {
 				rows.Close()
 				return err
 			}
@@ -73,6 +77,9 @@ func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPat
 			}
 			for rows.Next() {
 				c := claim{jobID: j.id, jobName: j.name, run: j.run}
+				if filepath.IsAbs(j.source) {
+					c.workDir = filepath.Dir(j.source)
+				}
 				var cmds string
 				if err := rows.Scan(&c.taskID, &c.task.Name, &c.task.Type, &cmds); err != nil {
 					rows.Close()
@@ -218,8 +225,11 @@ func (s *Store) finishTask(ctx context.Context, c claim, e ending) (*jobEnd, err
 			}
 		case TaskQueued:
 			attemptStatus = attemptInterrupted
-			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, finished_at = NULL, steps_done = 0, pids = '',
+			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, started_at = NULL, finished_at = NULL, steps_done = 0, pids = '',
 				activity = '', message = ?, attempt_id = NULL WHERE id = ?`, TaskQueued, e.message, c.taskID); err != nil {
+				return err
+			}
+			if err := requeueJob(ctx, tx, c.jobID); err != nil {
 				return err
 			}
 		default:
@@ -299,6 +309,23 @@ func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*jobEn
 	return end, err
 }
 
+// requeueJob makes a running job with no running task queued again: its
+// interrupted tasks wait for the next runner, and nothing of it runs now.
+func requeueJob(ctx context.Context, tx querier, jobID int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ? WHERE id = ? AND state = ?
+		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND status = ?)`, jobWaiting, jobID, jobRunning, jobID, TaskRunning)
+	return err
+}
+
+// requeueIdleJobs queues again every running job with no running task, as a
+// runner leaves the queue: between two tasks a job is running, but without
+// a runner it only waits.
+func (s *Store) requeueIdleJobs(ctx context.Context) error {
+	_, err := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE jobs SET state = ? WHERE state = ?
+		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id AND status = ?)`, jobWaiting, jobRunning, TaskRunning)
+	return s.wrap("queue the jobs of a stopping runner again", err)
+}
+
 // recovered is a task that was running when the previous runner stopped
 // without recording its end (a crash, SIGKILL, power cut).
 type recovered struct {
@@ -352,8 +379,11 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 				return err
 			}
 			if r.rec.status == TaskQueued {
-				_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, attempt_id = NULL, steps_done = 0, pids = '', activity = '',
-					message = ? WHERE id = ?`, TaskQueued, msg, r.taskID)
+				_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, attempt_id = NULL, started_at = NULL, steps_done = 0, pids = '',
+					activity = '', message = ? WHERE id = ?`, TaskQueued, msg, r.taskID)
+				if err == nil {
+					err = requeueJob(ctx, tx, r.rec.jobID)
+				}
 			} else {
 				_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, pids = '', finished_at = ?, message = ? WHERE id = ?`,
 					TaskCanceled, now.UnixNano(), msg, r.taskID)
@@ -369,7 +399,10 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 				return err
 			}
 		}
-		return nil
+		// A crash between two tasks leaves a running job with none running.
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ? WHERE state = ?
+			AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id AND status = ?)`, jobWaiting, jobRunning, TaskRunning)
+		return err
 	})
 	if err != nil {
 		return nil, s.wrap("recover tasks interrupted by a crash", err)

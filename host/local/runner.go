@@ -25,6 +25,16 @@ const DefaultPoll = 250 * time.Millisecond
 // PruneEvery is how often a Runner with KeepFinished removes old finished jobs.
 const PruneEvery = time.Hour
 
+// When the store refuses to record the end of a task (a full disk), no task
+// starts and the record is tried again every poll. A runner that would stop
+// (--until-idle, nothing else to do) keeps trying for its RecordPatience
+// before it gives up with an error; a runner that is asked to stop tries
+// once more. Failures are logged again every recordLogEvery.
+const (
+	DefaultRecordPatience = time.Minute
+	recordLogEvery        = time.Minute
+)
+
 // TaskRunner runs one task; *task.Runner is one.
 type TaskRunner interface {
 	Run(ctx context.Context, t task.Task, rep task.Reporter) task.Outcome
@@ -50,6 +60,10 @@ type Runner struct {
 	// and previews, see Pruner) this long after their last run ended: at
 	// start and every PruneEvery while it runs.
 	KeepFinished time.Duration
+	// RecordPatience is how long a runner that would stop keeps trying to
+	// record the end of a task before it gives up (0 =
+	// DefaultRecordPatience).
+	RecordPatience time.Duration
 	// Logger receives the runner's own messages; nil logs nothing.
 	Logger hclog.Logger
 	// Events, when not nil, is told when tasks start and end. It is called
@@ -58,6 +72,22 @@ type Runner struct {
 
 	mu      sync.Mutex
 	running map[int64]*runningTask // by task id
+
+	// Only Run's goroutine uses these.
+	unrecorded      []*unrecorded // ended attempts the store refused to record
+	progressFailing bool          // the last save of progress failed
+	// record stores the end of an attempt; tests replace it.
+	record func(ctx context.Context, c claim, e ending) (*jobEnd, error)
+}
+
+// unrecorded is the end of an attempt that the store could not record yet.
+type unrecorded struct {
+	c      claim
+	e      ending
+	err    error // the latest refusal
+	since  time.Time
+	tries  int
+	logged time.Time
 }
 
 // EventKind says what an Event reports.
@@ -148,11 +178,25 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
+	if r.record == nil {
+		r.record = r.Store.finishTask
+	}
+	patience := r.RecordPatience
+	if patience <= 0 {
+		patience = DefaultRecordPatience
+	}
+	r.unrecorded = nil
 	release, err := r.Store.lockRunner()
 	if err != nil {
 		return sum, err
 	}
 	defer release()
+	// Last, under the lock: what this runner leaves only waits.
+	defer func() {
+		if err := r.Store.requeueIdleJobs(ctx); err != nil {
+			log.Warn("cannot mark the jobs left behind as queued", "error", err)
+		}
+	}()
 	recs, err := r.Store.recoverInterrupted(ctx)
 	if err != nil {
 		return sum, err
@@ -161,6 +205,8 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 		log.Warn("task was interrupted by a crash", "job", rc.jobID, "task", rc.task, "now", rc.status)
 		r.emit(Event{Kind: TaskRecovered, Time: time.Now(), JobID: rc.jobID, JobName: rc.jobName, Task: rc.task, Status: rc.status})
 	}
+	// Said once the lock is ours: a second runner refuses before this.
+	log.Info("working the local queue", "store", r.Store.Path(), "slots", slots, "until_idle", untilIdle)
 
 	var pruneTick <-chan time.Time
 	if r.KeepFinished > 0 {
@@ -182,7 +228,9 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 		if ctx.Err() == nil {
 			n := r.count()
 			started := 0
-			if n < slots {
+			// No task starts while the end of another is not recorded:
+			// the disk is most likely full.
+			if n < slots && len(r.unrecorded) == 0 {
 				claims, err := r.Store.claimTasks(ctx, slots-n, time.Now(), r.logPath)
 				if err != nil {
 					if claimErr == nil || claimErr.Error() != err.Error() {
@@ -198,18 +246,28 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 				}
 			}
 			if untilIdle && n == 0 && started == 0 {
-				// Idle, or the queue cannot be read: either way, nothing
-				// more will happen in this run.
-				return sum, claimErr
+				if len(r.unrecorded) > 0 {
+					if time.Since(r.unrecorded[0].since) >= patience {
+						return sum, r.unrecordedError()
+					}
+				} else {
+					// Idle, or the queue cannot be read: either way,
+					// nothing more will happen in this run.
+					return sum, claimErr
+				}
 			}
 		} else if r.count() == 0 {
 			r.saveProgress(log)
+			if r.retryRecords(ctx, &sum, log); len(r.unrecorded) > 0 {
+				return sum, r.unrecordedError()
+			}
 			return sum, nil
 		}
 		select {
 		case d := <-done:
 			r.finish(ctx, d, &sum, log)
 		case <-ticker.C:
+			r.retryRecords(ctx, &sum, log)
 			r.saveProgress(log)
 			r.abortCanceled(ctx, log)
 		case <-pruneTick:
@@ -317,14 +375,19 @@ func (r *Runner) execute(ctx context.Context, rt *runningTask) task.Outcome {
 	}
 	rt.log = w
 	defer w.Close()
-	rt.Log([]string{fmt.Sprintf("cajon: job %d %q, task %q, run %d: started at %s by pid %d",
-		c.jobID, c.jobName, c.task.Name, c.run, c.started.Format(time.RFC3339), os.Getpid())})
+	start := fmt.Sprintf("cajon: job %d %q, task %q, run %d: started at %s by pid %d",
+		c.jobID, c.jobName, c.task.Name, c.run, c.started.Format(time.RFC3339), os.Getpid())
+	if c.workDir != "" {
+		start += " in " + c.workDir
+	}
+	rt.Log([]string{start})
 	cmds := make([]task.Command, len(c.task.Commands))
 	for i, cmd := range c.task.Commands {
 		cmds[i] = task.Command{Name: cmd.Name, Params: cmd.Parameters, TotalSteps: cmd.TotalStepCount}
 	}
 	out := r.Tasks.Run(ctx, task.Task{
 		ID: fmt.Sprintf("local-%d", c.taskID), JobID: logJobKey(c.jobID), Name: c.task.Name, Type: c.task.Type, Commands: cmds,
+		WorkDir: c.workDir,
 	}, rt)
 	end := out.Status.String()
 	if out.Message != "" {
@@ -368,9 +431,15 @@ func (r *Runner) finish(ctx context.Context, d taskDone, sum *Summary, log hclog
 	if err := r.Store.saveProgress(ctx, []progress{rt.progressRow(p)}); err != nil {
 		log.Warn("cannot save task progress", "error", err)
 	}
-	end, err := r.Store.finishTask(ctx, c, e)
-	if err != nil {
-		log.Error("cannot record the end of a task; it will run again at the next start", "job", c.jobID, "task", c.task.Name, "error", err)
+	end, err := r.record(ctx, c, e)
+	switch {
+	case errors.Is(err, errStale):
+		log.Warn("the end of a task was not recorded: another runner took it over", "job", c.jobID, "task", c.task.Name, "error", err)
+	case err != nil:
+		u := &unrecorded{c: c, e: e, err: err, since: time.Now(), tries: 1, logged: time.Now()}
+		r.unrecorded = append(r.unrecorded, u)
+		log.Error("cannot record the end of a task: no task starts until it is recorded; retrying",
+			"job", c.jobID, "task", c.task.Name, "status", e.status, "disk", diskOf(r.Store.Path()), "error", err)
 	}
 	switch e.status {
 	case TaskCompleted:
@@ -387,13 +456,67 @@ func (r *Runner) finish(ctx context.Context, d taskDone, sum *Summary, log hclog
 	if e.status == TaskFailed {
 		r.abortJob(c.jobID, errJobFailed)
 	}
-	if end != nil {
-		if end.state == jobFailed {
-			sum.FailedJobs = append(sum.FailedJobs, c.jobID)
-		}
-		r.emit(Event{Kind: JobEnded, Time: d.at, JobID: c.jobID, JobName: c.jobName, Run: c.run,
-			Status: end.state, Message: end.message, NextDue: end.next})
+	r.jobEnded(c, end, d.at, sum)
+}
+
+// jobEnded reports the end of a job's run, when recording a task's end
+// ended it.
+func (r *Runner) jobEnded(c claim, end *jobEnd, at time.Time, sum *Summary) {
+	if end == nil {
+		return
 	}
+	if end.state == jobFailed {
+		sum.FailedJobs = append(sum.FailedJobs, c.jobID)
+	}
+	r.emit(Event{Kind: JobEnded, Time: at, JobID: c.jobID, JobName: c.jobName, Run: c.run,
+		Status: end.state, Message: end.message, NextDue: end.next})
+}
+
+// retryRecords tries again to record the ends the store refused, in the
+// order the tasks ended.
+func (r *Runner) retryRecords(ctx context.Context, sum *Summary, log hclog.Logger) {
+	ctx = context.WithoutCancel(ctx)
+	for len(r.unrecorded) > 0 {
+		u := r.unrecorded[0]
+		end, err := r.record(ctx, u.c, u.e)
+		if err != nil && !errors.Is(err, errStale) {
+			u.err = err
+			u.tries++
+			if time.Since(u.logged) >= recordLogEvery {
+				u.logged = time.Now()
+				log.Error("still cannot record the end of a task: no task starts until it is recorded", "job", u.c.jobID,
+					"task", u.c.task.Name, "refused", u.tries, "for", time.Since(u.since).Round(time.Second), "disk", diskOf(r.Store.Path()), "error", err)
+			}
+			return
+		}
+		r.unrecorded = r.unrecorded[1:]
+		if err != nil {
+			log.Warn("the end of a task was not recorded: another runner took it over", "job", u.c.jobID, "task", u.c.task.Name, "error", err)
+			continue
+		}
+		log.Info("recorded the end of a task; tasks start again", "job", u.c.jobID, "task", u.c.task.Name, "status", u.e.status,
+			"refused", u.tries, "after", time.Since(u.since).Round(time.Millisecond))
+		r.jobEnded(u.c, end, u.e.at, sum)
+	}
+}
+
+// unrecordedError is Run's error when ends of tasks could not be recorded.
+func (r *Runner) unrecordedError() error {
+	u := r.unrecorded[0]
+	names := make([]string, len(r.unrecorded))
+	for i, x := range r.unrecorded {
+		names[i] = fmt.Sprintf("task %q of job %d", x.c.task.Name, x.c.jobID)
+	}
+	return fmt.Errorf("could not record the end of %s in %s (refused %d times over %s; %s): free space there; %s run again at the next 'cajon local run': %w",
+		strings.Join(names, ", "), r.Store.Path(), u.tries, time.Since(u.since).Round(time.Second), diskOf(r.Store.Path()),
+		plural(len(names), "it will", "they will"), u.err)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // abortJob aborts the running tasks of a job.
@@ -453,9 +576,15 @@ func (r *Runner) saveProgress(log hclog.Logger) {
 		}
 	}
 	r.mu.Unlock()
-	if err := r.Store.saveProgress(context.Background(), rows); err != nil {
-		log.Warn("cannot save task progress", "error", err)
+	// Said once while it lasts: a full disk fails this every poll.
+	err := r.Store.saveProgress(context.Background(), rows)
+	switch {
+	case err != nil && !r.progressFailing:
+		log.Warn("cannot save task progress; retrying", "error", err)
+	case err == nil && r.progressFailing:
+		log.Info("task progress is saved again")
 	}
+	r.progressFailing = err != nil
 }
 
 // runningTask is one attempt in progress; it is the task's task.Reporter.

@@ -4,6 +4,9 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -59,11 +62,11 @@ func newQueue(t testing.TB, slots int) *queue {
 // submit parses, validates and stores a job given as TOML.
 func (q *queue) submit(t testing.TB, toml string, sub Submission) int64 {
 	t.Helper()
-	job, err := ParseJob("test.toml", []byte(toml))
+	job, err := ParseJob(context.Background(), "test.toml", []byte(toml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := job.Validate("test.toml", registry(t)); err != nil {
+	if err := job.Validate(context.Background(), "test.toml", registry(t)); err != nil {
 		t.Fatal(err)
 	}
 	id, err := q.store.Submit(context.Background(), job, sub)
@@ -277,11 +280,11 @@ func TestRecurringJob(t *testing.T) {
 	}
 
 	// The same again is refused; another interval or content is not.
-	job, err := ParseJob("again.toml", []byte(src))
+	job, err := ParseJob(context.Background(), "again.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := job.Validate("again.toml", registry(t)); err != nil {
+	if err := job.Validate(context.Background(), "again.toml", registry(t)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = q.store.Submit(context.Background(), job, Submission{Every: every})
@@ -380,9 +383,13 @@ func TestShutdownRequeues(t *testing.T) {
 	if sum := <-done; sum.Interrupted != 1 {
 		t.Errorf("summary %+v", sum)
 	}
-	_, tasks := q.job(t, id)
+	j, tasks := q.job(t, id)
 	if tasks["slow"].Status != TaskQueued || len(tasks["slow"].Attempts) != 1 || tasks["slow"].Attempts[0].Status != attemptInterrupted {
 		t.Fatalf("after shutdown: %+v", tasks["slow"])
+	}
+	// Nothing of it runs now: the job waits, and no running time grows.
+	if st := j.Status(time.Now()); st != "queued" || tasks["slow"].Started != nil {
+		t.Errorf("after shutdown: job %s, task started %v; want queued, not started", st, tasks["slow"].Started)
 	}
 	q.runUntilIdle(t)
 	_, tasks = q.job(t, id)
@@ -529,4 +536,258 @@ func alive(pid int) bool {
 		return s[i+2] != 'Z'
 	}
 	return true
+}
+
+// TestRelativePathsFromJobFolder: a job's commands run in its file's folder,
+// wherever the runner was started, so relative paths in a job stay beside it.
+func TestRelativePathsFromJobFolder(t *testing.T) {
+	q := newQueue(t, 1)
+	jobDir := t.TempDir()
+	id := q.submit(t, `name = "here"`+"\n"+treeTask("t", "pwd > where.txt"), Submission{Source: filepath.Join(jobDir, "job.toml")})
+	q.runUntilIdle(t)
+	_, tasks := q.job(t, id)
+	if tasks["t"].Status != TaskCompleted {
+		t.Fatalf("task %+v", tasks["t"])
+	}
+	raw, err := os.ReadFile(filepath.Join(jobDir, "where.txt"))
+	if err != nil {
+		t.Fatalf("the relative path did not land beside the job file: %v", err)
+	}
+	if got := strings.TrimSpace(string(raw)); got != jobDir {
+		t.Errorf("the command ran in %s, want the job file's folder %s", got, jobDir)
+	}
+	log, err := os.ReadFile(tasks["t"].LogPath)
+	if err != nil || !strings.Contains(string(log), "in "+jobDir) {
+		t.Errorf("the task log does not say where it ran (%v):\n%s", err, log)
+	}
+}
+
+// TestRunnerGone: a task that looks running while no process holds the
+// runner lock under the pid that claimed it is shown interrupted, with that
+// pid.
+func TestRunnerGone(t *testing.T) {
+	tests := []struct {
+		name       string
+		lock       bool  // a runner holds the lock (this process)
+		attemptPid int64 // 0: this process claimed it
+		gone       bool
+	}{
+		{"no runner", false, 0, true},
+		{"its runner is alive", true, 0, false},
+		{"another runner holds the lock", true, 999999, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQueue(t, 1)
+			ctx := context.Background()
+			id := q.submit(t, `name = "g"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+			claims, err := q.store.claimTasks(ctx, 1, time.Now(), q.runner.logPath)
+			if err != nil || len(claims) != 1 {
+				t.Fatalf("claim: %v %d", err, len(claims))
+			}
+			pid := os.Getpid()
+			if tt.attemptPid != 0 {
+				pid = int(tt.attemptPid)
+				if _, err := q.store.db.Exec(`UPDATE attempts SET pid = ?`, pid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.lock {
+				release, err := q.store.lockRunner()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer release()
+			}
+			wantJob, wantTask, wantPid := jobRunning, TaskRunning, 0
+			if tt.gone {
+				wantJob, wantTask, wantPid = JobInterrupted, TaskInterrupted, pid
+			}
+			j, tasks := q.job(t, id)
+			if st := j.Status(time.Now()); st != wantJob || j.RunnerGone != wantPid || j.Tasks[wantTask] != 1 {
+				t.Errorf("show: job %s, runner gone %d, tasks %v; want %s, %d", st, j.RunnerGone, j.Tasks, wantJob, wantPid)
+			}
+			if a := tasks["a"]; a.Status != wantTask || a.RunnerGone != wantPid {
+				t.Errorf("show: task %s, runner gone %d; want %s, %d", a.Status, a.RunnerGone, wantTask, wantPid)
+			}
+			jobs, err := q.store.Jobs(ctx)
+			if err != nil || len(jobs) != 1 {
+				t.Fatalf("list: %v %d", err, len(jobs))
+			}
+			if st := jobs[0].Status(time.Now()); st != wantJob || jobs[0].RunnerGone != wantPid || jobs[0].Tasks[wantTask] != 1 {
+				t.Errorf("list: job %s, runner gone %d, tasks %v; want %s, %d", st, jobs[0].RunnerGone, jobs[0].Tasks, wantJob, wantPid)
+			}
+		})
+	}
+}
+
+// fullDisk makes a runner's records fail while it is full, as SQLite fails
+// on a full disk.
+type fullDisk struct {
+	store *Store
+	mu    sync.Mutex
+	full  bool
+	tries int
+}
+
+var errDiskFull = errors.New("database or disk is full (13)")
+
+func (d *fullDisk) record(ctx context.Context, c claim, e ending) (*jobEnd, error) {
+	d.mu.Lock()
+	d.tries++
+	full := d.full
+	d.mu.Unlock()
+	if full {
+		return nil, errDiskFull
+	}
+	return d.store.finishTask(ctx, c, e)
+}
+
+func (d *fullDisk) set(full bool) { d.mu.Lock(); d.full = full; d.mu.Unlock() }
+
+func (d *fullDisk) triesSoFar() int { d.mu.Lock(); defer d.mu.Unlock(); return d.tries }
+
+func (q *queue) started(task string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, e := range q.events {
+		if e.Kind == TaskStarted && e.Task == task {
+			return true
+		}
+	}
+	return false
+}
+
+// TestUnrecordedEndStopsTheQueue: when the end of a task cannot be recorded,
+// no other task starts, the record is retried, and once the disk has room
+// the queue goes on with the task recorded once.
+func TestUnrecordedEndStopsTheQueue(t *testing.T) {
+	q := newQueue(t, 1)
+	disk := &fullDisk{store: q.store, full: true}
+	q.runner.record = disk.record
+	id := q.submit(t, `name = "full"`+"\n"+echoTask("a", "x")+echoTask("b", "y"), Submission{})
+	done := make(chan Summary, 1)
+	go func() { done <- q.runUntilIdle(t) }()
+	// Each retry is a turn of the loop that would have claimed b.
+	waitFor(t, "the record to be retried", func() bool { return disk.triesSoFar() >= 4 })
+	if q.started("b") {
+		t.Fatal("task b started while the end of a was not recorded")
+	}
+	if _, tasks := q.job(t, id); tasks["a"].Status != TaskRunning || tasks["b"].Status != TaskQueued {
+		t.Fatalf("while the disk is full: a %s, b %s", tasks["a"].Status, tasks["b"].Status)
+	}
+	disk.set(false)
+	sum := <-done
+	if sum.Completed != 2 {
+		t.Errorf("summary %+v", sum)
+	}
+	j, tasks := q.job(t, id)
+	if j.State != jobCompleted || len(tasks["a"].Attempts) != 1 || tasks["a"].Attempts[0].Status != attemptCompleted {
+		t.Errorf("job %s, attempts of a %+v", j.State, tasks["a"].Attempts)
+	}
+}
+
+// TestUnrecordedEndFailsTheRun: a record that never succeeds ends the run
+// with an error naming the store and its disk; the task runs again next time.
+func TestUnrecordedEndFailsTheRun(t *testing.T) {
+	q := newQueue(t, 1)
+	disk := &fullDisk{store: q.store, full: true}
+	q.runner.record = disk.record
+	q.runner.RecordPatience = 300 * time.Millisecond
+	id := q.submit(t, `name = "full"`+"\n"+echoTask("a", "x")+echoTask("b", "y"), Submission{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := q.runner.Run(ctx, true)
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("Run = %v, want the disk's error", err)
+	}
+	want := fmt.Sprintf(`could not record the end of task "a" of job %d in %s (refused `, id, q.store.Path())
+	if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, "the disk holding "+q.dir+" (mounted at ") ||
+		!strings.Contains(msg, "free space there; it will run again at the next 'cajon local run'") {
+		t.Errorf("error:\n%s\nwant it to start with %q and name the disk", msg, want)
+	}
+	if q.started("b") {
+		t.Error("task b started while the end of a was not recorded")
+	}
+	disk.set(false)
+	q.runUntilIdle(t)
+	_, tasks := q.job(t, id)
+	if a := tasks["a"]; a.Status != TaskCompleted || len(a.Attempts) != 2 || a.Attempts[0].Status != attemptInterrupted {
+		t.Errorf("a after the next run: %s, attempts %+v", a.Status, a.Attempts)
+	}
+}
+
+// TestJobHash: the hash that finds duplicate recurring jobs (also ones
+// stored by an older cajon) is that of the job's JSON, and the JSON itself is
+// not kept in the job's row, which every change of its state rewrites.
+func TestJobHash(t *testing.T) {
+	q := newQueue(t, 1)
+	job, err := ParseJob(context.Background(), "c.toml", []byte(`name = "c"`+"\n"+echoTask("a", "x <&> y")+echoTask("b", "y", "a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Validate(context.Background(), "c.toml", registry(t)); err != nil {
+		t.Fatal(err)
+	}
+	id, err := q.store.Submit(context.Background(), job, Submission{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	var content, hash string
+	if err := q.store.db.QueryRow(`SELECT content, content_hash FROM jobs WHERE id = ?`, id).Scan(&content, &hash); err != nil {
+		t.Fatal(err)
+	}
+	if hash != hex.EncodeToString(sum[:]) || content != "" {
+		t.Errorf("stored hash %s, content %q; want %x and no content", hash, content, sum)
+	}
+}
+
+// TestStopBetweenTasks: a runner that stops between two tasks of a job
+// leaves the job queued, not running; and a job left so by a crash is shown
+// queued while no runner works the queue.
+func TestStopBetweenTasks(t *testing.T) {
+	t.Run("clean stop", func(t *testing.T) {
+		q := newQueue(t, 1)
+		id := q.submit(t, `name = "two"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		q.runner.record = func(rctx context.Context, c claim, e ending) (*jobEnd, error) {
+			end, err := q.store.finishTask(rctx, c, e)
+			cancel() // stop once a is recorded, before b starts
+			return end, err
+		}
+		if _, err := q.runner.Run(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		j, tasks := q.job(t, id)
+		if j.State != jobWaiting || tasks["a"].Status != TaskCompleted || tasks["b"].Status != TaskQueued {
+			t.Errorf("after a stop between tasks: job %s, a %s, b %s; want waiting, completed, queued", j.State, tasks["a"].Status, tasks["b"].Status)
+		}
+	})
+	t.Run("crash", func(t *testing.T) {
+		q := newQueue(t, 1)
+		ctx := context.Background()
+		id := q.submit(t, `name = "two"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+		claims, err := q.store.claimTasks(ctx, 1, time.Now(), q.runner.logPath)
+		if err != nil || len(claims) != 1 {
+			t.Fatalf("claim: %v %d", err, len(claims))
+		}
+		if _, err := q.store.finishTask(ctx, claims[0], ending{status: TaskCompleted, at: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		// The runner died here: the job's row still says running.
+		j, _ := q.job(t, id)
+		jobs, err := q.store.Jobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status(time.Now()) != "queued" || jobs[0].Status(time.Now()) != "queued" {
+			t.Errorf("show %s, list %s; want queued", j.Status(time.Now()), jobs[0].Status(time.Now()))
+		}
+	})
 }

@@ -9,10 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/internal/sqlitefile"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
@@ -37,7 +38,14 @@ const (
 	TaskFailed    = "failed"
 	TaskSkipped   = "skipped"
 	TaskCanceled  = "canceled"
+	// TaskInterrupted is shown, never stored: the task is running under a
+	// 'cajon local run' that is gone (killed, crashed). The next runner
+	// queues it again.
+	TaskInterrupted = "interrupted"
 )
+
+// JobInterrupted is the status of a running job whose runner is gone.
+const JobInterrupted = "interrupted"
 
 // Attempt statuses: how one execution of a task ended.
 const (
@@ -57,6 +65,11 @@ var ErrNotFound = errors.New("no such job")
 type Store struct {
 	db   *sql.DB
 	path string
+	// lockFile is the database file opened for the runner lock (see
+	// lockRunner); it is closed after db.
+	lockFile *os.File
+	lockMu   sync.Mutex
+	locked   bool // this Store holds the runner lock
 }
 
 // schemaVersion is the store's PRAGMA user_version. Version 2 made job and
@@ -73,8 +86,8 @@ func jobsTable(name string) string {
 	name          TEXT    NOT NULL,
 	priority      INTEGER NOT NULL,
 	source        TEXT    NOT NULL,           -- the job file, as given to submit
-	content       TEXT    NOT NULL,           -- the validated job as JSON
-	content_hash  TEXT    NOT NULL,           -- sha256 of content, for duplicate recurring jobs
+	content       TEXT    NOT NULL,           -- '': the job is in its tasks (older versions kept its JSON here)
+	content_hash  TEXT    NOT NULL,           -- sha256 of the validated job as JSON, for duplicate recurring jobs
 	state         TEXT    NOT NULL,           -- waiting, running, completed, failed, canceled
 	every_ns      INTEGER NOT NULL DEFAULT 0, -- > 0: recurring
 	due_at        INTEGER NOT NULL,           -- unix ns: not before
@@ -161,8 +174,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("local job store %q: the path must not contain '?'", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("local job store: create the state directory for %s: %w", path, err)
+	// The file is made first, private: SQLite gives its WAL files the
+	// database's permissions, and all of them hold task logs.
+	if err := sqlitefile.Prepare(path); err != nil {
+		return nil, fmt.Errorf("local job store: %w", err)
 	}
 	// Pragmas in the DSN hold on every connection. Write transactions take
 	// the lock at BEGIN, so two processes never deadlock upgrading a read.
@@ -175,9 +190,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(1)
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("local job store %s: %w", path, err)
+		return nil, fmt.Errorf("local job store: %w", sqlitefile.Explain(path, err))
 	}
-	return &Store{db: db, path: path}, nil
+	lockFile, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("local job store: open %s for the runner lock: %w", path, err)
+	}
+	return &Store{db: db, path: path, lockFile: lockFile}, nil
 }
 
 // migrate creates the schema of a new store, or upgrades an older one, in one
@@ -267,8 +287,21 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database, and releases the runner lock if this Store
+// holds it.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	// After the database: closing a descriptor of the file drops the
+	// process's POSIX locks on it, SQLite's among them (not on Linux, where
+	// the runner lock is an open file description lock, but elsewhere).
+	s.lockMu.Lock()
+	s.locked = false
+	s.lockMu.Unlock()
+	if cerr := s.lockFile.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Submission says when a job runs.
 type Submission struct {
@@ -291,12 +324,26 @@ type DuplicateError struct {
 
 func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("recurring job %q (every %s) is already in the queue as job %d, with the same content; cancel it first with 'cajon local cancel %d' to replace it",
-		e.Name, e.Every, e.ID, e.ID)
+		e.Name, FormatDuration(e.Every), e.ID, e.ID)
 }
 
 // Submit stores a validated job and returns its id.
 func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, error) {
-	content, err := json.Marshal(job)
+	// Each task's commands are encoded once, for its row and for the hash
+	// of the job's JSON (the same bytes as encoding the whole job at once).
+	// The JSON itself is not stored: it is all in the tasks, and a job row
+	// of megabytes would be rewritten by every update of its state.
+	commands := make([]json.RawMessage, len(job.Tasks))
+	stored := storedJob{Name: job.Name, Priority: job.Priority, Tasks: make([]storedTask, len(job.Tasks))}
+	for i, t := range job.Tasks {
+		raw, err := json.Marshal(t.Commands)
+		if err != nil {
+			return 0, fmt.Errorf("local job store: encode task %q of job %q: %w", t.Name, job.Name, err)
+		}
+		commands[i] = raw
+		stored.Tasks[i] = storedTask{Name: t.Name, Type: t.Type, DependsOn: t.DependsOn, Commands: raw}
+	}
+	content, err := json.Marshal(stored)
 	if err != nil {
 		return 0, fmt.Errorf("local job store: encode job %q: %w", job.Name, err)
 	}
@@ -323,36 +370,49 @@ func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, er
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO jobs (name, priority, source, content, content_hash, state, every_ns, due_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			job.Name, job.Priority, sub.Source, string(content), hash, jobWaiting, int64(sub.Every), due.UnixNano(), now.UnixNano())
+			job.Name, job.Priority, sub.Source, "", hash, jobWaiting, int64(sub.Every), due.UnixNano(), now.UnixNano())
 		if err != nil {
 			return err
 		}
 		if id, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		taskIDs := map[string]int64{}
-		for i, t := range job.Tasks {
-			cmds, err := json.Marshal(t.Commands)
-			if err != nil {
-				return err
-			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO tasks (job_id, idx, name, type, commands, status, steps_total)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, id, i, t.Name, t.Type, string(cmds), TaskQueued, t.StepsTotal())
-			if err != nil {
-				return err
-			}
-			if taskIDs[t.Name], err = res.LastInsertId(); err != nil {
-				return err
-			}
+		// Many rows per statement: a job may have 100,000 tasks.
+		err = insertRows(ctx, tx, `INSERT INTO tasks (job_id, idx, name, type, commands, status, steps_total) VALUES `, 7, len(job.Tasks),
+			func(i int, row []any) ([]any, error) {
+				t := &job.Tasks[i]
+				return append(row, id, i, t.Name, t.Type, string(commands[i]), TaskQueued, t.StepsTotal()), nil
+			})
+		if err != nil {
+			return err
 		}
+		taskIDs := make(map[string]int64, len(job.Tasks))
+		rows, err := tx.QueryContext(ctx, `SELECT id, name FROM tasks WHERE job_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var tid int64
+			var name string
+			if err := rows.Scan(&tid, &name); err != nil {
+				rows.Close()
+				return err
+			}
+			taskIDs[name] = tid
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		type dep struct{ task, dep int64 }
+		var deps []dep
 		for _, t := range job.Tasks {
 			for _, d := range t.DependsOn {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO task_deps (task_id, dep_id) VALUES (?, ?)`, taskIDs[t.Name], taskIDs[d]); err != nil {
-					return err
-				}
+				deps = append(deps, dep{taskIDs[t.Name], taskIDs[d]})
 			}
 		}
-		return nil
+		return insertRows(ctx, tx, `INSERT INTO task_deps (task_id, dep_id) VALUES `, 2, len(deps),
+			func(i int, row []any) ([]any, error) { return append(row, deps[i].task, deps[i].dep), nil })
 	})
 	if err != nil {
 		var dup *DuplicateError
@@ -362,6 +422,66 @@ func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, er
 		return 0, fmt.Errorf("local job store %s: submit job %q: %w", s.path, job.Name, err)
 	}
 	return id, nil
+}
+
+// storedJob is Job as its hash is taken: its JSON, with the commands encoded
+// beforehand.
+type storedJob struct {
+	Name     string       `json:"name"`
+	Priority int          `json:"priority"`
+	Tasks    []storedTask `json:"tasks"`
+}
+
+type storedTask struct {
+	Name      string          `json:"name"`
+	Type      string          `json:"type"`
+	DependsOn []string        `json:"depends_on,omitempty"`
+	Commands  json.RawMessage `json:"commands"`
+}
+
+// insertBatch is how many rows one INSERT of insertRows writes: far fewer
+// statements for a big job, and far below SQLite's limit on variables.
+const insertBatch = 256
+
+// insertRows runs head ("INSERT INTO t (a, b) VALUES ") for n rows of width
+// values each, insertBatch rows per statement; row appends the values of
+// row i to its argument.
+func insertRows(ctx context.Context, tx *sql.Tx, head string, width, n int, row func(i int, args []any) ([]any, error)) error {
+	one := "(" + strings.Repeat("?, ", width-1) + "?)"
+	var full *sql.Stmt // the statement of a whole batch, prepared once
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, width*insertBatch)
+	for start := 0; start < n; start += insertBatch {
+		end := min(start+insertBatch, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			var err error
+			if args, err = row(i, args); err != nil {
+				return err
+			}
+		}
+		if end-start < insertBatch {
+			query := head + strings.Repeat(one+", ", end-start-1) + one
+			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+				return err
+			}
+			continue
+		}
+		if full == nil {
+			var err error
+			if full, err = tx.PrepareContext(ctx, head+strings.Repeat(one+", ", insertBatch-1)+one); err != nil {
+				return err
+			}
+		}
+		if _, err := full.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // JobInfo is a job as list and show report it.
@@ -385,6 +505,10 @@ type JobInfo struct {
 	LastState    string     `json:"last_state,omitempty"`
 	LastFinished *time.Time `json:"last_finished_at,omitempty"`
 	LastMessage  string     `json:"last_message,omitempty"`
+	// RunnerGone is the pid of the 'cajon local run' that claimed the job's
+	// running tasks, when that process no longer holds the runner lock: the
+	// tasks are interrupted (see TaskInterrupted).
+	RunnerGone int `json:"runner_gone_pid,omitempty"`
 	// Tasks counts the job's tasks by status.
 	Tasks map[string]int `json:"tasks"`
 	// StepsDone and StepsTotal add up the tasks' steps.
@@ -395,11 +519,13 @@ type JobInfo struct {
 // Status is the job's state as people read it: a waiting job is "scheduled"
 // until its due time and "queued" from then on.
 func (j *JobInfo) Status(now time.Time) string {
-	if j.State == jobWaiting {
-		if j.DueAt.After(now) {
-			return "scheduled"
-		}
+	switch {
+	case j.State == jobWaiting && j.DueAt.After(now):
+		return "scheduled"
+	case j.State == jobWaiting:
 		return "queued"
+	case j.RunnerGone != 0:
+		return JobInterrupted
 	}
 	return j.State
 }
@@ -422,6 +548,8 @@ type TaskInfo struct {
 	Output     string     `json:"output,omitempty"`
 	Preview    string     `json:"preview,omitempty"`
 	LogPath    string     `json:"log_path,omitempty"`
+	// RunnerGone is the pid of the gone runner of an interrupted task.
+	RunnerGone int `json:"runner_gone_pid,omitempty"`
 	// Attempts lists every execution of the task, oldest first.
 	Attempts []Attempt `json:"attempts"`
 }
@@ -505,7 +633,76 @@ func (s *Store) Jobs(ctx context.Context) ([]*JobInfo, error) {
 			j.StepsTotal += total
 		}
 	}
-	return jobs, s.wrap("count tasks", rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("count tasks", err)
+	}
+	gone, err := s.goneRunners(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	if active, _ := s.runnerActive(); !active {
+		for _, j := range jobs {
+			idleJob(j)
+		}
+	}
+	for _, g := range gone {
+		if j := byID[g.jobID]; j != nil {
+			j.RunnerGone = g.pid
+			j.Tasks[TaskRunning]--
+			j.Tasks[TaskInterrupted]++
+			if j.Tasks[TaskRunning] == 0 {
+				delete(j.Tasks, TaskRunning)
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// idleJob shows a running job that has no running task, while no runner
+// works the queue, as the next runner finds it: waiting (a crash between two
+// of its tasks left it so).
+func idleJob(j *JobInfo) {
+	if j.State == jobRunning && j.Tasks[TaskRunning] == 0 {
+		j.State = jobWaiting
+	}
+}
+
+// goneRun is a running task whose runner is gone.
+type goneRun struct {
+	taskID, jobID int64
+	pid           int
+}
+
+// goneRunners finds the running tasks (of one job, or of all when jobID is
+// 0) whose attempt was made by a process that no longer holds the runner
+// lock: it was killed or crashed, and the tasks only look running.
+func (s *Store) goneRunners(ctx context.Context, jobID int64) ([]goneRun, error) {
+	active, livePid := s.runnerActive()
+	if active && livePid == 0 {
+		return nil, nil // a runner whose pid is unknown: assume it is theirs
+	}
+	q := `SELECT t.id, t.job_id, a.pid FROM tasks t JOIN attempts a ON a.id = t.attempt_id WHERE t.status = ?`
+	args := []any{TaskRunning}
+	if jobID != 0 {
+		q += ` AND t.job_id = ?`
+		args = append(args, jobID)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap("check the runner of running tasks", err)
+	}
+	defer rows.Close()
+	var out []goneRun
+	for rows.Next() {
+		var g goneRun
+		if err := rows.Scan(&g.taskID, &g.jobID, &g.pid); err != nil {
+			return nil, s.wrap("check the runner of running tasks", err)
+		}
+		if !active || g.pid != livePid {
+			out = append(out, g)
+		}
+	}
+	return out, s.wrap("check the runner of running tasks", rows.Err())
 }
 
 // LatestJob is the id of the job submitted last, or ErrNotFound.
@@ -597,7 +794,29 @@ func (s *Store) Job(ctx context.Context, id int64) (*JobInfo, []*TaskInfo, error
 			t.Attempts = append(t.Attempts, a)
 		}
 	}
-	return j, tasks, s.wrap("read attempts", rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, nil, s.wrap("read attempts", err)
+	}
+	gone, err := s.goneRunners(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if active, _ := s.runnerActive(); !active {
+		idleJob(j)
+	}
+	for _, g := range gone {
+		if t := byID[g.taskID]; t != nil {
+			t.Status, t.RunnerGone, t.Pids = TaskInterrupted, g.pid, nil
+			t.Message = fmt.Sprintf("interrupted: the 'cajon local run' that ran it (pid %d) is gone; it runs again at the next 'cajon local run'", g.pid)
+			j.RunnerGone = g.pid
+			j.Tasks[TaskRunning]--
+			j.Tasks[TaskInterrupted]++
+			if j.Tasks[TaskRunning] == 0 {
+				delete(j.Tasks, TaskRunning)
+			}
+		}
+	}
+	return j, tasks, nil
 }
 
 // CancelResult says what Cancel did.

@@ -4,6 +4,7 @@
 package task
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -29,6 +30,9 @@ type Command struct {
 type Task struct {
 	ID, JobID, Name, Type string
 	Commands              []Command
+	// WorkDir, when set, is the task's working directory instead of the
+	// Runner's: relative paths in its parameters are relative to it.
+	WorkDir string
 }
 
 // StepsTotal is the task's step count as the Manager computes it.
@@ -90,6 +94,10 @@ type Runner struct {
 // Run executes t's commands in order and reports through rep. Cancelling
 // ctx aborts the running command with its whole process tree.
 func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
+	workDir := r.WorkDir
+	if t.WorkDir != "" {
+		workDir = t.WorkDir
+	}
 	base := 0
 	for i, c := range t.Commands {
 		if ctx.Err() != nil {
@@ -101,7 +109,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		cmdSteps := max(1, c.TotalSteps)
 		res := r.Commands.Run(ctx, plugins.Request{
 			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
-			Params: c.Params, Env: r.Env, WorkDir: r.WorkDir, Grace: r.Grace,
+			Params: c.Params, Env: r.Env, WorkDir: workDir, Grace: r.Grace,
 		}, func(ev *pluginv1.RunEvent) {
 			switch e := ev.Event.(type) {
 			case *pluginv1.RunEvent_Log:
@@ -149,10 +157,14 @@ func runID(taskID string, index int) string {
 
 // brief renders parameters for the log, shortened.
 func brief(params map[string]any) string {
-	raw, err := json.Marshal(params)
-	if err != nil {
+	// Shell command lines are full of > and &: keep them readable.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(params); err != nil {
 		return ""
 	}
+	raw := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	if len(raw) > 300 {
 		return string(raw[:297]) + "..."
 	}

@@ -84,6 +84,7 @@ type Manager struct {
 	protocolErrors []string
 	connections    int
 	closed         bool
+	inFlight       int // requests being served now (see TakeDown)
 }
 
 // Start starts a fake Manager on a loopback port. Close stops it.

@@ -153,12 +153,47 @@ func startTree(t *testing.T, ignoreTerm bool) (*Group, *os.File, []proc) {
 	return g, r, procs
 }
 
-func assertAllGone(t *testing.T, procs []proc) {
+// watchOrphans returns a Reaper that has seen the processes below this one
+// as they are now, as the host's reaper has: once one of them is reparented
+// to this process and exits, the Reaper may reap it.
+func watchOrphans(t *testing.T) *Reaper {
 	t.Helper()
+	r := NewReaper()
+	if _, err := r.Reap(nil); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitAllGone waits until every process is gone: exited and reaped. A
+// killed process is a zombie for a moment, and an orphan reparented to this
+// process at its end waits for a reaper, which r plays (the host reaps
+// every few seconds). The deadline only stops a hung test.
+func waitAllGone(t *testing.T, procs []proc, r *Reaper) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := r.Reap(nil); err != nil {
+			t.Fatal(err)
+		}
+		left := 0
+		for _, p := range procs {
+			if p.state() != "gone" {
+				left++
+			}
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for _, p := range procs {
 		if st := p.state(); st != "gone" {
 			info, _ := procState(p.pid)
-			t.Errorf("process %d (parent %d, group %d) is %s after Terminate, want gone (exited and reaped)", p.pid, info.ppid, info.pgid, st)
+			t.Errorf("process %d (parent %d, group %d) is still %s 10s after the kill, want gone (exited and reaped)", p.pid, info.ppid, info.pgid, st)
 		}
 	}
 }
@@ -189,6 +224,7 @@ func TestTerminate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g, r, procs := startTree(t, tt.ignoreTerm)
+			orphans := watchOrphans(t)
 
 			// Terminate twice, concurrently with Wait.
 			var wg sync.WaitGroup
@@ -213,7 +249,7 @@ func TestTerminate(t *testing.T) {
 			if members, err := g.Members(); err != nil || len(members) > 0 {
 				t.Errorf("Members after Terminate = %v, %v; want none", members, err)
 			}
-			assertAllGone(t, procs)
+			waitAllGone(t, procs, orphans)
 			assertEOF(t, r)
 			if err := g.Terminate(context.Background(), tt.grace); err != nil {
 				t.Errorf("Terminate after the group is gone: %v", err)
@@ -224,6 +260,7 @@ func TestTerminate(t *testing.T) {
 
 func TestTerminateCanceledContextKillsAtOnce(t *testing.T) {
 	g, r, procs := startTree(t, true)
+	orphans := watchOrphans(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// With a done context the hour of grace is skipped.
@@ -234,7 +271,7 @@ func TestTerminateCanceledContextKillsAtOnce(t *testing.T) {
 	if !g.Escalated() {
 		t.Error("Escalated = false, want true")
 	}
-	assertAllGone(t, procs)
+	waitAllGone(t, procs, orphans)
 	assertEOF(t, r)
 }
 
@@ -345,19 +382,22 @@ func TestKillTree(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	orphans := watchOrphans(t)
 	if err := KillTree(context.Background(), cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	<-waited // the helper is our child: reaped by its Wait, not by KillTree
-	assertAllGone(t, procs)
+	// Its children die beside it and are reparented to us as zombies: gone
+	// once reaped, never a single look right after the kill.
+	waitAllGone(t, procs, orphans)
 }
 
 // TestReaper checks that a Reaper reaps an orphan that was reparented to us
 // and exited, but never a child of ours that an exec.Cmd waits for.
 func TestReaper(t *testing.T) {
 	dir := t.TempDir()
-	pidfile, gofile := filepath.Join(dir, "pid"), filepath.Join(dir, "go")
-	parent := exec.Command("sh", "testdata/orphan.sh", pidfile, gofile)
+	pidfile, gofile, diefile := filepath.Join(dir, "pid"), filepath.Join(dir, "go"), filepath.Join(dir, "die")
+	parent := exec.Command("sh", "testdata/orphan.sh", pidfile, gofile, diefile)
 	if err := parent.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -378,6 +418,19 @@ func TestReaper(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := parent.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The orphan ends only once it is ours.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if info, ok := procState(orphan.pid); ok && info.ppid == os.Getpid() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the orphan was not reparented to us within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.WriteFile(diefile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var reaped []int
@@ -471,10 +524,11 @@ func TestTerminateReapsLeftGroupOrphan(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	orphans := watchOrphans(t)
 	if err := g.Terminate(context.Background(), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	assertAllGone(t, []proc{child})
+	waitAllGone(t, []proc{child}, orphans)
 }
 
 func TestTagMatches(t *testing.T) {
