@@ -30,6 +30,9 @@ type Request struct {
 	WorkDir string
 	// Grace is the time between SIGTERM and SIGKILL on abort (0 = SDK default).
 	Grace time.Duration
+	// TotalSteps is the task's step count for this command (a Manager's
+	// total_step_count; 0 = none), passed on to the plugin.
+	TotalSteps int
 }
 
 // Status is how a command ended.
@@ -161,7 +164,7 @@ func (r *Registry) buildRequest(plugin string, req Request) (*pluginv1.RunReques
 	return &pluginv1.RunRequest{
 		JobId: req.JobID, TaskId: req.TaskID, RunId: req.RunID, Command: req.Command,
 		Parameters: params, PluginConfig: cfg, Env: req.Env, WorkDir: req.WorkDir,
-		GraceSeconds: req.Grace.Seconds(),
+		GraceSeconds: req.Grace.Seconds(), TotalSteps: int64(req.TotalSteps),
 	}, nil
 }
 
