@@ -230,7 +230,7 @@ func (s *server) watchHost() {
 		}
 	}
 	why := <-gone
-	fmt.Fprintf(os.Stderr, "cajon-plugin-%s: host is gone (%s): stopping all commands\n", s.plugin.Name, why)
+	fmt.Fprintf(os.Stderr, "cajon-plugin-%s: %s (the host stopped this plugin, or is gone): stopping all commands\n", s.plugin.Name, why)
 	s.shutdown(hostGoneGrace)
 	os.Exit(0)
 }

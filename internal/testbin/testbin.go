@@ -19,6 +19,7 @@ func pluginPackage(name string) (string, bool) {
 		"ffmpeg":  "./plugins/ffmpeg",
 		"files":   "./plugins/files",
 		"testkit": "./internal/testplugin",
+		"foreign": "./internal/foreignplugin",
 	}[name]
 	return pkg, ok
 }
