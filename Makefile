@@ -73,11 +73,11 @@ proto-check: proto
 # The protocol stays compatible on the wire and in JSON (the rules at the top
 # of plugin.proto) with the last release: the proto at the newest tag, or,
 # before the first release, the committed copy of v1 in sdk/proto-baseline.
-PROTO_BASE_TAG := $(shell git describe --tags --abbrev=0 2>/dev/null)
-PROTO_AGAINST  := $(if $(PROTO_BASE_TAG),.git\#tag=$(PROTO_BASE_TAG)$(,)subdir=sdk/proto,sdk/proto-baseline)
-, := ,
 proto-breaking: $(TOOLS)/buf
-	$(TOOLS)/buf breaking sdk/proto --against '$(PROTO_AGAINST)'
+	@tag=$$(git describe --tags --abbrev=0 2>/dev/null); \
+	if [ -n "$$tag" ]; then against=".git#tag=$$tag,subdir=sdk/proto"; else against=sdk/proto-baseline; fi; \
+	echo "buf breaking sdk/proto --against $$against"; \
+	$(TOOLS)/buf breaking sdk/proto --against "$$against"
 
 lint: proto-check proto-breaking
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
