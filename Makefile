@@ -99,6 +99,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'AbortLatency' -benchtime 20x -timeout 60m ./host/worker/ >> bench/results.txt || { cat bench/results.txt; exit 1; }
 	@grep -E '^(Benchmark|ok|FAIL)' bench/results.txt
 	$(GO) run ./bench/report < bench/results.txt > docs/BENCHMARKS.md
+	cat bench/by-hand.md >> docs/BENCHMARKS.md
 	@echo "wrote docs/BENCHMARKS.md"
 
 # The fault suite (docs/FAULTS.md), then its summary table. One scenario:

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	if err := testbin.Build(dir, "exec", "foreign"); err != nil {
+	if err := testbin.Build(dir, "exec", "hello", "foreign"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -47,6 +47,7 @@ func TestCheck(t *testing.T) {
 		mayFail            []string // checks that may fail too, depending on timing
 	}{
 		{name: "the Go SDK's exec plugin", plugin: "exec"},
+		{name: "the smallest Go plugin (examples/hello-plugin)", plugin: "hello"},
 		{name: "a plugin without the SDK", plugin: "foreign"},
 		{name: "no exit on lifeline EOF", plugin: "foreign", mode: "ignore-lifeline", fails: []string{"exits when its lifeline closes"}},
 		{name: "cancel ignored", plugin: "foreign", mode: "ignore-cancel", fails: []string{"cancel spawn"}},

@@ -20,6 +20,7 @@ func pluginPackage(name string) (string, bool) {
 		"files":   "./plugins/files",
 		"testkit": "./internal/testplugin",
 		"foreign": "./internal/foreignplugin",
+		"hello":   "./examples/hello-plugin",
 	}[name]
 	return pkg, ok
 }
