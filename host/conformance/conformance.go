@@ -220,7 +220,11 @@ func (c *checker) describe() []*pluginv1.CommandSpec {
 		for _, cmd := range desc.GetCommands() {
 			params += len(cmd.GetParams())
 		}
-		c.rep.add("describe", Pass, 0, "%s %s (SDK %q): %d commands, %d parameters", desc.GetName(), desc.GetVersion(), desc.GetSdkVersion(), len(desc.GetCommands()), params)
+		sdkVersion := ""
+		if v := desc.GetSdkVersion(); v != "" {
+			sdkVersion = " (SDK " + v + ")"
+		}
+		c.rep.add("describe", Pass, 0, "%s %s%s: %d commands, %d parameters", desc.GetName(), desc.GetVersion(), sdkVersion, len(desc.GetCommands()), params)
 	}
 	seen := map[string]bool{}
 	var specs []*pluginv1.CommandSpec
@@ -251,8 +255,8 @@ func (c *checker) ensure(ctx context.Context) (*plugins.Launched, error) {
 }
 
 // exampleOf is the parameters to run a command with: its example, or its
-// defaults when nothing required lacks one. ok is false when there is
-// neither; why then says so.
+// defaults when nothing required lacks one; note says which. ok is false
+// when there is neither, and note then says what to do.
 func exampleOf(spec *pluginv1.CommandSpec) (params *structpb.Struct, note string, ok bool) {
 	if ex := spec.GetExample(); ex != nil {
 		return ex, "example", true
