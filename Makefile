@@ -32,6 +32,8 @@ build:
 	@for p in $(PLUGINS); do \
 	  if [ -d plugins/$$p ]; then $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/cajon-plugin-$$p ./plugins/$$p || exit 1; fi; \
 	done
+	@# cajon refuses plugin files that group or others may write (umask 002).
+	@chmod go-w $(BIN)/plugins $(BIN)/plugins/cajon-plugin-*
 
 test:
 	$(GO) test -race -count=1 -timeout 30m ./...

@@ -162,19 +162,26 @@ func parseDefault(t pluginv1.ParamType, s string) (*structpb.Value, error) {
 	return structpb.NewValue(v)
 }
 
-// decode makes a fresh parameter value for one run and fills it from params.
+// decode makes a fresh parameter value for one run and fills it from params,
+// normalised first (NormalizeParams) so that a plugin reads the task's values
+// exactly as Flamenco's stock worker would: ["-r", 23.976] is []string{"-r",
+// "23.976"}.
 func (c Command) decode(params map[string]any) (Runner, error) {
-	if err := CheckParams(c.spec, params, false); err != nil {
+	norm, err := NormalizeParams(c.spec, params, false)
+	if err != nil {
 		return nil, err
 	}
 	r, v := c.make()
 	for _, f := range c.fields {
-		raw, ok := params[f.spec.GetName()]
-		if !ok || raw == nil {
+		raw, ok := norm[f.spec.GetName()]
+		if !ok {
 			if f.spec.GetDefaultValue() == nil {
 				continue
 			}
-			raw = f.spec.GetDefaultValue().AsInterface()
+			// Defaults were checked by NewCommand; this only makes them canonical.
+			if raw, err = NormalizeValue(f.spec.GetType(), f.spec.GetDefaultValue().AsInterface()); err != nil {
+				return nil, &ParamError{Command: c.Name(), Problems: []string{fmt.Sprintf("parameter %q: default: %v", f.spec.GetName(), err)}}
+			}
 		}
 		if err := setField(v.FieldByIndex(f.index), raw); err != nil {
 			return nil, &ParamError{Command: c.Name(), Problems: []string{fmt.Sprintf("parameter %q: %v", f.spec.GetName(), err)}}
@@ -183,7 +190,8 @@ func (c Command) decode(params map[string]any) (Runner, error) {
 	return r, nil
 }
 
-// setField stores an already type-checked JSON value into a field.
+// setField stores a value in the canonical form of NormalizeValue into a
+// field of the matching kind (paramTypeOf).
 func setField(field reflect.Value, raw any) error {
 	switch field.Kind() {
 	case reflect.String:
@@ -191,35 +199,12 @@ func setField(field reflect.Value, raw any) error {
 	case reflect.Bool:
 		field.SetBool(raw.(bool))
 	case reflect.Int, reflect.Int64:
-		f, _ := asFloat(raw)
-		field.SetInt(int64(f))
+		field.SetInt(int64(raw.(float64)))
 	case reflect.Float64:
-		f, _ := asFloat(raw)
-		field.SetFloat(f)
-	case reflect.Slice:
-		var out []string
-		switch l := raw.(type) {
-		case []string:
-			out = append(out, l...)
-		case []any:
-			for _, e := range l {
-				out = append(out, e.(string))
-			}
-		}
-		field.Set(reflect.ValueOf(out))
-	case reflect.Map:
-		out := map[string]string{}
-		switch m := raw.(type) {
-		case map[string]string:
-			for k, e := range m {
-				out[k] = e
-			}
-		case map[string]any:
-			for k, e := range m {
-				out[k] = e.(string)
-			}
-		}
-		field.Set(reflect.ValueOf(out))
+		field.SetFloat(raw.(float64))
+	case reflect.Slice, reflect.Map:
+		// Convert: the field may be a named type such as `type Args []string`.
+		field.Set(reflect.ValueOf(raw).Convert(field.Type()))
 	case reflect.Interface:
 		field.Set(reflect.ValueOf(raw))
 	default:

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cajonfarm/cajon/internal/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
@@ -34,6 +35,19 @@ type Plugin struct {
 // because nobody is waiting for them any more.
 const hostGoneGrace = time.Second
 
+// MaxMessageBytes is the largest gRPC message between the host and a plugin,
+// in either direction: the host's dial options and the SDK's server options
+// both use it. gRPC's own default (4 MiB to receive, unlimited to send) would
+// let a host send a request the plugin cannot read. The host refuses a
+// request above this before sending it; a plugin written without the SDK
+// should accept messages of this size.
+const MaxMessageBytes = 16 << 20
+
+// maxResultMessageBytes bounds a failure message, so that a command that
+// fails with a huge error (a program's whole output, say) still ends with a
+// result the host can read.
+const maxResultMessageBytes = 64 << 10
+
 // Serve runs the plugin until the host stops it. It never returns: it exits
 // the process. Call it from main. A plugin run by hand (not by the Cajon host)
 // prints a short explanation and exits with status 1.
@@ -51,10 +65,15 @@ func Serve(p Plugin) {
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake(),
 		Plugins:         goplugin.PluginSet{PluginKey: &grpcPlugin{srv: srv}},
-		GRPCServer:      goplugin.DefaultGRPCServer,
+		GRPCServer:      grpcServer,
 	})
 	srv.shutdown(hostGoneGrace)
 	os.Exit(0)
+}
+
+// grpcServer is go-plugin's gRPC server with the message limits set.
+func grpcServer(opts []grpc.ServerOption) *grpc.Server {
+	return goplugin.DefaultGRPCServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes)))
 }
 
 // grpcPlugin is the plugin side of go-plugin's GRPCPlugin interface.
@@ -205,6 +224,13 @@ func safeRun(ctx context.Context, runner Runner, r *Run) (err error) {
 }
 
 func failed(msg string) *pluginv1.Result {
+	if len(msg) > maxResultMessageBytes {
+		cut := maxResultMessageBytes
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = fmt.Sprintf("%s... (%d more bytes of the message left out)", msg[:cut], len(msg)-cut)
+	}
 	return &pluginv1.Result{Status: pluginv1.Result_STATUS_FAILED, Message: msg}
 }
 

@@ -24,9 +24,12 @@ func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) > 0 && args[0] == "check" {
 		return cmdPluginsCheck(ctx, env, args[1:])
 	}
+	if len(args) > 0 && args[0] == "verify" {
+		return cmdPluginsVerify(env, args[1:])
+	}
 	var common commonFlags
-	fs := newFlags(env, "plugins", "plugins [flags]\n       cajon plugins run COMMAND --params JSON\n       cajon plugins check BINARY",
-		"List the plugins found, their commands and the commands' parameters.\nRun one command on this machine with 'cajon plugins run';\ncheck that a plugin keeps the protocol with 'cajon plugins check'.")
+	fs := newFlags(env, "plugins", "plugins [flags]\n       cajon plugins run COMMAND --params JSON\n       cajon plugins check BINARY\n       cajon plugins verify",
+		"List the plugins found, their commands and the commands' parameters.\nRun one command on this machine with 'cajon plugins run'.\nCheck that a plugin keeps the protocol with 'cajon plugins check'.\nCheck the plugin binaries without starting them with 'cajon plugins verify'.")
 	common.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -131,6 +134,56 @@ Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
 	}
 }
 
+func cmdPluginsVerify(env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "plugins verify", "plugins verify [flags]",
+		`Check every plugin binary found, without starting any, as the worker does
+before it runs one: the binary and its folder must be writable only by their
+owner, who must be root or the user running cajon; with a plugins.sha256
+allowlist, the binary's digest must be the listed one. Prints each plugin's
+sha256 and verdict. Exit status: 0 when every plugin would run, 1 otherwise.`)
+	common.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return &exitError{code: 2, err: fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	cfg, _, err := common.load(env, nil)
+	if err != nil {
+		return err
+	}
+	digests := cfg.PluginDigests()
+	verdicts, notes := plugins.Verify(pluginDirs(cfg), digests)
+	refused := 0
+	for _, v := range verdicts {
+		verdict := "ok, not pinned (no plugins.sha256 allowlist)"
+		switch {
+		case v.Refused != nil:
+			verdict = "REFUSED: " + v.Refused.Error()
+			refused++
+		case v.Pinned:
+			verdict = "ok, matches plugins.sha256." + v.Name
+		}
+		digest := v.SHA256
+		if digest == "" {
+			digest = "(unreadable)"
+		}
+		fmt.Fprintf(env.stdout, "%s  %s\n  sha256 %s\n  %s\n", v.Name, v.Path, digest, verdict)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(env.stdout, "note: %s\n", n)
+	}
+	switch {
+	case len(verdicts) == 0:
+		return fmt.Errorf("no plugins found in %s", strings.Join(pluginDirs(cfg), ", "))
+	case refused > 0:
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d plugins would be refused", refused, len(verdicts))}
+	}
+	return nil
+}
+
 // terminalReporter shows a running command on the terminal: its log on
 // stdout; on stderr, a bar with the task's steps as the Manager sees them,
 // and the activity, whenever either changes, and the outputs.
@@ -192,7 +245,7 @@ Example: cajon plugins check ./cajon-plugin-checksum`)
 	if err != nil {
 		return err
 	}
-	path, err := pluginBinary(fs.Arg(0), cfg.PluginDirs)
+	path, err := pluginBinary(fs.Arg(0), pluginDirs(cfg))
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -205,7 +258,7 @@ Example: cajon plugins check ./cajon-plugin-checksum`)
 		level = max(level, hclog.Warn)
 	}
 	rep := conformance.Run(ctx, path, conformance.Options{
-		Grace: *grace, Config: cfg.Plugins[plugins.NameOf(path)],
+		Grace: *grace, Config: cfg.PluginTables()[plugins.NameOf(path)],
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: env.stderr, Level: level}),
 	})
 	if err := rep.WriteTable(env.stdout); err != nil {
@@ -218,13 +271,10 @@ Example: cajon plugins check ./cajon-plugin-checksum`)
 }
 
 // pluginBinary is arg as a path when it names a file, else the plugin of
-// that name in plugins/ beside cajon or the plugin folders.
+// that name in the plugin folders.
 func pluginBinary(arg string, dirs []string) (string, error) {
 	if _, err := os.Stat(arg); err == nil || strings.ContainsRune(arg, filepath.Separator) {
 		return filepath.Abs(arg)
-	}
-	if def, err := plugins.DefaultDir(); err == nil {
-		dirs = append([]string{def}, dirs...)
 	}
 	for _, d := range dirs {
 		p := filepath.Join(d, plugins.BinaryPrefix+arg)

@@ -1,57 +1,61 @@
-//go:build unix
-
 package main
 
 import (
-	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestTerminalReporterShowsSteps: `plugins run` shows the task's steps as a
-// bar whenever they or the activity change, not only the activity.
-func TestTerminalReporterShowsSteps(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	rep := &terminalReporter{env: &cliEnv{stdout: &stdout, stderr: &stderr}, total: 4, steps: -1}
-	rep.Progress(0, "starting")
-	rep.Progress(-1, "starting") // nothing changed
-	rep.Progress(2, "")          // steps only
-	rep.Progress(-1, "frame 3")  // activity only
-	rep.Progress(4, "")
-	want := strings.Join([]string{
-		"cajon: ░░░░░░░░░░░░░░░░░░░░ 0/4  starting",
-		"cajon: ██████████░░░░░░░░░░ 2/4  starting",
-		"cajon: ██████████░░░░░░░░░░ 2/4  frame 3",
-		"cajon: ████████████████████ 4/4  frame 3",
-	}, "\n") + "\n"
-	if stderr.String() != want {
-		t.Errorf("stderr:\n%s\nwant:\n%s", stderr.String(), want)
-	}
-}
-
-func TestPluginsCheck(t *testing.T) {
-	broken := filepath.Join(t.TempDir(), "cajon-plugin-broken")
-	if err := os.WriteFile(broken, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+func TestPluginsVerify(t *testing.T) {
+	exec := filepath.Join(binDir, "plugins", "cajon-plugin-exec")
+	data, err := os.ReadFile(exec)
+	if err != nil {
 		t.Fatal(err)
 	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	wrong := strings.Repeat("0", 64)
+
 	cases := []struct {
 		name   string
-		binary string
+		config string
 		code   int
-		want   string
+		want   []string
 	}{
-		{"a plugin that keeps the protocol, by name", "exec", 0, "PASS: "},
-		{"a binary that is no plugin", broken, 1, "FAIL: "},
-		{"nothing of that name", "no-such-plugin", 2, `no plugin "no-such-plugin"`},
+		{"no allowlist", "", 0, []string{
+			"exec  " + exec + "\n  sha256 " + digest + "\n  ok, not pinned (no plugins.sha256 allowlist)",
+			"testkit  ",
+		}},
+		{"pinned", "[plugins.sha256]\nexec = \"" + digest + "\"\n", 1, []string{
+			"  ok, matches plugins.sha256.exec",
+			"REFUSED: plugin testkit is not in the plugins.sha256 allowlist",
+		}},
+		{"another digest", "[plugins.sha256]\nexec = \"" + wrong + "\"\ntestkit = \"" + wrong + "\"\nblender = \"" + wrong + "\"\n", 1, []string{
+			"REFUSED: plugin binary " + exec + " does not match plugins.sha256.exec (its sha256 is " + digest + ")",
+			"note: plugins.sha256 lists plugin blender, but no cajon-plugin-blender was found",
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCajon(t)
-			out, errOut, code := c.run("plugins", "check", tc.binary, "--grace", "2s")
-			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
-				t.Errorf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tc.code, tc.want, out, errOut)
+			args := []string{"plugins", "verify"}
+			if tc.config != "" {
+				args = append(args, "--config", c.writeJob("cajon.toml", tc.config))
+			}
+			out, errOut, code := c.run(args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout does not say %q:\n%s", w, out)
+				}
+			}
+			if code != 0 && !strings.Contains(errOut, "of 2 plugins would be refused") {
+				t.Errorf("stderr %q", errOut)
 			}
 		})
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/fileroots"
+	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
 )
@@ -74,9 +77,10 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 sign on, then run the tasks the Manager hands out until it asks the worker to
 go offline or to restart. Plain 'cajon' does the same when a Manager is configured.
 
-SIGINT/SIGTERM stop cleanly: the running task is aborted (or finished, with
-manager.finish_task_on_shutdown), queued task updates are delivered, and the
-worker signs off so the Manager requeues the task. A second signal exits at once.
+SIGINT/SIGTERM/SIGHUP stop cleanly: the running task is aborted (or finished,
+with manager.finish_task_on_shutdown), queued task updates are delivered, and
+the worker signs off so the Manager requeues the task. A second signal exits at
+once.
 SIGUSR1 logs what the worker is doing.
 
 Exit status: 0 after going offline or a clean shutdown, restart_exit_code when
@@ -88,12 +92,22 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 		return err
 	}
 	log := newLogger(cfg, env.stderr)
+	// Before the plugins' describe cache, the first file written there.
+	if err := worker.PrepareStateDir(cfg.StateDir, nil); err != nil { // the worker warns about its mode
+		return err
+	}
 	// Reap until this function returns, through the shutdown that follows a signal.
 	reapCtx, stopReaping := context.WithCancel(context.Background())
 	defer stopReaping()
 	becomeSubreaper(reapCtx, log)
 
-	reg, err := openPlugins(ctx, cfg, log)
+	// By default file commands act only in the Manager's shared storage.
+	storage, err := flamenco.New(flamenco.Config{BaseURL: cfg.Manager.URL, Timeout: cfg.Manager.RequestTimeout})
+	if err != nil {
+		return err
+	}
+	roots := fileroots.ForManager(cfg.Files.AllowedRoots, storage, os.TempDir())
+	reg, err := openPluginsWith(ctx, cfg, log, roots)
 	if err != nil {
 		return err
 	}

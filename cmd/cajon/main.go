@@ -45,7 +45,7 @@ type cliEnv struct {
 
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
-		"plugins":  {"list plugins and their commands, or run one command: cajon plugins run", cmdPlugins},
+		"plugins":  {"list plugins and their commands, run one command (cajon plugins run), or check the binaries (cajon plugins verify)", cmdPlugins},
 		"run":      {"work for a Flamenco Manager (plain 'cajon' too, when a Manager is configured)", cmdRun},
 		"register": {"register with the Flamenco Manager as a new worker and save the credentials", cmdRegister},
 		"flush":    {"deliver the queued task updates to the Manager and exit", cmdFlush},
@@ -76,8 +76,8 @@ func runCLI(env *cliEnv, args []string) int {
 		usage(env.stderr, cmds)
 		return 2
 	}
-	// The first SIGINT/SIGTERM cancels ctx: subcommands abort cleanly. A
-	// second one ends the process at once.
+	// The first SIGINT/SIGTERM/SIGHUP cancels ctx: subcommands abort
+	// cleanly. A second one ends the process at once.
 	ctx, stop := signalContext()
 	defer stop()
 	err := sc.run(ctx, env, args[1:])
@@ -113,25 +113,47 @@ func usage(w io.Writer, cmds map[string]subcommand) {
 	fmt.Fprintln(w, "\nRun 'cajon <command> --help' for a command's flags.")
 }
 
-// signalContext is cancelled by the first SIGINT or SIGTERM; the second one
-// exits the process immediately with status 130.
+// signalContext is cancelled by the first SIGINT, SIGTERM or SIGHUP, with a
+// signalCause naming it; the second one exits the process immediately with
+// status 130. SIGHUP (the terminal went away, or a supervisor's reload) is
+// a stop like the others: by default it would kill the process on the
+// spot, without a sign-off.
 func signalContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		sig, ok := <-sigs
 		if !ok {
 			return
 		}
-		fmt.Fprintf(os.Stderr, "\ncajon: %s: stopping cleanly (send it again to exit at once)\n", sig)
-		cancel()
+		fmt.Fprintf(os.Stderr, "\ncajon: %s: stopping cleanly (send it again to exit at once)\n", signalName(sig))
+		cancel(signalCause{sig})
 		if _, ok := <-sigs; ok {
 			fmt.Fprintln(os.Stderr, "cajon: second signal: exiting now")
 			os.Exit(130)
 		}
 	}()
-	return ctx, func() { signal.Stop(sigs); cancel() }
+	return ctx, func() { signal.Stop(sigs); cancel(nil) }
+}
+
+// signalCause is the cause of a signalContext that a signal ended, for the
+// worker's log ("the worker is shutting down: received SIGHUP").
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string { return "received " + signalName(c.sig) }
+
+// signalName is the name an admin knows a signal by.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return sig.String()
 }
 
 // newFlags makes a flag set whose --help prints a usage line and the flags.

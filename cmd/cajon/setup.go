@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/hashicorp/go-hclog"
@@ -68,17 +69,31 @@ func newLogger(cfg *config.Config, w io.Writer) hclog.Logger {
 	})
 }
 
-// openPlugins finds and starts the plugins the config names.
-func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*plugins.Registry, error) {
+// pluginDirs are the folders searched for plugins: plugins/ beside cajon,
+// then the configured ones.
+func pluginDirs(cfg *config.Config) []string {
 	dirs := []string{}
 	if def, err := plugins.DefaultDir(); err == nil {
 		dirs = append(dirs, def)
 	}
-	dirs = append(dirs, cfg.PluginDirs...)
+	return append(dirs, cfg.PluginDirs...)
+}
+
+// openPlugins finds and starts the plugins the config names; file commands
+// may act anywhere unless files.allowed_roots says otherwise.
+func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*plugins.Registry, error) {
+	return openPluginsWith(ctx, cfg, log, fileroots.Configured(cfg.Files.AllowedRoots))
+}
+
+// openPluginsWith is openPlugins with the folders file commands may act in.
+func openPluginsWith(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source) (*plugins.Registry, error) {
+	dirs := pluginDirs(cfg)
 	reg, err := plugins.Open(ctx, plugins.Options{
 		Dirs:        dirs,
 		IdleTimeout: cfg.PluginIdleTimeout,
-		Config:      cfg.Plugins,
+		Config:      cfg.PluginTables(),
+		RunConfig:   roots.RunConfig,
+		SHA256:      cfg.PluginDigests(),
 		Logger:      log.Named("plugins"),
 		// Plugins whose binary did not change start only when needed.
 		DescribeCache: filepath.Join(cfg.StateDir, "plugins-described.json"),

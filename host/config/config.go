@@ -41,6 +41,8 @@ type Config struct {
 	Local LocalConfig
 	// LogStore is the [log_store] table.
 	LogStore LogStoreConfig
+	// Files is the [files] table.
+	Files FilesConfig
 
 	// Plugins holds each [plugins.<name>] table as written, passed to that plugin.
 	Plugins map[string]map[string]any
@@ -70,6 +72,10 @@ type ManagerConfig struct {
 	// UpdateQueueHighWater stops task fetches while more updates than this wait to
 	// be delivered.
 	UpdateQueueHighWater int
+	// MaxUpdateLogBytes caps the log one task update request carries; a longer
+	// log goes in pieces ahead of the status. Well under the 1 MiB request body
+	// limit of a default nginx in front of a Manager.
+	MaxUpdateLogBytes int
 }
 
 // LocalConfig is the [local] table: the embedded job queue.
@@ -90,6 +96,14 @@ type LogStoreConfig struct {
 	MaxAge time.Duration
 }
 
+// FilesConfig is the [files] table: where file commands may act.
+type FilesConfig struct {
+	// AllowedRoots are the folders under which the file-management commands may
+	// create, move and copy; empty = the default of the mode (cajon run: the
+	// Manager's shared storage and the temp folder; cajon local: anywhere).
+	AllowedRoots []string
+}
+
 // Defaults returns the built-in defaults, the lowest layer. StateDir and
 // Manager.WorkerName are empty here: Load computes them when no layer sets them.
 func Defaults() Config {
@@ -107,9 +121,11 @@ func Defaults() Config {
 			FetchBackoffMax:      20 * time.Second,
 			RequestTimeout:       30 * time.Second,
 			UpdateQueueHighWater: 1000,
+			MaxUpdateLogBytes:    256 << 10,
 		},
 		Local:    LocalConfig{Slots: 1, KeepFinished: 720 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 1 << 30, MaxAge: 720 * time.Hour},
+		Files:    FilesConfig{AllowedRoots: []string{}},
 		Plugins:  map[string]map[string]any{},
 	}
 }
@@ -143,10 +159,12 @@ func settings() []setting {
 		{"manager.request_timeout", func(c *Config) any { return &c.Manager.RequestTimeout }},
 		{"manager.finish_task_on_shutdown", func(c *Config) any { return &c.Manager.FinishTaskOnShutdown }},
 		{"manager.update_queue_high_water", func(c *Config) any { return &c.Manager.UpdateQueueHighWater }},
+		{"manager.max_update_log_bytes", func(c *Config) any { return &c.Manager.MaxUpdateLogBytes }},
 		{"local.slots", func(c *Config) any { return &c.Local.Slots }},
 		{"local.keep_finished", func(c *Config) any { return &c.Local.KeepFinished }},
 		{"log_store.max_total_bytes", func(c *Config) any { return &c.LogStore.MaxTotalBytes }},
 		{"log_store.max_age", func(c *Config) any { return &c.LogStore.MaxAge }},
+		{"files.allowed_roots", func(c *Config) any { return &c.Files.AllowedRoots }},
 	}
 }
 
@@ -197,7 +215,7 @@ func expectedType(key string) string {
 		return "a table of plugin tables ([plugins.<name>])"
 	case strings.HasPrefix(key, "plugins.") && strings.Count(key, ".") == 1:
 		return "a table ([" + key + "])"
-	case key == "manager" || key == "local" || key == "log_store":
+	case key == "manager" || key == "local" || key == "log_store" || key == "files":
 		return "a table ([" + key + "])"
 	}
 	s, ok := lookupSetting(key)

@@ -29,6 +29,7 @@ type fileConfig[D any] struct {
 	Manager  fileManager[D]  `toml:"manager"`
 	Local    fileLocal[D]    `toml:"local"`
 	LogStore fileLogStore[D] `toml:"log_store"`
+	Files    fileFiles       `toml:"files"`
 
 	Plugins map[string]map[string]any `toml:"plugins"`
 }
@@ -43,6 +44,7 @@ type fileManager[D any] struct {
 	RequestTimeout       *D      `toml:"request_timeout"`
 	FinishTaskOnShutdown *bool   `toml:"finish_task_on_shutdown"`
 	UpdateQueueHighWater *int    `toml:"update_queue_high_water"`
+	MaxUpdateLogBytes    *int    `toml:"max_update_log_bytes"`
 }
 
 type fileLocal[D any] struct {
@@ -53,6 +55,10 @@ type fileLocal[D any] struct {
 type fileLogStore[D any] struct {
 	MaxTotalBytes *int64 `toml:"max_total_bytes"`
 	MaxAge        *D     `toml:"max_age"`
+}
+
+type fileFiles struct {
+	AllowedRoots *[]string `toml:"allowed_roots"`
 }
 
 // durationText is a duration written as a string in cajon.toml ("10s").
@@ -135,7 +141,7 @@ func (e *fileError) Unwrap() error { return e.cause }
 func fileDecodeError(path string, err error) error {
 	var strictErr *toml.StrictMissingError
 	if errors.As(err, &strictErr) {
-		known := append(Keys(), "manager", "local", "log_store", "plugins")
+		known := append(Keys(), "manager", "local", "log_store", "files", "plugins")
 		errs := make([]error, 0, len(strictErr.Errors))
 		for i := range strictErr.Errors {
 			de := &strictErr.Errors[i]

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// minUpdateLogBytes is the smallest manager.max_update_log_bytes: below it a
+// task's log would take a request for every few lines.
+const minUpdateLogBytes = 4 << 10
+
 // logLevels are the hclog levels cajon accepts.
 func logLevels() []string { return []string{"trace", "debug", "info", "warn", "error"} }
 
@@ -83,9 +87,13 @@ func validate(cfg *Config, prov *Provenance) error {
 	if cfg.Manager.UpdateQueueHighWater < 1 {
 		bad("manager.update_queue_high_water", cfg.Manager.UpdateQueueHighWater, "must be 1 or more")
 	}
+	if cfg.Manager.MaxUpdateLogBytes < minUpdateLogBytes {
+		bad("manager.max_update_log_bytes", cfg.Manager.MaxUpdateLogBytes, fmt.Sprintf("must be %d or more", minUpdateLogBytes))
+	}
 	if cfg.Local.Slots < 1 {
 		bad("local.slots", cfg.Local.Slots, "must be 1 or more")
 	}
+	errs = append(errs, validateTrust(cfg, prov)...)
 	if _, ok := cfg.Plugins[""]; ok {
 		errs = append(errs, errors.New(`[plugins.""]: a plugin table needs a plugin name`))
 	}

@@ -5,6 +5,10 @@
 // retries: a failure comes back as an *Error whose Kind tells the caller
 // (the worker lifecycle, the update sender) whether to retry, sign on again,
 // register again or change state.
+//
+// It follows a redirect only when it is a 307 or 308 to the Manager's own
+// scheme, host and port (see followRedirect); any other redirect is a
+// KindRedirect error that names the Location.
 package flamenco
 
 import (
@@ -36,7 +40,8 @@ type Config struct {
 	Secret   string        // the secret sent with Register
 	Timeout  time.Duration // per request, including reading the answer; 0 means DefaultTimeout
 	// HTTPClient sends the requests; nil means a client of its own that keeps
-	// connections alive. Its own Timeout, if any, also applies.
+	// connections alive. Its own Timeout, if any, also applies; its
+	// CheckRedirect is replaced by the client's redirect policy (on a copy).
 	HTTPClient *http.Client
 }
 
@@ -76,8 +81,52 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.http == nil {
 		c.http = newHTTPClient()
+	} else {
+		cp := *c.http
+		c.http = &cp
 	}
+	c.http.CheckRedirect = followRedirect
 	return c, nil
+}
+
+// maxRedirects bounds a chain of followed redirects.
+const maxRedirects = 5
+
+// followRedirect is the redirect policy: follow only a 307 or 308 to the
+// same scheme, host and port as the original request. Those keep the method
+// and the body, and the credentials go where they were meant to go (net/http
+// would also send Authorization to another port of the same host). Anything
+// else is answered to the caller as the redirect itself, a KindRedirect
+// error naming the Location: a 301, 302 or 303 would turn a POST into a GET
+// and lose its body (a task update), and another origin must never get the
+// worker's credentials or a registration's secret. A correct setup has no
+// redirect at all, so refusing is also the way to tell the admin that
+// manager.url is wrong (http for https, a missing path prefix).
+func followRedirect(req *http.Request, via []*http.Request) error {
+	switch {
+	case len(via) >= maxRedirects,
+		req.Response == nil,
+		req.Response.StatusCode != http.StatusTemporaryRedirect && req.Response.StatusCode != http.StatusPermanentRedirect,
+		!sameOrigin(req.URL, via[0].URL):
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// port is u's port, or the scheme's default one.
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }
 
 func parseBaseURL(raw string) (*url.URL, error) {
@@ -222,7 +271,14 @@ func (c *Client) ScheduleTask(ctx context.Context) (*AssignedTask, error) {
 	}
 	t, err := decodeAssignedTask(a.body)
 	if err != nil {
-		return nil, c.badAnswer(a.req, a.status, err)
+		id, isTask := assignedTaskID(a.body)
+		if !isTask {
+			// Not JSON at all, or cut off: a broken answer, not a bad
+			// task. The Manager hands the same task out again.
+			return nil, c.badAnswer(a.req, a.status, err)
+		}
+		return nil, &Error{Op: a.req.op, Manager: c.manager, TaskID: id, StatusCode: a.status, Kind: KindBadTask,
+			Message: "the task is malformed", Err: err}
 	}
 	return &t, nil
 }
@@ -290,11 +346,15 @@ func (c *Client) do(ctx context.Context, r request) (answer, error) {
 	contentType := ""
 	switch {
 	case r.body != nil:
-		data, err := json.Marshal(r.body)
-		if err != nil {
+		// Without HTML escaping: a log full of '<' would otherwise grow six
+		// times over (\u003c) on its way to the Manager's body limit.
+		var data bytes.Buffer
+		enc := json.NewEncoder(&data)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(r.body); err != nil {
 			return answer{}, &Error{Op: r.op, Manager: c.manager, TaskID: r.taskID, Kind: KindBadRequest, Message: "cannot encode the request", Err: err}
 		}
-		body, contentType = bytes.NewReader(data), "application/json"
+		body, contentType = bytes.NewReader(data.Bytes()), "application/json"
 	case r.rawType != "" || r.raw != nil:
 		// bytes.Reader makes net/http send a Content-Length, which
 		// output-produced requires.
@@ -343,6 +403,9 @@ func (c *Client) do(ctx context.Context, r request) (answer, error) {
 		Message:    decodeErrorMessage(data),
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 	}
+	if e.Kind == KindRedirect {
+		e.Message = redirectMessage(resp)
+	}
 	if e.Kind == KindLocked {
 		if !r.locked {
 			e.Kind = KindBadAnswer
@@ -357,6 +420,20 @@ func (c *Client) do(ctx context.Context, r request) (answer, error) {
 		e.Message, e.Err = "", errors.New("unexpected status for this request")
 	}
 	return answer{}, e
+}
+
+// redirectMessage says where a redirect that was not followed pointed, and why
+// it was not followed.
+func redirectMessage(resp *http.Response) string {
+	loc, err := resp.Location()
+	if err != nil {
+		return "a redirect without a usable Location, not followed"
+	}
+	why := "only 307 and 308 are followed: this one would turn the request into a GET without its body"
+	if !sameOrigin(loc, resp.Request.URL) {
+		why = "it points to another scheme, host or port, which must not get the worker's credentials"
+	}
+	return fmt.Sprintf("redirected to %s, not followed: %s", loc.Redacted(), why)
 }
 
 // badAnswer wraps a decoding problem of a successful status.

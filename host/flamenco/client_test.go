@@ -3,10 +3,14 @@ package flamenco_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -195,8 +199,10 @@ func TestEveryEndpoint(t *testing.T) {
 func TestHeaders(t *testing.T) {
 	m := managertest.New(t, managertest.Config{})
 	c := awake(t, m)
-	if _, err := c.MayIRun(context.Background(), "unknown"); flamenco.KindOf(err) != flamenco.KindNotFound {
-		t.Fatalf("MayIRun unknown: %v", err)
+	// The real Manager answers may-i-run of an unknown task with a plain no
+	// (trace 06-refused-requests).
+	if may, err := c.MayIRun(context.Background(), "unknown"); err != nil || may.MayKeepRunning || may.Reason != "Task not found" {
+		t.Fatalf("MayIRun unknown: %+v, %v", may, err)
 	}
 	for _, r := range m.Requests() {
 		if r.UserAgent != version.UserAgent() {
@@ -349,6 +355,59 @@ func TestErrorKinds(t *testing.T) {
 			call:  func(ctx context.Context, e env) error { return e.c.SignOff(ctx) },
 		},
 		{
+			name: "401 challenge", kind: flamenco.KindAuthRequired, status: 401, retryable: true, inMessage: "not the Manager's answer to unknown credentials",
+			fault: &managertest.Fault{Op: managertest.OpSignOn, Status: 401},
+			call: func(ctx context.Context, e env) error {
+				_, err := e.c.SignOn(ctx, flamenco.WorkerSignOn{Name: "w1", SupportedTaskTypes: []string{"misc"}, SoftwareVersion: "1"})
+				return err
+			},
+		},
+		{
+			name: "body over a proxy's limit", kind: flamenco.KindTooLarge, status: 413, inMessage: "client_max_body_size",
+			fault: &managertest.Fault{Op: managertest.OpTaskUpdate, BodyLimit: 1000},
+			call: func(ctx context.Context, e env) error {
+				return e.c.UpdateTask(ctx, e.task, flamenco.TaskUpdate{Log: strings.Repeat("x", 5000)})
+			},
+		},
+		{
+			name: "redirect that would lose the body", kind: flamenco.KindRedirect, status: 301, retryable: true, inMessage: "would turn the request into a GET",
+			fault: &managertest.Fault{Op: managertest.OpTaskUpdate, Redirect: 301, Count: 1},
+			call: func(ctx context.Context, e env) error {
+				err := e.c.UpdateTask(ctx, e.task, flamenco.TaskUpdate{TaskStatus: flamenco.TaskCompleted})
+				if !strings.Contains(fmt.Sprint(err), "redirected to "+e.m.URL()+"/api/v3/worker/task/"+e.task) {
+					return fmt.Errorf("the Location is not named: %w", err)
+				}
+				for _, r := range e.m.Requests() {
+					if r.Method == http.MethodGet && r.TaskID == e.task && r.Op == managertest.OpTaskUpdate {
+						return errors.New("the redirect was followed with a GET")
+					}
+				}
+				return err
+			},
+		},
+		{
+			name: "task with commands null", kind: flamenco.KindBadTask, status: 200, inMessage: "field commands: want a JSON array, got null",
+			fault: &managertest.Fault{Op: managertest.OpScheduleTask, RewriteAnswer: managertest.SetField("commands", nil)},
+			call: func(ctx context.Context, e env) error {
+				_, err := e.c.ScheduleTask(ctx)
+				if fe := (*flamenco.Error)(nil); errors.As(err, &fe) && fe.TaskID != e.task {
+					return fmt.Errorf("task id %q, want %q: %w", fe.TaskID, e.task, err)
+				}
+				return err
+			},
+		},
+		{
+			name: "task without a uuid", kind: flamenco.KindBadTask, status: 200, inMessage: "field uuid: want a JSON string, got null",
+			fault: &managertest.Fault{Op: managertest.OpScheduleTask, RewriteAnswer: managertest.SetField("uuid", nil)},
+			call: func(ctx context.Context, e env) error {
+				_, err := e.c.ScheduleTask(ctx)
+				if fe := (*flamenco.Error)(nil); errors.As(err, &fe) && fe.TaskID != "" {
+					return fmt.Errorf("task id %q, want none: %w", fe.TaskID, err)
+				}
+				return err
+			},
+		},
+		{
 			name: "connection reset", kind: flamenco.KindNetwork, retryable: true, inMessage: "no answer from the Manager",
 			fault: &managertest.Fault{Reset: true},
 			call: func(ctx context.Context, e env) error {
@@ -478,7 +537,7 @@ func TestKindHelpers(t *testing.T) {
 	if _, ok := flamenco.RequestedStatus(wrapped); ok {
 		t.Fatal("RequestedStatus on a non-423 error")
 	}
-	for k := flamenco.KindUnknown; k <= flamenco.KindBadAnswer; k++ {
+	for k := flamenco.KindUnknown; k <= flamenco.KindBadTask; k++ {
 		if s := k.String(); s == "" || strings.HasPrefix(s, "kind(") {
 			t.Errorf("kind %d has no name", k)
 		}
@@ -508,5 +567,107 @@ func BenchmarkMayIRun(b *testing.B) {
 	}
 	if n := m.Connections(); n != 1 {
 		b.Fatalf("%d connections, want 1", n)
+	}
+}
+
+// TestRedirectPolicy checks that a redirect to another port is never
+// followed (neither the credentials nor a registration's secret may reach
+// it), and that a 307 or 308 within the Manager's own address is, with the
+// method and body kept.
+func TestRedirectPolicy(t *testing.T) {
+	var elsewhere []string
+	var mu sync.Mutex
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		elsewhere = append(elsewhere, fmt.Sprintf("%s %s auth=%q body=%q", r.Method, r.URL.Path, r.Header.Get("Authorization"), body))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(other.Close)
+	ctx := context.Background()
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		for _, own := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d/own HTTP client=%v", code, own), func(t *testing.T) {
+				mu.Lock()
+				elsewhere = nil
+				mu.Unlock()
+				m := managertest.New(t, managertest.Config{})
+				c := awake(t, m)
+				if own {
+					// A caller's client that follows everything: its policy is replaced.
+					hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
+					c2, err := flamenco.New(flamenco.Config{BaseURL: m.URL(), WorkerID: c.WorkerID(), Secret: "pw", HTTPClient: hc})
+					if err != nil {
+						t.Fatal(err)
+					}
+					c = c2
+				}
+				job := m.AddJob(echoJob())
+				if _, err := c.ScheduleTask(ctx); err != nil {
+					t.Fatal(err)
+				}
+				task := job.Tasks[0].ID
+				for _, op := range []string{managertest.OpRegister, managertest.OpSignOn, managertest.OpTaskUpdate} {
+					if err := m.SetFault(managertest.Fault{Op: op, Redirect: code, RedirectTo: other.URL, Count: 1}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				_, errRegister := c.Register(ctx, flamenco.WorkerRegistration{Name: "w2", Secret: "the-new-secret", Platform: "linux"})
+				_, errSignOn := c.SignOn(ctx, flamenco.WorkerSignOn{Name: "w1", SupportedTaskTypes: []string{"misc"}, SoftwareVersion: "1"})
+				errUpdate := c.UpdateTask(ctx, task, flamenco.TaskUpdate{Log: "to the Manager only"})
+				for _, err := range []error{errRegister, errSignOn, errUpdate} {
+					if flamenco.KindOf(err) != flamenco.KindRedirect || !flamenco.Retryable(err) || !strings.Contains(err.Error(), "redirected to "+other.URL) {
+						t.Errorf("error %v, want a retryable redirect error naming %s", err, other.URL)
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if len(elsewhere) > 0 {
+					t.Fatalf("the other address got %q", elsewhere)
+				}
+			})
+		}
+	}
+	for _, code := range []int{307, 308} {
+		t.Run(fmt.Sprintf("%d within the Manager", code), func(t *testing.T) {
+			m := managertest.New(t, managertest.Config{})
+			c := awake(t, m)
+			job := m.AddJob(echoJob())
+			if _, err := c.ScheduleTask(ctx); err != nil {
+				t.Fatal(err)
+			}
+			task := job.Tasks[0].ID
+			if err := m.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, Redirect: code, Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.UpdateTask(ctx, task, flamenco.TaskUpdate{Log: "followed"}); err != nil {
+				t.Fatal(err)
+			}
+			if ts, _ := m.Task(task); ts.Log != "followed\n" {
+				t.Errorf("log %q, want the redirected update to have landed", ts.Log)
+			}
+		})
+	}
+}
+
+// TestLogIsNotHTMLEscaped checks that '<', '>' and '&' of a log go out as
+// they are, not six times their size.
+func TestLogIsNotHTMLEscaped(t *testing.T) {
+	var body []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := flamenco.New(flamenco.Config{BaseURL: srv.URL, WorkerID: "w", Secret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UpdateTask(context.Background(), "t", flamenco.TaskUpdate{Log: "<module> a && b"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), `"log":"<module> a && b"`) {
+		t.Errorf("body %s, want the log unescaped", body)
 	}
 }

@@ -206,6 +206,22 @@ func decodeAssignedTask(data []byte) (AssignedTask, error) {
 	return t, nil
 }
 
+// assignedTaskID reads the uuid of a scheduleTask answer that
+// decodeAssignedTask refused. isTask is false when the answer is not a
+// whole JSON object (cut off, or not JSON): then it is a broken answer
+// rather than a bad task. id is "" when the object has no usable uuid.
+func assignedTaskID(data []byte) (id string, isTask bool) {
+	o := parseObject("", data)
+	if o.err != nil {
+		return "", false
+	}
+	o.nonEmpty("uuid", &id)
+	if o.err != nil {
+		return "", true
+	}
+	return id, true
+}
+
 func decodeCommand(path string, data []byte) (Command, error) {
 	var c Command
 	o := parseObject(path, data)

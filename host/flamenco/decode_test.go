@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cajonfarm/cajon/internal/flamencotrace"
 )
 
 func readFixtures(tb testing.TB, dir string) map[string][]byte {
@@ -166,6 +168,16 @@ func FuzzDecodeAssignedTask(f *testing.F) {
 	}
 	f.Add([]byte(`{"uuid":"u","job":"j","name":"","status":"active","priority":0,"job_priority":0,"job_type":"","task_type":"misc","commands":[{"name":"x","parameters":{"a":[1,{"b":null}]},"total_step_count":0}],"steps_completed":0,"steps_total":0}`))
 	f.Add([]byte(`{"commands":[{}]}`))
+	// And every task a real Manager handed out in the recordings.
+	traces, err := flamencotrace.All()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, tr := range traces {
+		for _, raw := range tr.AssignedTasks() {
+			f.Add([]byte(raw))
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		task, err := decodeAssignedTask(data)
 		if err != nil {
@@ -208,4 +220,23 @@ func mustMarshal(tb testing.TB, v any) []byte {
 		tb.Fatal(err)
 	}
 	return data
+}
+
+// TestIDsNeedNotBeUUIDs: Flamenco 3.9 no longer declares task, job and
+// worker ids as UUIDs, so any non-empty string is an id.
+func TestIDsNeedNotBeUUIDs(t *testing.T) {
+	for _, id := range []string{"42", "task-7", "job/3", "ünï"} {
+		task, err := decodeAssignedTask([]byte(`{"uuid": ` + string(mustMarshal(t, id)) + `, "job": ` + string(mustMarshal(t, id)) +
+			`, "name": "n", "status": "active", "priority": 50, "job_priority": 50, "job_type": "t", "task_type": "misc", "commands": [], "steps_completed": 0, "steps_total": 1}`))
+		if err != nil || task.UUID != id || task.Job != id {
+			t.Errorf("task id %q: %+v, %v", id, task, err)
+		}
+		w, err := decodeRegisteredWorker([]byte(`{"uuid": ` + string(mustMarshal(t, id)) + `}`))
+		if err != nil || w.UUID != id {
+			t.Errorf("worker id %q: %+v, %v", id, w, err)
+		}
+	}
+	if got := taskPath("job/3 ä", "/may-i-run"); got != "/api/v3/worker/task/job%2F3%20%C3%A4/may-i-run" {
+		t.Errorf("taskPath escapes to %q", got)
+	}
 }

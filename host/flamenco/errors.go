@@ -21,10 +21,12 @@ const (
 	// KindCanceled: the caller's context ended before the answer came. Not a
 	// fault of the Manager; never retried.
 	KindCanceled
-	// KindUnauthorized: 401/403, the Manager rejected the worker's credentials.
+	// KindUnauthorized: 403, the Manager does not know the worker's
+	// credentials (its answer to an unknown worker id or a wrong secret):
+	// the worker must register again.
 	KindUnauthorized
 	// KindBadRequest: 400 and the other 4xx that mean the request itself is
-	// wrong (411, 413, 415...). Sending it again will not help.
+	// wrong (405, 411, 415...). Sending it again will not help.
 	KindBadRequest
 	// KindNotFound: 404, e.g. a task the Manager does not know.
 	KindNotFound
@@ -41,6 +43,24 @@ const (
 	// KindBadAnswer: an answer that breaks the protocol: malformed JSON, a
 	// missing required field, an unexpected status code.
 	KindBadAnswer
+	// KindAuthRequired: 401, an authentication challenge. The Manager
+	// answers unknown credentials with 403, so a 401 comes from something
+	// in between (an authenticating proxy) or a Manager in trouble: it is
+	// retried, and the worker keeps its credentials.
+	KindAuthRequired
+	// KindTooLarge: 413, the request body is larger than the Manager or a
+	// proxy in front of it accepts (nginx: client_max_body_size). The same
+	// request will be refused again; a smaller one may pass.
+	KindTooLarge
+	// KindRedirect: a 3xx the client did not follow: to another scheme,
+	// host or port, or one that would change the method (301, 302, 303).
+	// Message names the Location, for the admin to fix manager.url.
+	KindRedirect
+	// KindBadTask: scheduleTask handed out a task that breaks the protocol
+	// (a missing or mistyped field, commands null). Error.TaskID is its id
+	// when that much could be read, so the worker can fail it on the
+	// Manager and go on.
+	KindBadTask
 )
 
 // String names the kind for logs.
@@ -68,6 +88,14 @@ func (k Kind) String() string {
 		return "server"
 	case KindBadAnswer:
 		return "bad answer"
+	case KindAuthRequired:
+		return "authentication required"
+	case KindTooLarge:
+		return "too large"
+	case KindRedirect:
+		return "redirect"
+	case KindBadTask:
+		return "bad task"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -151,6 +179,16 @@ func (e *Error) hint() string {
 		return "the Manager or a proxy in front of it failed; see the Manager's log"
 	case KindBadAnswer:
 		return "the answer breaks the Flamenco 3 protocol: is this address a Flamenco 3 Manager, or is a proxy in between?"
+	case KindAuthRequired:
+		return "an authentication challenge, not the Manager's answer to unknown credentials (403): is a proxy in between? " +
+			"The worker keeps its credentials and retries"
+	case KindTooLarge:
+		return "the request is larger than the Manager or a proxy in front of it accepts (nginx: client_max_body_size)"
+	case KindRedirect:
+		return "set manager.url to the address the Manager answers on: the worker follows only 307 and 308 redirects " +
+			"to the same scheme, host and port, so that its credentials and requests never go elsewhere"
+	case KindBadTask:
+		return "the Manager handed out a task this worker cannot run as given; it is reported failed on the Manager"
 	}
 	return ""
 }
@@ -189,14 +227,16 @@ func KindOf(err error) Kind {
 }
 
 // Retryable reports whether sending the same request again later may
-// succeed: network failures, 5xx, 429, and bad answers. Bad answers count
-// because they mostly come from proxies and cut connections between the
-// worker and the Manager; a Manager that always answers badly shows up in the
-// worker's log on every retry. The caller chooses the backoff, starting no
-// earlier than RetryAfterOf(err).
+// succeed: network failures, 5xx, 429, bad answers, 401 challenges and
+// redirects not followed. Bad answers count because they mostly come from
+// proxies and cut connections between the worker and the Manager; 401s and
+// redirects come from proxies and addresses an admin can fix while the
+// worker waits. A Manager that always answers so shows up in the worker's log
+// on every retry. The caller chooses the backoff, starting no earlier than
+// RetryAfterOf(err).
 func Retryable(err error) bool {
 	switch KindOf(err) {
-	case KindNetwork, KindServer, KindTooManyRequests, KindBadAnswer:
+	case KindNetwork, KindServer, KindTooManyRequests, KindBadAnswer, KindAuthRequired, KindRedirect:
 		return true
 	}
 	return false
@@ -215,8 +255,14 @@ func RetryAfterOf(err error) time.Duration {
 // kindOfStatus maps an HTTP status code that the operation did not expect to a Kind.
 func kindOfStatus(code int) Kind {
 	switch {
-	case code == http.StatusUnauthorized, code == http.StatusForbidden:
+	case code == http.StatusUnauthorized:
+		return KindAuthRequired
+	case code == http.StatusForbidden:
 		return KindUnauthorized
+	case code == http.StatusRequestEntityTooLarge:
+		return KindTooLarge
+	case code >= 300 && code <= 399:
+		return KindRedirect
 	case code == http.StatusNotFound:
 		return KindNotFound
 	case code == http.StatusConflict:

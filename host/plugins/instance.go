@@ -64,8 +64,9 @@ func (clientSide) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc
 	return pluginv1.NewPluginClient(cc), nil
 }
 
-// startInstance launches the plugin binary at path, connects and describes it.
-func startInstance(ctx context.Context, name, path string, logger hclog.Logger) (*instance, error) {
+// startInstance launches the plugin binary at path, connects and describes
+// it. A non-nil secure makes go-plugin check the binary's digest first.
+func startInstance(ctx context.Context, name, path string, secure *goplugin.SecureConfig, logger hclog.Logger) (*instance, error) {
 	stamp, err := stampOf(path)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
@@ -87,6 +88,11 @@ func startInstance(ctx context.Context, name, path string, logger hclog.Logger) 
 		AutoMTLS:         true,
 		Logger:           logger,
 		StartTimeout:     startTimeout,
+		SecureConfig:     secure,
+		// go-plugin allows 2 GiB each way; the plugin's server takes
+		// sdk.MaxMessageBytes, so the host holds itself to the same.
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
 	})
 	// The parent-death signal fires when the OS thread that forked the plugin
 	// exits, not the process: fork from a locked thread that lives on.
@@ -104,6 +110,9 @@ func startInstance(ctx context.Context, name, path string, logger hclog.Logger) 
 	if err != nil {
 		lifelineW.Close()
 		client.Kill()
+		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
+			return nil, checksumRefusal(name, path)
+		}
 		return nil, fmt.Errorf("plugin %s (%s) did not start: %w", name, path, err)
 	}
 	inst := &instance{client: client, lifeline: lifelineW, stamp: stamp, started: time.Now()}

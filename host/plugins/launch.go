@@ -14,8 +14,9 @@ import (
 
 // Launched is one plugin process started on its own, outside a Registry, for
 // tools that exercise a single plugin binary (`cajon plugins check`). It is
-// started exactly as a Registry starts its plugins: same handshake, mTLS,
-// environment, lifeline and containment.
+// started as a Registry starts its plugins (same handshake, mTLS,
+// environment, lifeline and containment), without the trust checks of the
+// plugin folders and the sha256 allowlist.
 type Launched struct {
 	inst *instance
 }
@@ -27,7 +28,9 @@ func Launch(ctx context.Context, path string, logger hclog.Logger) (*Launched, e
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	inst, err := startInstance(ctx, NameOf(path), path, logger)
+	// No sha256 allowlist: the binary is one being checked, not one the
+	// worker would run.
+	inst, err := startInstance(ctx, NameOf(path), path, nil, logger)
 	if err != nil {
 		return nil, err
 	}

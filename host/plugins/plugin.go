@@ -57,7 +57,15 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 			return inst, nil
 		}
 	}
-	inst, err := startInstance(ctx, p.name, p.path, p.reg.opts.ProcessLogger.Named(p.name))
+	// The binary may have changed since the registry opened: judge it again.
+	if err := checkFileModes(p.path); err != nil {
+		return nil, err
+	}
+	secure, err := secureConfig(p.name, p.reg.opts.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := startInstance(ctx, p.name, p.path, secure, p.reg.opts.ProcessLogger.Named(p.name))
 	if err != nil {
 		return nil, err
 	}

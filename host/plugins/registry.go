@@ -24,6 +24,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Config holds each plugin's [plugins.<name>] table, by plugin name.
 	Config map[string]map[string]any
+	// RunConfig, when set, adds keys to a plugin's table for each run, learned
+	// when the run starts (the files plugin's allowed_roots, which may come
+	// from the Manager). An error fails that command with its message.
+	RunConfig func(ctx context.Context, plugin string) (map[string]any, error)
 	// Logger receives the host's messages about plugins.
 	Logger hclog.Logger
 	// DescribeCache is a file that remembers the plugins' descriptions, so
@@ -33,6 +37,9 @@ type Options struct {
 	// ProcessLogger receives go-plugin's messages and the plugins' own stderr
 	// (nil = discarded). Give it a level of its own: go-plugin is chatty.
 	ProcessLogger hclog.Logger
+	// SHA256 is the plugins.sha256 allowlist: plugin name -> hex digest of its
+	// binary. When set, a plugin not in it or with another digest is refused.
+	SHA256 map[string]string
 }
 
 // Registry maps command names to the plugins that provide them.
@@ -64,7 +71,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		opts.ProcessLogger = hclog.NewNullLogger()
 	}
 	r := &Registry{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}, commands: map[string]*Plugin{}}
-	found, notes := discover(opts.Dirs)
+	found, notes := r.trusted(discover(opts.Dirs))
 	r.notes = notes
 
 	// Plugins whose binary is unchanged since they last described themselves
@@ -112,6 +119,22 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// trusted leaves out the plugins that must not run (see trust.go), each with
+// a note saying why and how to fix it.
+func (r *Registry) trusted(found []candidate, notes []string) ([]candidate, []string) {
+	kept := found[:0]
+	seen := map[string]bool{}
+	for _, c := range found {
+		seen[c.name] = true
+		if err := checkPlugin(c, r.opts.SHA256); err != nil {
+			notes = append(notes, err.Error())
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept, append(notes, missingPinned(r.opts.SHA256, seen)...)
 }
 
 // rebuild recomputes the command map from the plugins' latest descriptions.
@@ -217,7 +240,9 @@ func (r *Registry) TaskTypes() []string {
 }
 
 // CheckParams checks a command's parameters against its plugin's description
-// (rejectUnknown: also refuse parameters the command does not declare).
+// (rejectUnknown: also refuse parameters the command does not declare), as
+// Run normalises them before sending (sdk.NormalizeParams): a job accepted
+// here is accepted by Run.
 func (r *Registry) CheckParams(command string, params map[string]any, rejectUnknown bool) error {
 	ci, ok := r.Command(command)
 	if !ok {

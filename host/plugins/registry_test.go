@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,6 +111,15 @@ func TestRegistryDescribesAndRuns(t *testing.T) {
 	res := reg.Run(context.Background(), req("echo", map[string]any{"message": "hi there"}), c.events)
 	if res.Status != plugins.Completed || strings.Join(c.lines, "|") != "hi there" {
 		t.Fatalf("got %v %q", res, c.lines)
+	}
+	// A number in an argument list is passed as the stock worker formats it.
+	c = collector{}
+	res = reg.Run(context.Background(), req("exec", map[string]any{"exe": "/bin/echo", "args": []any{"-r", 23.976, 24.0, true}}), c.events)
+	if res.Status != plugins.Completed || !slices.Contains(c.lines, "-r 23.976 24 true") {
+		t.Fatalf("exec with numbers in args: %v %q", res, c.lines)
+	}
+	if err := reg.CheckParams("exec", map[string]any{"exe": "/bin/echo", "args": []any{"-r", 23.976}}, true); err != nil {
+		t.Fatalf("CheckParams refuses a number in a list: %v", err)
 	}
 	if err := reg.CheckParams("sleep", map[string]any{"duration_in_seconds": "x"}, false); err == nil ||
 		!strings.Contains(err.Error(), `parameter "duration_in_seconds": expected a number, got a string ("x")`) {

@@ -81,21 +81,28 @@ func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 	if ctx.Err() != nil {
 		return Result{Status: Canceled, Message: "aborted before it started"}
 	}
+	if err := CheckParamSizes(req.Command, req.Params); err != nil {
+		return Result{Status: Failed, Message: err.Error()}
+	}
 	inst, err := p.acquire(ctx)
 	if err != nil {
 		return Result{Status: Failed, Message: err.Error()}
 	}
 	defer p.release(inst)
 
-	rreq, err := r.buildRequest(p.name, req)
+	rreq, err := r.buildRequest(ctx, p.name, req)
 	if err != nil {
 		return Result{Status: Failed, Message: err.Error()}
 	}
 	streamCtx, stopStream := context.WithCancel(context.Background())
 	defer stopStream()
+	grace := req.Grace
+	if grace <= 0 {
+		grace = sdk.DefaultGrace
+	}
 	stream, err := inst.rpc.Run(streamCtx, rreq)
 	if err != nil {
-		return r.lost(ctx, p, inst, req, err)
+		return r.broken(ctx, p, inst, req, grace, err)
 	}
 
 	recv := make(chan *pluginv1.RunEvent)
@@ -116,10 +123,6 @@ func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 		}
 	}()
 
-	grace := req.Grace
-	if grace <= 0 {
-		grace = sdk.DefaultGrace
-	}
 	done := ctx.Done()
 	var deadline <-chan time.Time
 	for {
@@ -135,7 +138,7 @@ func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("the plugin ended the stream without a result")
 			}
-			return r.lost(ctx, p, inst, req, err)
+			return r.broken(ctx, p, inst, req, grace, err)
 		case <-done:
 			done = nil // ask once
 			cctx, cancel := context.WithTimeout(context.Background(), stopMargin)
@@ -152,20 +155,59 @@ func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 	}
 }
 
-func (r *Registry) buildRequest(plugin string, req Request) (*pluginv1.RunRequest, error) {
-	params, err := toStruct(req.Params)
+func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request) (*pluginv1.RunRequest, error) {
+	// Parameters go out normalised against the plugin's description, so a
+	// plugin in any language gets ["-r", 23.976] as the strings the stock
+	// worker would make of it, and a wrong one fails before the plugin runs.
+	norm := req.Params
+	if ci, ok := r.Command(req.Command); ok {
+		var err error
+		if norm, err = sdk.NormalizeParams(ci.Spec, req.Params, false); err != nil {
+			return nil, err
+		}
+	}
+	params, err := toStruct(norm)
 	if err != nil {
 		return nil, fmt.Errorf("command %q: parameters: %w", req.Command, err)
 	}
-	cfg, err := toStruct(r.opts.Config[plugin])
+	table, err := r.pluginTable(ctx, plugin)
+	if err != nil {
+		return nil, fmt.Errorf("command %q: %w", req.Command, err)
+	}
+	cfg, err := toStruct(table)
 	if err != nil {
 		return nil, fmt.Errorf("[plugins.%s] config: %w", plugin, err)
 	}
-	return &pluginv1.RunRequest{
+	rreq := &pluginv1.RunRequest{
 		JobId: req.JobID, TaskId: req.TaskID, RunId: req.RunID, Command: req.Command,
 		Parameters: params, PluginConfig: cfg, Env: req.Env, WorkDir: req.WorkDir,
 		GraceSeconds: req.Grace.Seconds(), TotalSteps: int64(req.TotalSteps),
-	}, nil
+	}
+	if err := checkRequestSize(rreq); err != nil {
+		return nil, err
+	}
+	return rreq, nil
+}
+
+// pluginTable is a plugin's config table for one run: its [plugins.<name>]
+// table with the keys of Options.RunConfig over it.
+func (r *Registry) pluginTable(ctx context.Context, plugin string) (map[string]any, error) {
+	table := r.opts.Config[plugin]
+	if r.opts.RunConfig == nil {
+		return table, nil
+	}
+	extra, err := r.opts.RunConfig(ctx, plugin)
+	if err != nil || len(extra) == 0 {
+		return table, err
+	}
+	merged := make(map[string]any, len(table)+len(extra))
+	for k, v := range table {
+		merged[k] = v
+	}
+	for k, v := range extra {
+		merged[k] = v
+	}
+	return merged, nil
 }
 
 // toStruct converts a JSON-like map (from JSON or TOML) to a protobuf Struct.
@@ -200,8 +242,57 @@ func resultOf(res *pluginv1.Result) Result {
 	}
 }
 
-// lost handles a stream that broke before its result: the plugin crashed or
-// stopped answering. Only this command fails; the next one gets a new plugin.
+// broken handles a stream that broke before its result. That is not always a
+// dead plugin: a message over the size limit or an error status from the
+// plugin breaks only this call, and other commands may be running in the
+// same process. So the plugin is killed only when it has exited or does not
+// answer; otherwise only this command fails, once the plugin confirms it is
+// no longer running it.
+func (r *Registry) broken(ctx context.Context, p *Plugin, inst *instance, req Request, grace time.Duration, cause error) Result {
+	// Without a run id the plugin's run cannot be asked about.
+	if req.RunID == "" || inst.exited() || !r.runGone(inst, req.RunID, grace+stopMargin) {
+		return r.lost(ctx, p, inst, req, cause)
+	}
+	msg := fmt.Sprintf("plugin %q broke off command %q: %v (the plugin itself is fine and goes on with its other commands)", p.name, req.Command, cause)
+	r.log.Error("command stream broke", "plugin", p.name, "command", req.Command, "error", cause)
+	sweep, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := proctree.KillTagged(sweep, os.Getpid(), req.RunID); err != nil {
+		msg += "; " + err.Error()
+	}
+	if ctx.Err() != nil {
+		return Result{Status: Canceled, Message: msg}
+	}
+	return Result{Status: Failed, Message: msg}
+}
+
+// runGone asks the plugin to abort a run whose stream broke and waits until
+// the plugin no longer knows the run (its tree is gone then), for at most
+// wait. False means the plugin did not answer or kept the run.
+func (r *Registry) runGone(inst *instance, runID string, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		cctx, cancel := context.WithTimeout(context.Background(), stopMargin)
+		resp, err := inst.rpc.Cancel(cctx, &pluginv1.CancelRequest{RunId: runID})
+		cancel()
+		switch {
+		case err != nil:
+			return false
+		case !resp.GetFound():
+			return true
+		case time.Now().After(deadline):
+			return false
+		}
+		time.Sleep(runGonePoll)
+	}
+}
+
+// runGonePoll is how often runGone asks again.
+const runGonePoll = 50 * time.Millisecond
+
+// lost handles a stream that broke before its result because the plugin
+// crashed or stopped answering. Only this command fails; the next one gets a
+// new plugin.
 func (r *Registry) lost(ctx context.Context, p *Plugin, inst *instance, req Request, cause error) Result {
 	// go-plugin notices the exit a moment after the stream breaks.
 	for i := 0; i < 20 && !inst.exited(); i++ {

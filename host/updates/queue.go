@@ -20,9 +20,24 @@
 // whose answer did not (a dropped connection, a crash before the delete) is
 // sent again. For the Manager that repeats some log lines; statuses and
 // activity are idempotent.
+//
+// # Size
+//
+// No request carries more than Options.MaxRequestLogBytes of log: a longer
+// log is queued as pieces ahead of the status. A 413 (a proxy's body limit
+// below that) halves the pieces for the rest of the run. When the Manager
+// refuses even a small piece, or rejects an update as invalid, the update is
+// sent again without its log (a note in the task's log says where the full
+// log is kept), then with its status alone: a status change is dropped only
+// when the Manager refuses it on its own, and that is logged as an error.
+//
+// The database and its WAL and shared-memory files are private (0600), as
+// the logs in them may be: SQLite creates the latter two with the
+// database's mode.
 package updates
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -31,6 +46,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -70,9 +86,14 @@ var (
 	// and Options.OnTaskGone is called.
 	ErrTaskGone = errors.New("the task is no longer assigned to this worker")
 	// ErrRejected is wrapped by a Sender error when the Manager refused the
-	// update as malformed (400). Sending it again cannot help: it is dropped
-	// and logged as a bug.
+	// update as malformed (400 and the like). Sending it again cannot help:
+	// it is sent without its log, then with its status alone, and dropped
+	// with an error (a bug) when even that is rejected.
 	ErrRejected = errors.New("the Manager rejected the task update as invalid")
+	// ErrTooLarge is wrapped by a Sender error when the Manager, or a proxy
+	// in front of it, refused the request as too large (413). The log is
+	// sent in smaller pieces; see the package documentation.
+	ErrTooLarge = errors.New("the Manager refused the task update as too large")
 	// ErrClosed is returned by a Queue that was closed.
 	ErrClosed = errors.New("task update queue is closed")
 	// ErrNotDurable is wrapped by an Append error when the disk refused the
@@ -110,8 +131,18 @@ type Options struct {
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// MergeMaxLogBytes caps the log of a request merged from several queued
-	// updates (default 1 MiB). A negative value turns merging off.
+	// updates (default 1 MiB, and never above MaxRequestLogBytes). A
+	// negative value turns merging off.
 	MergeMaxLogBytes int
+	// MaxRequestLogBytes caps the log one request carries (the worker
+	// passes manager.max_update_log_bytes); 0 means no cap. An appended
+	// update with a longer log is queued as pieces: log-only updates cut
+	// after a newline, then the rest of the update with its status.
+	MaxRequestLogBytes int
+	// FullLog, when not nil, returns where the full log of a task is kept
+	// on this machine ("" when nowhere), for the note that stands in for a
+	// log the Manager refused.
+	FullLog func(taskID string) string
 }
 
 // Queue is the durable task-update queue. Its methods are safe for concurrent
@@ -126,10 +157,16 @@ type Queue struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	mergeMax   int
+	pieceMax   int // MaxRequestLogBytes: the pieces Append queues
+	fullLog    func(taskID string) string
 
 	wake   chan struct{} // capacity 1: an Append tells the sender there is work
 	done   chan struct{} // closed by Close
 	sendMu sync.Mutex    // one request in flight: read, send, delete
+
+	// Used under sendMu only.
+	sendLimit int    // the log cap of a request now: pieceMax, halved by each 413
+	inflight  *batch // the batch being delivered, kept across failed attempts
 
 	mu      sync.Mutex
 	pending int           // updates queued (rows + overflow), for cheap backpressure checks
@@ -163,6 +200,9 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("task update queue: create directory for %s: %w", opts.Path, err)
 	}
+	if err := makePrivate(opts.Path); err != nil {
+		return nil, fmt.Errorf("task update queue %s: %w", opts.Path, err)
+	}
 
 	db, pending, err := openDB(ctx, opts.Path)
 	if isCorrupt(err) {
@@ -193,6 +233,9 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 		minBackoff: opts.MinBackoff,
 		maxBackoff: opts.MaxBackoff,
 		mergeMax:   opts.MergeMaxLogBytes,
+		pieceMax:   max(opts.MaxRequestLogBytes, 0),
+		sendLimit:  max(opts.MaxRequestLogBytes, 0),
+		fullLog:    opts.FullLog,
 		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		pending:    pending,
@@ -268,6 +311,36 @@ func openDB(ctx context.Context, path string) (*sql.DB, int, error) {
 	return db, n, nil
 }
 
+// makePrivate creates the database file 0600 when it is missing, so that
+// SQLite gives its WAL and shared-memory files the same mode, and takes
+// group and other access away from the files of an older Cajon, which made
+// them 0644.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create the database file: %w", err)
+	}
+	f.Close()
+	if runtime.GOOS == "windows" {
+		return nil // no mode bits; the state directory's ACL applies
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("make %s private (chmod go-rwx): %w", p, err)
+			}
+		}
+	}
+	return nil
+}
+
 // corruptError is a failed integrity check.
 type corruptError struct{ detail string }
 
@@ -320,13 +393,14 @@ func (q *Queue) Append(ctx context.Context, u Update) error {
 	if q.isClosed() {
 		return ErrClosed
 	}
+	pieces := splitLog(u, q.pieceMax)
 	if q.spilled() {
 		q.unspill(ctx)
 	}
 	var err error
 	if !q.spilled() {
-		if err = q.store(ctx, u); err == nil {
-			q.added()
+		if err = q.store(ctx, pieces...); err == nil {
+			q.added(len(pieces))
 			return nil
 		}
 		if q.isClosed() {
@@ -335,9 +409,9 @@ func (q *Queue) Append(ctx context.Context, u Update) error {
 	}
 	q.mu.Lock()
 	first := len(q.overflow) == 0
-	q.overflow = append(q.overflow, u)
+	q.overflow = append(q.overflow, pieces...)
 	q.mu.Unlock()
-	q.added()
+	q.added(len(pieces))
 	if err == nil {
 		err = errors.New("earlier updates are still held in memory")
 	}
@@ -348,20 +422,39 @@ func (q *Queue) Append(ctx context.Context, u Update) error {
 	return fmt.Errorf("queue update of task %s in %s: %w (%v)", u.TaskID, q.path, ErrNotDurable, err)
 }
 
-// store inserts u into the database.
-func (q *Queue) store(ctx context.Context, u Update) error {
+// store inserts us into the database, all of them or (on an error) none:
+// the pieces of one update never land without the status that ends them.
+func (q *Queue) store(ctx context.Context, us ...Update) error {
+	if len(us) == 1 {
+		return q.storeWith(ctx, q.insert, us[0])
+	}
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	insert := tx.StmtContext(ctx, q.insert)
+	for _, u := range us {
+		if err := q.storeWith(ctx, insert, u); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (q *Queue) storeWith(ctx context.Context, insert *sql.Stmt, u Update) error {
 	var steps any
 	if u.StepsCompleted != nil {
 		steps = *u.StepsCompleted
 	}
-	_, err := q.insert.ExecContext(ctx, u.TaskID, u.Status, u.Activity, u.Log, steps)
+	_, err := insert.ExecContext(ctx, u.TaskID, u.Status, u.Activity, u.Log, steps)
 	return err
 }
 
-// added counts one more queued update and wakes the sender.
-func (q *Queue) added() {
+// added counts n more queued updates and wakes the sender.
+func (q *Queue) added(n int) {
 	q.mu.Lock()
-	q.pending++
+	q.pending += n
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -376,10 +469,14 @@ func (q *Queue) spilled() bool {
 }
 
 // unspill moves held updates back to disk, oldest first, while the disk
-// takes them. It excludes the sender, which may be sending the oldest one.
+// takes them. It excludes the sender, and leaves them all in memory while
+// the oldest is being delivered (a failed attempt keeps it in flight).
 func (q *Queue) unspill(ctx context.Context) {
 	q.sendMu.Lock()
 	defer q.sendMu.Unlock()
+	if q.inflight != nil && q.inflight.held {
+		return
+	}
 	for {
 		q.mu.Lock()
 		if len(q.overflow) == 0 {
@@ -470,6 +567,18 @@ func (q *Queue) Flush(ctx context.Context, s Sender) error {
 	}
 }
 
+// batch is one request's worth of the queue: the rows firstID..lastID
+// merged into u, or the oldest update held in memory. u is what is left to
+// deliver: a piece that went out, or a refused log that a note replaced, is
+// gone from it, so a retry after a failed attempt goes on from there.
+type batch struct {
+	u               Update
+	firstID, lastID int64
+	rows            int
+	held            bool // u is overflow[0]
+	noted           bool // u's log was refused and replaced by a note
+}
+
 // sendNext sends the oldest queued update with id <= upTo, merged with the
 // ones that can go along, and deletes what the Manager answered for. It
 // returns how many queued updates it took off the queue (0: none are
@@ -480,31 +589,132 @@ func (q *Queue) sendNext(ctx context.Context, s Sender, upTo int64) (int, error)
 	defer q.sendMu.Unlock()
 
 	q.deleteSent(ctx)
-	u, firstID, lastID, rows, err := q.next(ctx, upTo)
-	if err != nil {
+	b := q.inflight
+	if b == nil {
+		var err error
+		if b, err = q.next(ctx, upTo); err != nil {
+			return 0, err
+		}
+		if b == nil {
+			if b = q.oldestHeld(); b == nil {
+				return 0, nil
+			}
+		}
+		q.inflight = b
+	}
+	sendErr := q.deliver(ctx, s, b)
+	if err := q.settled(b.u, sendErr); err != nil {
 		return 0, err
 	}
-	if firstID == 0 {
-		return q.sendOverflow(ctx, s)
-	}
-	sendErr := s.SendTaskUpdate(ctx, u)
-	if err := q.settled(u, sendErr); err != nil {
-		return 0, err
-	}
-	// The rows are done with even if deleting them fails (a full disk):
-	// they are never sent again by this process, and deleting is retried.
+	q.inflight = nil
+	// Rows are done with even if deleting them fails (a full disk): they
+	// are never sent again by this process, and deleting is retried.
 	q.mu.Lock()
-	q.sentThrough = lastID
-	q.pending -= rows
+	if b.held {
+		q.overflow = q.overflow[1:]
+	} else {
+		q.sentThrough = b.lastID
+	}
+	q.pending -= b.rows
 	close(q.drained)
 	q.drained = make(chan struct{})
 	q.mu.Unlock()
-	q.deleteSent(ctx)
-
-	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
-		q.onTaskGone(u.TaskID)
+	if !b.held {
+		q.deleteSent(ctx)
 	}
-	return rows, nil
+	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
+		q.onTaskGone(b.u.TaskID)
+	}
+	return b.rows, nil
+}
+
+// oldestHeld is the batch of the oldest update held in memory, or nil.
+func (q *Queue) oldestHeld() *batch {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.overflow) == 0 {
+		return nil
+	}
+	return &batch{u: q.overflow[0], rows: 1, held: true}
+}
+
+// deliver sends what is left of b, one request per piece of at most
+// sendLimit bytes of log. On a 413 it halves the pieces (down to
+// minLogPiece); when the Manager refuses the smallest piece or rejects the
+// update, it degrades the rest (see degrade). It returns nil when all of b
+// went out, else the error that ended it: a failure to retry, or a
+// definitive answer (gone, rejected, too large) that settled judges.
+func (q *Queue) deliver(ctx context.Context, s Sender, b *batch) error {
+	for {
+		piece, rest := nextPiece(b.u, q.sendLimit)
+		err := s.SendTaskUpdate(ctx, piece)
+		switch {
+		case err == nil:
+			if rest == nil {
+				return nil
+			}
+			b.u = *rest
+		case errors.Is(err, ErrTooLarge) && len(piece.Log) > minLogPiece:
+			q.shrink(len(piece.Log), err)
+		case errors.Is(err, ErrTooLarge), errors.Is(err, ErrRejected):
+			if !q.degrade(b, err) {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// shrink halves the log of a request after the Manager refused refused
+// bytes of it as too large, for every request from now on: a proxy's limit
+// does not change while the worker runs.
+func (q *Queue) shrink(refused int, err error) {
+	q.sendLimit = max(refused/2, minLogPiece)
+	q.log.Warn("the Manager, or a proxy in front of it, refused a task update as too large (HTTP 413): "+
+		"sending logs in smaller pieces from now on; raise the proxy's body limit (nginx: client_max_body_size) "+
+		"or lower manager.max_update_log_bytes",
+		"refused_log_bytes", refused, "piece_bytes", q.sendLimit, "error", err)
+}
+
+// degrade makes what is left of b smaller after the Manager refused it for
+// good: first its log gives way to a short note that says where the full log
+// is kept, then everything but the status goes. It reports false when there
+// is nothing left to leave out: b is lost, and settled says so.
+func (q *Queue) degrade(b *batch, err error) bool {
+	u := &b.u
+	switch {
+	case u.Log != "" && !b.noted:
+		where := ""
+		if q.fullLog != nil {
+			where = q.fullLog(u.TaskID)
+		}
+		q.log.Error("the Manager refused the log of a task update: sending the rest of the update without it",
+			"task", u.TaskID, "log_bytes_not_delivered", len(u.Log), "log_start", prefix(u.Log, 200),
+			"full_log", cmp.Or(where, "not kept on this worker: that log is lost"), "error", err)
+		u.Log = refusedNote(len(u.Log), err, where)
+		b.noted = true
+		return true
+	case u.Status != "" && (u.Log != "" || u.Activity != "" || u.StepsCompleted != nil):
+		q.log.Error("the Manager refused a task update: sending its status alone",
+			"task", u.TaskID, "status", u.Status, "activity", u.Activity, "steps_completed", stepsText(u.StepsCompleted), "error", err)
+		*u = Update{TaskID: u.TaskID, Status: u.Status}
+		return true
+	}
+	return false
+}
+
+// refusedNote is the line sent to the Manager in place of n bytes of log it
+// refused.
+func refusedNote(n int, err error, where string) string {
+	why := "rejected them as invalid"
+	if errors.Is(err, ErrTooLarge) {
+		why = "refused them as too large (HTTP 413)"
+	}
+	if where == "" {
+		return fmt.Sprintf("cajon: %d bytes of this task's log are missing here: the Manager %s, and the worker keeps no full log of this task", n, why)
+	}
+	return fmt.Sprintf("cajon: %d bytes of this task's log are missing here: the Manager %s; the full log is on the worker, in %s", n, why, where)
 }
 
 // deleteSent deletes the rows that were sent, when there are any left on
@@ -544,56 +754,38 @@ func (q *Queue) settled(u Update, sendErr error) error {
 		q.log.Error("BUG: the Manager rejected a task update; dropped it",
 			"task", u.TaskID, "status", u.Status, "activity", u.Activity, "steps_completed", stepsText(u.StepsCompleted),
 			"log_bytes", len(u.Log), "log_start", prefix(u.Log, 200), "error", sendErr)
+	case errors.Is(sendErr, ErrTooLarge):
+		q.log.Error("the Manager refused a task update as too large even in its smallest form; dropped it",
+			"task", u.TaskID, "status", u.Status, "activity", u.Activity, "steps_completed", stepsText(u.StepsCompleted),
+			"log_bytes", len(u.Log), "error", sendErr)
 	default:
 		return fmt.Errorf("send update of task %s: %w", u.TaskID, sendErr)
 	}
 	return nil
 }
 
-// sendOverflow sends the oldest update held in memory, once the disk has no
-// older one. Call with sendMu held.
-func (q *Queue) sendOverflow(ctx context.Context, s Sender) (int, error) {
-	q.mu.Lock()
-	if len(q.overflow) == 0 {
-		q.mu.Unlock()
-		return 0, nil
-	}
-	u := q.overflow[0]
-	q.mu.Unlock()
-	sendErr := s.SendTaskUpdate(ctx, u)
-	if err := q.settled(u, sendErr); err != nil {
-		return 0, err
-	}
-	q.mu.Lock()
-	q.overflow = q.overflow[1:]
-	q.pending--
-	close(q.drained)
-	q.drained = make(chan struct{})
-	q.mu.Unlock()
-	if errors.Is(sendErr, ErrTaskGone) && q.onTaskGone != nil {
-		q.onTaskGone(u.TaskID)
-	}
-	return 1, nil
-}
-
 // next reads the oldest queued update with id <= upTo and merges the ones
-// that may follow it into one request. firstID is 0 when nothing is queued.
-// The rows it read have consecutive positions in the queue, and a later
-// Append always gets a higher id, so deleting firstID..lastID deletes exactly
-// them.
-func (q *Queue) next(ctx context.Context, upTo int64) (u Update, firstID, lastID int64, n int, err error) {
+// that may follow it into one batch; nil when nothing is queued. The rows
+// it read have consecutive positions in the queue, and a later Append always
+// gets a higher id, so deleting firstID..lastID deletes exactly them.
+func (q *Queue) next(ctx context.Context, upTo int64) (*batch, error) {
 	limit := mergeRowLimit
 	if q.mergeMax < 0 {
 		limit = 1
+	}
+	maxLog := q.mergeMax
+	if q.sendLimit > 0 {
+		maxLog = min(maxLog, q.sendLimit)
 	}
 	rows, err := q.db.QueryContext(ctx,
 		`SELECT id, task_id, status, activity, log, steps_completed FROM task_updates WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`,
 		q.sent(), upTo, limit)
 	if err != nil {
-		return Update{}, 0, 0, 0, fmt.Errorf("task update queue %s: read queued updates: %w", q.path, err)
+		return nil, fmt.Errorf("task update queue %s: read queued updates: %w", q.path, err)
 	}
 	defer rows.Close()
-	m := merger{maxLog: q.mergeMax}
+	m := merger{maxLog: maxLog}
+	var b batch
 	for rows.Next() {
 		var (
 			id    int64
@@ -601,7 +793,7 @@ func (q *Queue) next(ctx context.Context, upTo int64) (u Update, firstID, lastID
 			steps sql.NullInt64
 		)
 		if err := rows.Scan(&id, &row.TaskID, &row.Status, &row.Activity, &row.Log, &steps); err != nil {
-			return Update{}, 0, 0, 0, fmt.Errorf("task update queue %s: read queued update: %w", q.path, err)
+			return nil, fmt.Errorf("task update queue %s: read queued update: %w", q.path, err)
 		}
 		if steps.Valid {
 			n := int(steps.Int64)
@@ -610,19 +802,20 @@ func (q *Queue) next(ctx context.Context, upTo int64) (u Update, firstID, lastID
 		if !m.add(row) {
 			break
 		}
-		if firstID == 0 {
-			firstID = id
+		if b.firstID == 0 {
+			b.firstID = id
 		}
-		lastID = id
-		n++
+		b.lastID = id
+		b.rows++
 	}
 	if err := rows.Err(); err != nil {
-		return Update{}, 0, 0, 0, fmt.Errorf("task update queue %s: read queued updates: %w", q.path, err)
+		return nil, fmt.Errorf("task update queue %s: read queued updates: %w", q.path, err)
 	}
-	if firstID == 0 {
-		return Update{}, 0, 0, 0, nil
+	if b.firstID == 0 {
+		return nil, nil
 	}
-	return m.update(), firstID, lastID, n, nil
+	b.u = m.update()
+	return &b, nil
 }
 
 // sent is the id through which rows were delivered.
@@ -747,9 +940,11 @@ func (b *backoff) after(err error) time.Duration {
 	if errors.As(err, &ra) {
 		d = max(d, min(ra.RetryAfter(), maxRetryAfter))
 	}
-	// The first failure is worth a warning; the rest of an outage is noise.
-	if b.failures == 1 {
-		b.log.Warn("sending a task update failed; retrying with backoff", "retry_in", d, "error", err)
+	// The first failure is worth a warning, and so is a failure that goes
+	// on (a redirect or a proxy the admin must fix): at 1, 10, 100, ...
+	// attempts. The rest of an outage is noise.
+	if isPowerOf10(b.failures) {
+		b.log.Warn("sending a task update failed; retrying with backoff", "attempt", b.failures, "retry_in", d, "error", err)
 	} else {
 		b.log.Debug("sending a task update failed again", "attempt", b.failures, "retry_in", d, "error", err)
 	}
@@ -757,6 +952,13 @@ func (b *backoff) after(err error) time.Duration {
 }
 
 func (b *backoff) reset() { b.step, b.failures = 0, 0 }
+
+func isPowerOf10(n int) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
+}
 
 func stepsText(steps *int) string {
 	if steps == nil {

@@ -25,7 +25,8 @@ func Flush(ctx context.Context, cfg *config.Config, log hclog.Logger, httpClient
 		return 0, errors.New("no Manager URL: set manager.url in cajon.toml, CAJON_MANAGER_URL or --manager")
 	}
 	qpath := QueuePath(cfg.StateDir)
-	q, err := updates.Open(ctx, updates.Options{Path: qpath, Logger: log.Named("updates"), MaxBackoff: Timings{}.withDefaults().UpdatesMaxBackoff})
+	q, err := updates.Open(ctx, updates.Options{Path: qpath, Logger: log.Named("updates"), MaxBackoff: Timings{}.withDefaults().UpdatesMaxBackoff,
+		MaxRequestLogBytes: cfg.Manager.MaxUpdateLogBytes, FullLog: newFullLogs(LogDir(cfg.StateDir)).where})
 	if err != nil {
 		return 0, err
 	}

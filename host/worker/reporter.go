@@ -68,6 +68,7 @@ func (w *Worker) newReporter(t task.Task) *reporter {
 			r.log.Warn("the full log of this task is not kept on disk", "error", err)
 		} else {
 			r.full = full
+			w.fullLogs.remember(t.ID, full.Path())
 		}
 	}
 	return r

@@ -20,8 +20,10 @@ func (s sender) SendTaskUpdate(ctx context.Context, u updates.Update) error {
 }
 
 // sendUpdate sends one update and sorts the answer for the queue: 409/404
-// drop it as ErrTaskGone, 400 as ErrRejected; anything else is retried
-// (403 too: the worker may register again meanwhile).
+// drop it as ErrTaskGone; 413 is ErrTooLarge and 400 (and the other 4xx
+// that mean a bad request) ErrRejected, which the queue answers with a
+// smaller update; anything else is retried (401, 403 and redirects too: the
+// worker may register again, or the admin fix the proxy, meanwhile).
 func sendUpdate(ctx context.Context, c *flamenco.Client, u updates.Update) error {
 	err := c.UpdateTask(ctx, u.TaskID, flamenco.TaskUpdate{
 		TaskStatus:     flamenco.TaskStatus(u.Status),
@@ -35,6 +37,8 @@ func sendUpdate(ctx context.Context, c *flamenco.Client, u updates.Update) error
 	switch flamenco.KindOf(err) {
 	case flamenco.KindConflict, flamenco.KindNotFound:
 		return fmt.Errorf("%w: %w", updates.ErrTaskGone, err)
+	case flamenco.KindTooLarge:
+		return fmt.Errorf("%w: %w", updates.ErrTooLarge, err)
 	case flamenco.KindBadRequest:
 		return fmt.Errorf("%w: %w", updates.ErrRejected, err)
 	}

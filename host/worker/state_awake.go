@@ -2,6 +2,10 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/flamenco"
@@ -12,7 +16,9 @@ import (
 // Timings.FetchBackoffMin to manager.fetch_backoff_max (±10% jitter). A 423
 // moves to the requested status: such lazy requests take effect between
 // tasks. A 409 (the Manager no longer considers the worker awake, e.g. it
-// timed it out) or 403 signs on again.
+// timed it out) or 403 signs on again. A task the worker will not run (it
+// is malformed, or of a task type the worker did not sign on with) is
+// reported failed, and the loop goes on.
 func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 	w.setState(StateAwake)
 	wait := backoff{min: w.tm.FetchBackoffMin, max: max(w.mc.FetchBackoffMax, w.tm.FetchBackoffMin), jitter: 0.1}
@@ -35,6 +41,11 @@ func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 				continue
 			}
 			wait.reset()
+			if !slices.Contains(w.taskTypes, at.TaskType) {
+				w.refuseTask(at.UUID, fmt.Sprintf("its task type %q is not one this worker signed on with (%s); "+
+					"check the worker's task_types and plugins", at.TaskType, strings.Join(w.taskTypes, ", ")))
+				continue
+			}
 			if next := w.runTask(ctx, at); next != nil {
 				return next
 			}
@@ -57,6 +68,17 @@ func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 		case flamenco.KindUnauthorized:
 			w.log.Warn("the Manager rejected the worker's credentials; signing on again", "error", err)
 			return w.stateSignOn
+		case flamenco.KindBadTask:
+			var fe *flamenco.Error
+			if errors.As(err, &fe) && fe.TaskID != "" {
+				wait.reset()
+				w.refuseTask(fe.TaskID, "the Manager handed it out malformed: "+errors.Unwrap(fe).Error())
+				continue
+			}
+			// Without an id it cannot be failed: the Manager hands it out
+			// again, and every time is an error in the log.
+			w.log.Error("the Manager handed out a malformed task whose id cannot be read, so it cannot be reported failed; "+
+				"fetching again with backoff: see the Manager's job", "error", err)
 		}
 		failed++
 		d := wait.nextAtLeast(flamenco.RetryAfterOf(err))

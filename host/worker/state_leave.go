@@ -21,12 +21,12 @@ func (w *Worker) stateRestart(ctx context.Context) stateFunc {
 	return w.leave(w.mc.RestartExitCode, "the Manager asked the worker to restart")
 }
 
-// stateShutdown is the clean shutdown on SIGINT/SIGTERM (ctx has ended). The
-// running task was already aborted (or finished, with
-// finish_task_on_shutdown) without being reported failed; the sign-off makes
-// the Manager requeue it.
-func (w *Worker) stateShutdown(context.Context) stateFunc {
-	return w.leave(0, "shutting down")
+// stateShutdown is the clean shutdown on SIGINT/SIGTERM/SIGHUP (ctx has
+// ended; its cause names the signal). The running task was already aborted
+// (or finished, with finish_task_on_shutdown) without being reported
+// failed; the sign-off makes the Manager requeue it.
+func (w *Worker) stateShutdown(ctx context.Context) stateFunc {
+	return w.leave(0, shutdownReason(ctx))
 }
 
 // acknowledgeLeaving tells the Manager the worker takes the status, trying

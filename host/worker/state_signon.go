@@ -11,10 +11,10 @@ import (
 // stateSignOn tells the Manager the worker is here, registering first when
 // it has no credentials, then goes to the status the Manager asks for.
 //
-// Sign-on retries network errors, 5xx and malformed answers forever. Only a
-// 403 (the Manager does not know these credentials) leads to a new
-// registration: a 502 from a proxy in front of a restarting Manager must not
-// create a second worker.
+// Sign-on retries network errors, 5xx, 401s and malformed answers forever.
+// Only a 403 (the Manager's answer to credentials it does not know) leads
+// to a new registration: a 502 from a proxy in front of a restarting Manager,
+// or a 401 from an authenticating proxy, must not create a second worker.
 func (w *Worker) stateSignOn(ctx context.Context) stateFunc {
 	w.setState(StateSigningOn)
 	w.ignored = ""

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/host/updates"
 )
 
 // runningTask is the task the worker runs now.
@@ -28,8 +29,15 @@ type abortCause struct {
 
 func (a *abortCause) Error() string { return "task aborted: " + a.reason }
 
-// errShutdown aborts the running task on SIGINT/SIGTERM.
-var errShutdown = &abortCause{reason: "the worker is shutting down"}
+// shutdownReason says why ctx, the worker's own, ended: the signal when the
+// caller gave it as the cause (cmd/cajon does).
+func shutdownReason(ctx context.Context) string {
+	cause := context.Cause(ctx)
+	if cause == nil || errors.Is(cause, context.Canceled) {
+		return "the worker is shutting down"
+	}
+	return "the worker is shutting down: " + cause.Error()
+}
 
 // runTask runs one assigned task to its end and returns the next state when
 // an immediate status change interrupted it, else nil (fetch again).
@@ -40,7 +48,7 @@ func (w *Worker) runTask(ctx context.Context, at *flamenco.AssignedTask) stateFu
 	taskCtx, abort := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer abort(nil)
 	if !w.mc.FinishTaskOnShutdown {
-		stop := context.AfterFunc(ctx, func() { abort(errShutdown) })
+		stop := context.AfterFunc(ctx, func() { abort(&abortCause{reason: shutdownReason(ctx)}) })
 		defer stop()
 	}
 
@@ -148,6 +156,22 @@ func (w *Worker) watchTask(ctx context.Context, taskID string, abort context.Can
 			return
 		}
 	}
+}
+
+// refuseTask reports a task failed without running it, through the queue
+// like any status, with the reason as its activity and in its log. The next
+// fetch waits until the Manager has it: the Manager may hand the same task
+// out again, until its own limits fail the task for good.
+func (w *Worker) refuseTask(taskID, reason string) {
+	w.log.Error("refusing a task: reporting it failed without running it", "task", taskID, "reason", reason)
+	msg := "cajon refused to run this task: " + reason
+	err := w.queue.Append(context.Background(), updates.Update{
+		TaskID: taskID, Status: string(flamenco.TaskFailed), Activity: shorten(msg, maxActivityBytes), Log: msg,
+	})
+	if err != nil && !errors.Is(err, updates.ErrNotDurable) {
+		w.log.Error("queueing the failure of a refused task failed; the Manager will hand it out again", "task", taskID, "error", err)
+	}
+	w.settle = true
 }
 
 // taskGone is the update queue's OnTaskGone: an update was answered 409/404,

@@ -156,8 +156,9 @@ type Worker struct {
 	taskTypes []string
 
 	// Set by Run (queue under mu) before any state runs; read-only afterwards.
-	queue *updates.Queue
-	logs  *logstore.Store
+	queue    *updates.Queue
+	logs     *logstore.Store
+	fullLogs *fullLogs
 
 	// Used by the state goroutine only.
 	settle   bool    // the next fetch waits for the queue to be empty
@@ -244,7 +245,8 @@ func (w *Worker) TaskTypes() []string { return slices.Clone(w.taskTypes) }
 type stateFunc func(ctx context.Context) stateFunc
 
 // Run works for the Manager until it asks the worker to go offline or to
-// restart, or until ctx ends (SIGINT/SIGTERM: a clean shutdown). It returns
+// restart, or until ctx ends (SIGINT/SIGTERM/SIGHUP: a clean shutdown; a
+// cause of ctx, such as the signal, is logged as the reason). It returns
 // the process exit code: 0 for offline and shutdown, restart_exit_code for a
 // restart. An error means the worker could not start (unusable state
 // directory); every problem with the Manager is retried instead.
@@ -284,6 +286,20 @@ func (w *Worker) Run(ctx context.Context) (int, error) {
 
 // open loads the credentials and opens the update queue and the log store.
 func (w *Worker) open(ctx context.Context) error {
+	if err := PrepareStateDir(w.cfg.StateDir, w.log); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	logs, err := logstore.Open(LogDir(w.cfg.StateDir), logstore.Limits{
+		MaxTotalBytes: w.cfg.LogStore.MaxTotalBytes, MaxAge: w.cfg.LogStore.MaxAge,
+	})
+	if err != nil {
+		// The full log is a convenience; tasks run without it.
+		w.log.Warn("full task logs are not kept on disk", "error", err)
+		w.fullLogs = newFullLogs("")
+	} else {
+		w.logs = logs
+		w.fullLogs = newFullLogs(logs.Dir())
+	}
 	creds, err := LoadCredentials(CredentialsPath(w.cfg.StateDir))
 	switch {
 	case err == nil:
@@ -301,6 +317,9 @@ func (w *Worker) open(ctx context.Context) error {
 		OnTaskGone: w.taskGone,
 		MinBackoff: w.tm.UpdatesMinBackoff,
 		MaxBackoff: w.tm.UpdatesMaxBackoff,
+
+		MaxRequestLogBytes: w.mc.MaxUpdateLogBytes,
+		FullLog:            w.fullLogs.where,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
@@ -308,15 +327,6 @@ func (w *Worker) open(ctx context.Context) error {
 	w.mu.Lock()
 	w.queue = q
 	w.mu.Unlock()
-	logs, err := logstore.Open(LogDir(w.cfg.StateDir), logstore.Limits{
-		MaxTotalBytes: w.cfg.LogStore.MaxTotalBytes, MaxAge: w.cfg.LogStore.MaxAge,
-	})
-	if err != nil {
-		// The full log is a convenience; tasks run without it.
-		w.log.Warn("full task logs are not kept on disk", "error", err)
-	} else {
-		w.logs = logs
-	}
 	return nil
 }
 

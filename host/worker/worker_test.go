@@ -203,6 +203,14 @@ func TestServerErrorsAreRetriedWithoutNewRegistration(t *testing.T) {
 		{"state-changed 502", []managertest.Fault{
 			{Op: managertest.OpStateChanged, Status: 502, Count: 3},
 		}, true, 1},
+		// A 401 is a proxy's challenge, not the Manager's 403 for unknown
+		// credentials: retried, never a new registration.
+		{"sign-on 401 after registering", []managertest.Fault{
+			{Op: managertest.OpSignOn, Status: 401, Count: 2},
+		}, false, 1},
+		{"schedule-task 401", []managertest.Fault{
+			{Op: managertest.OpScheduleTask, Status: 401, Count: 2},
+		}, true, 1},
 	}
 	reg := openPlugins(t)
 	for _, tt := range tests {

@@ -45,7 +45,7 @@ func BenchmarkRenderJobOverhead(b *testing.B) {
 	for i := range b.N {
 		b.StopTimer()
 		dir := b.TempDir()
-		bareRender := testRender(scene, filepath.Join(dir, "bare"), benchFrames, benchChunk)
+		bareRender := testRender(b, scene, filepath.Join(dir, "bare"), benchFrames, benchChunk)
 		bareJob := mustJob(b, bareRender, "bare")
 		// The machine may be shared: alternate which run goes first, so that
 		// a slow or fast phase of it does not always favour the same one.
@@ -53,7 +53,7 @@ func BenchmarkRenderJobOverhead(b *testing.B) {
 			bare += runBare(b, tl, bareJob, dir)
 		}
 
-		render := testRender(scene, filepath.Join(dir, "cajon"), benchFrames, benchChunk)
+		render := testRender(b, scene, filepath.Join(dir, "cajon"), benchFrames, benchChunk)
 		job := mustJob(b, render, fmt.Sprintf("cajon-%d", i))
 		mgr, err := managertest.Start(managertest.Config{})
 		if err != nil {

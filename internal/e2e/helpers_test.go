@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cajonfarm/cajon/sdk"
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
 // Size of the test scene's frames (testdata/make_scene.py).
@@ -70,15 +73,17 @@ func makeScene(tb testing.TB, blender, dir string) string {
 	return path
 }
 
-// testRender is the Simple Blender Render of the test scene: frames 1..n in
-// chunks of chunk frames, to out, at 24 fps.
-func testRender(scene, out string, frames, chunk int) SimpleBlenderRender {
-	return SimpleBlenderRender{
-		Blender: "blender", BlenderArgs: "-b -y", FFmpeg: "ffmpeg",
-		BlendFile: scene, Scene: "Scene", RenderOutput: out,
-		Format: "PNG", Extension: ".png",
-		FrameStart: 1, FrameEnd: frames, ChunkSize: chunk, FPS: 24,
+// testRender is the recorded Simple Blender Render job for the test scene:
+// frames 1..n in chunks of chunk frames, to out, at the recorded 23.976 fps.
+func testRender(tb testing.TB, scene, out string, frames, chunk int) SimpleBlenderRender {
+	tb.Helper()
+	s, err := RecordedSimpleBlenderRender()
+	if err != nil {
+		tb.Fatal(err)
 	}
+	s.BlendFile, s.RenderOutput = scene, out
+	s.FrameStart, s.FrameEnd, s.ChunkSize = 1, frames, chunk
+	return s
 }
 
 // mustJob compiles s, failing the test on a bad setting.
@@ -169,9 +174,9 @@ func checkJPEG(t *testing.T, what string, r io.Reader) {
 // args...), with exe already resolved to a path.
 func blenderArgv(exe string, c Command) []string {
 	argv := []string{exe}
-	argv = append(argv, strings.Fields(c.Parameters["exeArgs"].(string))...)
+	argv = append(argv, strings.Fields(str(c.Parameters["exeArgs"]))...)
 	argv = append(argv, strs(c.Parameters["argsBefore"])...)
-	if bf, _ := c.Parameters["blendfile"].(string); bf != "" {
+	if bf := str(c.Parameters["blendfile"]); bf != "" {
 		argv = append(argv, bf)
 	}
 	return append(argv, strs(c.Parameters["args"])...)
@@ -182,18 +187,18 @@ func blenderArgv(exe string, c Command) []string {
 // file, with exe already resolved to a path.
 func ffmpegArgv(exe string, c Command, list string) []string {
 	argv := []string{exe}
-	argv = append(argv, strings.Fields(c.Parameters["exeArgs"].(string))...)
+	argv = append(argv, strings.Fields(str(c.Parameters["exeArgs"]))...)
 	argv = append(argv, "-nostdin", "-nostats", "-progress", "pipe:1")
 	argv = append(argv, strs(c.Parameters["argsBefore"])...)
 	argv = append(argv, "-f", "concat", "-safe", "0", "-i", list)
 	argv = append(argv, strs(c.Parameters["args"])...)
-	return append(argv, c.Parameters["outputFile"].(string))
+	return append(argv, str(c.Parameters["outputFile"]))
 }
 
 // writeFrameList writes the concat script cajon-plugin-ffmpeg writes for a
 // frames-to-video command (docs/PLUGINS-RENDER.md) to dir and returns its path.
 func writeFrameList(dir string, c Command) (string, error) {
-	frames, err := filepath.Glob(c.Parameters["inputGlob"].(string))
+	frames, err := filepath.Glob(str(c.Parameters["inputGlob"]))
 	if err != nil || len(frames) == 0 {
 		return "", fmt.Errorf("frames %s: %d found (%v)", c.Parameters["inputGlob"], len(frames), err)
 	}
@@ -209,13 +214,23 @@ func writeFrameList(dir string, c Command) (string, error) {
 	return path, os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// strs turns a []any of strings (a JSON list parameter) into []string.
+// strs is a list parameter as the plugins read it: numbers in it (the
+// Manager's fps among FFmpeg's args) become their text.
 func strs(v any) []string {
-	var out []string
-	for _, e := range v.([]any) {
-		out = append(out, e.(string))
+	if v == nil {
+		return nil
 	}
-	return out
+	out, err := sdk.NormalizeValue(pluginv1.ParamType_PARAM_TYPE_STRING_LIST, v)
+	if err != nil {
+		panic(fmt.Sprintf("test job: %v", err))
+	}
+	return out.([]string)
+}
+
+// str is a string parameter, "" when absent.
+func str(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // commandLines returns the command lines a task log shows after prefix

@@ -28,7 +28,7 @@ func TestSimpleBlenderRenderManager(t *testing.T) {
 	tl := needTools(t)
 	tmp := isolateTemp(t)
 	dir := t.TempDir()
-	render := testRender(makeScene(t, tl.blender, dir), filepath.Join(dir, "render", "shot-010"), testFrames, testChunk)
+	render := testRender(t, makeScene(t, tl.blender, dir), filepath.Join(dir, "render", "shot-010"), testFrames, testChunk)
 	job := mustJob(t, render, "shot-010")
 
 	mgr := managertest.New(t, managertest.Config{FailAfter: 1})
@@ -149,7 +149,7 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 	tl := needTools(t)
 	tmp := isolateTemp(t)
 	dir := t.TempDir()
-	render := testRender(makeScene(t, tl.blender, dir), filepath.Join(dir, "render", "shot-020"), testFrames, testChunk)
+	render := testRender(t, makeScene(t, tl.blender, dir), filepath.Join(dir, "render", "shot-020"), testFrames, testChunk)
 	job := mustJob(t, render, "shot-020")
 	data, err := job.TOML()
 	if err != nil {

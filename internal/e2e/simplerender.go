@@ -1,19 +1,29 @@
 // Package e2e runs whole render jobs through the real worker, the real
 // plugins and real Blender and FFmpeg: through the fake Manager
 // (internal/managertest) and through the local queue (cajon local). Its tests
-// and its benchmark live in the _test files; this file describes the jobs,
-// shaped exactly like the ones Flamenco's built-in job types send, so that
-// the tests, the benchmark and bench/ all run the same job.
+// and its benchmark live in the _test files; this file makes the job they
+// all run from the tasks a real Flamenco Manager handed its worker for its
+// stock Simple Blender Render job (internal/flamencotrace), so that the tests
+// run what the Manager sends, not our picture of it.
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/cajonfarm/cajon/internal/flamencotrace"
 	"github.com/cajonfarm/cajon/internal/managertest"
 	"github.com/pelletier/go-toml/v2"
 )
+
+// simpleRenderTrace is the recorded session of the stock Simple Blender
+// Render job: frames 1-4 in chunks of 2 at 23.976 fps, to PNG.
+const simpleRenderTrace = "03-simple-blender-render"
 
 // Job is a job as a Manager compiles it: tasks with commands, in order, and
 // dependencies between tasks by name.
@@ -38,103 +48,259 @@ type Command struct {
 	TotalStepCount int
 }
 
-// SimpleBlenderRender holds the settings of Flamenco's "Simple Blender
-// Render" job type, with the Manager's variables ({blender}, {blenderArgs},
-// {ffmpeg}) already expanded as the worker receives them.
+// SimpleBlenderRender is what varies between runs of the recorded Simple
+// Blender Render job: the files and the frames. Everything else (the
+// Manager's {blender} and {blenderArgs}, ffmpeg, the scene's name, PNG, the
+// FFmpeg options) is as recorded.
 type SimpleBlenderRender struct {
-	// Blender and BlenderArgs are the {blender} and {blenderArgs} variables
-	// ("blender" and "-b -y" on a default Manager).
-	Blender, BlenderArgs string
-	// FFmpeg is the ffmpeg task's exe ("ffmpeg").
-	FFmpeg string
-	// BlendFile is the scene to render.
+	// BlendFile is the scene to render; the recorded job's scene is "Scene".
 	BlendFile string
-	// Scene is the scene's name; "" leaves --scene out.
-	Scene string
-	// RenderOutput is the folder the frames go to, as ######.<ext>, and the
+	// RenderOutput is the folder the frames go to, as ######.png, and the
 	// preview video beside them.
 	RenderOutput string
-	// Format is Blender's --render-format, e.g. "PNG"; Extension the frames'
-	// file extension with its dot, e.g. ".png".
-	Format, Extension string
 	// FrameStart..FrameEnd (inclusive) are rendered in tasks of ChunkSize frames.
 	FrameStart, FrameEnd, ChunkSize int
-	// FPS is the video's frame rate.
+	// FPS is the video's frame rate; it goes into the task as a JSON number,
+	// in "fps" and among the FFmpeg args, as the Manager sends it.
 	FPS float64
 }
 
-// Job compiles the settings into the job the Manager sends: one task of
-// type blender per chunk of frames (render-A-B, command blender-render,
-// total_step_count = frames in the chunk), then one task of type ffmpeg
-// (preview-video, command frames-to-video) that depends on every render task.
+// recordedJob is the Simple Blender Render job as the Manager handed it out.
+type recordedJob struct {
+	settings SimpleBlenderRender // with the recording's placeholder paths
+	jobType  string
+	render   assignedTask // the first render task
+	video    assignedTask // the preview-video task
+	tasks    []assignedTask
+}
+
+// assignedTask is the part of an AssignedTask a job is made of.
+type assignedTask struct {
+	Name     string `json:"name"`
+	TaskType string `json:"task_type"`
+	JobType  string `json:"job_type"`
+	Commands []struct {
+		Name           string         `json:"name"`
+		Parameters     map[string]any `json:"parameters"`
+		TotalStepCount int            `json:"total_step_count"`
+	} `json:"commands"`
+}
+
+// loadRecordedJob reads the recorded job and the settings it was made with.
+func loadRecordedJob() (recordedJob, error) {
+	tr, err := flamencotrace.Get(simpleRenderTrace)
+	if err != nil {
+		return recordedJob{}, err
+	}
+	var rec recordedJob
+	for _, raw := range tr.AssignedTasks() {
+		var a assignedTask
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return recordedJob{}, fmt.Errorf("%s: %w", simpleRenderTrace, err)
+		}
+		if len(a.Commands) != 1 {
+			return recordedJob{}, fmt.Errorf("%s: task %s has %d commands, want 1", simpleRenderTrace, a.Name, len(a.Commands))
+		}
+		switch a.Commands[0].Name {
+		case "blender-render":
+			if rec.render.Name == "" {
+				rec.render = a
+			}
+		case "frames-to-video":
+			rec.video = a
+		default:
+			return recordedJob{}, fmt.Errorf("%s: unexpected command %s", simpleRenderTrace, a.Commands[0].Name)
+		}
+		rec.jobType = a.JobType
+		rec.tasks = append(rec.tasks, a)
+	}
+	if rec.render.Name == "" || rec.video.Name == "" {
+		return recordedJob{}, fmt.Errorf("%s: want render tasks and a preview-video task", simpleRenderTrace)
+	}
+	rp, vp := rec.render.Commands[0].Parameters, rec.video.Commands[0].Parameters
+	out, ok := argAfter(rp["args"], "--render-output")
+	if !ok {
+		return recordedJob{}, fmt.Errorf("%s: the render task has no --render-output", simpleRenderTrace)
+	}
+	fps, ok := vp["fps"].(float64)
+	if !ok {
+		return recordedJob{}, fmt.Errorf("%s: fps %v is not a number", simpleRenderTrace, vp["fps"])
+	}
+	blend, _ := rp["blendfile"].(string)
+	rec.settings = SimpleBlenderRender{BlendFile: blend, RenderOutput: path.Dir(out), FPS: fps, FrameStart: -1, ChunkSize: -1}
+	for _, t := range rec.tasks {
+		if t.Commands[0].Name != "blender-render" {
+			continue
+		}
+		frames, err := chunkFrames(t.Name)
+		if err != nil {
+			return recordedJob{}, fmt.Errorf("%s: task %s: %w", simpleRenderTrace, t.Name, err)
+		}
+		if rec.settings.FrameStart < 0 {
+			rec.settings.FrameStart, rec.settings.ChunkSize = frames[0], len(frames)
+		}
+		rec.settings.FrameEnd = frames[len(frames)-1]
+	}
+	return rec, nil
+}
+
+// RecordedSimpleBlenderRender returns the settings of the recorded job, with
+// the recording's placeholder paths (@SHARED@/...): change the paths, and the
+// frames if you like, then call Job.
+func RecordedSimpleBlenderRender() (SimpleBlenderRender, error) {
+	rec, err := loadRecordedJob()
+	return rec.settings, err
+}
+
+// Job makes the job the Manager sends for these settings from the recorded
+// one: each render task is the recorded first render task with this job's
+// paths and its chunk of frames (task render-<chunk>, --render-frame in
+// Blender's notation, total_step_count = frames in the chunk); the video
+// task is the recorded preview-video task with this job's paths and fps. It
+// depends on every render task, as in the Manager.
 func (s SimpleBlenderRender) Job(name string) (Job, error) {
-	if s.ChunkSize < 1 || s.FrameEnd < s.FrameStart {
-		return Job{}, fmt.Errorf("simple blender render %q: frames %d..%d in chunks of %d: need start <= end and a chunk size of at least 1",
+	if s.ChunkSize < 1 || s.FrameStart < 0 || s.FrameEnd < s.FrameStart {
+		return Job{}, fmt.Errorf("simple blender render %q: frames %d..%d in chunks of %d: need 0 <= start <= end and a chunk size of at least 1",
 			name, s.FrameStart, s.FrameEnd, s.ChunkSize)
 	}
 	if s.FPS <= 0 {
 		return Job{}, fmt.Errorf("simple blender render %q: fps %v must be positive", name, s.FPS)
 	}
-	job := Job{Name: name, Type: "simple-blender-render"}
+	rec, err := loadRecordedJob()
+	if err != nil {
+		return Job{}, err
+	}
+	// The video's path starts with the render folder's: it goes first, as
+	// a Replacer tries its pairs in order.
+	paths := strings.NewReplacer(
+		rec.settings.VideoFile(), s.VideoFile(),
+		rec.settings.BlendFile, s.BlendFile,
+		rec.settings.RenderOutput, s.RenderOutput)
+	job := Job{Name: name, Type: rec.jobType}
 	var renders []string
 	for a := s.FrameStart; a <= s.FrameEnd; a += s.ChunkSize {
 		b := min(a+s.ChunkSize-1, s.FrameEnd)
-		var args []any
-		if s.Scene != "" {
-			args = append(args, "--scene", s.Scene)
+		chunk := chunkName(a, b)
+		params := templated(rec.render.Commands[0].Parameters, paths, 0, 0)
+		args := params["args"].([]any)
+		i := slices.Index(args, any("--render-frame"))
+		if i < 0 || i+1 >= len(args) {
+			return Job{}, fmt.Errorf("%s: the render task has no --render-frame", simpleRenderTrace)
 		}
-		args = append(args,
-			"--render-output", filepath.Join(s.RenderOutput, "######"),
-			"--render-format", s.Format,
-			"--render-frame", fmt.Sprintf("%d..%d", a, b))
+		// The Manager writes a frame range in Blender's notation, a..b.
+		args[i+1] = strings.ReplaceAll(chunk, "-", "..")
 		t := Task{
-			Name: fmt.Sprintf("render-%d-%d", a, b),
-			Type: "blender",
+			Name: "render-" + chunk,
+			Type: rec.render.TaskType,
 			Commands: []Command{{
-				Name: "blender-render",
-				Parameters: map[string]any{
-					"exe":        s.Blender,
-					"exeArgs":    s.BlenderArgs,
-					"argsBefore": []any{},
-					"blendfile":  s.BlendFile,
-					"args":       args,
-				},
-				TotalStepCount: b - a + 1,
+				Name: rec.render.Commands[0].Name, Parameters: params, TotalStepCount: b - a + 1,
 			}},
 		}
 		renders = append(renders, t.Name)
 		job.Tasks = append(job.Tasks, t)
 	}
-	fps := strconv.FormatFloat(s.FPS, 'f', -1, 64)
+	vc := rec.video.Commands[0]
 	job.Tasks = append(job.Tasks, Task{
-		Name:      "preview-video",
-		Type:      "ffmpeg",
-		DependsOn: renders,
+		Name: rec.video.Name, Type: rec.video.TaskType, DependsOn: renders,
 		Commands: []Command{{
-			Name: "frames-to-video",
-			Parameters: map[string]any{
-				"exe":        s.FFmpeg,
-				"exeArgs":    "",
-				"fps":        s.FPS,
-				"inputGlob":  filepath.Join(s.RenderOutput, "*"+s.Extension),
-				"outputFile": s.VideoFile(),
-				"argsBefore": []any{},
-				"args": []any{"-c:v", "h264", "-crf", "20", "-g", "18",
-					"-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", "-r", fps, "-y"},
-			},
+			Name: vc.Name, Parameters: templated(vc.Parameters, paths, rec.settings.FPS, s.FPS), TotalStepCount: vc.TotalStepCount,
 		}},
 	})
 	return job, nil
 }
 
-// VideoFile is where the preview video goes: <render output>/<its name>.mp4.
-func (s SimpleBlenderRender) VideoFile() string {
-	return filepath.Join(s.RenderOutput, filepath.Base(s.RenderOutput)+".mp4")
+// templated copies recorded parameters with paths replaced in every string
+// and every number equal to fromFPS (the fps, also among the args) made toFPS.
+func templated(params map[string]any, paths *strings.Replacer, fromFPS, toFPS float64) map[string]any {
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			return paths.Replace(x)
+		case float64:
+			if fromFPS != 0 && x == fromFPS {
+				return toFPS
+			}
+			return x
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = walk(e)
+			}
+			return out
+		case map[string]any:
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				out[k] = walk(e)
+			}
+			return out
+		}
+		return v
+	}
+	return walk(params).(map[string]any)
 }
 
-// FramePath is the file Blender writes for frame n.
+// chunkName writes the frames a..b as the Manager names a chunk: "7", "7,8",
+// or "7-9" for three frames and more.
+func chunkName(a, b int) string {
+	switch b - a {
+	case 0:
+		return strconv.Itoa(a)
+	case 1:
+		return fmt.Sprintf("%d,%d", a, b)
+	}
+	return fmt.Sprintf("%d-%d", a, b)
+}
+
+// chunkFrames reads the frames of a render task's name, the inverse of
+// chunkName.
+func chunkFrames(task string) ([]int, error) {
+	chunk, ok := strings.CutPrefix(task, "render-")
+	if !ok {
+		return nil, fmt.Errorf("not a render task name")
+	}
+	var frames []int
+	for _, part := range strings.Split(chunk, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, err
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				return nil, err
+			}
+		}
+		for f := a; f <= b; f++ {
+			frames = append(frames, f)
+		}
+	}
+	return frames, nil
+}
+
+// argAfter is the string after flag in a JSON list of arguments.
+func argAfter(list any, flag string) (string, bool) {
+	args, _ := list.([]any)
+	i := slices.Index(args, any(flag))
+	if i < 0 || i+1 >= len(args) {
+		return "", false
+	}
+	s, ok := args[i+1].(string)
+	return s, ok
+}
+
+// VideoFile is where the preview video goes, as the Manager names it:
+// <render output>/<blend file's stem>-<start>-<end>.mp4.
+func (s SimpleBlenderRender) VideoFile() string {
+	stem := strings.TrimSuffix(filepath.Base(s.BlendFile), filepath.Ext(s.BlendFile))
+	return filepath.Join(s.RenderOutput, fmt.Sprintf("%s-%d-%d.mp4", stem, s.FrameStart, s.FrameEnd))
+}
+
+// FramePath is the file Blender writes for frame n (the recorded job renders
+// PNG to ######).
 func (s SimpleBlenderRender) FramePath(n int) string {
-	return filepath.Join(s.RenderOutput, fmt.Sprintf("%06d%s", n, s.Extension))
+	return filepath.Join(s.RenderOutput, fmt.Sprintf("%06d.png", n))
 }
 
 // ManagerJob is the job for managertest.Manager.AddJob.

@@ -27,7 +27,10 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-type securityErrorBody struct {
+// messageBody is the answer of the Manager's request validator (400 for a
+// body that breaks the schema) and of its authentication (403): a message
+// without a code, unlike errorBody.
+type messageBody struct {
 	Message string `json:"message"`
 }
 
@@ -78,6 +81,9 @@ type versionBody struct {
 	Git          string `json:"git"`
 }
 
+// jsonContentType is the Content-Type of the real Manager's JSON answers.
+const jsonContentType = "application/json; charset=UTF-8"
+
 func errReply(status int, format string, args ...any) reply {
 	return reply{status: status, body: errorBody{Code: status, Message: fmt.Sprintf(format, args...)}}
 }
@@ -97,7 +103,7 @@ func writeReply(w http.ResponseWriter, rp reply) {
 		// an unencodable one is a test bug worth a loud failure.
 		panic(fmt.Sprintf("managertest: encode answer: %v", err))
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", jsonContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(rp.status)
 	_, _ = w.Write(data)
@@ -115,6 +121,8 @@ func route(method, escapedPath string) (op, taskID string, methodOK, ok bool) {
 	switch {
 	case len(parts) == 1 && parts[0] == "version":
 		op, want = OpVersion, http.MethodGet
+	case isSharedStoragePath(parts):
+		op, want = OpSharedStorage, http.MethodGet
 	case len(parts) == 2 && parts[0] == "worker":
 		switch parts[1] {
 		case "register-worker":
@@ -229,6 +237,8 @@ func (m *Manager) handle(r *http.Request, op, taskID string, methodOK, known boo
 		return reply{status: http.StatusOK, body: versionBody{Version: "3.6-managertest", ShortVersion: "3.6", Name: "managertest", Git: "managertest"}}
 	case OpRegister:
 		return m.register(r, body)
+	case OpSharedStorage:
+		return m.sharedStorage(r)
 	}
 
 	wk, rp := m.authenticate(r)
@@ -264,33 +274,29 @@ func (m *Manager) protocolError(format string, args ...any) {
 	m.protocolErrors = append(m.protocolErrors, fmt.Sprintf(format, args...))
 }
 
-// badRequest records and answers a request that breaks the schema.
+// badRequest records and answers a request that breaks the schema, as the
+// real Manager's request validator does: 400 with a message and no code.
 func (m *Manager) badRequest(op, format string, args ...any) reply {
 	msg := fmt.Sprintf(format, args...)
 	m.protocolError("%s: %s", op, msg)
-	return errReply(http.StatusBadRequest, "%s", msg)
+	return reply{status: http.StatusBadRequest, body: messageBody{Message: "request body has an error: " + msg}}
 }
 
 // authenticate checks HTTP Basic credentials; call with mu held.
 func (m *Manager) authenticate(r *http.Request) (*worker, reply) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
-		return nil, reply{status: http.StatusForbidden, body: securityErrorBody{Message: "no credentials: HTTP Basic auth with the worker id and secret is required"}}
+		return nil, reply{status: http.StatusForbidden, body: messageBody{Message: "no credentials: HTTP Basic auth with the worker id and secret is required"}}
 	}
 	wk, known := m.workers[id]
 	if !known || subtle.ConstantTimeCompare([]byte(wk.secret), []byte(secret)) != 1 {
-		return nil, reply{status: http.StatusForbidden, body: securityErrorBody{Message: "unknown worker or wrong secret"}}
+		return nil, reply{status: http.StatusForbidden, body: messageBody{Message: "unknown worker or wrong secret"}}
 	}
 	return wk, reply{}
 }
 
 func (m *Manager) register(r *http.Request, body []byte) reply {
-	v, problem := checkBody(r, body, []fieldSpec{
-		{"name", kindString, true},
-		{"secret", kindString, true},
-		{"platform", kindString, true},
-		{"supported_task_types", kindStrings, true},
-	})
+	v, problem := checkBody(r, body, requestFields(OpRegister))
 	if problem != "" {
 		return m.badRequest(OpRegister, "%s", problem)
 	}
@@ -303,12 +309,7 @@ func (m *Manager) register(r *http.Request, body []byte) reply {
 }
 
 func (m *Manager) signOn(wk *worker, r *http.Request, body []byte) reply {
-	v, problem := checkBody(r, body, []fieldSpec{
-		{"name", kindString, true},
-		{"supported_task_types", kindStrings, true},
-		{"software_version", kindString, true},
-		{"can_restart", kindBool, false},
-	})
+	v, problem := checkBody(r, body, requestFields(OpSignOn))
 	if problem != "" {
 		return m.badRequest(OpSignOn, "%s", problem)
 	}
@@ -335,7 +336,7 @@ func (m *Manager) signOff(wk *worker) reply {
 }
 
 func (m *Manager) stateChanged(wk *worker, r *http.Request, body []byte) reply {
-	v, problem := checkBody(r, body, []fieldSpec{{"status", kindWorkerStatus, true}})
+	v, problem := checkBody(r, body, requestFields(OpStateChanged))
 	if problem != "" {
 		return m.badRequest(OpStateChanged, "%s", problem)
 	}
@@ -354,11 +355,13 @@ func (m *Manager) stateChanged(wk *worker, r *http.Request, body []byte) reply {
 }
 
 func (m *Manager) scheduleTask(wk *worker) reply {
-	if wk.status != WorkerAwake {
-		return errReply(http.StatusConflict, "worker %s is in status %q; it must be %q to get a task", wk.name, wk.status, WorkerAwake)
-	}
+	// Like the real Manager: a pending status change first, then the
+	// worker's own status.
 	if wk.requested != "" {
 		return reply{status: http.StatusLocked, body: stateChangeBody{StatusRequested: wk.requested}}
+	}
+	if wk.status != WorkerAwake {
+		return errReply(http.StatusConflict, "worker %s is in status %q; it must be %q to get a task", wk.name, wk.status, WorkerAwake)
 	}
 	var t *task
 	for _, c := range m.tasks {
@@ -391,15 +394,7 @@ func (m *Manager) taskUpdate(wk *worker, r *http.Request, taskID string, body []
 	if t != nil {
 		t.updatesReceived++
 	}
-	v, problem := checkBody(r, body, []fieldSpec{
-		{"taskStatus", kindTaskStatus, false},
-		{"activity", kindString, false},
-		{"log", kindString, false},
-		{"steps_completed", kindInt, false},
-	})
-	if problem == "" && v.has("taskStatus") && v.str("taskStatus") == StatusSoftFailed {
-		problem = `taskStatus "soft-failed" is decided by the Manager; a worker sends "failed"`
-	}
+	v, problem := checkBody(r, body, requestFields(OpTaskUpdate))
 	if problem == "" && v.has("steps_completed") && v.int("steps_completed") < 0 {
 		problem = fmt.Sprintf("steps_completed %d is negative", v.int("steps_completed"))
 	}
@@ -411,6 +406,12 @@ func (m *Manager) taskUpdate(wk *worker, r *http.Request, taskID string, body []
 	}
 	if t.worker != wk.id {
 		return errReply(http.StatusConflict, "task %s is not assigned to worker %s", taskID, wk.name)
+	}
+	// The real Manager checks this in its handler, after the task: a 400
+	// with a code, unlike the validator's.
+	if v.has("taskStatus") && v.str("taskStatus") == StatusSoftFailed {
+		m.protocolError("%s: task %s: taskStatus soft-failed", OpTaskUpdate, taskID)
+		return errReply(http.StatusBadRequest, `task status %s not allowed to be sent by Worker: "soft-failed" is decided by the Manager; a worker sends "failed"`, StatusSoftFailed)
 	}
 
 	u := TaskUpdate{Worker: wk.id}
@@ -452,14 +453,15 @@ func (m *Manager) taskUpdate(wk *worker, r *http.Request, taskID string, body []
 func (m *Manager) mayIRun(wk *worker, taskID string) reply {
 	t := m.tasks[taskID]
 	if t == nil {
-		return errReply(http.StatusNotFound, "no task %s", taskID)
+		// The real Manager answers an unknown task with a plain no.
+		return reply{status: http.StatusOK, body: mayKeepRunningBody{Reason: "Task not found"}}
 	}
 	answer := mayKeepRunningBody{MayKeepRunning: true}
-	switch {
-	case t.worker != wk.id:
-		answer = mayKeepRunningBody{Reason: "task not assigned to this worker"}
+	switch { // in the real Manager's order
 	case wk.requested != "" && !wk.lazy:
 		answer = mayKeepRunningBody{Reason: "worker status change requested", StatusChangeRequested: true}
+	case t.worker != wk.id:
+		answer = mayKeepRunningBody{Reason: "task not assigned to this worker"}
 	case t.status != StatusActive:
 		answer = mayKeepRunningBody{Reason: fmt.Sprintf("task is in non-runnable status %q", t.status)}
 	}
@@ -467,15 +469,17 @@ func (m *Manager) mayIRun(wk *worker, taskID string) reply {
 }
 
 func (m *Manager) outputProduced(wk *worker, r *http.Request, taskID string, body []byte) reply {
-	t := m.tasks[taskID]
-	if t == nil {
-		return errReply(http.StatusNotFound, "no task %s", taskID)
-	}
-	if r.ContentLength < 0 {
+	// In the real Manager's order: size, task, type.
+	if r.ContentLength <= 0 {
 		return errReply(http.StatusLengthRequired, "Content-Length is required")
 	}
 	if r.ContentLength > MaxOutputBytes {
 		return errReply(http.StatusRequestEntityTooLarge, "image of %d bytes is larger than %d", r.ContentLength, MaxOutputBytes)
+	}
+	t := m.tasks[taskID]
+	if t == nil {
+		// Not an Error object: the real Manager answers a JSON string here.
+		return reply{status: http.StatusNotFound, body: "Task does not exist"}
 	}
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType != "image/jpeg" && mediaType != "image/png" {

@@ -2,6 +2,7 @@ package managertest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -45,6 +46,56 @@ type Fault struct {
 	// Delay, Status, Conflict409 or Reset to the answer: the worker's
 	// update landed although the worker saw a failure.
 	AfterHandling bool
+
+	// BodyLimit plays a proxy with a request body limit (nginx's
+	// client_max_body_size, 1 MiB by default): a request whose body is
+	// larger gets nginx's 413 page and is not handled; smaller ones pass.
+	// Every matching request counts against Count, passed or not.
+	BodyLimit int64
+	// Redirect answers with this redirect status (301, 302, 303, 307, 308)
+	// without handling the request. Location is RedirectTo followed by the
+	// request's path; an empty RedirectTo is the Manager's own URL, so with
+	// Count 1 the redirected request lands on the Manager itself.
+	Redirect   int
+	RedirectTo string
+	// RewriteAnswer handles the request, then replaces a 200 answer's body
+	// with what it returns (see SetField): a Manager handing out a task the
+	// worker must refuse.
+	RewriteAnswer func(body []byte) []byte
+}
+
+// SetField returns a RewriteAnswer that sets one top-level field of a JSON
+// object answer to value (nil: JSON null), e.g. SetField("commands", nil).
+func SetField(name string, value any) func([]byte) []byte {
+	return SetTaskField("", name, value)
+}
+
+// SetTaskField is SetField for the scheduleTask answers that hand out the
+// task taskID only; other answers pass unchanged. An empty taskID matches
+// every answer.
+func SetTaskField(taskID, name string, value any) func([]byte) []byte {
+	return func(body []byte) []byte {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(body, &obj); err != nil {
+			panic(fmt.Sprintf("managertest: SetField(%q): the answer is not a JSON object: %v", name, err))
+		}
+		if taskID != "" {
+			var id string
+			if json.Unmarshal(obj["uuid"], &id) != nil || id != taskID {
+				return body
+			}
+		}
+		v, err := json.Marshal(value)
+		if err != nil {
+			panic(fmt.Sprintf("managertest: SetField(%q): %v", name, err))
+		}
+		obj[name] = v
+		out, err := json.Marshal(obj)
+		if err != nil {
+			panic(fmt.Sprintf("managertest: SetField(%q): %v", name, err))
+		}
+		return out
+	}
 }
 
 // The operations of the worker API, for Fault.Op and Request.Op.
@@ -72,6 +123,14 @@ func (m *Manager) SetFault(f Fault) error {
 	}
 	if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
 		return fmt.Errorf("managertest: SetFault: status %d is not an HTTP status", f.Status)
+	}
+	switch f.Redirect {
+	case 0, http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return fmt.Errorf("managertest: SetFault: %d is not a redirect status", f.Redirect)
+	}
+	if f.BodyLimit < 0 {
+		return fmt.Errorf("managertest: SetFault: negative body limit %d", f.BodyLimit)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -115,7 +174,21 @@ func (m *Manager) takeFault(op, path string) (Fault, bool) {
 // record is called before a reset goes out, so that a client that sees the
 // reset finds the request already in Requests.
 func (m *Manager) serveWithFault(w http.ResponseWriter, r *http.Request, f Fault, handle func(http.ResponseWriter) int, record func(status int)) int {
-	if !f.AfterHandling && !f.MalformedJSON {
+	if f.BodyLimit > 0 && !withinLimit(r, f.BodyLimit) {
+		writeTooLarge(w)
+		return http.StatusRequestEntityTooLarge
+	}
+	if f.Redirect != 0 {
+		base := f.RedirectTo
+		if base == "" {
+			base = m.URL()
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxBodyBytes))
+		w.Header().Set("Location", base+r.URL.RequestURI())
+		w.WriteHeader(f.Redirect)
+		return f.Redirect
+	}
+	if !f.AfterHandling && !f.MalformedJSON && f.RewriteAnswer == nil {
 		if f.Delay > 0 {
 			// net/http notices a client that hangs up (and cancels
 			// r.Context) only once the request body has been read.
@@ -144,6 +217,10 @@ func (m *Manager) serveWithFault(w http.ResponseWriter, r *http.Request, f Fault
 	status, body := rec.Code, rec.Body.Bytes()
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
+	}
+	if f.RewriteAnswer != nil && status == http.StatusOK {
+		body = f.RewriteAnswer(body)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	if f.MalformedJSON {
 		if status == http.StatusNoContent || len(body) == 0 {
@@ -184,6 +261,12 @@ func answerFault(w http.ResponseWriter, f Fault, record func(status int)) (statu
 	case f.Conflict409:
 		writeError(w, http.StatusConflict, "task is not assigned to this worker (injected fault)")
 		return http.StatusConflict, true
+	case f.Status == http.StatusUnauthorized:
+		// As an authenticating proxy answers: a challenge, not the
+		// Manager's 403 for unknown credentials.
+		w.Header().Set("WWW-Authenticate", `Basic realm="proxy"`)
+		writeError(w, f.Status, "injected fault: 401 Unauthorized")
+		return f.Status, true
 	case f.Status != 0:
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
@@ -205,4 +288,39 @@ func resetConnection(w http.ResponseWriter) {
 		_ = tcp.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+// withinLimit reads r's body when it is at most limit bytes (and puts it back
+// for the handler), or reports false. Like nginx it reads and discards the
+// rest of a body that is too large before answering, so the client gets the
+// 413 instead of a connection closed under its upload.
+func withinLimit(r *http.Request, limit int64) bool {
+	if r.ContentLength > limit {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxBodyBytes))
+		return false
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if int64(len(body)) > limit {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxBodyBytes))
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
+}
+
+// nginxTooLarge is nginx's own 413 page: HTML, not the Manager's JSON.
+const nginxTooLarge = `<html>
+<head><title>413 Request Entity Too Large</title></head>
+<body>
+<center><h1>413 Request Entity Too Large</h1></center>
+<hr><center>nginx</center>
+</body>
+</html>
+`
+
+func writeTooLarge(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", strconv.Itoa(len(nginxTooLarge)))
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	_, _ = io.WriteString(w, nginxTooLarge)
 }

@@ -10,7 +10,9 @@
 // or unknown endpoint is recorded in ProtocolErrors.
 //
 // It keeps its own wire types on purpose: sharing the client's structs would
-// hide a wrong field name on both sides at once.
+// hide a wrong field name on both sides at once. Its tests hold those types
+// and its answers to the recordings of a real Manager (internal/flamencotrace)
+// and to the Manager's OpenAPI schema (its extract testdata/worker-api-schemas.json).
 package managertest
 
 import (
@@ -47,6 +49,15 @@ type Config struct {
 	OutputQueueSize int
 	// Logf, if set, logs every request and its answer (e.g. t.Logf).
 	Logf func(format string, args ...any)
+	// NewID, if set, makes the ids the fake hands out: workers', and those
+	// of jobs and tasks added without one. nil means random UUIDs, like
+	// the real Manager; Flamenco 3.9 no longer promises the UUID form, so
+	// tests can give any other. It is called with the Manager locked and
+	// must not call it.
+	NewID func() string
+	// SharedStorage is the shared storage location the Manager gives
+	// workers; "" means DefaultSharedStorage.
+	SharedStorage string
 }
 
 // Manager is a running fake Manager. All methods are safe for concurrent use.
@@ -218,8 +229,16 @@ func (m *Manager) WaitFor(ctx context.Context, cond func() bool) error {
 	}
 }
 
-// newID returns a random UUID (version 4) string.
-func newID() string {
+// newID makes a new id; call with mu held.
+func (m *Manager) newID() string {
+	if m.cfg.NewID != nil {
+		return m.cfg.NewID()
+	}
+	return newUUID()
+}
+
+// newUUID returns a random UUID (version 4) string.
+func newUUID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("managertest: no randomness: " + err.Error())

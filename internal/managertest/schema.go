@@ -28,6 +28,38 @@ type fieldSpec struct {
 	required bool
 }
 
+// requestFields are the fields of an operation's JSON request body, as the
+// Manager's schema (flamenco-openapi.yaml) defines them: WorkerRegistration,
+// WorkerSignOn, WorkerStateChanged, TaskUpdate.
+func requestFields(op string) []fieldSpec {
+	switch op {
+	case OpRegister:
+		return []fieldSpec{
+			{"name", kindString, true},
+			{"secret", kindString, true},
+			{"platform", kindString, true},
+			{"supported_task_types", kindStrings, true},
+		}
+	case OpSignOn:
+		return []fieldSpec{
+			{"name", kindString, true},
+			{"supported_task_types", kindStrings, true},
+			{"software_version", kindString, true},
+			{"can_restart", kindBool, false},
+		}
+	case OpStateChanged:
+		return []fieldSpec{{"status", kindWorkerStatus, true}}
+	case OpTaskUpdate:
+		return []fieldSpec{
+			{"taskStatus", kindTaskStatus, false},
+			{"activity", kindString, false},
+			{"log", kindString, false},
+			{"steps_completed", kindInt, false},
+		}
+	}
+	panic("managertest: no request body for op " + op)
+}
+
 // values are a checked request body's fields, decoded.
 type values map[string]any
 

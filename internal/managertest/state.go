@@ -9,7 +9,7 @@ import (
 
 // Job is a job for AddJob. Empty fields get defaults.
 type Job struct {
-	ID       string // default: a new UUID
+	ID       string // default: a new id (Config.NewID)
 	Name     string // default: "job-N"
 	Type     string // job_type; default "simple-blender-render"
 	Priority int    // job_priority; default 50
@@ -18,13 +18,15 @@ type Job struct {
 
 // Task is a task of a Job.
 type Task struct {
-	ID       string // default: a new UUID
-	Name     string // default: "task-N"; unique within the job
+	ID string // default: a new id (Config.NewID)
+	// Name defaults to "task-N". Like the real Manager's, names need not be
+	// unique: its Echo Sleep Test job has two tasks named "sleep".
+	Name     string
 	Type     string // task_type; default "misc"
 	Priority int    // default 50
 	Commands []Command
-	// DependsOn names tasks of the same job (by Name) that must be completed
-	// before this one is scheduled.
+	// DependsOn names earlier tasks of the same job (by Name; every task of
+	// that name) that must be completed before this one is scheduled.
 	DependsOn []string
 }
 
@@ -178,13 +180,13 @@ type Request struct {
 }
 
 // AddJob queues a job and returns it with every default and id filled in.
-// It panics on a malformed job (a test bug): a duplicate id or task name, or
-// an unknown dependency.
+// It panics on a malformed job (a test bug): a duplicate id, or a dependency
+// on no earlier task.
 func (m *Manager) AddJob(j Job) Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if j.ID == "" {
-		j.ID = newID()
+		j.ID = m.newID()
 	}
 	if _, dup := m.jobs[j.ID]; dup {
 		panic(fmt.Sprintf("managertest: AddJob: duplicate job id %q", j.ID))
@@ -199,21 +201,18 @@ func (m *Manager) AddJob(j Job) Job {
 		j.Priority = 50
 	}
 	jb := &job{id: j.ID, name: j.Name, typ: j.Type, priority: j.Priority, failures: map[string]int{}, blocklist: map[string]bool{}}
-	byName := map[string]*task{}
+	byName := map[string][]*task{}
 	j.Tasks = slices.Clone(j.Tasks)
 	for i := range j.Tasks {
 		t := &j.Tasks[i]
 		if t.ID == "" {
-			t.ID = newID()
+			t.ID = m.newID()
 		}
 		if _, dup := m.tasks[t.ID]; dup {
 			panic(fmt.Sprintf("managertest: AddJob: duplicate task id %q", t.ID))
 		}
 		if t.Name == "" {
 			t.Name = fmt.Sprintf("task-%d", i+1)
-		}
-		if _, dup := byName[t.Name]; dup {
-			panic(fmt.Sprintf("managertest: AddJob: two tasks named %q in job %q", t.Name, j.Name))
 		}
 		if t.Type == "" {
 			t.Type = "misc"
@@ -238,9 +237,9 @@ func (m *Manager) AddJob(j Job) Job {
 			if !ok {
 				panic(fmt.Sprintf("managertest: AddJob: task %q depends on %q, which is not an earlier task of job %q", t.Name, dep, j.Name))
 			}
-			tk.dependsOn = append(tk.dependsOn, d)
+			tk.dependsOn = append(tk.dependsOn, d...)
 		}
-		byName[t.Name] = tk
+		byName[t.Name] = append(byName[t.Name], tk)
 		m.tasks[tk.id] = tk
 		jb.tasks = append(jb.tasks, tk)
 	}
@@ -353,7 +352,9 @@ func (m *Manager) AddWorker(name, secret string, taskTypes ...string) string {
 }
 
 func (m *Manager) addWorker(name, secret, platform string, taskTypes []string) string {
-	w := &worker{id: newID(), name: name, secret: secret, platform: platform, taskTypes: slices.Clone(taskTypes), status: WorkerOffline}
+	// No status until it signs on: the real Manager answers register-worker
+	// with "status": "".
+	w := &worker{id: m.newID(), name: name, secret: secret, platform: platform, taskTypes: slices.Clone(taskTypes)}
 	m.workers[w.id] = w
 	m.workerOrder = append(m.workerOrder, w.id)
 	m.notify()

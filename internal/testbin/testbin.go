@@ -69,6 +69,22 @@ func Build(dir string, plugins ...string) error {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %v\n%s", t[0], err, strings.TrimSpace(string(out)))
 		}
+		// The host refuses plugin files that group or others may write,
+		// which a umask of 002 would give them.
+		for _, p := range []string{t[1], filepath.Dir(t[1])} {
+			if err := denyGroupWrite(p); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// denyGroupWrite clears the group and others write bits of path.
+func denyGroupWrite(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return os.Chmod(path, info.Mode()&^0o022)
 }

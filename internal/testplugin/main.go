@@ -30,6 +30,7 @@ func main() {
 			sdk.NewCommand[Fail]("test-fail", "test", "Fail with a message."),
 			sdk.NewCommand[Garbage]("test-garbage", "test", "Write invalid UTF-8, binary bytes and NULs everywhere a plugin can write."),
 			sdk.NewCommand[LongLine]("test-longline", "test", "Print one huge line without a newline."),
+			sdk.NewCommand[BigEvent]("test-bigevent", "test", "Send one event larger than the protocol allows."),
 		},
 	})
 }

@@ -21,7 +21,7 @@ import (
 // Simple Blender Render job type sends.
 type Render struct {
 	Exe        string   `param:"exe" desc:"Blender to run: a path, or a name looked up in PATH. Empty or \"blender\": [plugins.blender] exe from cajon.toml, else blender from PATH."`
-	ExeArgs    string   `param:"exeArgs" desc:"Arguments right after exe, as one string split like a POSIX shell does (quotes, backslashes; no globbing), e.g. \"-b -y\"."`
+	ExeArgs    string   `param:"exeArgs" desc:"Arguments right after exe, as one string split into words as Flamenco's worker splits it (shlex: quotes, backslashes, # comments; no globbing), e.g. \"-b -y\"."`
 	ArgsBefore []string `param:"argsBefore" desc:"Arguments before the blend file."`
 	BlendFile  string   `param:"blendfile" desc:"The blend file to render; left out of the command line when empty."`
 	Args       []string `param:"args" desc:"Arguments after the blend file, e.g. --render-output, --render-format, --render-frame."`

@@ -46,9 +46,29 @@ func TestCommands(t *testing.T) {
 		{"inline script with an interpreter argument", "exec", map[string]any{"script": "#!/usr/bin/env sh\necho env ok"}, sdktest.Completed, "env ok", ""},
 		{"script without #!", "exec", map[string]any{"script": "echo hi"}, sdktest.Failed, "", "must start with a #! line"},
 		{"script file without execute bit", "exec", map[string]any{"exe": noExecBit, "args": []any{"arg1"}}, sdktest.Completed, "no x bit: arg1", ""},
+		// Flamenco's stock worker prints echo's message of any type with %v.
+		// Lists and tables are refused: their %v would hide the mistake.
+		{"echo a number", "echo", map[string]any{"message": 24.0}, sdktest.Completed, "24", ""},
+		{"echo a fraction", "echo", map[string]any{"message": 23.976}, sdktest.Completed, "23.976", ""},
+		{"echo a boolean", "echo", map[string]any{"message": true}, sdktest.Completed, "true", ""},
+		{"echo a list", "echo", map[string]any{"message": []any{"a"}}, sdktest.Failed, "", `parameter "message": expected a string, got a list (["a"])`},
+		{"exec numbers and booleans in args", "exec", map[string]any{"exe": "echo", "args": []any{"-r", 23.976, 24.0, true}}, sdktest.Completed, "-r 23.976 24 true", ""},
+		{"exec a table in args", "exec", map[string]any{"exe": "echo", "args": []any{"a", map[string]any{"b": 1.0}}}, sdktest.Failed, "",
+			`parameter "args": expected a list of strings, but element 1 is a table ({"b":1})`},
+		{"exec numbers in env", "exec", map[string]any{"exe": "sh", "args": []any{"-c", "echo $N"}, "env": map[string]any{"N": 2.0}}, sdktest.Completed, "2", ""},
+		// sleep takes an int or a float, as the stock worker's type switch
+		// does (a JSON integer arrives as a float64, a TOML one as int64).
+		// The stock worker truncates to whole seconds; fractions are honoured
+		// here, which is what a job asking for 0.05 s means.
+		{"sleep integer", "sleep", map[string]any{"duration_in_seconds": 0.0}, sdktest.Completed, "slept 0s", ""},
+		{"sleep TOML integer", "sleep", map[string]any{"duration_in_seconds": int64(0)}, sdktest.Completed, "slept 0s", ""},
 		{"sleep fraction", "sleep", map[string]any{"duration_in_seconds": 0.05}, sdktest.Completed, "slept 50ms", ""},
 		{"sleep negative", "sleep", map[string]any{"duration_in_seconds": -1}, sdktest.Failed, "", "must not be negative"},
-		{"sleep wrong type", "sleep", map[string]any{"duration_in_seconds": "5"}, sdktest.Failed, "", `parameter "duration_in_seconds": expected a number, got a string ("5")`},
+		{"sleep beyond what a duration holds", "sleep", map[string]any{"duration_in_seconds": 1e10}, sdktest.Failed, "",
+			"duration_in_seconds is 1e+10, more than the largest allowed value 9223372036 (about 292 years)"},
+		{"sleep just beyond the largest", "sleep", map[string]any{"duration_in_seconds": 9223372036.5}, sdktest.Failed, "", "more than the largest allowed value 9223372036"},
+		{"sleep wrong type", "sleep", map[string]any{"duration_in_seconds": "5"}, sdktest.Failed, "", `parameter "duration_in_seconds": expected a number, got a string ("5"); write the number without quotes (5)`},
+		{"sleep missing", "sleep", map[string]any{}, sdktest.Failed, "", `parameter "duration_in_seconds" is required`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,7 +100,16 @@ func TestInlineScriptIsRemoved(t *testing.T) {
 }
 
 func TestSleepIsCancellable(t *testing.T) {
-	res := sdktest.Run(t, plugin(), "sleep", map[string]any{"duration_in_seconds": 600}, sdktest.Options{CancelAfter: 50 * time.Millisecond})
+	// The largest allowed value is a real wait, not a wrapped-around one.
+	res := sdktest.Run(t, plugin(), "sleep", map[string]any{"duration_in_seconds": float64(maxSleepSeconds)}, sdktest.Options{CancelAfter: 50 * time.Millisecond})
+	if res.Status != sdktest.Canceled {
+		t.Fatalf("the longest sleep: %+v", res)
+	}
+	if len(res.Progress) == 0 || !strings.HasPrefix(res.Progress[0].Activity, "sleeping 2562047h47m") {
+		t.Errorf("activity %+v, want sleeping 2562047h47m...", res.Progress)
+	}
+
+	res = sdktest.Run(t, plugin(), "sleep", map[string]any{"duration_in_seconds": 600}, sdktest.Options{CancelAfter: 50 * time.Millisecond})
 	if res.Status != sdktest.Canceled {
 		t.Fatalf("%+v", res)
 	}

@@ -20,7 +20,7 @@ import (
 // Flamenco's Simple Blender Render job type sends.
 type FramesToVideo struct {
 	Exe        string   `param:"exe" desc:"FFmpeg to run: a path, or a name looked up in PATH. Empty or \"ffmpeg\": [plugins.ffmpeg] exe from cajon.toml, else ffmpeg from PATH."`
-	ExeArgs    string   `param:"exeArgs" desc:"Arguments right after exe, as one string split like a POSIX shell does (quotes, backslashes; no globbing)."`
+	ExeArgs    string   `param:"exeArgs" desc:"Arguments right after exe, as one string split into words as Flamenco's worker splits it (shlex: quotes, backslashes, # comments; no globbing)."`
 	FPS        float64  `param:"fps,required" desc:"Frames per second of the video; each frame is shown for 1/fps s."`
 	InputGlob  string   `param:"inputGlob" desc:"The frames to encode, e.g. /render/shot/*.png; expanded by the plugin (any OS), in natural order (frame2 before frame10)."`
 	OutputFile string   `param:"outputFile" desc:"The video to write; its folder is created if needed."`

@@ -24,11 +24,28 @@ func (c *CopyFile) Run(ctx context.Context, run *sdk.Run) error {
 			return fmt.Errorf("copy-file: %s %q is not an absolute path", p.name, p.path)
 		}
 	}
-	run.Activity(fmt.Sprintf("copying %s to %s", c.Src, c.Dest))
-	if err := copyFile(ctx, c.Src, c.Dest); err != nil {
+	g, err := newGuard(run, "copy-file")
+	if err != nil {
 		return err
 	}
-	run.Logf("copied %s to %s", c.Src, c.Dest)
+	src, err := g.check("src", c.Src)
+	if err != nil {
+		return err
+	}
+	// The copy is written beside dest first: its folder must be allowed.
+	dest := c.Dest
+	if g != nil {
+		dir, err := g.check("dest's folder", filepath.Dir(c.Dest))
+		if err != nil {
+			return err
+		}
+		dest = filepath.Join(dir, filepath.Base(c.Dest))
+	}
+	run.Activity(fmt.Sprintf("copying %s to %s", src, dest))
+	if err := copyFile(ctx, src, dest); err != nil {
+		return err
+	}
+	run.Logf("copied %s to %s", src, dest)
 	return nil
 }
 

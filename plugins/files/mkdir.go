@@ -15,7 +15,11 @@ type MakeDirectory struct {
 
 // Run creates the folder.
 func (m *MakeDirectory) Run(_ context.Context, run *sdk.Run) error {
-	path, err := absPath("path", m.Path, run.WorkDir)
+	g, err := newGuard(run, "make-directory")
+	if err != nil {
+		return err
+	}
+	path, err := g.abs("path", m.Path, run.WorkDir)
 	if err != nil {
 		return err
 	}

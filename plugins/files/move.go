@@ -28,16 +28,20 @@ const maxBackups = 999
 
 // Run moves the folder, keeping an existing destination under a new name.
 func (m *MoveDirectory) Run(ctx context.Context, run *sdk.Run) error {
-	src, err := absPath("src", m.Src, run.WorkDir)
+	g, err := newGuard(run, "move-directory")
 	if err != nil {
 		return err
 	}
-	dest, err := absPath("dest", m.Dest, run.WorkDir)
+	src, err := g.abs("src", m.Src, run.WorkDir)
+	if err != nil {
+		return err
+	}
+	dest, err := g.abs("dest", m.Dest, run.WorkDir)
 	if err != nil {
 		return err
 	}
 	run.Activity(fmt.Sprintf("moving %s to %s", src, dest))
-	backup, err := moveDirectory(ctx, src, dest, run.Logf)
+	backup, err := moveDirectory(ctx, src, dest, g, run.Logf)
 	if err != nil {
 		return err
 	}
@@ -49,10 +53,10 @@ func (m *MoveDirectory) Run(ctx context.Context, run *sdk.Run) error {
 }
 
 // moveDirectory moves the folder src to dest. An existing dest is renamed
-// out of the way first; its new name is returned. Across file systems, where
-// a rename is impossible, src is copied beside dest, renamed into place and
-// then deleted.
-func moveDirectory(ctx context.Context, src, dest string, logf func(string, ...any)) (string, error) {
+// out of the way first; its new name is returned, and must be allowed by g
+// too (dest may be a root itself). Across file systems, where a rename is
+// impossible, src is copied beside dest, renamed into place and then deleted.
+func moveDirectory(ctx context.Context, src, dest string, g *guard, logf func(string, ...any)) (string, error) {
 	info, err := os.Stat(src)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -76,6 +80,9 @@ func moveDirectory(ctx context.Context, src, dest string, logf func(string, ...a
 		backup, err = backupName(dest, existing.ModTime())
 		if err != nil {
 			return "", err
+		}
+		if !g.inside(backup) {
+			return "", g.outside("the existing dest's new name", backup, backup)
 		}
 		if err := os.Rename(dest, backup); err != nil {
 			return "", fmt.Errorf("move-directory: renaming the existing %s to %s: %w", dest, backup, err)

@@ -1,6 +1,6 @@
 // Package cmdline holds what the render plugins share about starting a
-// program: splitting an argument string the way a POSIX shell would, and
-// finding the program from the task, the plugin's config or PATH.
+// program: splitting an argument string the way Flamenco's stock worker
+// does, and finding the program from the task, the plugin's config or PATH.
 package cmdline
 
 import (
@@ -8,82 +8,92 @@ import (
 	"strings"
 )
 
-// Split splits s into words like a POSIX shell, without any expansion: words
-// are separated by blanks (space, tab, newline); 'single quotes' keep
-// everything literally; "double quotes" keep everything except that a
-// backslash escapes ", \, $, ` and a newline; outside quotes a backslash
-// escapes any character, and backslash-newline joins lines. There is no
-// globbing, no variables, no command substitution: $ and * are ordinary
-// characters. An unterminated quote or a trailing backslash is an error.
+// Split splits s into words exactly as Flamenco's stock worker splits
+// exeArgs (it uses github.com/google/shlex), so that a Manager's
+// {blenderArgs} means the same on both workers. There is no expansion of
+// any kind: $, * and ~ are ordinary characters.
+//
+//   - Blanks (space, tab, CR, LF) separate words.
+//   - 'Single quotes' keep everything literally.
+//   - In "double quotes" a backslash makes the next character literal,
+//     whatever it is: "\"" is ", "\\" is \, but "C:\tmp" is C:tmp.
+//   - Outside quotes a backslash makes the next character literal, a
+//     newline included (it is kept, not joined as a POSIX shell would).
+//   - A # at the start of a word begins a comment up to the end of the line.
+//   - An unterminated quote or a trailing backslash is an error.
 //
 // Split("-b -y --python-expr 'import bpy'") = [-b -y --python-expr import bpy].
 func Split(s string) ([]string, error) {
 	var (
-		words  []string
-		word   strings.Builder
-		inWord bool // true once the current word has begun, even if empty ("")
+		words []string
+		word  strings.Builder
 	)
-	end := func() {
-		if inWord {
+	// Each case consumes one word, a run of blanks or a comment.
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case isBlank(c):
+			i++
+		case c == '#':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		default:
+			var err error
+			if i, err = scanWord(s, i, &word); err != nil {
+				return nil, err
+			}
 			words = append(words, word.String())
 			word.Reset()
-			inWord = false
 		}
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			end()
-		case '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated single quote at position %d in %q", i+1, s)
-			}
-			word.WriteString(s[i+1 : i+1+j])
-			inWord = true
-			i += j + 1
-		case '"':
-			start := i
-			inWord = true
-			closed := false
-			for i++; i < len(s); i++ {
-				c := s[i]
-				if c == '"' {
-					closed = true
-					break
-				}
-				if c == '\\' && i+1 < len(s) {
-					switch n := s[i+1]; n {
-					case '"', '\\', '$', '`':
-						word.WriteByte(n)
-						i++
-						continue
-					case '\n':
-						i++
-						continue
-					}
-				}
-				word.WriteByte(c)
-			}
-			if !closed {
-				return nil, fmt.Errorf("unterminated double quote at position %d in %q", start+1, s)
-			}
-		case '\\':
-			if i+1 >= len(s) {
-				return nil, fmt.Errorf("trailing backslash in %q", s)
-			}
-			i++
-			if s[i] == '\n' {
-				continue // line continuation
-			}
-			word.WriteByte(s[i])
-			inWord = true
-		default:
-			word.WriteByte(c)
-			inWord = true
-		}
-	}
-	end()
 	return words, nil
 }
+
+// scanWord reads the word starting at s[i] into word and returns the index
+// after it.
+func scanWord(s string, i int, word *strings.Builder) (int, error) {
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case isBlank(c):
+			return i, nil
+		case c == '\\':
+			if i+1 >= len(s) {
+				return 0, fmt.Errorf("trailing backslash in %q", s)
+			}
+			word.WriteByte(s[i+1])
+			i += 2
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return 0, fmt.Errorf("unterminated single quote at position %d in %q", i+1, s)
+			}
+			word.WriteString(s[i+1 : i+1+j])
+			i += j + 2
+		case c == '"':
+			start := i
+			for i++; ; i++ {
+				if i >= len(s) {
+					return 0, fmt.Errorf("unterminated double quote at position %d in %q", start+1, s)
+				}
+				if s[i] == '"' {
+					break
+				}
+				if s[i] == '\\' {
+					if i+1 >= len(s) {
+						return 0, fmt.Errorf("unterminated double quote at position %d in %q", start+1, s)
+					}
+					i++
+				}
+				word.WriteByte(s[i])
+			}
+			i++
+		default:
+			word.WriteByte(c)
+			i++
+		}
+	}
+	return i, nil
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
