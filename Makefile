@@ -5,17 +5,22 @@ PLUGINS   := exec blender ffmpeg files
 TOOLS     := $(CURDIR)/.tools
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
+BUF_VERSION                := v1.75.0
+# A python3 with grpc_tools (Debian python3-grpc-tools), for the Python
+# example plugin's stubs; the first python3 on PATH may be another one.
+PYTHON    ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import grpc_tools' 2>/dev/null && { command -v $$p; break; }; done)
+PY_GEN    := examples/python-plugin/gen
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/cajonfarm/cajon/host/version.Version=$(VERSION)
 
-.PHONY: help build test proto proto-check lint demo cross bench faults fuzz clean install
+.PHONY: help build test proto proto-check proto-breaking lint demo cross bench faults fuzz clean install
 
 help:
 	@echo "make build   build bin/cajon and bin/plugins/cajon-plugin-*"
 	@echo "make demo    build, then run the demo job through the local queue"
 	@echo "make test    run all tests with the race detector"
-	@echo "make proto   regenerate sdk/proto from plugin.proto"
-	@echo "make lint    gofmt + go vet + generated-code freshness"
+	@echo "make proto   regenerate sdk/proto and the Python example's stubs from plugin.proto"
+	@echo "make lint    gofmt + go vet + generated-code freshness + buf breaking"
 	@echo "make cross   build for linux, darwin and windows"
 	@echo "make bench   run the benchmarks and rewrite docs/BENCHMARKS.md"
 	@echo "make faults  run the fault suite (docs/FAULTS.md); one: make faults FAULT=manager-down"
@@ -45,6 +50,12 @@ $(TOOLS)/protoc-gen-go:
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
+$(TOOLS)/buf:
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+# Go code, then the Python example's: messages from Debian's protoc (which
+# knows proto3 `optional`), the service stubs from grpc_tools, whose bundled
+# protoc is too old to parse the file and so reads protoc's descriptor set.
 proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 	protoc -I sdk/proto -I /usr/include \
 	  --plugin=protoc-gen-go=$(TOOLS)/protoc-gen-go \
@@ -52,12 +63,28 @@ proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 	  --go_out=sdk/proto --go_opt=paths=source_relative \
 	  --go-grpc_out=sdk/proto --go-grpc_opt=paths=source_relative \
 	  sdk/proto/cajon/plugin/v1/plugin.proto
+	@[ -n "$(PYTHON)" ] || { echo "no python3 with grpc_tools: apt-get install python3-grpc-tools"; exit 1; }
+	protoc -I sdk/proto -I /usr/include --python_out=$(PY_GEN) \
+	  --include_imports --include_source_info --descriptor_set_out=$(TOOLS)/plugin.binpb \
+	  cajon/plugin/v1/plugin.proto
+	$(PYTHON) -c 'import sys; from grpc_tools import protoc; sys.exit(protoc.main(sys.argv))' \
+	  --descriptor_set_in=$(TOOLS)/plugin.binpb --grpc_python_out=$(PY_GEN) cajon/plugin/v1/plugin.proto
 
 # Fails when the committed generated code differs from what `make proto` makes.
 proto-check: proto
-	@git diff --exit-code -- sdk/proto || { echo "sdk/proto is stale: run 'make proto' and commit"; exit 1; }
+	@git diff --exit-code -- sdk/proto $(PY_GEN) || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+	@out=$$(git ls-files --others --exclude-standard -- sdk/proto $(PY_GEN)); if [ -n "$$out" ]; then echo "generated files not committed:"; echo "$$out"; exit 1; fi
 
-lint: proto-check
+# The protocol stays compatible on the wire and in JSON (the rules at the top
+# of plugin.proto) with the last release: the proto at the newest tag, or,
+# before the first release, the committed copy of v1 in sdk/proto-baseline.
+proto-breaking: $(TOOLS)/buf
+	@tag=$$(git describe --tags --abbrev=0 2>/dev/null); \
+	if [ -n "$$tag" ]; then against=".git#tag=$$tag,subdir=sdk/proto"; else against=sdk/proto-baseline; fi; \
+	echo "buf breaking sdk/proto --against $$against"; \
+	$(TOOLS)/buf breaking sdk/proto --against "$$against"
+
+lint: proto-check proto-breaking
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
@@ -77,6 +104,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'AbortLatency' -benchtime 20x -timeout 60m ./host/worker/ >> bench/results.txt || { cat bench/results.txt; exit 1; }
 	@grep -E '^(Benchmark|ok|FAIL)' bench/results.txt
 	$(GO) run ./bench/report < bench/results.txt > docs/BENCHMARKS.md
+	cat bench/by-hand.md >> docs/BENCHMARKS.md
 	@echo "wrote docs/BENCHMARKS.md"
 
 # The fault suite (docs/FAULTS.md), then its summary table. One scenario:

@@ -17,7 +17,8 @@ const PluginKey = "cajon"
 // Environment variables the host sets for a plugin.
 const (
 	// EnvLifelineFD names the file descriptor of the lifeline pipe: when it
-	// reads EOF, the host is gone and the plugin must clean up and exit.
+	// reads EOF, the host is stopping the plugin or is gone: the plugin must
+	// end its commands, clean up and exit.
 	EnvLifelineFD = "CAJON_LIFELINE_FD"
 	// EnvRunID is set in the environment of every process a command starts;
 	// the containment sweep uses it to find processes that left their group.

@@ -47,6 +47,10 @@ type Run struct {
 	Env map[string]string
 	// Grace is the time between SIGTERM and SIGKILL on abort.
 	Grace time.Duration
+	// TotalSteps is the task's step count for this command (a Manager's
+	// total_step_count), 0 when the job gives none. A command that counts in
+	// its own unit does not need it: see Progress.
+	TotalSteps int64
 
 	config map[string]any
 	out    *emitter
@@ -67,13 +71,18 @@ func (r *Run) Log(text string) {
 // Logf formats a line and writes it to the task log.
 func (r *Run) Logf(format string, args ...any) { r.Log(fmt.Sprintf(format, args...)) }
 
-// Progress reports done of total steps for this command (total 0 = unknown).
-// Only the latest progress is sent; calling it often is cheap.
-func (r *Run) Progress(done, total int64) { r.out.progress(done, total, "", true) }
+// Progress reports done of total for this command, in any unit: frames,
+// bytes, files. The host maps it onto the command's share of the task's
+// steps (TotalSteps, at least 1): done*share/total, rounded down. With total
+// 0, done is taken as already in the task's steps. So a command hashing a
+// file may report Progress(bytesDone, size) and the Manager sees its steps
+// fill up in proportion. Only the latest progress is sent; calling it often
+// is cheap.
+func (r *Run) Progress(done, total int64) { r.out.steps(done, total) }
 
 // Activity sets the short text that says what the command is doing now, e.g.
 // "frame 12, sample 40/128".
-func (r *Run) Activity(text string) { r.out.progress(0, 0, text, false) }
+func (r *Run) Activity(text string) { r.out.activity(text) }
 
 // Output reports a file the command produced, e.g. a rendered frame. mime may
 // be empty when unknown.
@@ -229,18 +238,28 @@ func (e *emitter) pushLocked(piece string) {
 	}
 }
 
-func (e *emitter) progress(done, total int64, activity string, steps bool) {
+// steps and activity merge into the latest unsent progress; a field left
+// unset there is "unchanged" for the host.
+func (e *emitter) steps(done, total int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.prog == nil {
-		e.prog = &pluginv1.Progress{StepsDone: -1}
+		e.prog = &pluginv1.Progress{}
 	}
-	if steps {
-		e.prog.StepsDone, e.prog.StepsTotal = done, total
+	e.prog.StepsDone, e.prog.StepsTotal = &done, &total
+}
+
+func (e *emitter) activity(text string) {
+	if text == "" {
+		return
 	}
-	if activity != "" {
-		e.prog.Activity = wireText(activity)
+	text = wireText(text)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.prog == nil {
+		e.prog = &pluginv1.Progress{}
 	}
+	e.prog.Activity = &text
 }
 
 // event sends a non-batched event after everything queued before it.

@@ -177,7 +177,7 @@ func (s *server) run(ctx context.Context, req *pluginv1.RunRequest, stream event
 	defer cancel()
 	r := &Run{
 		JobID: req.GetJobId(), TaskID: req.GetTaskId(), RunID: req.GetRunId(), Command: req.GetCommand(),
-		WorkDir: req.GetWorkDir(), Env: req.GetEnv(), Grace: grace,
+		WorkDir: req.GetWorkDir(), Env: req.GetEnv(), Grace: grace, TotalSteps: req.GetTotalSteps(),
 		config: req.GetPluginConfig().AsMap(), out: out,
 	}
 	if r.RunID == "" {
@@ -256,7 +256,7 @@ func (s *server) watchHost() {
 		}
 	}
 	why := <-gone
-	fmt.Fprintf(os.Stderr, "cajon-plugin-%s: host is gone (%s): stopping all commands\n", s.plugin.Name, why)
+	fmt.Fprintf(os.Stderr, "cajon-plugin-%s: %s (the host stopped this plugin, or is gone): stopping all commands\n", s.plugin.Name, why)
 	s.shutdown(hostGoneGrace)
 	os.Exit(0)
 }

@@ -267,12 +267,7 @@ func (o *runOutput) drawLocked() {
 // progressLine is one running task: job and task, a bar with the steps,
 // elapsed time, activity and the latest log line.
 func progressLine(p local.Progress, now time.Time) string {
-	const barWidth = 12
-	filled := 0
-	if p.StepsTotal > 0 {
-		filled = min(barWidth, p.StepsDone*barWidth/p.StepsTotal)
-	}
-	bar := strings.Repeat("█", filled) + strings.Repeat("░", barWidth-filled)
+	bar := stepBar(p.StepsDone, p.StepsTotal, 12)
 	elapsed := now.Sub(p.Started)
 	line := fmt.Sprintf("  job %d %s › %s  %s %d/%d  %s", p.JobID, p.JobName, p.Task, bar, p.StepsDone, p.StepsTotal, clockDuration(elapsed))
 	if p.Activity != "" {
@@ -282,6 +277,15 @@ func progressLine(p local.Progress, now time.Time) string {
 		line += "  | " + strings.TrimSpace(p.LastLine)
 	}
 	return line
+}
+
+// stepBar draws done of total steps as a bar of width cells.
+func stepBar(done, total, width int) string {
+	filled := 0
+	if total > 0 {
+		filled = max(0, min(width, done*width/total))
+	}
+	return strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
 }
 
 // clockDuration shows a duration as m:ss or h:mm:ss.

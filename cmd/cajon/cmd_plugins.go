@@ -4,25 +4,32 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/conformance"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/sdk"
+	"github.com/hashicorp/go-hclog"
 )
 
 func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) > 0 && args[0] == "run" {
 		return cmdPluginsRun(ctx, env, args[1:])
 	}
+	if len(args) > 0 && args[0] == "check" {
+		return cmdPluginsCheck(ctx, env, args[1:])
+	}
 	if len(args) > 0 && args[0] == "verify" {
 		return cmdPluginsVerify(env, args[1:])
 	}
 	var common commonFlags
-	fs := newFlags(env, "plugins", "plugins [flags]\n       cajon plugins run COMMAND --params JSON\n       cajon plugins verify",
-		"List the plugins found, their commands and the commands' parameters.\nRun one command on this machine with 'cajon plugins run'.\nCheck the plugin binaries without starting them with 'cajon plugins verify'.")
+	fs := newFlags(env, "plugins", "plugins [flags]\n       cajon plugins run COMMAND --params JSON\n       cajon plugins check BINARY\n       cajon plugins verify",
+		"List the plugins found, their commands and the commands' parameters.\nRun one command on this machine with 'cajon plugins run'.\nCheck that a plugin keeps the protocol with 'cajon plugins check'.\nCheck the plugin binaries without starting them with 'cajon plugins verify'.")
 	common.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,6 +63,10 @@ func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), sdk.TypeName(prm.GetType()), req, prm.GetDescription(), def)
 			}
 			tw.Flush()
+			if ex := c.GetExample(); ex != nil {
+				raw, _ := json.Marshal(ex.AsMap())
+				fmt.Fprintf(w, "    example: --params '%s'\n", raw)
+			}
 		}
 	}
 	for _, n := range reg.Notes() {
@@ -75,6 +86,7 @@ Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
 	common.register(fs)
 	params := fs.String("params", "{}", "the command's parameters as a JSON object")
 	grace := fs.Duration("grace", 0, "time between SIGTERM and SIGKILL on abort (default: kill_grace)")
+	steps := fs.Int("steps", 0, "the command's step count, as a job's total_step_count gives it (0: none, one step)")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
@@ -108,8 +120,9 @@ Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
 	}
 	runner := task.Runner{Commands: reg, Grace: cfg.KillGrace}
 	start := time.Now()
-	rep := &terminalReporter{env: env}
-	out := runner.Run(ctx, task.Task{ID: "cli", Name: command, Commands: []task.Command{{Name: command, Params: p}}}, rep)
+	tk := task.Task{ID: "cli", Name: command, Commands: []task.Command{{Name: command, Params: p, TotalSteps: max(*steps, 0)}}}
+	rep := &terminalReporter{env: env, total: tk.StepsTotal(), steps: -1}
+	out := runner.Run(ctx, tk, rep)
 	rep.end(out.Message)
 	took := time.Since(start).Round(time.Millisecond)
 	switch out.Status {
@@ -174,9 +187,12 @@ sha256 and verdict. Exit status: 0 when every plugin would run, 1 otherwise.`)
 }
 
 // terminalReporter shows a running command on the terminal: its log on
-// stdout, its activity and outputs on stderr.
+// stdout; on stderr, a bar with the task's steps as the Manager sees them,
+// and the activity, whenever either changes, and the outputs.
 type terminalReporter struct {
 	env      *cliEnv
+	total    int // the task's steps
+	steps    int // last shown, -1 = none yet
 	activity string
 	// held is the latest of the host's own log lines ("cajon: ..."), printed
 	// when another line follows: the one that says how the command ended is
@@ -210,9 +226,15 @@ func (t *terminalReporter) end(outcome string) {
 }
 
 func (t *terminalReporter) Progress(steps int, activity string) {
+	changed := false
+	if steps >= 0 && steps != t.steps {
+		t.steps, changed = steps, true
+	}
 	if activity != "" && activity != t.activity {
-		t.activity = activity
-		fmt.Fprintf(t.env.stderr, "cajon: %s\n", activity)
+		t.activity, changed = activity, true
+	}
+	if changed {
+		fmt.Fprintf(t.env.stderr, "cajon: %s %d/%d  %s\n", stepBar(max(t.steps, 0), t.total, 20), max(t.steps, 0), t.total, t.activity)
 	}
 }
 
@@ -221,6 +243,72 @@ func (t *terminalReporter) Output(path, _ string) {
 }
 
 func (t *terminalReporter) Child(int, bool) {}
+
+func cmdPluginsCheck(ctx context.Context, env *cliEnv, args []string) error {
+	var common commonFlags
+	fs := newFlags(env, "plugins check", "plugins check BINARY [--grace D] [flags]",
+		`Check that a plugin keeps the Cajon plugin protocol, whatever its language:
+the handshake, a valid Describe, each command run with its example
+parameters and well-formed events, a cancel that ends the command's process
+tree within the grace period, an exit of its own when the lifeline closes,
+and no process left behind. BINARY is a path, or a plugin name looked up in
+the plugin folders. Prints a table; --log-level debug shows the plugin's
+stderr.
+Exit status: 0 when no check failed, 1 when one did.
+
+Example: cajon plugins check ./cajon-plugin-checksum`)
+	common.register(fs)
+	grace := fs.Duration("grace", 0, "time between SIGTERM and SIGKILL when a command is canceled (default: kill_grace)")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return &exitError{code: 2, err: fmt.Errorf("expected one BINARY, got %d arguments", fs.NArg())}
+	}
+	cfg, _, err := common.load(env, nil)
+	if err != nil {
+		return err
+	}
+	path, err := pluginBinary(fs.Arg(0), pluginDirs(cfg))
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if *grace <= 0 {
+		*grace = cfg.KillGrace
+	}
+	// go-plugin logs a plugin's stderr at debug level.
+	level := hclog.LevelFromString(cfg.LogLevel)
+	if level > hclog.Debug {
+		level = max(level, hclog.Warn)
+	}
+	rep := conformance.Run(ctx, path, conformance.Options{
+		Grace: *grace, Config: cfg.PluginTables()[plugins.NameOf(path)],
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: env.stderr, Level: level}),
+	})
+	if err := rep.WriteTable(env.stdout); err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return &exitError{code: 1, err: fmt.Errorf("%s does not keep the plugin protocol: see the failed checks above", path)}
+	}
+	return nil
+}
+
+// pluginBinary is arg as a path when it names a file, else the plugin of
+// that name in the plugin folders.
+func pluginBinary(arg string, dirs []string) (string, error) {
+	if _, err := os.Stat(arg); err == nil || strings.ContainsRune(arg, filepath.Separator) {
+		return filepath.Abs(arg)
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, plugins.BinaryPrefix+arg)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no file %s, and no plugin %q in %s", arg, arg, strings.Join(dirs, ", "))
+}
 
 // reorder moves flags before positional arguments so that
 // `plugins run echo --params ...` works as users expect. Every flag of these

@@ -144,12 +144,38 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 // exited reports whether the plugin process has ended.
 func (i *instance) exited() bool { return i.client.Exited() }
 
-// stop ends an idle plugin politely: go-plugin closes the connection, the
-// SDK sweeps the plugin's descendants and exits; go-plugin kills it if it
-// does not exit within a couple of seconds.
+// exitWait is how long a plugin has to exit by itself after its lifeline
+// closed, before the host kills it with its tree.
+const exitWait = 2 * time.Second
+
+// stop ends a plugin in the documented order (docs/PLUGINS.md, "Stopping"):
+// close the lifeline, so the plugin sees EOF, ends its commands and exits;
+// wait up to exitWait; kill it with its tree if it is still there. go-plugin's
+// Kill comes last, when the process is gone, and only releases the
+// connection: called first, it asks through go-plugin's own controller
+// service, which a plugin written without go-plugin's Go library does not
+// have, then kills the plugin after 2 s whatever it would have done.
 func (i *instance) stop() {
-	i.client.Kill()
 	i.lifeline.Close()
+	if !i.waitExit(exitWait) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		i.kill(ctx)
+		return
+	}
+	i.client.Kill()
+}
+
+// waitExit waits up to d for the plugin process to end; false if it did not.
+func (i *instance) waitExit(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !i.exited() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // kill ends the plugin and its whole process tree at once.

@@ -20,8 +20,9 @@ import (
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
-// binDir holds the binaries built once for this test run by TestMain.
-var binDir string
+// binDir holds the binaries built once for this test run by TestMain;
+// foreignDir the plugin written without the SDK (internal/foreignplugin).
+var binDir, foreignDir string
 
 func TestMain(m *testing.M) {
 	if runtime.GOOS != "linux" {
@@ -32,9 +33,18 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	if err := testbin.Build(dir, "exec", "testkit"); err != nil {
+	if err := testbin.Build(dir, "exec", "testkit", "foreign"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	// The foreign plugin has a folder of its own: the other tests' registries
+	// do not start it.
+	foreignDir = filepath.Join(dir, "foreign")
+	if err := os.Mkdir(foreignDir, 0o755); err != nil {
+		panic(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "plugins", "cajon-plugin-foreign"), filepath.Join(foreignDir, "cajon-plugin-foreign")); err != nil {
+		panic(err)
 	}
 	// Like the cajon host: orphans of crashed plugins reparent to us.
 	if err := proctree.SetSubreaper(); err != nil {

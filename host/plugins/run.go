@@ -30,6 +30,9 @@ type Request struct {
 	WorkDir string
 	// Grace is the time between SIGTERM and SIGKILL on abort (0 = SDK default).
 	Grace time.Duration
+	// TotalSteps is the task's step count for this command (a Manager's
+	// total_step_count; 0 = none), passed on to the plugin.
+	TotalSteps int
 }
 
 // Status is how a command ended.
@@ -189,7 +192,7 @@ func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request)
 	rreq := &pluginv1.RunRequest{
 		JobId: req.JobID, TaskId: req.TaskID, RunId: req.RunID, Command: req.Command,
 		Parameters: params, PluginConfig: cfg, Env: req.Env, WorkDir: req.WorkDir,
-		GraceSeconds: req.Grace.Seconds(),
+		GraceSeconds: req.Grace.Seconds(), TotalSteps: int64(req.TotalSteps),
 	}
 	if err := checkRequestSize(rreq); err != nil {
 		return nil, err

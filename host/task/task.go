@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
@@ -21,8 +22,9 @@ import (
 type Command struct {
 	Name   string
 	Params map[string]any
-	// TotalSteps is how many steps the command reports (0 = none; it then
-	// counts as one step when it completes).
+	// TotalSteps is the command's share of the task's steps (a Manager's
+	// total_step_count; 0 = none: it then counts as one step when it
+	// completes). The plugin is told it, and its progress is scaled onto it.
 	TotalSteps int
 }
 
@@ -109,17 +111,15 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		cmdSteps := max(1, c.TotalSteps)
 		res := r.Commands.Run(ctx, plugins.Request{
 			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
-			Params: c.Params, Env: r.Env, WorkDir: workDir, Grace: r.Grace,
+			Params: c.Params, Env: r.Env, WorkDir: workDir, Grace: r.Grace, TotalSteps: c.TotalSteps,
 		}, func(ev *pluginv1.RunEvent) {
 			switch e := ev.Event.(type) {
 			case *pluginv1.RunEvent_Log:
 				rep.Log(e.Log.GetLines())
 			case *pluginv1.RunEvent_Progress:
-				steps := base
-				if d := e.Progress.GetStepsDone(); d >= 0 {
-					steps = base + min(int(d), cmdSteps)
-				} else {
-					steps = -1 // unchanged
+				steps := -1 // unchanged
+				if s, ok := commandSteps(e.Progress, cmdSteps); ok {
+					steps = base + s
 				}
 				rep.Progress(steps, e.Progress.GetActivity())
 			case *pluginv1.RunEvent_Output:
@@ -146,6 +146,27 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		}
 	}
 	return Outcome{Status: Completed, StepsCompleted: base}
+}
+
+// commandSteps maps a plugin's progress onto the command's share of the
+// task's steps (plugin.proto, message Progress): done/total scaled to share,
+// or done as task steps when the plugin gives no total; clamped to
+// [0, share]. ok is false when the event leaves the steps unchanged.
+func commandSteps(p *pluginv1.Progress, share int) (steps int, ok bool) {
+	if p.StepsDone == nil || p.GetStepsDone() < 0 {
+		return 0, false
+	}
+	done, total := p.GetStepsDone(), p.GetStepsTotal()
+	if total <= 0 {
+		return int(min(done, int64(share))), true
+	}
+	done = min(done, total)
+	// done*share overflows int64 only for absurd totals; scale through
+	// float64 then, which is exact enough for a progress bar.
+	if done > math.MaxInt64/int64(share) {
+		return int(float64(done) / float64(total) * float64(share)), true
+	}
+	return int(done * int64(share) / total), true
 }
 
 // runID is unique per command execution; it tags the command's processes.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,5 +146,33 @@ func TestCanceledBeforeStart(t *testing.T) {
 	out := (&task.Runner{Commands: reg}).Run(ctx, task.Task{Commands: []task.Command{{Name: "echo", Params: map[string]any{"message": "x"}}}}, &recorder{})
 	if out.Status != task.Canceled {
 		t.Fatalf("got %v", out)
+	}
+}
+
+// TestPluginUnitsScaleOntoTaskSteps runs a command that reports its progress
+// in bytes: the task's steps fill up in proportion, not all at the first
+// chunk, and the plugin is told the task's step count.
+func TestPluginUnitsScaleOntoTaskSteps(t *testing.T) {
+	reg, err := plugins.Open(context.Background(), plugins.Options{Dirs: []string{pluginDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	var rec recorder
+	tk := task.Task{ID: "t1", JobID: "j1", Commands: []task.Command{
+		{Name: "test-bytes", Params: map[string]any{"size": 10 << 20, "chunk": 1 << 20}, TotalSteps: 4},
+	}}
+	out := (&task.Runner{Commands: reg}).Run(context.Background(), tk, &rec)
+	if out.Status != task.Completed || out.StepsCompleted != 4 {
+		t.Fatalf("outcome %+v, want completed with 4 steps", out)
+	}
+	// Start, then floor(MiB done * 4 / 10) for each of the 10 chunks, then the
+	// end of the command.
+	want := []int{0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4}
+	if fmt.Sprint(rec.steps) != fmt.Sprint(want) {
+		t.Errorf("steps went %v, want %v", rec.steps, want)
+	}
+	if !slices.Contains(rec.lines, "total_steps=4") {
+		t.Errorf("the plugin was not told the task's step count; log:\n%s", strings.Join(rec.lines, "\n"))
 	}
 }

@@ -26,19 +26,24 @@ func KillTagged(ctx context.Context, root int, tag string) error {
 	if tag == "" {
 		return nil
 	}
-	return killUntilGone(ctx, func() ([]int, error) {
-		ds, err := Descendants(root)
-		if err != nil {
-			return nil, err
+	return killUntilGone(ctx, func() ([]int, error) { return Tagged(root, tag) })
+}
+
+// Tagged lists the live descendants of root started with CAJON_RUN_ID=<tag>
+// or a sub-tag of it (not their untagged descendants). Always empty on
+// macOS, which cannot read another process's environment.
+func Tagged(root int, tag string) ([]int, error) {
+	ds, err := Descendants(root)
+	if err != nil {
+		return nil, err
+	}
+	var tagged []int
+	for _, d := range ds {
+		if has, _ := environHasTag(d, tag, true); has {
+			tagged = append(tagged, d)
 		}
-		var tagged []int
-		for _, d := range ds {
-			if has, _ := environHasTag(d, tag, true); has {
-				tagged = append(tagged, d)
-			}
-		}
-		return tagged, nil
-	})
+	}
+	return tagged, nil
 }
 
 // killUntilGone kills the trees of the pids find returns until it returns

@@ -21,3 +21,7 @@ func KillDescendants(ctx context.Context, pid int) error {
 // KillTagged does nothing on Windows: a command's processes live in its Job
 // Object, which dies with the plugin (KILL_ON_JOB_CLOSE).
 func KillTagged(context.Context, int, string) error { return nil }
+
+// Tagged finds nothing on Windows: a command's processes are in its Job
+// Object, not tagged.
+func Tagged(int, string) ([]int, error) { return nil, nil }

@@ -19,6 +19,8 @@ func pluginPackage(name string) (string, bool) {
 		"ffmpeg":  "./plugins/ffmpeg",
 		"files":   "./plugins/files",
 		"testkit": "./internal/testplugin",
+		"foreign": "./internal/foreignplugin",
+		"hello":   "./examples/hello-plugin",
 	}[name]
 	return pkg, ok
 }

@@ -26,6 +26,7 @@ func main() {
 			sdk.NewCommand[Flood]("test-flood", "test", "Print many lines through a child process."),
 			sdk.NewCommand[Tree]("test-tree", "test", "Start a shell script (a process tree) and wait for it."),
 			sdk.NewCommand[Steps]("test-steps", "test", "Report progress steps."),
+			sdk.NewCommand[Bytes]("test-bytes", "test", "Report progress in bytes, as a command hashing a file does."),
 			sdk.NewCommand[Fail]("test-fail", "test", "Fail with a message."),
 			sdk.NewCommand[Garbage]("test-garbage", "test", "Write invalid UTF-8, binary bytes and NULs everywhere a plugin can write."),
 			sdk.NewCommand[LongLine]("test-longline", "test", "Print one huge line without a newline."),
@@ -107,6 +108,26 @@ func (s *Steps) Run(ctx context.Context, run *sdk.Run) error {
 		run.Output(fmt.Sprintf("/tmp/step-%d.png", i), "image/png")
 	}
 	return nil
+}
+
+// Bytes reports progress as bytes done of a size, one chunk at a time.
+type Bytes struct {
+	Size  int64 `param:"size" default:"10485760"`
+	Chunk int64 `param:"chunk" default:"1048576"`
+}
+
+// Run logs the task's step count it was given, then reports the chunks.
+func (b *Bytes) Run(ctx context.Context, run *sdk.Run) error {
+	run.Logf("total_steps=%d", run.TotalSteps)
+	for done := min(b.Chunk, b.Size); ; done = min(done+b.Chunk, b.Size) {
+		run.Progress(done, b.Size)
+		// An output flushes the progress before it: the host sees every
+		// chunk, not only the latest one of a batch.
+		run.Output(fmt.Sprintf("/tmp/bytes-%d", done), "")
+		if done == b.Size {
+			return nil
+		}
+	}
 }
 
 // Fail fails.

@@ -11,9 +11,12 @@ func main() {
 		Name:    "exec",
 		Version: "1.0.0",
 		Commands: []sdk.Command{
-			sdk.NewCommand[Exec]("exec", "misc", "Run a program (no shell) or an inline script with a #! line."),
-			sdk.NewCommand[Echo]("echo", "misc", "Write a message to the task log."),
-			sdk.NewCommand[Sleep]("sleep", "misc", "Wait for a number of seconds; can be aborted."),
+			sdk.NewCommand[Exec]("exec", "misc", "Run a program (no shell) or an inline script with a #! line.").
+				WithExample(map[string]any{"exe": "sh", "args": []any{"-c", "echo hello from sh; sleep 1"}}),
+			sdk.NewCommand[Echo]("echo", "misc", "Write a message to the task log.").
+				WithExample(map[string]any{"message": "hello from echo"}),
+			sdk.NewCommand[Sleep]("sleep", "misc", "Wait for a number of seconds; can be aborted.").
+				WithExample(map[string]any{"duration_in_seconds": 0.5}),
 		},
 	})
 }

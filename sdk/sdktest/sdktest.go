@@ -35,7 +35,7 @@ const (
 
 // Progress is one progress event.
 type Progress struct {
-	StepsDone, StepsTotal int64 // StepsDone -1: activity only
+	StepsDone, StepsTotal int64 // StepsDone -1: no steps in this event (activity only)
 	Activity              string
 }
 
@@ -64,6 +64,9 @@ type Options struct {
 	WorkDir string
 	// Grace is the abort grace period (0 = SDK default).
 	Grace time.Duration
+	// TotalSteps is the task's step count for the command, as a Manager's
+	// total_step_count gives it (0 = none).
+	TotalSteps int64
 	// CancelAfter aborts the command after this long (0 = never), as the host
 	// does when a task is cancelled.
 	CancelAfter time.Duration
@@ -92,6 +95,7 @@ func Run(t testing.TB, p sdk.Plugin, command string, params map[string]any, opts
 	stream, err := client.Run(ctx, &pluginv1.RunRequest{
 		JobId: "job", TaskId: "task", RunId: runID, Command: command,
 		Parameters: ps, PluginConfig: cfg, Env: o.Env, WorkDir: o.WorkDir, GraceSeconds: o.Grace.Seconds(),
+		TotalSteps: o.TotalSteps,
 	})
 	if err != nil {
 		t.Fatalf("sdktest: Run: %v", err)
@@ -115,7 +119,11 @@ func Run(t testing.TB, p sdk.Plugin, command string, params map[string]any, opts
 		case *pluginv1.RunEvent_Log:
 			res.Lines = append(res.Lines, e.Log.GetLines()...)
 		case *pluginv1.RunEvent_Progress:
-			res.Progress = append(res.Progress, Progress{e.Progress.GetStepsDone(), e.Progress.GetStepsTotal(), e.Progress.GetActivity()})
+			done := int64(-1)
+			if e.Progress.StepsDone != nil {
+				done = e.Progress.GetStepsDone()
+			}
+			res.Progress = append(res.Progress, Progress{done, e.Progress.GetStepsTotal(), e.Progress.GetActivity()})
 		case *pluginv1.RunEvent_Output:
 			res.Outputs = append(res.Outputs, Output{e.Output.GetPath(), e.Output.GetMimeType()})
 		case *pluginv1.RunEvent_Child:
