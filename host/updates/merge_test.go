@@ -2,7 +2,9 @@ package updates
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -193,10 +195,12 @@ func describe(us []Update) string {
 	return b.String()
 }
 
+// viewText prints view in task order, so that two texts of one view are
+// equal and a failure's two views can be compared line by line.
 func viewText(view map[string]*taskView) string {
 	var b strings.Builder
-	for id, v := range view {
-		fmt.Fprintf(&b, "%s: %+v; ", id, *v)
+	for _, id := range slices.Sorted(maps.Keys(view)) {
+		fmt.Fprintf(&b, "%s: %+v; ", id, *view[id])
 	}
 	return b.String()
 }
