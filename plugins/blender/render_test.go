@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/sdktest"
 )
 
@@ -22,6 +23,14 @@ func needBlender(t *testing.T) string {
 		t.Skip("blender is not installed (not in PATH): skipping the tests that render; CI installs it from the Debian package")
 	}
 	return exe
+}
+
+// testPlugin is the plugin with warm sessions of its own, stopped when the
+// test ends.
+func testPlugin(t testing.TB) sdk.Plugin {
+	warm := newSessions()
+	t.Cleanup(warm.Close)
+	return plugin(warm)
 }
 
 // sceneScript makes the tiny test scene: the factory cube, Cycles at one
@@ -101,7 +110,7 @@ func TestRenderThreeFrames(t *testing.T) {
 	frames := filepath.Join(dir, "frames")
 
 	// The parameters as the Simple Blender Render job type sends them.
-	res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+	res := sdktest.Run(t, testPlugin(t), "blender-render", map[string]any{
 		"exe":        "blender",
 		"exeArgs":    "-b -y",
 		"argsBefore": list(),
@@ -171,9 +180,10 @@ func TestRenderThreeFrames(t *testing.T) {
 			t.Errorf("preview %s: %dx%d, %v; want a 64x36 JPEG", p, cfg.Width, cfg.Height, err)
 		}
 	}
-	if !strings.Contains(res.Lines[0], "running ") || !strings.Contains(res.Lines[0], "--render-frame 1..3") {
-		t.Errorf("first log line %q does not show the command line", res.Lines[0])
+	if !strings.HasPrefix(res.Lines[1], "cajon-plugin-blender: running ") || !strings.Contains(res.Lines[1], "--render-frame 1..3") {
+		t.Errorf("the second log line %q does not show the command line (the first says warm or cold)", res.Lines[1])
 	}
+	t.Logf("log:\n%s", strings.Join(res.Lines, "\n"))
 }
 
 func TestRenderFailures(t *testing.T) {
@@ -256,7 +266,7 @@ bpy.ops.wm.save_as_mainfile(filepath=out)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := sdktest.Run(t, plugin(), "blender-render", tt.params, sdktest.Options{Config: tt.config})
+			res := sdktest.Run(t, testPlugin(t), "blender-render", tt.params, sdktest.Options{Config: tt.config})
 			if res.Status != tt.status {
 				t.Fatalf("status %s (%s), want %s\n%s", res.Status, res.Message, tt.status, strings.Join(res.Lines, "\n"))
 			}
@@ -275,7 +285,7 @@ func TestRenderAbort(t *testing.T) {
 	isolateTemp(t)
 	dir := t.TempDir()
 	scene := makeScene(t, blender, dir)
-	res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+	res := sdktest.Run(t, testPlugin(t), "blender-render", map[string]any{
 		"exeArgs": "-b", "blendfile": scene,
 		"args": list("--python-expr", "import time; print('sleeping', flush=True); time.sleep(600)", "-f", "1"),
 	}, sdktest.Options{CancelAfter: 2 * time.Second, Grace: time.Second})
@@ -285,7 +295,7 @@ func TestRenderAbort(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	d := sdktest.Describe(t, plugin())
+	d := sdktest.Describe(t, testPlugin(t))
 	if d.GetName() != "blender" || len(d.GetCommands()) != 1 {
 		t.Fatalf("Describe = %v", d)
 	}
@@ -323,7 +333,7 @@ func TestRenderEXRPreviews(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			isolateTemp(t)
 			frames := filepath.Join(dir, "frames"+strconv.Itoa(i))
-			res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+			res := sdktest.Run(t, testPlugin(t), "blender-render", map[string]any{
 				"exeArgs": "-b -y", "blendfile": scene,
 				"args": list("--render-output", filepath.Join(frames, "######"), "--render-format", "OPEN_EXR", "--render-frame", "1..2"),
 			}, sdktest.Options{Config: tt.config})

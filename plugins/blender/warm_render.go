@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
+	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/process"
+)
+
+// renderWarm renders a task in the job's warm Blender. done is false when
+// the task must render cold after all, and why says why; dirty then means
+// out already took output and the cold render needs a fresh one.
+func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt warmTask, out *renderOutput) (done bool, err error, why string, dirty bool) {
+	c, why := r.warm.take(run.JobID, wt.key)
+	if c.s == nil {
+		return false, nil, why, false
+	}
+	s := c.s
+	aborted := func() (bool, error, string, bool) {
+		s.kill()
+		r.warm.drop(s, "its task was aborted")
+		return true, ctx.Err(), "", false
+	}
+	if c.fresh {
+		err := s.start(ctx, sessionStart{
+			exe: wt.argv[0], prefix: wt.prefix, dir: run.WorkDir, env: environ(run.Env),
+			tag: run.RunID + "/warm", grace: run.Grace,
+		})
+		if err != nil {
+			r.warm.drop(s, err.Error())
+			return false, nil, "the warm session could not start: " + err.Error(), false
+		}
+	}
+	if err := s.waitReady(ctx); err != nil {
+		if ctx.Err() != nil {
+			return aborted()
+		}
+		why := err.Error()
+		if errors.Is(err, errSessionEnded) {
+			why = endedWhy(s)
+		}
+		r.warm.drop(s, why)
+		return false, nil, "the warm Blender did not get ready: " + why, false
+	}
+
+	pid, version, age := s.info()
+	defer run.UsesProcess(pid)()
+	var label string
+	if c.fresh {
+		label = fmt.Sprintf("cajon-plugin-blender: cold: this task starts a warm Blender session (pid %d, Blender %s) that keeps the scene loaded for the job's next tasks", pid, version)
+		if c.ended != "" {
+			label += "; the last session stopped because " + c.ended
+		}
+	} else {
+		label = fmt.Sprintf("cajon-plugin-blender: warm: rendering in the warm Blender session (pid %d, Blender %s): task %d of the session, which has run for %s",
+			pid, version, c.n, age.Round(100*time.Millisecond))
+	}
+	var began atomic.Bool
+	begin := func() {
+		began.Store(true)
+		run.Log(label)
+		run.Logf("cajon-plugin-blender: running %s", cmdline.Join(wt.argv))
+	}
+	ev, err := s.render(ctx, wt, run.RunID+"/warm", out, begin)
+	switch {
+	case ctx.Err() != nil:
+		return aborted()
+	case errors.Is(err, errSessionEnded):
+		why := endedWhy(s)
+		r.warm.drop(s, why)
+		if !began.Load() {
+			return false, nil, "the warm Blender ended before it took the task: " + why, false
+		}
+		res, runErr, _ := s.ended()
+		if runErr != nil && res.Signal == "" && res.ExitCode == -1 {
+			return true, fmt.Errorf("running Blender %s: %w", wt.argv[0], runErr), "", false
+		}
+		if res.ExitCode == 0 && res.Signal == "" {
+			// A cold Blender exits 0 when it is done; the warm one must not
+			// exit in the middle of a task at all.
+			return true, failure("the warm Blender exited in the middle of the task", &out.tr, out.tail.Lines()), "", false
+		}
+		return true, finishRender(run, res, out, cfg), "", false
+	case err != nil:
+		s.kill()
+		r.warm.drop(s, err.Error())
+		return false, nil, err.Error(), began.Load()
+	}
+	switch ev.Ev {
+	case "unsupported":
+		r.warm.refuse(s, wt.key, ev.Why)
+		return false, nil, "the warm session cannot apply these arguments exactly as Blender's command line does: " + ev.Why, false
+	case "failed":
+		run.Logf("cajon-plugin-blender: the warm session's driver failed in the middle of the task; the task renders again in a Blender of its own:\n%s", ev.Why)
+		r.warm.drop(s, "its driver failed")
+		return false, nil, "the warm session's driver failed", true
+	}
+	err = finishRender(run, process.Result{Pid: pid}, out, cfg)
+	r.warm.release(s, cfg)
+	return true, err, "", false
+}
+
+// endedWhy says how a session's Blender ended and what it printed last.
+func endedWhy(s *session) string {
+	res, runErr, last := s.ended()
+	why := "Blender " + exitDescription(res)
+	if runErr != nil {
+		why += " (" + runErr.Error() + ")"
+	}
+	if len(last) > 0 {
+		why += "; its last output:\n" + strings.Join(last, "\n")
+	}
+	return why
+}
