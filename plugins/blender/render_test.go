@@ -192,29 +192,7 @@ func TestRenderFailures(t *testing.T) {
 	dir := t.TempDir()
 	scene := makeScene(t, blender, dir)
 	out := filepath.Join(dir, "out", "####")
-	libScene := filepath.Join(dir, "linked.blend")
-	// A scene that links an object from a library that is then deleted.
-	lib := filepath.Join(dir, "lib.blend")
-	link := `
-import bpy, sys
-lib, out = sys.argv[-2], sys.argv[-1]
-bpy.ops.wm.read_factory_settings(use_empty=True)
-bpy.ops.mesh.primitive_cube_add()
-bpy.context.object.name = "LibCube"
-bpy.ops.wm.save_as_mainfile(filepath=lib)
-bpy.ops.wm.open_mainfile(filepath=sys.argv[sys.argv.index("-b") + 1])
-with bpy.data.libraries.load(lib, link=True) as (src, dst):
-    dst.objects = ["LibCube"]
-for o in dst.objects:
-    bpy.context.scene.collection.objects.link(o)
-bpy.ops.wm.save_as_mainfile(filepath=out)
-`
-	if b, err := exec.Command(blender, "-b", scene, "--python-expr", link, "--", lib, libScene).CombinedOutput(); err != nil {
-		t.Fatalf("making the linked scene: %v\n%s", err, b)
-	}
-	if err := os.Remove(lib); err != nil {
-		t.Fatal(err)
-	}
+	libScene, lib := makeLinkedScene(t, blender, dir, scene)
 
 	tests := []struct {
 		name   string
@@ -278,6 +256,36 @@ bpy.ops.wm.save_as_mainfile(filepath=out)
 			}
 		})
 	}
+}
+
+// makeLinkedScene saves in dir a copy of scene that links an object from a
+// library, then deletes the library. It returns the scene and where the
+// library was.
+func makeLinkedScene(t testing.TB, blender, dir, scene string) (string, string) {
+	t.Helper()
+	libScene := filepath.Join(dir, "linked.blend")
+	lib := filepath.Join(dir, "lib.blend")
+	link := `
+import bpy, sys
+lib, out = sys.argv[-2], sys.argv[-1]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_cube_add()
+bpy.context.object.name = "LibCube"
+bpy.ops.wm.save_as_mainfile(filepath=lib)
+bpy.ops.wm.open_mainfile(filepath=sys.argv[sys.argv.index("-b") + 1])
+with bpy.data.libraries.load(lib, link=True) as (src, dst):
+    dst.objects = ["LibCube"]
+for o in dst.objects:
+    bpy.context.scene.collection.objects.link(o)
+bpy.ops.wm.save_as_mainfile(filepath=out)
+`
+	if b, err := exec.Command(blender, "-b", scene, "--python-expr", link, "--", lib, libScene).CombinedOutput(); err != nil {
+		t.Fatalf("making the linked scene: %v\n%s", err, b)
+	}
+	if err := os.Remove(lib); err != nil {
+		t.Fatal(err)
+	}
+	return libScene, lib
 }
 
 func TestRenderAbort(t *testing.T) {

@@ -291,11 +291,18 @@ class Plan:
             raise Unsupported("--render-format %s is not available in this Blender" % name)
         changed = format_settings(imf) != settings
         imf.file_format = before
-        if format_settings(imf) != settings:
-            raise RuntimeError("restoring the scene's image format changed its settings")
         if changed:
+            # The session is not used again after a refusal; put back what
+            # can be put back all the same.
+            for prop, value in settings.items():
+                try:
+                    setattr(imf, prop, value)
+                except Exception:
+                    pass
             raise Unsupported("--render-format %s with the scene's %s settings: Blender's command line "
                               "would keep a color depth or mode that the Python API changes" % (name, before))
+        if format_settings(imf) != settings:
+            raise RuntimeError("restoring the scene's image format changed its settings")
         self.formats[k] = ident
         self.steps.append(("format", self.scene, ident))
 
