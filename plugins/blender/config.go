@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
 )
 
 // config is the plugin's [plugins.blender] table in cajon.toml.
@@ -45,6 +47,18 @@ func defaultConfig() config {
 		WarmSessions: true, WarmIdle: duration(60 * time.Second), WarmMaxTasks: 100,
 		WarmMaxRSS: memLimit{Percent: 50},
 	}
+}
+
+// loadConfig reads the [plugins.blender] table over the defaults.
+func loadConfig(src pluginconf.Source) (config, error) {
+	cfg := defaultConfig()
+	if err := pluginconf.Decode(src, "blender", &cfg); err != nil {
+		return config{}, err
+	}
+	if err := cfg.check(); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
 }
 
 // check rejects values that decode but make no sense.

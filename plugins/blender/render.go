@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
-	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
 	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/process"
 )
@@ -37,11 +36,8 @@ const outputTail = 8
 // output, and a preview of each PNG or JPEG frame: in the job's warm Blender
 // when it can (warm.go), else in a Blender of its own.
 func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
-	cfg := defaultConfig()
-	if err := pluginconf.Decode(run, "blender", &cfg); err != nil {
-		return err
-	}
-	if err := cfg.check(); err != nil {
+	cfg, err := loadConfig(run)
+	if err != nil {
 		return err
 	}
 	if r.warm != nil {
