@@ -16,7 +16,7 @@ import (
 )
 
 // needBlender returns the Blender to test with, or skips the test.
-func needBlender(t *testing.T) string {
+func needBlender(t testing.TB) string {
 	t.Helper()
 	exe, err := exec.LookPath("blender")
 	if err != nil {
@@ -50,7 +50,7 @@ bpy.ops.wm.save_as_mainfile(filepath=sys.argv[-1])
 `
 
 // makeScene saves the test scene in dir and returns its path.
-func makeScene(t *testing.T, blender, dir string) string {
+func makeScene(t testing.TB, blender, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "scene.blend")
 	out, err := exec.Command(blender, "-b", "--factory-startup", "--python-expr", sceneScript, "--", path).CombinedOutput()
@@ -94,7 +94,7 @@ func lastActivity(ps []sdktest.Progress) string {
 
 // isolateTemp points the system's temporary folder (where previews and
 // Blender's crash reports go) at a folder of the test's own.
-func isolateTemp(t *testing.T) string {
+func isolateTemp(t testing.TB) string {
 	dir := t.TempDir()
 	t.Setenv("TMPDIR", dir)
 	t.Setenv("TEMP", dir)
