@@ -27,10 +27,13 @@ func needBlender(t testing.TB) string {
 
 // testPlugin is the plugin with warm sessions of its own, stopped when the
 // test ends.
-func testPlugin(t testing.TB) sdk.Plugin {
+func testPlugin(t testing.TB) sdk.Plugin { return plugin(testSessions(t)) }
+
+// testSessions are warm sessions stopped when the test ends.
+func testSessions(t testing.TB) *sessions {
 	warm := newSessions()
 	t.Cleanup(warm.Close)
-	return plugin(warm)
+	return warm
 }
 
 // sceneScript makes the tiny test scene: the factory cube, Cycles at one

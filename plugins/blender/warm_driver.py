@@ -23,6 +23,7 @@ import os
 import re
 import socket
 import sys
+import time
 import traceback
 
 import bpy
@@ -446,6 +447,7 @@ class Driver:
         """Reloads the file for the next request; None when this Blender
         should not be reused."""
         os.environ[TAG_ENV] = self.session_tag
+        start = time.monotonic()
         try:
             bpy.ops.wm.revert_mainfile()
         except Exception:
@@ -456,7 +458,7 @@ class Driver:
             self.answer(ev="ready", reusable=False,
                         why="the scene's scripts add application handlers that survive a reload of the file")
             return None
-        self.answer(ev="ready", reusable=True)
+        self.answer(ev="ready", reusable=True, reload_s=time.monotonic() - start)
         return fingerprint
 
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -196,4 +197,68 @@ func TestWarmReloadOutputReachesTheNextTask(t *testing.T) {
 			t.Errorf("task %d: %s (%s), want it failed for the missing library", i+1, res.Status, res.Message)
 		}
 	}
+}
+
+// TestWarmSpare: when reloading the scene after a task is slow (here: any
+// reload), the pool starts a spare Blender; a task that finds the first one
+// busy renders in the spare, warm, without waiting.
+func TestWarmSpare(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	pool := testSessions(t)
+	pool.spareAfter = 0
+	p := plugin(pool)
+	args := func(n int) []string {
+		return []string{"--render-output", filepath.Join(dir, "frames", "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(n)}
+	}
+	first := mustRender(t, p, renderParams(scene, args(1)...))
+	pid := sessionPid(t, first)
+
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		pool.mu.Lock()
+		up := len(pool.live) == 2
+		for _, s := range pool.live {
+			up = up && isClosed(s.readyCh())
+		}
+		pool.mu.Unlock()
+		if up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no spare Blender came up in two minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Hold the first Blender as if a task rendered in it.
+	wt, why := warmFor(mustLookPath(t, "blender"), []string{"-b", "-y"}, nil, scene, args(9), "", nil)
+	if why != "" {
+		t.Fatal(why)
+	}
+	held, why := pool.take("job", wt.key)
+	if held.s == nil || held.s.pid != pid {
+		t.Fatalf("took %+v (%s), want the first Blender (pid %d)", held, why, pid)
+	}
+	second := mustRender(t, p, renderParams(scene, args(2)...))
+	wantMode(t, "task 2", second, "warm", "a spare, started while the last task rendered")
+	spare := sessionPid(t, second)
+	if spare == pid {
+		t.Errorf("task 2 rendered in the busy Blender")
+	}
+	pool.release(held.s, defaultConfig())
+	pool.Close()
+	for _, p := range []int{pid, spare} {
+		waitGone(t, p, "a warm Blender after Close")
+	}
+}
+
+func mustLookPath(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -49,7 +49,7 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		return false, nil, "the warm Blender did not get ready: " + why, false
 	}
 
-	pid, version, age := s.info()
+	pid, version, age, reload := s.info()
 	defer run.UsesProcess(pid)()
 	var label string
 	if c.fresh {
@@ -60,6 +60,12 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 	} else {
 		label = fmt.Sprintf("cajon-plugin-blender: warm: rendering in the warm Blender session (pid %d, Blender %s): task %d of the session, which has run for %s",
 			pid, version, c.n, age.Round(100*time.Millisecond))
+		switch {
+		case c.n == 1:
+			label += "; a spare, started while the last task rendered"
+		case reload > 0:
+			label += fmt.Sprintf("; the scene was reloaded in %s", reload.Round(10*time.Millisecond))
+		}
 	}
 	var began atomic.Bool
 	begin := func() {
@@ -109,6 +115,9 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 // endedWhy says how a session's Blender ended and what it printed last.
 func endedWhy(s *session) string {
 	res, runErr, last := s.ended()
+	if res.Pid == 0 && runErr != nil {
+		return runErr.Error() // it never ran
+	}
 	why := "Blender " + exitDescription(res)
 	if runErr != nil {
 		why += " (" + runErr.Error() + ")"

@@ -45,12 +45,13 @@ const (
 
 // driverEvent is one answer of the driver.
 type driverEvent struct {
-	Ev       string `json:"ev"` // hello, start, done, unsupported, failed, ready
-	ID       int    `json:"id"`
-	Why      string `json:"why"`
-	Version  string `json:"version"`
-	Pid      int    `json:"pid"`
-	Reusable bool   `json:"reusable"`
+	Ev       string  `json:"ev"` // hello, start, done, unsupported, failed, ready
+	ID       int     `json:"id"`
+	Why      string  `json:"why"`
+	Version  string  `json:"version"`
+	Pid      int     `json:"pid"`
+	Reusable bool    `json:"reusable"`
+	ReloadS  float64 `json:"reload_s"` // seconds the reload took
 }
 
 // warmCall is a request waiting for its answer.
@@ -73,18 +74,20 @@ type session struct {
 	tasks     int // tasks it rendered
 	idleTimer *time.Timer
 	maxRSS    int64 // from the config of its latest task; 0 = none
+	spare     bool  // started by the pool, not by a task
 
 	token     string
 	marker    string
 	dir       string // private folder: the driver script and the socket
-	cancel    context.CancelFunc
-	done      chan struct{} // closed once Blender exited and its tree is gone
+	spec      sessionStart
+	done      chan struct{} // closed once Blender exited and its tree is gone (or never started)
 	res       process.Result
 	runErr    error
 	conn      net.Conn      // the driver's connection, once connected is closed
 	connected chan struct{} // closed when the driver connected
 
 	mu         sync.Mutex
+	cancel     context.CancelFunc
 	pid        int
 	started    time.Time
 	version    string
@@ -99,7 +102,8 @@ type session struct {
 	idleLeft   int           // lines of it left out
 	tail       *cmdline.Tail // the last lines, for failure messages
 	lastID     int
-	onReady    func() // the pool's check after each reload
+	reloadTook time.Duration // how long the last reload took
+	onReady    func()        // the pool's check after each reload
 	onExited   func()
 	lastOutput []string
 }
@@ -125,6 +129,18 @@ type sessionStart struct {
 // start starts Blender with the driver; it returns at once (waitReady waits
 // for the scene). The session ends when ctx ends, or with stop.
 func (s *session) start(ctx context.Context, st sessionStart) error {
+	if err := s.launch(ctx, st); err != nil {
+		s.mu.Lock()
+		s.runErr = err
+		s.mu.Unlock()
+		close(s.done)
+		return err
+	}
+	return nil
+}
+
+func (s *session) launch(ctx context.Context, st sessionStart) error {
+	s.spec = st
 	tok := make([]byte, 16)
 	if _, err := rand.Read(tok); err != nil {
 		return fmt.Errorf("warm session token: %w", err)
@@ -153,8 +169,10 @@ func (s *session) start(ctx context.Context, st sessionStart) error {
 	args := append(append([]string(nil), st.prefix...), "--log", "render.*", "--python", script)
 	env := append(append([]string(nil), st.env...), sessionEnv+"="+s.token+" "+network+" "+ln.Addr().String())
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.mu.Lock()
 	s.cancel = cancel
 	s.started = time.Now()
+	s.mu.Unlock()
 	go s.accept(ln)
 	go func() {
 		res, err := process.Run(pctx, process.Command{
@@ -347,6 +365,7 @@ func (s *session) event(text string) {
 		}
 	case "ready":
 		s.reusable, s.notReuse = ev.Reusable, ev.Why
+		s.reloadTook = time.Duration(ev.ReloadS * float64(time.Second))
 		select {
 		case <-s.ready:
 		default:
@@ -379,17 +398,27 @@ func (s *session) stop() {
 // kill terminates the session's whole process tree (TERM, grace, KILL) and
 // waits until it is gone.
 func (s *session) kill() {
-	if s.cancel != nil {
-		s.cancel()
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 	<-s.done
 }
 
-// info says which Blender this is, for the task log.
-func (s *session) info() (pid int, version string, age time.Duration) {
+// readyCh is closed when the driver waits for a task.
+func (s *session) readyCh() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pid, s.version, time.Since(s.started)
+	return s.ready
+}
+
+// info says which Blender this is, for the task log.
+func (s *session) info() (pid int, version string, age, reload time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pid, s.version, time.Since(s.started), s.reloadTook
 }
 
 // ended says how the session's Blender ended and what it printed last; call
