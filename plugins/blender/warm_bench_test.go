@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -56,12 +57,15 @@ func renderSeconds(lines []string) float64 {
 
 // BenchmarkWarmSequence renders a job's frames one task each (chunk size
 // 1), the tasks one after the other as a worker runs them, through the
-// plugin in-process: cold (a Blender per task) and warm (one session). Each
+// plugin in-process: cold (a Blender per task), warm, and for the heavy
+// scene warm without a spare (one Blender: the reload after each task is in
+// the way of the next). Each
 // iteration starts with no warm Blender, so the warm figure includes the
 // first task's start-up. Scenes: the tests' tiny scene (10 frames) and a
-// heavy one, a 1000x1000 grid (2 million triangles, ~130 MB uncompressed; 4
+// heavy one, a 1000x1000 grid (2 million triangles, ~130 MB uncompressed; 6
 // frames). Metrics per frame: s/frame (wall time of a task), render-s/frame
-// (Blender's own Time lines), x-render (the two divided).
+// (Blender's own Time lines), x-render (the two divided); and first-s, the
+// first task, and next-s/frame, the tasks after it (the steady state).
 func BenchmarkWarmSequence(b *testing.B) {
 	blender := needBlender(b)
 	isolateTemp(b)
@@ -76,23 +80,30 @@ func BenchmarkWarmSequence(b *testing.B) {
 		frames int
 	}{
 		{"tiny", makeScene(b, blender, dir), 10},
-		{"heavy", heavy, 4},
+		{"heavy", heavy, 6},
 	}
 	for _, sc := range scenes {
-		for _, warm := range []bool{false, true} {
-			name := sc.name + "/cold"
-			if warm {
-				name = sc.name + "/warm"
+		for _, mode := range []string{"cold", "warm", "warm-no-spare"} {
+			if mode == "warm-no-spare" && sc.name == "tiny" {
+				continue // its reload is far below spareReload: no spare either way
 			}
+			warm := mode != "cold"
+			name := sc.name + "/" + mode
 			b.Run(name, func(b *testing.B) {
-				var wall time.Duration
+				var wall, first time.Duration
 				var render float64
 				for i := range b.N {
 					pool := newSessions()
+					if mode == "warm-no-spare" {
+						pool.spareAfter = time.Duration(math.MaxInt64)
+					}
 					p := plugin(pool)
 					out := filepath.Join(dir, fmt.Sprintf("%s-%d", strings.ReplaceAll(name, "/", "-"), i), "######")
 					start := time.Now()
 					for f := 1; f <= sc.frames; f++ {
+						if f == 2 {
+							first += time.Since(start)
+						}
 						res := sdktest.Run(b, p, "blender-render", renderParams(sc.path, "--render-output", out, "--render-format", "PNG", "--render-frame", strconv.Itoa(f)),
 							sdktest.Options{Config: map[string]any{"warm_sessions": warm}})
 						if res.Status != sdktest.Completed {
@@ -109,6 +120,8 @@ func BenchmarkWarmSequence(b *testing.B) {
 				b.ReportMetric(wall.Seconds()/frames, "s/frame")
 				b.ReportMetric(render/frames, "render-s/frame")
 				b.ReportMetric(wall.Seconds()/render, "x-render")
+				b.ReportMetric(first.Seconds()/float64(b.N), "first-s")
+				b.ReportMetric((wall-first).Seconds()/float64(b.N*(sc.frames-1)), "next-s/frame")
 			})
 		}
 	}
