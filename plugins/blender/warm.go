@@ -222,12 +222,11 @@ func (p *sessions) checkIdleLocked(s *session) {
 // it; one that does not come up is forgotten.
 func (p *sessions) startSpareLocked(like *session) {
 	s := p.addLocked(like.key, like.jobID)
-	s.spare = true
-	st := like.spec
-	st.tag = strings.TrimSuffix(st.tag, "/warm") + "/spare"
+	s.spec = like.spec
+	s.spec.tag = strings.TrimSuffix(s.spec.tag, "/warm") + "/spare"
 	p.armIdleLocked(s)
 	go func() {
-		if err := s.start(context.Background(), st); err != nil {
+		if err := s.start(context.Background()); err != nil {
 			p.mu.Lock()
 			p.dropLocked(s, "a spare could not start: "+err.Error())
 			p.mu.Unlock()

@@ -410,7 +410,7 @@ class Driver:
 
     def serve(self):
         fingerprint = handler_fingerprint()
-        self.answer(ev="hello", version=bpy.app.version_string, pid=os.getpid())
+        self.answer(ev="hello", version=bpy.app.version_string)
         while True:
             line = self.reader.readline()
             if not line:

@@ -28,11 +28,11 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		return true, ctx.Err(), "", false
 	}
 	if c.fresh {
-		err := s.start(ctx, sessionStart{
+		s.spec = sessionStart{
 			exe: wt.argv[0], prefix: wt.prefix, dir: run.WorkDir, env: environ(run.Env),
 			tag: run.RunID + "/warm", grace: run.Grace,
-		})
-		if err != nil {
+		}
+		if err := s.start(ctx); err != nil {
 			r.warm.drop(s, err.Error())
 			return false, nil, "the warm session could not start: " + err.Error(), false
 		}

@@ -49,7 +49,6 @@ type driverEvent struct {
 	ID       int     `json:"id"`
 	Why      string  `json:"why"`
 	Version  string  `json:"version"`
-	Pid      int     `json:"pid"`
 	Reusable bool    `json:"reusable"`
 	ReloadS  float64 `json:"reload_s"` // seconds the reload took
 }
@@ -74,12 +73,10 @@ type session struct {
 	tasks     int // tasks it rendered
 	idleTimer *time.Timer
 	maxRSS    int64 // from the config of its latest task; 0 = none
-	spare     bool  // started by the pool, not by a task
 
 	token     string
 	marker    string
-	dir       string // private folder: the driver script and the socket
-	spec      sessionStart
+	spec      sessionStart  // how its Blender starts; set before start
 	done      chan struct{} // closed once Blender exited and its tree is gone (or never started)
 	res       process.Result
 	runErr    error
@@ -87,7 +84,8 @@ type session struct {
 	connected chan struct{} // closed when the driver connected
 
 	mu         sync.Mutex
-	cancel     context.CancelFunc
+	cancel     context.CancelFunc // ends Blender; nil until it starts
+	killed     bool               // kill was called
 	pid        int
 	started    time.Time
 	version    string
@@ -126,10 +124,10 @@ type sessionStart struct {
 	grace  time.Duration
 }
 
-// start starts Blender with the driver; it returns at once (waitReady waits
-// for the scene). The session ends when ctx ends, or with stop.
-func (s *session) start(ctx context.Context, st sessionStart) error {
-	if err := s.launch(ctx, st); err != nil {
+// start starts Blender with the driver as s.spec says; it returns at once
+// (waitReady waits for the scene). The session ends with stop or kill.
+func (s *session) start(ctx context.Context) error {
+	if err := s.launch(ctx, s.spec); err != nil {
 		s.mu.Lock()
 		s.runErr = err
 		s.mu.Unlock()
@@ -140,7 +138,6 @@ func (s *session) start(ctx context.Context, st sessionStart) error {
 }
 
 func (s *session) launch(ctx context.Context, st sessionStart) error {
-	s.spec = st
 	tok := make([]byte, 16)
 	if _, err := rand.Read(tok); err != nil {
 		return fmt.Errorf("warm session token: %w", err)
@@ -151,7 +148,6 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 	if err != nil {
 		return fmt.Errorf("warm session folder: %w", err)
 	}
-	s.dir = dir
 	fail := func(err error) error {
 		os.RemoveAll(dir)
 		return err
@@ -172,6 +168,9 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 	s.mu.Lock()
 	s.cancel = cancel
 	s.started = time.Now()
+	if s.killed {
+		cancel() // killed while it was being set up
+	}
 	s.mu.Unlock()
 	go s.accept(ln)
 	go func() {
@@ -399,6 +398,7 @@ func (s *session) stop() {
 // waits until it is gone.
 func (s *session) kill() {
 	s.mu.Lock()
+	s.killed = true
 	cancel := s.cancel
 	s.mu.Unlock()
 	if cancel != nil {
