@@ -78,12 +78,12 @@ type session struct {
 	marker    string
 	spec      sessionStart  // how its Blender starts; set before start
 	done      chan struct{} // closed once Blender exited and its tree is gone (or never started)
-	res       process.Result
-	runErr    error
-	conn      net.Conn      // the driver's connection, once connected is closed
 	connected chan struct{} // closed when the driver connected
 
 	mu         sync.Mutex
+	conn       net.Conn // the driver's connection, once connected is closed
+	res        process.Result
+	runErr     error
 	cancel     context.CancelFunc // ends Blender; nil until it starts
 	killed     bool               // kill was called
 	pid        int
@@ -102,8 +102,8 @@ type session struct {
 	lastID     int
 	reloadTook time.Duration // how long the last reload took
 	onReady    func()        // the pool's check after each reload
-	onExited   func()
-	lastOutput []string
+	onExited   func()        // the pool's, once Blender ended
+	lastOutput []string      // tail when Blender ended
 }
 
 func newSession(key, jobID string) *session {
