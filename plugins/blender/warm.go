@@ -86,7 +86,7 @@ func (p *sessions) take(jobID, key string) (claim, string) {
 	}
 	p.noteJobLocked(jobID)
 	if r, ok := p.refused[key]; ok {
-		return claim{}, "the warm session refused these arguments earlier in this job: " + r
+		return claim{}, "an earlier task of this job could not render warm with these arguments: " + r
 	}
 	var pick *session
 	for _, s := range slices.Clone(p.live) {
@@ -161,8 +161,9 @@ func (p *sessions) armIdleLocked(s *session) {
 	})
 }
 
-// refuse remembers that the driver cannot apply the arguments of key, so
-// that the job's next tasks go cold at once, and stops the sessions of key.
+// refuse remembers that tasks with key cannot render warm (the driver
+// cannot apply their arguments, or their Blender does not come up), so that
+// the job's next tasks go cold at once, and stops the sessions of key.
 func (p *sessions) refuse(s *session, key, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -170,7 +171,7 @@ func (p *sessions) refuse(s *session, key, why string) {
 	s.busy = false
 	for _, o := range slices.Clone(p.live) {
 		if o == s || (o.key == key && !o.busy) {
-			p.dropLocked(o, "it could not apply the task's arguments")
+			p.dropLocked(o, "tasks with its arguments cannot render warm")
 		}
 	}
 }

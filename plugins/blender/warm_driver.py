@@ -339,7 +339,7 @@ class Plan:
         fmt = self.formats.get(self.key(scene), scene.render.image_settings.file_format)
         if fmt in MOVIE_FORMATS:
             raise Unsupported("movie output (%s)" % fmt)
-        if scene.render.use_persistent_data:
+        if getattr(scene.render, "use_persistent_data", False):
             raise Unsupported("the scene keeps render data between renders (Persistent Data)")
         if not animation:
             # A frame of --render-frame renders as an animation of that one

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -147,7 +148,7 @@ func TestWarmColdWhenUnsure(t *testing.T) {
 		first := mustRender(t, p, renderParams(scene, "-o", out, "-F", "JPEG", "-f", "1"))
 		wantMode(t, "task 1", first, "cold", "--render-format JPEG")
 		second := mustRender(t, p, renderParams(scene, "-o", out, "-F", "JPEG", "-f", "2"))
-		wantMode(t, "task 2", second, "cold", "refused these arguments earlier in this job")
+		wantMode(t, "task 2", second, "cold", "an earlier task of this job could not render warm with these arguments")
 		if n := strings.Count(strings.Join(second.Lines, "\n"), "cajon-plugin-blender: running "); n != 1 {
 			t.Errorf("task 2 logs %d command lines, want 1", n)
 		}
@@ -261,4 +262,41 @@ func mustLookPath(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestWarmBlenderThatDoesNotComeUp: a Blender that exits before its driver
+// connects (here a stand-in that prints and exits) makes the task render
+// cold, and the job's next tasks go cold at once instead of trying again.
+func TestWarmBlenderThatDoesNotComeUp(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-in Blender is a shell script")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "blender")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"not really Blender: $*\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scene := filepath.Join(dir, "scene.blend")
+	if err := os.WriteFile(scene, []byte("BLENDER"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testPlugin(t)
+	params := renderParams(scene, "-o", filepath.Join(dir, "######"), "-f", "1")
+	params["exe"] = fake
+	first := sdktest.Run(t, p, "blender-render", params)
+	wantMode(t, "task 1", first, "cold", "the warm Blender did not get ready: Blender exited with status 0")
+	if first.Status != sdktest.Failed || !strings.Contains(first.Message, "without rendering any of the 1 frames") {
+		t.Errorf("task 1: %s (%s), want the cold run's failure", first.Status, first.Message)
+	}
+	second := sdktest.Run(t, p, "blender-render", params)
+	wantMode(t, "task 2", second, "cold", "an earlier task of this job could not render warm")
+	ran := 0
+	for _, l := range second.Lines {
+		if strings.HasPrefix(l, "not really Blender") {
+			ran++
+		}
+	}
+	if ran != 1 {
+		t.Errorf("task 2 ran the stand-in %d times, want once (cold only):\n%s", ran, strings.Join(second.Lines, "\n"))
+	}
 }

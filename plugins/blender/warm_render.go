@@ -45,8 +45,11 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		if errors.Is(err, errSessionEnded) {
 			why = endedWhy(s)
 		}
-		r.warm.drop(s, why)
-		return false, nil, "the warm Blender did not get ready: " + why, false
+		// Whatever keeps it from coming up would again for the job's next
+		// tasks, each paying for a start in vain: they go cold at once.
+		why = "the warm Blender did not get ready: " + why
+		r.warm.refuse(s, wt.key, why)
+		return false, nil, why, false
 	}
 
 	pid, version, age, reload := s.info()
@@ -79,10 +82,12 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		return aborted()
 	case errors.Is(err, errSessionEnded):
 		why := endedWhy(s)
-		r.warm.drop(s, why)
 		if !began.Load() {
-			return false, nil, "the warm Blender ended before it took the task: " + why, false
+			why = "the warm Blender ended before it took the task: " + why
+			r.warm.refuse(s, wt.key, why)
+			return false, nil, why, false
 		}
+		r.warm.drop(s, why)
 		res, runErr, _ := s.ended()
 		if runErr != nil && res.Signal == "" && res.ExitCode == -1 {
 			return true, fmt.Errorf("running Blender %s: %w", wt.argv[0], runErr), "", false
@@ -104,7 +109,7 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		return false, nil, "the warm session cannot apply these arguments exactly as Blender's command line does: " + ev.Why, false
 	case "failed":
 		run.Logf("cajon-plugin-blender: the warm session's driver failed in the middle of the task; the task renders again in a Blender of its own:\n%s", ev.Why)
-		r.warm.drop(s, "its driver failed")
+		r.warm.refuse(s, wt.key, "its driver failed")
 		return false, nil, "the warm session's driver failed", true
 	}
 	err = finishRender(run, process.Result{Pid: pid}, out, cfg)
