@@ -81,31 +81,32 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 		removeStalePreviews(root, previewStaleAge, time.Now())
 		previews = startPreviewer(ctx, previewDir(root, run.RunID), run, cfg.PreviewFFmpeg)
 	}
-	out := newRenderOutput(run, previews, total)
-
-	why := "[plugins.blender] warm_sessions is off"
-	if r.warm != nil && cfg.WarmSessions {
-		var wt warmTask
-		if wt, why = warmFor(exe, exeArgs, r.ArgsBefore, r.BlendFile, r.Args, run.WorkDir, run.Env); why == "" {
-			var done, dirty bool
-			done, err, why, dirty = r.renderWarm(ctx, run, cfg, wt, out)
-			if dirty {
-				out = newRenderOutput(run, previews, total)
-			}
-			if done {
-				if previews != nil {
-					previews.finish()
-				}
-				return err
-			}
-		}
-	}
-	run.Logf("cajon-plugin-blender: cold: %s", why)
-	err = renderCold(ctx, run, cfg, exe, args, out)
+	err = r.render(ctx, run, cfg, exe, exeArgs, args, newRenderOutput(run, previews, total))
 	if previews != nil {
 		previews.finish()
 	}
 	return err
+}
+
+// render renders in the warm Blender when the task can, else cold; the task
+// log says which, and why cold.
+func (r *Render) render(ctx context.Context, run *sdk.Run, cfg config, exe string, exeArgs, args []string, out *renderOutput) error {
+	why := "[plugins.blender] warm_sessions is off"
+	if r.warm != nil && cfg.WarmSessions {
+		var wt warmTask
+		if wt, why = warmFor(exe, exeArgs, r.ArgsBefore, r.BlendFile, r.Args, run.WorkDir, run.Env); why == "" {
+			o, err := r.renderWarm(ctx, run, cfg, wt, out)
+			if o.rendered {
+				return err
+			}
+			if o.dirty {
+				out = newRenderOutput(run, out.previews, out.total)
+			}
+			why = o.cold
+		}
+	}
+	run.Logf("cajon-plugin-blender: cold: %s", why)
+	return renderCold(ctx, run, cfg, exe, args, out)
 }
 
 // renderCold runs a Blender of its own for the task.

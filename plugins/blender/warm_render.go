@@ -13,19 +13,32 @@ import (
 	"github.com/cajonfarm/cajon/sdk/process"
 )
 
-// renderWarm renders a task in the job's warm Blender. done is false when
-// the task must render cold after all, and why says why; dirty then means
-// out already took output and the cold render needs a fresh one.
-func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt warmTask, out *renderOutput) (done bool, err error, why string, dirty bool) {
+// warmOutcome is how a task's try to render warm ended, when it did not
+// render: the task must render cold.
+type warmOutcome struct {
+	rendered bool   // the task is done; the error says how it went
+	cold     string // else: why it renders cold
+	dirty    bool   // out took output already: the cold render needs a fresh one
+}
+
+// rendered is the outcome of a task that rendered warm (or was aborted).
+func rendered() warmOutcome { return warmOutcome{rendered: true} }
+
+// cold is the outcome of a task that must render cold, and why.
+func cold(why string) warmOutcome { return warmOutcome{cold: why} }
+
+// renderWarm renders a task in the job's warm Blender, or says why the task
+// must render cold after all.
+func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt warmTask, out *renderOutput) (warmOutcome, error) {
 	c, why := r.warm.take(run.JobID, wt.key)
 	if c.s == nil {
-		return false, nil, why, false
+		return cold(why), nil
 	}
 	s := c.s
-	aborted := func() (bool, error, string, bool) {
+	aborted := func() (warmOutcome, error) {
 		s.kill()
 		r.warm.drop(s, "its task was aborted")
-		return true, ctx.Err(), "", false
+		return rendered(), ctx.Err()
 	}
 	if c.fresh {
 		s.spec = sessionStart{
@@ -34,7 +47,7 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		}
 		if err := s.start(ctx); err != nil {
 			r.warm.drop(s, err.Error())
-			return false, nil, "the warm session could not start: " + err.Error(), false
+			return cold("the warm session could not start: " + err.Error()), nil
 		}
 	}
 	if err := s.waitReady(ctx); err != nil {
@@ -49,7 +62,7 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		// tasks, each paying for a start in vain: they go cold at once.
 		why = "the warm Blender did not get ready: " + why
 		r.warm.refuse(s, wt.key, why)
-		return false, nil, why, false
+		return cold(why), nil
 	}
 
 	pid, version, age, reload := s.info()
@@ -85,36 +98,36 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		if !began.Load() {
 			why = "the warm Blender ended before it took the task: " + why
 			r.warm.refuse(s, wt.key, why)
-			return false, nil, why, false
+			return cold(why), nil
 		}
 		r.warm.drop(s, why)
 		res, runErr, _ := s.ended()
 		if runErr != nil && res.Signal == "" && res.ExitCode == -1 {
-			return true, fmt.Errorf("running Blender %s: %w", wt.argv[0], runErr), "", false
+			return rendered(), fmt.Errorf("running Blender %s: %w", wt.argv[0], runErr)
 		}
 		if res.ExitCode == 0 && res.Signal == "" {
 			// A cold Blender exits 0 when it is done; the warm one must not
 			// exit in the middle of a task at all.
-			return true, failure("the warm Blender exited in the middle of the task", &out.tr, out.tail.Lines()), "", false
+			return rendered(), failure("the warm Blender exited in the middle of the task", &out.tr, out.tail.Lines())
 		}
-		return true, finishRender(run, res, out, cfg), "", false
+		return rendered(), finishRender(run, res, out, cfg)
 	case err != nil:
 		s.kill()
 		r.warm.drop(s, err.Error())
-		return false, nil, err.Error(), began.Load()
+		return warmOutcome{cold: err.Error(), dirty: began.Load()}, nil
 	}
 	switch ev.Ev {
 	case "unsupported":
 		r.warm.refuse(s, wt.key, ev.Why)
-		return false, nil, "the warm session cannot apply these arguments exactly as Blender's command line does: " + ev.Why, false
+		return cold("the warm session cannot apply these arguments exactly as Blender's command line does: " + ev.Why), nil
 	case "failed":
 		run.Logf("cajon-plugin-blender: the warm session's driver failed in the middle of the task; the task renders again in a Blender of its own:\n%s", ev.Why)
 		r.warm.refuse(s, wt.key, "its driver failed")
-		return false, nil, "the warm session's driver failed", true
+		return warmOutcome{cold: "the warm session's driver failed", dirty: true}, nil
 	}
 	err = finishRender(run, process.Result{Pid: pid}, out, cfg)
 	r.warm.release(s, cfg)
-	return true, err, "", false
+	return rendered(), err
 }
 
 // endedWhy says how a session's Blender ended and what it printed last.
