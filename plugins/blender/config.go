@@ -1,5 +1,15 @@
 package main
 
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
+)
+
 // config is the plugin's [plugins.blender] table in cajon.toml.
 type config struct {
 	// Exe is the Blender to run when the task does not name one (or names
@@ -17,10 +27,156 @@ type config struct {
 	// frames (a path, or a name looked up in PATH); "" or a missing ffmpeg
 	// means those frames get none. PNG and JPEG frames never need it.
 	PreviewFFmpeg string `json:"preview_ffmpeg"`
+	// WarmSessions keeps a Blender with the scene loaded between the tasks
+	// of a job (warm.go) instead of starting one per task.
+	WarmSessions bool `json:"warm_sessions"`
+	// WarmIdle stops a warm Blender that had no task for this long.
+	WarmIdle duration `json:"warm_idle"`
+	// WarmMaxTasks stops a warm Blender after this many tasks.
+	WarmMaxTasks int `json:"warm_max_tasks"`
+	// WarmMaxRSS stops a warm Blender whose memory, with the scene
+	// reloaded between tasks, is past this.
+	WarmMaxRSS memLimit `json:"warm_max_rss"`
 }
 
 // defaultConfig is the configuration of a node without a [plugins.blender]
-// table: strict about errors, with previews.
+// table: strict about errors, with previews and warm sessions.
 func defaultConfig() config {
-	return config{FailOnErrorLines: true, FailOnMissingFiles: true, Previews: true, PreviewFFmpeg: "ffmpeg"}
+	return config{
+		FailOnErrorLines: true, FailOnMissingFiles: true, Previews: true, PreviewFFmpeg: "ffmpeg",
+		WarmSessions: true, WarmIdle: duration(60 * time.Second), WarmMaxTasks: 100,
+		WarmMaxRSS: memLimit{Percent: 50},
+	}
+}
+
+// loadConfig reads the [plugins.blender] table over the defaults.
+func loadConfig(src pluginconf.Source) (config, error) {
+	cfg := defaultConfig()
+	if err := pluginconf.Decode(src, "blender", &cfg); err != nil {
+		return config{}, err
+	}
+	if err := cfg.check(); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// check rejects values that decode but make no sense.
+func (c config) check() error {
+	switch {
+	case c.WarmIdle <= 0:
+		return fmt.Errorf("[plugins.blender] warm_idle must be a positive duration such as \"60s\", not %s", time.Duration(c.WarmIdle))
+	case c.WarmMaxTasks < 1:
+		return fmt.Errorf("[plugins.blender] warm_max_tasks must be at least 1, not %d (turn warm sessions off with warm_sessions = false)", c.WarmMaxTasks)
+	}
+	return nil
+}
+
+// duration is a time.Duration written as a Go duration string ("60s",
+// "2m30s") or a number of seconds.
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case float64:
+		*d = duration(v * float64(time.Second))
+	case string:
+		p, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("duration %q: write it like \"60s\" or \"5m\"", v)
+		}
+		*d = duration(p)
+	default:
+		return fmt.Errorf("duration %s: write it like \"60s\" or \"5m\"", b)
+	}
+	return nil
+}
+
+// memLimit is an amount of memory: bytes, or a share of the machine's
+// memory. Zero is no limit.
+type memLimit struct {
+	Bytes   int64
+	Percent float64
+}
+
+// of returns the limit in bytes on a machine with total bytes of memory
+// (0 = unknown); 0 is no limit.
+func (m memLimit) of(total int64) int64 {
+	if m.Percent > 0 {
+		return int64(float64(total) * m.Percent / 100)
+	}
+	return m.Bytes
+}
+
+func (m memLimit) String() string {
+	if m.Percent > 0 {
+		return strconv.FormatFloat(m.Percent, 'f', -1, 64) + "%"
+	}
+	return formatBytes(m.Bytes)
+}
+
+// memUnits are the suffixes a memLimit may have.
+var memUnits = []struct {
+	suffix string
+	bytes  float64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+// UnmarshalJSON reads "16GiB", "500MB", "50%" (of the machine's memory),
+// "0" (no limit) or a number of bytes.
+func (m *memLimit) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	bad := fmt.Errorf("memory size %s: write it like \"16GiB\", \"500MB\", \"50%%\" (of the machine's memory) or \"0\" (no limit)", b)
+	switch v := v.(type) {
+	case float64:
+		if v < 0 {
+			return bad
+		}
+		*m = memLimit{Bytes: int64(v)}
+		return nil
+	case string:
+		s := strings.TrimSpace(v)
+		if p, ok := strings.CutSuffix(s, "%"); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+			if err != nil || f < 0 || f > 100 {
+				return bad
+			}
+			*m = memLimit{Percent: f}
+			return nil
+		}
+		scale := 1.0
+		for _, u := range memUnits {
+			if n, ok := strings.CutSuffix(s, u.suffix); ok {
+				s, scale = strings.TrimSpace(n), u.bytes
+				break
+			}
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f < 0 {
+			return bad
+		}
+		*m = memLimit{Bytes: int64(f * scale)}
+		return nil
+	}
+	return bad
+}
+
+// formatBytes writes n bytes for a person: "512 MiB", "3.2 GiB".
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
+	case n >= 1<<20:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
-	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
 	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/process"
 )
@@ -25,6 +24,8 @@ type Render struct {
 	ArgsBefore []string `param:"argsBefore" desc:"Arguments before the blend file."`
 	BlendFile  string   `param:"blendfile" desc:"The blend file to render; left out of the command line when empty."`
 	Args       []string `param:"args" desc:"Arguments after the blend file, e.g. --render-output, --render-format, --render-frame."`
+
+	warm *sessions // the plugin's warm Blender; nil: always cold
 }
 
 // outputTail is how many of Blender's last lines go into a failure message
@@ -32,11 +33,15 @@ type Render struct {
 const outputTail = 8
 
 // Run renders, reporting a step per finished frame, each written file as an
-// output, and a preview of each PNG or JPEG frame.
+// output, and a preview of each PNG or JPEG frame: in the job's warm Blender
+// when it can (warm.go), else in a Blender of its own.
 func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
-	cfg := defaultConfig()
-	if err := pluginconf.Decode(run, "blender", &cfg); err != nil {
+	cfg, err := loadConfig(run)
+	if err != nil {
 		return err
+	}
+	if r.warm != nil {
+		r.warm.noteJob(run.JobID)
 	}
 	exe, err := cmdline.Program{Name: "blender", Plugin: "blender", Param: r.Exe, Configured: cfg.Exe, Dir: run.WorkDir}.Find()
 	if err != nil {
@@ -69,7 +74,6 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	total := framesInArgs(args)
 	run.Progress(0, total)
 	run.Activity("starting Blender")
-	run.Logf("cajon-plugin-blender: running %s", cmdline.Join(append([]string{exe}, args...)))
 
 	var previews *previewer
 	if cfg.Previews {
@@ -77,56 +81,100 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 		removeStalePreviews(root, previewStaleAge, time.Now())
 		previews = startPreviewer(ctx, previewDir(root, run.RunID), run, cfg.PreviewFFmpeg)
 	}
-
-	// OnLine calls never overlap and end before Exec returns (sdk/process),
-	// so the tracker needs no lock.
-	var (
-		tr   tracker
-		tail = cmdline.NewTail(outputTail)
-	)
-	res, err := run.Exec(ctx, process.Command{
-		Path: exe,
-		Args: args,
-		OnLine: func(_ process.Stream, line string) {
-			run.Log(line)
-			tail.Add(line)
-			u := tr.feed(line)
-			if u.activity != "" {
-				run.Activity(u.activity)
-			}
-			if u.saved != "" {
-				path := resolve(run.WorkDir, u.saved)
-				run.Output(path, mimeType(path))
-				if previews != nil && previews.canPreview(path) {
-					previews.offer(path)
-				}
-			}
-			if u.frameDone {
-				done := tr.done
-				if total > 0 && done > total {
-					done = total // more Saved lines than frames asked: never past 100%
-				}
-				run.Progress(done, total)
-			}
-		},
-	})
+	err = r.render(ctx, run, cfg, exe, exeArgs, args, newRenderOutput(run, previews, total))
 	if previews != nil {
 		previews.finish()
 	}
+	return err
+}
+
+// render renders in the warm Blender when the task can, else cold; the task
+// log says which, and why cold.
+func (r *Render) render(ctx context.Context, run *sdk.Run, cfg config, exe string, exeArgs, args []string, out *renderOutput) error {
+	why := "[plugins.blender] warm_sessions is off"
+	if r.warm != nil && cfg.WarmSessions {
+		var wt warmTask
+		if wt, why = warmFor(exe, exeArgs, r.ArgsBefore, r.BlendFile, r.Args, run.WorkDir, run.Env); why == "" {
+			o, err := r.renderWarm(ctx, run, cfg, wt, out)
+			if o.rendered {
+				return err
+			}
+			if o.dirty {
+				out = newRenderOutput(run, out.previews, out.total)
+			}
+			why = o.cold
+		}
+	}
+	run.Logf("cajon-plugin-blender: cold: %s", why)
+	return renderCold(ctx, run, cfg, exe, args, out)
+}
+
+// renderCold runs a Blender of its own for the task.
+func renderCold(ctx context.Context, run *sdk.Run, cfg config, exe string, args []string, out *renderOutput) error {
+	run.Logf("cajon-plugin-blender: running %s", cmdline.Join(append([]string{exe}, args...)))
+	res, err := run.Exec(ctx, process.Command{
+		Path:   exe,
+		Args:   args,
+		OnLine: func(_ process.Stream, line string) { out.line(line) },
+	})
 	if ctx.Err() != nil {
 		return ctx.Err() // aborted: the SDK reports it as canceled
 	}
 	if err != nil {
 		return fmt.Errorf("running Blender %s: %w", exe, err)
 	}
-	if tr.crashFile != "" {
-		logCrashReport(run, tr.crashFile)
+	return finishRender(run, res, out, cfg)
+}
+
+// renderOutput follows the output of one render: the log, progress,
+// outputs and previews. Its line calls must not overlap.
+type renderOutput struct {
+	run      *sdk.Run
+	previews *previewer
+	total    int64
+	tr       tracker
+	tail     *cmdline.Tail
+}
+
+func newRenderOutput(run *sdk.Run, previews *previewer, total int64) *renderOutput {
+	return &renderOutput{run: run, previews: previews, total: total, tail: cmdline.NewTail(outputTail)}
+}
+
+// line takes one line of Blender's output.
+func (o *renderOutput) line(line string) {
+	run := o.run
+	run.Log(line)
+	o.tail.Add(line)
+	u := o.tr.feed(line)
+	if u.activity != "" {
+		run.Activity(u.activity)
 	}
-	if err := verdict(res, &tr, tail.Lines(), total, cfg); err != nil {
+	if u.saved != "" {
+		path := resolve(run.WorkDir, u.saved)
+		run.Output(path, mimeType(path))
+		if o.previews != nil && o.previews.canPreview(path) {
+			o.previews.offer(path)
+		}
+	}
+	if u.frameDone {
+		done := o.tr.done
+		if o.total > 0 && done > o.total {
+			done = o.total // more Saved lines than frames asked: never past 100%
+		}
+		run.Progress(done, o.total)
+	}
+}
+
+// finishRender judges a render that ended as res said.
+func finishRender(run *sdk.Run, res process.Result, out *renderOutput, cfg config) error {
+	if out.tr.crashFile != "" {
+		logCrashReport(run, out.tr.crashFile)
+	}
+	if err := verdict(res, &out.tr, out.tail.Lines(), out.total, cfg); err != nil {
 		return err
 	}
-	if len(tr.problems) > 0 {
-		run.Logf("cajon-plugin-blender: the render succeeded, though Blender reported %d problems (see above); [plugins.blender] allows them", len(tr.problems)+tr.extraProblems)
+	if len(out.tr.problems) > 0 {
+		run.Logf("cajon-plugin-blender: the render succeeded, though Blender reported %d problems (see above); [plugins.blender] allows them", len(out.tr.problems)+out.tr.extraProblems)
 	}
 	return nil
 }

@@ -11,17 +11,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/sdktest"
 )
 
 // needBlender returns the Blender to test with, or skips the test.
-func needBlender(t *testing.T) string {
+func needBlender(t testing.TB) string {
 	t.Helper()
 	exe, err := exec.LookPath("blender")
 	if err != nil {
 		t.Skip("blender is not installed (not in PATH): skipping the tests that render; CI installs it from the Debian package")
 	}
 	return exe
+}
+
+// testPlugin is the plugin with warm sessions of its own, stopped when the
+// test ends.
+func testPlugin(t testing.TB) sdk.Plugin { return plugin(testSessions(t)) }
+
+// testSessions are warm sessions stopped when the test ends.
+func testSessions(t testing.TB) *sessions {
+	warm := newSessions()
+	t.Cleanup(warm.Close)
+	return warm
 }
 
 // sceneScript makes the tiny test scene: the factory cube, Cycles at one
@@ -41,7 +53,7 @@ bpy.ops.wm.save_as_mainfile(filepath=sys.argv[-1])
 `
 
 // makeScene saves the test scene in dir and returns its path.
-func makeScene(t *testing.T, blender, dir string) string {
+func makeScene(t testing.TB, blender, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "scene.blend")
 	out, err := exec.Command(blender, "-b", "--factory-startup", "--python-expr", sceneScript, "--", path).CombinedOutput()
@@ -85,7 +97,7 @@ func lastActivity(ps []sdktest.Progress) string {
 
 // isolateTemp points the system's temporary folder (where previews and
 // Blender's crash reports go) at a folder of the test's own.
-func isolateTemp(t *testing.T) string {
+func isolateTemp(t testing.TB) string {
 	dir := t.TempDir()
 	t.Setenv("TMPDIR", dir)
 	t.Setenv("TEMP", dir)
@@ -101,7 +113,7 @@ func TestRenderThreeFrames(t *testing.T) {
 	frames := filepath.Join(dir, "frames")
 
 	// The parameters as the Simple Blender Render job type sends them.
-	res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+	res := sdktest.Run(t, testPlugin(t), "blender-render", map[string]any{
 		"exe":        "blender",
 		"exeArgs":    "-b -y",
 		"argsBefore": list(),
@@ -171,9 +183,10 @@ func TestRenderThreeFrames(t *testing.T) {
 			t.Errorf("preview %s: %dx%d, %v; want a 64x36 JPEG", p, cfg.Width, cfg.Height, err)
 		}
 	}
-	if !strings.Contains(res.Lines[0], "running ") || !strings.Contains(res.Lines[0], "--render-frame 1..3") {
-		t.Errorf("first log line %q does not show the command line", res.Lines[0])
+	if !strings.HasPrefix(res.Lines[1], "cajon-plugin-blender: running ") || !strings.Contains(res.Lines[1], "--render-frame 1..3") {
+		t.Errorf("the second log line %q does not show the command line (the first says warm or cold)", res.Lines[1])
 	}
+	t.Logf("log:\n%s", strings.Join(res.Lines, "\n"))
 }
 
 func TestRenderFailures(t *testing.T) {
@@ -182,29 +195,7 @@ func TestRenderFailures(t *testing.T) {
 	dir := t.TempDir()
 	scene := makeScene(t, blender, dir)
 	out := filepath.Join(dir, "out", "####")
-	libScene := filepath.Join(dir, "linked.blend")
-	// A scene that links an object from a library that is then deleted.
-	lib := filepath.Join(dir, "lib.blend")
-	link := `
-import bpy, sys
-lib, out = sys.argv[-2], sys.argv[-1]
-bpy.ops.wm.read_factory_settings(use_empty=True)
-bpy.ops.mesh.primitive_cube_add()
-bpy.context.object.name = "LibCube"
-bpy.ops.wm.save_as_mainfile(filepath=lib)
-bpy.ops.wm.open_mainfile(filepath=sys.argv[sys.argv.index("-b") + 1])
-with bpy.data.libraries.load(lib, link=True) as (src, dst):
-    dst.objects = ["LibCube"]
-for o in dst.objects:
-    bpy.context.scene.collection.objects.link(o)
-bpy.ops.wm.save_as_mainfile(filepath=out)
-`
-	if b, err := exec.Command(blender, "-b", scene, "--python-expr", link, "--", lib, libScene).CombinedOutput(); err != nil {
-		t.Fatalf("making the linked scene: %v\n%s", err, b)
-	}
-	if err := os.Remove(lib); err != nil {
-		t.Fatal(err)
-	}
+	libScene, lib := makeLinkedScene(t, blender, dir, scene)
 
 	tests := []struct {
 		name   string
@@ -256,7 +247,7 @@ bpy.ops.wm.save_as_mainfile(filepath=out)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := sdktest.Run(t, plugin(), "blender-render", tt.params, sdktest.Options{Config: tt.config})
+			res := sdktest.Run(t, testPlugin(t), "blender-render", tt.params, sdktest.Options{Config: tt.config})
 			if res.Status != tt.status {
 				t.Fatalf("status %s (%s), want %s\n%s", res.Status, res.Message, tt.status, strings.Join(res.Lines, "\n"))
 			}
@@ -270,12 +261,42 @@ bpy.ops.wm.save_as_mainfile(filepath=out)
 	}
 }
 
+// makeLinkedScene saves in dir a copy of scene that links an object from a
+// library, then deletes the library. It returns the scene and where the
+// library was.
+func makeLinkedScene(t testing.TB, blender, dir, scene string) (string, string) {
+	t.Helper()
+	libScene := filepath.Join(dir, "linked.blend")
+	lib := filepath.Join(dir, "lib.blend")
+	link := `
+import bpy, sys
+lib, out = sys.argv[-2], sys.argv[-1]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_cube_add()
+bpy.context.object.name = "LibCube"
+bpy.ops.wm.save_as_mainfile(filepath=lib)
+bpy.ops.wm.open_mainfile(filepath=sys.argv[sys.argv.index("-b") + 1])
+with bpy.data.libraries.load(lib, link=True) as (src, dst):
+    dst.objects = ["LibCube"]
+for o in dst.objects:
+    bpy.context.scene.collection.objects.link(o)
+bpy.ops.wm.save_as_mainfile(filepath=out)
+`
+	if b, err := exec.Command(blender, "-b", scene, "--python-expr", link, "--", lib, libScene).CombinedOutput(); err != nil {
+		t.Fatalf("making the linked scene: %v\n%s", err, b)
+	}
+	if err := os.Remove(lib); err != nil {
+		t.Fatal(err)
+	}
+	return libScene, lib
+}
+
 func TestRenderAbort(t *testing.T) {
 	blender := needBlender(t)
 	isolateTemp(t)
 	dir := t.TempDir()
 	scene := makeScene(t, blender, dir)
-	res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+	res := sdktest.Run(t, testPlugin(t), "blender-render", map[string]any{
 		"exeArgs": "-b", "blendfile": scene,
 		"args": list("--python-expr", "import time; print('sleeping', flush=True); time.sleep(600)", "-f", "1"),
 	}, sdktest.Options{CancelAfter: 2 * time.Second, Grace: time.Second})
@@ -285,7 +306,7 @@ func TestRenderAbort(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	d := sdktest.Describe(t, plugin())
+	d := sdktest.Describe(t, testPlugin(t))
 	if d.GetName() != "blender" || len(d.GetCommands()) != 1 {
 		t.Fatalf("Describe = %v", d)
 	}
@@ -323,7 +344,7 @@ func TestRenderEXRPreviews(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			isolateTemp(t)
 			frames := filepath.Join(dir, "frames"+strconv.Itoa(i))
-			res := sdktest.Run(t, plugin(), "blender-render", map[string]any{
+			res := sdktest.Run(t, testPlugin(t), "blender-render", map[string]any{
 				"exeArgs": "-b -y", "blendfile": scene,
 				"args": list("--render-output", filepath.Join(frames, "######"), "--render-format", "OPEN_EXR", "--render-frame", "1..2"),
 			}, sdktest.Options{Config: tt.config})

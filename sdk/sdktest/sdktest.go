@@ -70,6 +70,8 @@ type Options struct {
 	// CancelAfter aborts the command after this long (0 = never), as the host
 	// does when a task is cancelled.
 	CancelAfter time.Duration
+	// JobID is the job the run belongs to; "" is "job".
+	JobID string
 }
 
 // Run runs one command of p with params and returns what it sent. It fails
@@ -92,8 +94,12 @@ func Run(t testing.TB, p sdk.Plugin, command string, params map[string]any, opts
 		t.Fatalf("sdktest: config is not JSON-like: %v", err)
 	}
 	runID := "sdktest-" + time.Now().Format("150405.000000000")
+	jobID := o.JobID
+	if jobID == "" {
+		jobID = "job"
+	}
 	stream, err := client.Run(ctx, &pluginv1.RunRequest{
-		JobId: "job", TaskId: "task", RunId: runID, Command: command,
+		JobId: jobID, TaskId: "task", RunId: runID, Command: command,
 		Parameters: ps, PluginConfig: cfg, Env: o.Env, WorkDir: o.WorkDir, GraceSeconds: o.Grace.Seconds(),
 		TotalSteps: o.TotalSteps,
 	})

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cajonfarm/cajon/sdk/sdktest"
+)
+
+// sessionPid is the pid of the warm Blender a task used (the process it
+// reported), 0 for none.
+func sessionPid(t *testing.T, res *sdktest.Result) int {
+	t.Helper()
+	if len(res.Children) != 1 {
+		t.Fatalf("the task reported processes %v, want its one Blender", res.Children)
+	}
+	return res.Children[0]
+}
+
+// TestWarmSessionLifecycle follows one plugin's warm Blender through a run
+// of tasks: reused while the job and arguments stay, stopped after
+// warm_max_tasks, when the arguments change, when the job changes and after
+// warm_idle, each time with the reason in the next task's log.
+func TestWarmSessionLifecycle(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	p := testPlugin(t)
+	frame := func(out string, n int) map[string]any {
+		return renderParams(scene, "--render-output", filepath.Join(dir, out, "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(n))
+	}
+	three := sdktest.Options{Config: map[string]any{"warm_max_tasks": 3}, JobID: "A"}
+
+	a1 := mustRender(t, p, frame("a", 1), three)
+	wantMode(t, "task 1", a1, "new", "")
+	pid := sessionPid(t, a1)
+	a2 := mustRender(t, p, frame("a", 2), three)
+	wantMode(t, "task 2", a2, "warm", "task 2 of the session")
+	if got := sessionPid(t, a2); got != pid {
+		t.Errorf("task 2 rendered in pid %d, want the session's %d", got, pid)
+	}
+	if !strings.Contains(strings.Join(a2.Lines, "\n"), "Read blend: "+scene) {
+		t.Errorf("task 2's log does not show the reload of the scene:\n%s", strings.Join(a2.Lines, "\n"))
+	}
+	a3 := mustRender(t, p, frame("a", 3), three)
+	wantMode(t, "task 3", a3, "warm", "task 3 of the session")
+	waitGone(t, pid, "the warm Blender after warm_max_tasks = 3")
+
+	a4 := mustRender(t, p, frame("a", 4), three)
+	wantMode(t, "task 4", a4, "new", "it rendered 3 tasks ([plugins.blender] warm_max_tasks)")
+	pid = sessionPid(t, a4)
+	a5 := mustRender(t, p, frame("elsewhere", 5), three)
+	wantMode(t, "task 5", a5, "new", "the task's arguments differ")
+	waitGone(t, pid, "the warm Blender of other arguments")
+	pid = sessionPid(t, a5)
+
+	short := sdktest.Options{Config: map[string]any{"warm_idle": "1s"}, JobID: "B"}
+	b1 := mustRender(t, p, frame("b", 1), short)
+	wantMode(t, "job B, task 1", b1, "new", "the job changed")
+	waitGone(t, pid, "the warm Blender of job A")
+	pid = sessionPid(t, b1)
+	waitGone(t, pid, "the warm Blender after warm_idle = 1s")
+	b2 := mustRender(t, p, frame("b", 2), short)
+	wantMode(t, "job B, task 2", b2, "new", "it had no task for 1s ([plugins.blender] warm_idle)")
+}
+
+// TestWarmAbort aborts a task in the middle of its warm render: the warm
+// Blender is killed with it, and the next task starts a new one.
+func TestWarmAbort(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	p := testPlugin(t)
+	out := filepath.Join(dir, "frames", "######")
+	env := map[string]string{"CAJON_TEST_HOOK": "sleep"} // the scene's hook sleeps at frame 2
+	first := mustRender(t, p, renderParams(scene, "-o", out, "-f", "1"), sdktest.Options{Env: env})
+	pid := sessionPid(t, first)
+	res := sdktest.Run(t, p, "blender-render", renderParams(scene, "-o", out, "-f", "2"),
+		sdktest.Options{Env: env, CancelAfter: 3 * time.Second, Grace: time.Second})
+	if res.Status != sdktest.Canceled {
+		t.Fatalf("status %s (%s), want canceled\n%s", res.Status, res.Message, strings.Join(res.Lines, "\n"))
+	}
+	wantMode(t, "the aborted task", res, "warm", "")
+	if !strings.Contains(strings.Join(res.Lines, "\n"), "hook: sleeping") {
+		t.Errorf("the task was not aborted in the middle of its render:\n%s", strings.Join(res.Lines, "\n"))
+	}
+	if alive(pid) {
+		t.Errorf("the warm Blender (pid %d) outlived the abort of its task", pid)
+	}
+	next := mustRender(t, p, renderParams(scene, "-o", out, "-f", "3"), sdktest.Options{Env: env})
+	wantMode(t, "the task after the abort", next, "new", "its task was aborted")
+}
+
+// TestWarmCrash crashes the warm Blender in the middle of a task: the task
+// fails like a cold crash does, and the next task starts a new Blender.
+func TestWarmCrash(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	out := filepath.Join(dir, "frames", "######")
+	env := map[string]string{"CAJON_TEST_HOOK": "crash"} // the scene's hook segfaults at frame 2
+
+	cold := sdktest.Run(t, testPlugin(t), "blender-render", renderParams(scene, "-o", out, "-f", "2"),
+		sdktest.Options{Env: env, Config: map[string]any{"warm_sessions": false}})
+	p := testPlugin(t)
+	mustRender(t, p, renderParams(scene, "-o", out, "-f", "1"), sdktest.Options{Env: env})
+	warm := sdktest.Run(t, p, "blender-render", renderParams(scene, "-o", out, "-f", "2"), sdktest.Options{Env: env})
+	wantMode(t, "the crashing task", warm, "warm", "")
+	for _, res := range []*sdktest.Result{cold, warm} {
+		if res.Status != sdktest.Failed {
+			t.Fatalf("status %s (%s), want failed", res.Status, res.Message)
+		}
+	}
+	firstLine := func(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+	if c, w := firstLine(cold.Message), firstLine(warm.Message); c != w || !strings.Contains(w, "segmentation fault") {
+		t.Errorf("the warm crash says %q, want what the cold one says: %q", w, c)
+	}
+	if !strings.Contains(warm.Message, "crash report") {
+		t.Errorf("the warm crash's message does not point to Blender's crash report:\n%s", warm.Message)
+	}
+	next := mustRender(t, p, renderParams(scene, "-o", out, "-f", "3"), sdktest.Options{Env: env})
+	wantMode(t, "the task after the crash", next, "new", "segmentation fault")
+}
+
+// TestWarmColdWhenUnsure: what the driver cannot apply exactly renders cold,
+// with the reason; a refusal holds for the rest of the job, and a Blender
+// whose scripts leave state behind after a reload is not reused.
+func TestWarmColdWhenUnsure(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	out := filepath.Join(dir, "frames", "######")
+
+	t.Run("format the command line would leave odd", func(t *testing.T) {
+		// The scene is RGBA PNG: Blender 3.x's -F JPEG keeps RGBA, which
+		// the Python API cannot set.
+		p := testPlugin(t)
+		first := mustRender(t, p, renderParams(scene, "-o", out, "-F", "JPEG", "-f", "1"))
+		wantMode(t, "task 1", first, "cold", "--render-format JPEG")
+		second := mustRender(t, p, renderParams(scene, "-o", out, "-F", "JPEG", "-f", "2"))
+		wantMode(t, "task 2", second, "cold", "an earlier task of this job could not render warm with these arguments")
+		if n := strings.Count(strings.Join(second.Lines, "\n"), "cajon-plugin-blender: running "); n != 1 {
+			t.Errorf("task 2 logs %d command lines, want 1", n)
+		}
+	})
+	t.Run("handlers that survive a reload", func(t *testing.T) {
+		p := testPlugin(t)
+		env := map[string]string{"CAJON_TEST_HOOK": "handler"}
+		first := mustRender(t, p, renderParams(scene, "-o", out, "-f", "1"), sdktest.Options{Env: env})
+		wantMode(t, "task 1", first, "new", "")
+		waitGone(t, sessionPid(t, first), "the warm Blender that is no longer like a fresh one")
+		second := mustRender(t, p, renderParams(scene, "-o", out, "-f", "2"), sdktest.Options{Env: env})
+		wantMode(t, "task 2", second, "new", "application handlers that survive a reload")
+	})
+	t.Run("memory past warm_max_rss", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("warm_max_rss is measured on Linux only")
+		}
+		p := testPlugin(t)
+		cfg := sdktest.Options{Config: map[string]any{"warm_max_rss": "1MiB"}}
+		first := mustRender(t, p, renderParams(scene, "-o", out, "-f", "1"), cfg)
+		waitGone(t, sessionPid(t, first), "the warm Blender past warm_max_rss")
+		second := mustRender(t, p, renderParams(scene, "-o", out, "-f", "2"), cfg)
+		wantMode(t, "task 2", second, "new", "passed [plugins.blender] warm_max_rss (1 MiB)")
+	})
+	t.Run("python on the command line", func(t *testing.T) {
+		res := mustRender(t, testPlugin(t), renderParams(scene, "--python-expr", "print('hi')", "-o", out, "-f", "1"))
+		wantMode(t, "the task", res, "cold", `argument "--python-expr" is not one the warm session applies`)
+	})
+}
+
+// TestWarmReloadOutputReachesTheNextTask: what Blender prints while it
+// reloads the file between tasks belongs to the next task, as a cold
+// Blender prints it when it loads: a linked library that is missing is
+// reported by every task.
+func TestWarmReloadOutputReachesTheNextTask(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeScene(t, blender, dir)
+	linked, _ := makeLinkedScene(t, blender, dir, scene)
+	p := testPlugin(t)
+	out := filepath.Join(dir, "frames", "######")
+	for i, want := range []string{"new", "warm"} {
+		res := sdktest.Run(t, p, "blender-render", renderParams(linked, "-o", out, "-f", strconv.Itoa(i+1)))
+		wantMode(t, "task "+strconv.Itoa(i+1), res, want, "")
+		if res.Status != sdktest.Failed || !strings.Contains(res.Message, "could not open files") {
+			t.Errorf("task %d: %s (%s), want it failed for the missing library", i+1, res.Status, res.Message)
+		}
+	}
+}
+
+// TestWarmSpare: when reloading the scene after a task is slow (here: any
+// reload), the pool starts a spare Blender; a task that finds the first one
+// busy renders in the spare, warm, without waiting.
+func TestWarmSpare(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	pool := testSessions(t)
+	pool.spareAfter = 0
+	p := plugin(pool)
+	args := func(n int) []string {
+		return []string{"--render-output", filepath.Join(dir, "frames", "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(n)}
+	}
+	first := mustRender(t, p, renderParams(scene, args(1)...))
+	pid := sessionPid(t, first)
+
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		pool.mu.Lock()
+		up := len(pool.live) == 2
+		for _, s := range pool.live {
+			up = up && isClosed(s.readyCh())
+		}
+		pool.mu.Unlock()
+		if up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no spare Blender came up in two minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Hold the first Blender as if a task rendered in it.
+	wt, why := warmFor(mustLookPath(t, "blender"), []string{"-b", "-y"}, nil, scene, args(9), "", nil)
+	if why != "" {
+		t.Fatal(why)
+	}
+	held, why := pool.take("job", wt.key)
+	if held.s == nil || held.s.pid != pid {
+		t.Fatalf("took %+v (%s), want the first Blender (pid %d)", held, why, pid)
+	}
+	second := mustRender(t, p, renderParams(scene, args(2)...))
+	wantMode(t, "task 2", second, "warm", "a spare, started while the last task rendered")
+	spare := sessionPid(t, second)
+	if spare == pid {
+		t.Errorf("task 2 rendered in the busy Blender")
+	}
+	pool.release(held.s, defaultConfig())
+	pool.Close()
+	for _, p := range []int{pid, spare} {
+		waitGone(t, p, "a warm Blender after Close")
+	}
+}
+
+func mustLookPath(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestWarmBlenderThatDoesNotComeUp: a Blender that exits before its driver
+// connects (here a stand-in that prints and exits) makes the task render
+// cold, and the job's next tasks go cold at once instead of trying again.
+func TestWarmBlenderThatDoesNotComeUp(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-in Blender is a shell script")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "blender")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"not really Blender: $*\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scene := filepath.Join(dir, "scene.blend")
+	if err := os.WriteFile(scene, []byte("BLENDER"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testPlugin(t)
+	params := renderParams(scene, "-o", filepath.Join(dir, "######"), "-f", "1")
+	params["exe"] = fake
+	first := sdktest.Run(t, p, "blender-render", params)
+	wantMode(t, "task 1", first, "cold", "the warm Blender did not get ready: Blender exited with status 0")
+	if first.Status != sdktest.Failed || !strings.Contains(first.Message, "without rendering any of the 1 frames") {
+		t.Errorf("task 1: %s (%s), want the cold run's failure", first.Status, first.Message)
+	}
+	second := sdktest.Run(t, p, "blender-render", params)
+	wantMode(t, "task 2", second, "cold", "an earlier task of this job could not render warm")
+	if len(second.Children) != 1 {
+		t.Errorf("task 2 ran %d processes, want the cold one only", len(second.Children))
+	}
+	ran := 0
+	for _, l := range second.Lines {
+		// Run cold it gets -f 1; the reason quotes the warm attempt of
+		// task 1, which got the driver instead.
+		if strings.HasPrefix(l, "not really Blender") && strings.HasSuffix(l, " -f 1") {
+			ran++
+		}
+	}
+	if ran != 1 {
+		t.Errorf("task 2 ran the stand-in cold %d times, want once:\n%s", ran, strings.Join(second.Lines, "\n"))
+	}
+}

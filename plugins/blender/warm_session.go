@@ -1,0 +1,445 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
+	"github.com/cajonfarm/cajon/sdk/process"
+)
+
+// driverScript runs inside the warm Blender (see its header).
+//
+//go:embed warm_driver.py
+var driverScript []byte
+
+// Limits of a warm session.
+const (
+	// sessionIdleLines is how much of what Blender prints between tasks
+	// (reloading the file) is kept for the next task's log.
+	sessionIdleLines = 500
+	// sessionQuitWait is how long a warm Blender asked to quit gets before
+	// it is terminated.
+	sessionQuitWait = 10 * time.Second
+	// sessionAuthWait bounds the wait for a connection's first line.
+	sessionAuthWait = 10 * time.Second
+	// sessionEnv carries "<token> <network> <address>" to the driver.
+	sessionEnv = "CAJON_BLENDER_WARM"
+	// markerPrefix starts the driver's answers on stdout (then the token).
+	markerPrefix = "cajon-warm:"
+)
+
+// driverEvent is one answer of the driver.
+type driverEvent struct {
+	Ev       string  `json:"ev"` // hello, start, done, unsupported, failed, ready
+	ID       int     `json:"id"`
+	Why      string  `json:"why"`
+	Version  string  `json:"version"`
+	Reusable bool    `json:"reusable"`
+	ReloadS  float64 `json:"reload_s"` // seconds the reload took
+}
+
+// warmCall is a request waiting for its answer.
+type warmCall struct {
+	id     int
+	out    *renderOutput
+	begin  func() // logs the task's first lines, when the driver starts it
+	result chan driverEvent
+}
+
+// session is one warm Blender with the scene loaded, and the driver in it.
+// The pool (warm.go) decides which task uses it; a session serves one task
+// at a time.
+type session struct {
+	key   string
+	jobID string
+
+	// Guarded by the pool's lock.
+	busy      bool
+	tasks     int // tasks it rendered
+	idleTimer *time.Timer
+	maxRSS    int64 // from the config of its latest task; 0 = none
+
+	token     string
+	marker    string
+	spec      sessionStart  // how its Blender starts; set before start
+	done      chan struct{} // closed once Blender exited and its tree is gone (or never started)
+	connected chan struct{} // closed when the driver connected
+
+	mu         sync.Mutex
+	conn       net.Conn // the driver's connection, once connected is closed
+	res        process.Result
+	runErr     error
+	cancel     context.CancelFunc // ends Blender; nil until it starts
+	killed     bool               // kill was called
+	pid        int
+	started    time.Time
+	version    string
+	hello      chan struct{} // closed when the driver is up
+	helloDone  bool
+	ready      chan struct{} // closed when the driver waits for a task
+	reusable   bool
+	notReuse   string // why it is not reusable
+	waiting    *warmCall
+	out        *renderOutput // the task Blender's output goes to now
+	idle       []string      // output between tasks, for the next task
+	idleLeft   int           // lines of it left out
+	tail       *cmdline.Tail // the last lines, for failure messages
+	lastID     int
+	reloadTook time.Duration // how long the last reload took
+	onReady    func()        // the pool's check after each reload
+	onExited   func()        // the pool's, once Blender ended
+	lastOutput []string      // tail when Blender ended
+}
+
+func newSession(key, jobID string) *session {
+	return &session{
+		key: key, jobID: jobID,
+		done: make(chan struct{}), hello: make(chan struct{}), ready: make(chan struct{}), connected: make(chan struct{}),
+		tail: cmdline.NewTail(outputTail),
+	}
+}
+
+// sessionStart is how to start a session's Blender.
+type sessionStart struct {
+	exe    string
+	prefix []string // exeArgs, argsBefore, blend file
+	dir    string   // working folder
+	env    []string // full environment
+	tag    string   // CAJON_RUN_ID of the session's processes
+	grace  time.Duration
+}
+
+// start starts Blender with the driver as s.spec says; it returns at once
+// (waitReady waits for the scene). The session ends with stop or kill.
+func (s *session) start(ctx context.Context) error {
+	if err := s.launch(ctx, s.spec); err != nil {
+		s.mu.Lock()
+		s.runErr = err
+		s.mu.Unlock()
+		close(s.done)
+		return err
+	}
+	return nil
+}
+
+func (s *session) launch(ctx context.Context, st sessionStart) error {
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return fmt.Errorf("warm session token: %w", err)
+	}
+	s.token = hex.EncodeToString(tok)
+	s.marker = markerPrefix + s.token + " "
+	dir, err := os.MkdirTemp("", "cajon-warm-")
+	if err != nil {
+		return fmt.Errorf("warm session folder: %w", err)
+	}
+	fail := func(err error) error {
+		os.RemoveAll(dir)
+		return err
+	}
+	script := filepath.Join(dir, "driver.py")
+	if err := os.WriteFile(script, driverScript, 0o600); err != nil {
+		return fail(fmt.Errorf("writing the warm session driver: %w", err))
+	}
+	ln, network, err := listenPrivate(dir)
+	if err != nil {
+		return fail(fmt.Errorf("warm session socket: %w", err))
+	}
+	// Blender 5 prints "Saved:" only with render logging on, which its own
+	// --render-frame turns on; older ones print it anyway.
+	args := append(append([]string(nil), st.prefix...), "--log", "render.*", "--python", script)
+	env := append(append([]string(nil), st.env...), sessionEnv+"="+s.token+" "+network+" "+ln.Addr().String())
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.mu.Lock()
+	s.cancel = cancel
+	s.started = time.Now()
+	if s.killed {
+		cancel() // killed while it was being set up
+	}
+	s.mu.Unlock()
+	go s.accept(ln)
+	go func() {
+		res, err := process.Run(pctx, process.Command{
+			Path: st.exe, Args: args, Env: env, Dir: st.dir, Tag: st.tag, Grace: st.grace,
+			OnStart: func(pid int) {
+				s.mu.Lock()
+				s.pid = pid
+				s.mu.Unlock()
+			},
+			OnLine: s.onLine,
+		})
+		ln.Close()
+		cancel()
+		os.RemoveAll(dir)
+		s.mu.Lock()
+		s.res, s.runErr = res, err
+		s.out, s.waiting = nil, nil
+		s.lastOutput = append([]string(nil), s.tail.Lines()...)
+		onExited, conn := s.onExited, s.conn
+		s.mu.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+		close(s.done)
+		if onExited != nil {
+			onExited()
+		}
+	}()
+	return nil
+}
+
+// listenPrivate listens where only this session's Blender can connect: a
+// Unix socket in the private folder, else (Windows, a long folder path)
+// loopback TCP, which the token guards.
+func listenPrivate(dir string) (net.Listener, string, error) {
+	path := filepath.Join(dir, "s")
+	if runtime.GOOS != "windows" && len(path) < 100 {
+		ln, err := net.Listen("unix", path)
+		if err == nil {
+			return ln, "unix", nil
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return ln, "tcp", err
+}
+
+// accept takes the driver's connection: the first one that knows the token.
+func (s *session) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_ = c.SetReadDeadline(time.Now().Add(sessionAuthWait))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || strings.TrimSpace(line) != s.token {
+			c.Close()
+			continue
+		}
+		_ = c.SetReadDeadline(time.Time{})
+		s.mu.Lock()
+		s.conn = c
+		s.mu.Unlock()
+		close(s.connected)
+		ln.Close()
+		return
+	}
+}
+
+// errSessionEnded means the warm Blender exited.
+var errSessionEnded = errors.New("the warm Blender exited")
+
+// waitReady waits until the driver can take a task: after start, or after
+// it reloaded the file following the last task.
+func (s *session) waitReady(ctx context.Context) error {
+	s.mu.Lock()
+	hello, ready := s.hello, s.ready
+	s.mu.Unlock()
+	for _, ch := range []chan struct{}{s.connected, hello, ready} {
+		select {
+		case <-ch:
+		case <-s.done:
+			return errSessionEnded
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.reusable {
+		return fmt.Errorf("the warm Blender cannot be reused: %s", s.notReuse)
+	}
+	return nil
+}
+
+// render sends a task to the driver and waits for its answer. out gets
+// Blender's output from the moment the driver starts the task (begin is
+// called then, to log the task's first lines).
+func (s *session) render(ctx context.Context, wt warmTask, tag string, out *renderOutput, begin func()) (driverEvent, error) {
+	s.mu.Lock()
+	s.lastID++
+	call := &warmCall{id: s.lastID, out: out, begin: begin, result: make(chan driverEvent, 1)}
+	s.waiting = call
+	s.ready = make(chan struct{})
+	conn := s.conn
+	s.mu.Unlock()
+	req, err := json.Marshal(map[string]any{"op": "render", "id": call.id, "tag": tag, "argv": wt.argv, "args": wt.args})
+	if err != nil {
+		return driverEvent{}, err
+	}
+	if _, err := conn.Write(append(req, '\n')); err != nil {
+		select {
+		case <-s.done:
+			return driverEvent{}, errSessionEnded
+		case <-time.After(time.Second):
+		}
+		return driverEvent{}, fmt.Errorf("sending the task to the warm Blender: %w", err)
+	}
+	select {
+	case ev := <-call.result:
+		return ev, nil
+	case <-s.done:
+		return driverEvent{}, errSessionEnded
+	case <-ctx.Done():
+		return driverEvent{}, ctx.Err()
+	}
+}
+
+// onLine takes every line Blender prints: the driver's answers, and output
+// for the task being rendered or, between tasks, for the next one.
+func (s *session) onLine(_ process.Stream, line string) {
+	if i := strings.Index(line, s.marker); i >= 0 {
+		if i > 0 {
+			s.text(line[:i])
+		}
+		s.event(line[i+len(s.marker):])
+		return
+	}
+	s.text(line)
+}
+
+func (s *session) text(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tail.Add(line)
+	if s.out != nil {
+		s.out.line(line)
+		return
+	}
+	if len(s.idle) == sessionIdleLines {
+		s.idle = s.idle[1:]
+		s.idleLeft++
+	}
+	s.idle = append(s.idle, strings.Clone(line))
+}
+
+func (s *session) event(text string) {
+	var ev driverEvent
+	if err := json.Unmarshal([]byte(text), &ev); err != nil {
+		s.text("cajon-plugin-blender: the warm session's driver sent a line it should not: " + text)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch ev.Ev {
+	case "hello":
+		if !s.helloDone {
+			s.helloDone = true
+			s.version = ev.Version
+			s.reusable = true
+			close(s.hello)
+			close(s.ready)
+		}
+	case "start":
+		if w := s.waiting; w != nil && w.id == ev.ID {
+			s.out = w.out
+			w.begin()
+			if s.idleLeft > 0 {
+				s.out.run.Logf("cajon-plugin-blender: (%d earlier lines of the warm session left out)", s.idleLeft)
+			}
+			for _, l := range s.idle {
+				s.out.line(l)
+			}
+			s.idle, s.idleLeft = nil, 0
+		}
+	case "done", "unsupported", "failed":
+		if w := s.waiting; w != nil && w.id == ev.ID {
+			s.out, s.waiting = nil, nil
+			w.result <- ev
+		}
+	case "ready":
+		s.reusable, s.notReuse = ev.Reusable, ev.Why
+		s.reloadTook = time.Duration(ev.ReloadS * float64(time.Second))
+		select {
+		case <-s.ready:
+		default:
+			close(s.ready)
+		}
+		if s.onReady != nil {
+			go s.onReady()
+		}
+	}
+}
+
+// stop ends the session: the driver is asked to quit (Blender then exits as
+// at the end of a cold render, tidying up), then it is terminated if it is
+// still there after sessionQuitWait. It returns once Blender is gone.
+func (s *session) stop() {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+	select {
+	case <-s.done:
+		return
+	case <-time.After(sessionQuitWait):
+	}
+	s.kill()
+}
+
+// kill terminates the session's whole process tree (TERM, grace, KILL) and
+// waits until it is gone.
+func (s *session) kill() {
+	s.mu.Lock()
+	s.killed = true
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	<-s.done
+}
+
+// readyCh is closed when the driver waits for a task.
+func (s *session) readyCh() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ready
+}
+
+// info says which Blender this is, for the task log.
+func (s *session) info() (pid int, version string, age, reload time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pid, s.version, time.Since(s.started), s.reloadTook
+}
+
+// ended says how the session's Blender ended and what it printed last; call
+// it once done is closed.
+func (s *session) ended() (process.Result, error, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.res, s.runErr, s.lastOutput
+}
+
+// environ is the environment a Blender of run gets: the plugin's own plus
+// the run's extra variables, as sdk.Run.Exec gives them.
+func environ(extra map[string]string) []string {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := os.Environ()
+	for _, k := range keys {
+		env = append(env, k+"="+extra[k])
+	}
+	return env
+}
