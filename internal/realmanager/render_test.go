@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -88,8 +89,27 @@ func TestSimpleBlenderRender(t *testing.T) {
 	job := m.submit("simple-blender-render", "tiny render", r.settings())
 	m.waitJob(job, "completed", 5*time.Minute)
 
-	if n := len(m.tasks(job)); n != 11 {
-		t.Errorf("the job has %d tasks, want 10 renders + 1 video", n)
+	tasks := m.tasks(job)
+	if len(tasks) != 11 {
+		t.Errorf("the job has %d tasks, want 10 renders + 1 video", len(tasks))
+	}
+	// Every render task's log on the Manager says whether it ran in a warm
+	// Blender or cold, and why; after the first, the job's frames run warm.
+	warm := 0
+	for _, tk := range tasks {
+		if !strings.HasPrefix(tk.Name, "render-") {
+			continue
+		}
+		log := string(m.taskLog(tk.ID))
+		switch {
+		case strings.Contains(log, "cajon-plugin-blender: warm: "):
+			warm++
+		case !strings.Contains(log, "cajon-plugin-blender: cold: "):
+			t.Errorf("task %s: its log says neither warm nor cold:\n%s", tk.Name, log)
+		}
+	}
+	if warm < 5 {
+		t.Errorf("%d of 10 render tasks ran in a warm Blender session, want most of them", warm)
 	}
 	for f := 1; f <= 10; f++ {
 		if _, err := os.Stat(filepath.Join(r.OutDir, fmt.Sprintf("%06d.png", f))); err != nil {
