@@ -41,11 +41,11 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		return rendered(), ctx.Err()
 	}
 	if c.fresh {
-		s.spec = sessionStart{
+		err := s.start(ctx, sessionStart{
 			exe: wt.argv[0], prefix: wt.prefix, dir: run.WorkDir, env: environ(run.Env),
 			tag: run.RunID + "/warm", grace: run.Grace,
-		}
-		if err := s.start(ctx); err != nil {
+		})
+		if err != nil {
 			r.warm.drop(s, err.Error())
 			return cold("the warm session could not start: " + err.Error()), nil
 		}

@@ -76,7 +76,6 @@ type session struct {
 
 	token     string
 	marker    string
-	spec      sessionStart  // how its Blender starts; set before start
 	done      chan struct{} // closed once Blender exited and its tree is gone (or never started)
 	connected chan struct{} // closed when the driver connected
 
@@ -124,10 +123,10 @@ type sessionStart struct {
 	grace  time.Duration
 }
 
-// start starts Blender with the driver as s.spec says; it returns at once
-// (waitReady waits for the scene). The session ends with stop or kill.
-func (s *session) start(ctx context.Context) error {
-	if err := s.launch(ctx, s.spec); err != nil {
+// start starts Blender with the driver; it returns at once (waitReady
+// waits for the scene). The session ends with stop or kill.
+func (s *session) start(ctx context.Context, st sessionStart) error {
+	if err := s.launch(ctx, st); err != nil {
 		s.mu.Lock()
 		s.runErr = err
 		s.mu.Unlock()
