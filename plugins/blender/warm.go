@@ -1,25 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
 
-// Limits of the warm sessions.
-const (
-	// maxSessions is how many warm Blenders the plugin keeps: the one a task
-	// renders in and a spare, which reloads the file meanwhile (or takes a
-	// second task at the same time in the local queue).
-	maxSessions = 2
-	// spareReload: when reloading the file after a task takes this long, a
-	// spare is started, so that the next task need not wait for the reload:
-	// the two then take the tasks in turn.
-	spareReload = time.Second
-)
+// maxSessions is how many warm Blenders the plugin keeps: a Manager gives a
+// worker one task at a time, the local queue may run two tasks of a job at
+// once. A third task at the same time renders cold.
+const maxSessions = 2
 
 // sessions keeps the plugin's warm Blenders, all for the job whose tasks
 // come now. It decides which task may use which and stops them after
@@ -31,18 +22,16 @@ type sessions struct {
 	job     string            // the job of the latest task
 	refused map[string]string // session key -> why the driver refused it, in this job
 	stopped string            // why the last session ended, for the next task's log
-	idle    time.Duration     // warm_idle of the latest task, for spares
 	closed  bool
 	stops   sync.WaitGroup
 	// rss is a process's resident memory and total the machine's memory,
-	// 0 when unknown; spareAfter is spareReload. Tests change them.
-	rss        func(pid int) int64
-	total      int64
-	spareAfter time.Duration
+	// 0 when unknown. Tests change them.
+	rss   func(pid int) int64
+	total int64
 }
 
 func newSessions() *sessions {
-	return &sessions{refused: map[string]string{}, rss: residentMemory, total: totalMemory(), spareAfter: spareReload}
+	return &sessions{refused: map[string]string{}, rss: residentMemory, total: totalMemory()}
 }
 
 // noteJob records the job of a task that starts now: warm Blenders of
@@ -136,7 +125,6 @@ func (p *sessions) release(s *session, cfg config) {
 	}
 	s.tasks++
 	s.maxRSS = cfg.WarmMaxRSS.of(p.total)
-	p.idle = time.Duration(cfg.WarmIdle)
 	switch {
 	case s.jobID != p.job:
 		p.dropLocked(s, "the job changed")
@@ -145,13 +133,7 @@ func (p *sessions) release(s *session, cfg config) {
 		p.dropLocked(s, fmt.Sprintf("it rendered %d tasks ([plugins.blender] warm_max_tasks)", s.tasks))
 		return
 	}
-	p.armIdleLocked(s)
-	p.checkIdleLocked(s)
-}
-
-// armIdleLocked stops s once it had no task for warm_idle.
-func (p *sessions) armIdleLocked(s *session) {
-	idle := p.idle
+	idle := time.Duration(cfg.WarmIdle)
 	s.idleTimer = time.AfterFunc(idle, func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -159,6 +141,7 @@ func (p *sessions) armIdleLocked(s *session) {
 			p.dropLocked(s, fmt.Sprintf("it had no task for %s ([plugins.blender] warm_idle)", idle))
 		}
 	})
+	p.checkIdleLocked(s)
 }
 
 // refuse remembers that tasks with key cannot render warm (the driver
@@ -186,7 +169,7 @@ func (p *sessions) drop(s *session, why string) {
 
 // checkIdle looks at an idle session once its file is reloaded: a driver
 // that says it is no longer like a fresh Blender, or a memory past the
-// limit, stops it; a slow reload calls for a spare.
+// limit, stops it.
 func (p *sessions) checkIdle(s *session) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -198,7 +181,7 @@ func (p *sessions) checkIdleLocked(s *session) {
 		return
 	}
 	s.mu.Lock()
-	ready, reusable, why, pid, reload := isClosed(s.ready), s.reusable, s.notReuse, s.pid, s.reloadTook
+	ready, reusable, why, pid := isClosed(s.ready), s.reusable, s.notReuse, s.pid
 	s.mu.Unlock()
 	if !ready {
 		return
@@ -207,32 +190,11 @@ func (p *sessions) checkIdleLocked(s *session) {
 		p.dropLocked(s, "its driver says it is no longer like a fresh Blender: "+why)
 		return
 	}
-	rss := int64(0)
 	if s.maxRSS > 0 {
-		if rss = p.rss(pid); rss > s.maxRSS {
+		if rss := p.rss(pid); rss > s.maxRSS {
 			p.dropLocked(s, fmt.Sprintf("its memory (%s) passed [plugins.blender] warm_max_rss (%s)", formatBytes(rss), formatBytes(s.maxRSS)))
-			return
 		}
 	}
-	if reload >= p.spareAfter && !p.closed && len(p.live) < maxSessions && rss > 0 && 2*rss <= s.maxRSS {
-		p.startSpareLocked(s)
-	}
-}
-
-// startSpareLocked starts a second Blender like s, idle until a task takes
-// it; one that does not come up is forgotten.
-func (p *sessions) startSpareLocked(like *session) {
-	s := p.addLocked(like.key, like.jobID)
-	s.spec = like.spec
-	s.spec.tag = strings.TrimSuffix(s.spec.tag, "/warm") + "/spare"
-	p.armIdleLocked(s)
-	go func() {
-		if err := s.start(context.Background()); err != nil {
-			p.mu.Lock()
-			p.dropLocked(s, "a spare could not start: "+err.Error())
-			p.mu.Unlock()
-		}
-	}()
 }
 
 // exited forgets a session whose Blender ended while no task used it.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -57,9 +56,7 @@ func renderSeconds(lines []string) float64 {
 
 // BenchmarkWarmSequence renders a job's frames one task each (chunk size
 // 1), the tasks one after the other as a worker runs them, through the
-// plugin in-process: cold (a Blender per task), warm, and for the heavy
-// scene warm without a spare (one Blender: the reload after each task is in
-// the way of the next). Each
+// plugin in-process: cold (a Blender per task) and warm (one session). Each
 // iteration starts with no warm Blender, so the warm figure includes the
 // first task's start-up. Scenes: the tests' tiny scene (10 frames) and a
 // heavy one, a 1000x1000 grid (2 million triangles, ~130 MB uncompressed; 6
@@ -83,20 +80,16 @@ func BenchmarkWarmSequence(b *testing.B) {
 		{"heavy", heavy, 6},
 	}
 	for _, sc := range scenes {
-		for _, mode := range []string{"cold", "warm", "warm-no-spare"} {
-			if mode == "warm-no-spare" && sc.name == "tiny" {
-				continue // its reload is far below spareReload: no spare either way
+		for _, warm := range []bool{false, true} {
+			name := sc.name + "/cold"
+			if warm {
+				name = sc.name + "/warm"
 			}
-			warm := mode != "cold"
-			name := sc.name + "/" + mode
 			b.Run(name, func(b *testing.B) {
 				var wall, first time.Duration
 				var render float64
 				for i := range b.N {
 					pool := newSessions()
-					if mode == "warm-no-spare" {
-						pool.spareAfter = time.Duration(math.MaxInt64)
-					}
 					p := plugin(pool)
 					out := filepath.Join(dir, fmt.Sprintf("%s-%d", strings.ReplaceAll(name, "/", "-"), i), "######")
 					start := time.Now()
@@ -104,7 +97,8 @@ func BenchmarkWarmSequence(b *testing.B) {
 						if f == 2 {
 							first += time.Since(start)
 						}
-						res := sdktest.Run(b, p, "blender-render", renderParams(sc.path, "--render-output", out, "--render-format", "PNG", "--render-frame", strconv.Itoa(f)),
+						params := renderParams(sc.path, "--render-output", out, "--render-format", "PNG", "--render-frame", strconv.Itoa(f))
+						res := sdktest.Run(b, p, "blender-render", params,
 							sdktest.Options{Config: map[string]any{"warm_sessions": warm}})
 						if res.Status != sdktest.Completed {
 							b.Fatalf("frame %d: %s: %s\n%s", f, res.Status, res.Message, strings.Join(res.Lines, "\n"))

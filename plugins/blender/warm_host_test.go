@@ -40,8 +40,9 @@ func (b *builtBinaries) get() (string, error) {
 }
 
 // hostRun starts `cajon plugins run blender-render` with params, its task
-// log going to lines; the caller waits for it.
-func hostRun(t *testing.T, params map[string]any, env ...string) (*exec.Cmd, <-chan string) {
+// log going to lines, in a temporary folder of its own (tmp); the caller
+// waits for it.
+func hostRun(t *testing.T, params map[string]any, env ...string) (host *exec.Cmd, lines <-chan string, tmp string) {
 	t.Helper()
 	if runtime.GOOS == "windows" {
 		t.Skip("the host tests use Unix signals")
@@ -54,8 +55,9 @@ func hostRun(t *testing.T, params map[string]any, env ...string) (*exec.Cmd, <-c
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := exec.Command(filepath.Join(bin, "cajon"), "plugins", "run", "blender-render", "--params", string(raw))
-	host.Env = append(os.Environ(), append(env, "CAJON_STATE_DIR="+t.TempDir())...)
+	tmp = t.TempDir()
+	host = exec.Command(filepath.Join(bin, "cajon"), "plugins", "run", "blender-render", "--params", string(raw))
+	host.Env = append(os.Environ(), append(env, "CAJON_STATE_DIR="+t.TempDir(), "TMPDIR="+tmp)...)
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -67,15 +69,24 @@ func hostRun(t *testing.T, params map[string]any, env ...string) (*exec.Cmd, <-c
 	t.Cleanup(func() {
 		_ = host.Process.Kill()
 	})
-	lines := make(chan string, 1000)
+	ch := make(chan string, 1000)
 	go func() {
-		defer close(lines)
+		defer close(ch)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			lines <- sc.Text()
+			ch <- sc.Text()
 		}
 	}()
-	return host, lines
+	return host, ch, tmp
+}
+
+// noSessionFolders fails the test if a warm session's private folder is
+// left in tmp.
+func noSessionFolders(t *testing.T, tmp string) {
+	t.Helper()
+	if left, _ := filepath.Glob(filepath.Join(tmp, "cajon-warm-*")); len(left) > 0 {
+		t.Errorf("warm session folders left behind: %q", left)
+	}
 }
 
 var sessionPidLine = regexp.MustCompile(`warm Blender session \(pid (\d+),`)
@@ -111,7 +122,7 @@ func TestWarmEndsWithThePlugin(t *testing.T) {
 	blender := needBlender(t)
 	dir := t.TempDir()
 	scene := makeScene(t, blender, dir)
-	host, lines := hostRun(t, renderParams(scene, "-o", filepath.Join(dir, "frames", "######"), "-f", "1"))
+	host, lines, tmp := hostRun(t, renderParams(scene, "-o", filepath.Join(dir, "frames", "######"), "-f", "1"))
 	var pid int
 	waitLine(t, lines, "Saved: ", &pid)
 	if pid == 0 {
@@ -123,6 +134,7 @@ func TestWarmEndsWithThePlugin(t *testing.T) {
 		t.Fatalf("cajon plugins run: %v", err)
 	}
 	waitGone(t, pid, "the warm Blender after the plugin stopped")
+	noSessionFolders(t, tmp)
 }
 
 // TestWarmSIGKILLOfTheHost kills the host with SIGKILL while a warm Blender
@@ -131,7 +143,7 @@ func TestWarmSIGKILLOfTheHost(t *testing.T) {
 	blender := needBlender(t)
 	dir := t.TempDir()
 	scene := makeWarmScene(t, blender, dir, "PNG")
-	host, lines := hostRun(t, renderParams(scene, "-o", filepath.Join(dir, "frames", "######"), "-f", "2"), "CAJON_TEST_HOOK=sleep")
+	host, lines, tmp := hostRun(t, renderParams(scene, "-o", filepath.Join(dir, "frames", "######"), "-f", "2"), "CAJON_TEST_HOOK=sleep")
 	var pid int
 	waitLine(t, lines, "hook: sleeping", &pid)
 	if pid == 0 {
@@ -144,6 +156,7 @@ func TestWarmSIGKILLOfTheHost(t *testing.T) {
 	_ = host.Wait()
 	waitGone(t, pid, "the warm Blender after SIGKILL of the host")
 	waitGone(t, plugin, "the blender plugin after SIGKILL of the host")
+	noSessionFolders(t, tmp)
 }
 
 // parentOf is a process's parent pid, from /proc.

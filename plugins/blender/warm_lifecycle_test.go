@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,58 +201,69 @@ func TestWarmReloadOutputReachesTheNextTask(t *testing.T) {
 	}
 }
 
-// TestWarmSpare: when reloading the scene after a task is slow (here: any
-// reload), the pool starts a spare Blender; a task that finds the first one
-// busy renders in the spare, warm, without waiting.
-func TestWarmSpare(t *testing.T) {
+// TestWarmTwoAtOnce: two tasks of a job at the same time (the local queue
+// with two slots) each get a warm Blender of their own; a third renders cold.
+func TestWarmTwoAtOnce(t *testing.T) {
 	blender := needBlender(t)
 	isolateTemp(t)
 	dir := t.TempDir()
 	scene := makeWarmScene(t, blender, dir, "PNG")
 	pool := testSessions(t)
-	pool.spareAfter = 0
 	p := plugin(pool)
-	args := func(n int) []string {
-		return []string{"--render-output", filepath.Join(dir, "frames", "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(n)}
+	params := func(n int) map[string]any {
+		return renderParams(scene, "--render-output", filepath.Join(dir, "frames", "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(n))
 	}
-	first := mustRender(t, p, renderParams(scene, args(1)...))
-	pid := sessionPid(t, first)
-
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		pool.mu.Lock()
-		up := len(pool.live) == 2
-		for _, s := range pool.live {
-			up = up && isClosed(s.readyCh())
+	pair := func(a, b int) [2]*sdktest.Result {
+		var out [2]*sdktest.Result
+		var wg sync.WaitGroup
+		for i, n := range []int{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out[i] = sdktest.Run(t, p, "blender-render", params(n))
+			}()
 		}
-		pool.mu.Unlock()
-		if up {
-			break
+		wg.Wait()
+		for i, res := range out {
+			if res.Status != sdktest.Completed {
+				t.Fatalf("task %d: %s: %s\n%s", i, res.Status, res.Message, strings.Join(res.Lines, "\n"))
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no spare Blender came up in two minutes")
+		return out
+	}
+	first := pair(1, 2)
+	pids := map[int]bool{}
+	for i, res := range first {
+		wantMode(t, "round 1, task "+strconv.Itoa(i+1), res, "new", "")
+		pids[sessionPid(t, res)] = true
+	}
+	if len(pids) != 2 {
+		t.Fatalf("two tasks at once rendered in Blenders %v, want two", pids)
+	}
+	for i, res := range pair(3, 4) {
+		wantMode(t, "round 2, task "+strconv.Itoa(i+1), res, "warm", "task 2 of the session")
+		if !pids[sessionPid(t, res)] {
+			t.Errorf("round 2, task %d rendered in pid %d, not in one of round 1's %v", i+1, sessionPid(t, res), pids)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	// Hold the first Blender as if a task rendered in it.
-	wt, why := warmFor(mustLookPath(t, "blender"), []string{"-b", "-y"}, nil, scene, args(9), "", nil)
-	if why != "" {
-		t.Fatal(why)
+	// A third task while both are taken renders cold.
+	var held []claim
+	for range 2 {
+		wt, why := warmFor(mustLookPath(t, "blender"), []string{"-b", "-y"}, nil, scene,
+			[]string{"--render-output", filepath.Join(dir, "frames", "######"), "--render-format", "PNG", "--render-frame", "9"}, "", nil)
+		if why != "" {
+			t.Fatal(why)
+		}
+		c, why := pool.take("job", wt.key)
+		if c.s == nil {
+			t.Fatalf("could not take a warm Blender: %s", why)
+		}
+		held = append(held, c)
 	}
-	held, why := pool.take("job", wt.key)
-	if held.s == nil || held.s.pid != pid {
-		t.Fatalf("took %+v (%s), want the first Blender (pid %d)", held, why, pid)
-	}
-	second := mustRender(t, p, renderParams(scene, args(2)...))
-	wantMode(t, "task 2", second, "warm", "a spare, started while the last task rendered")
-	spare := sessionPid(t, second)
-	if spare == pid {
-		t.Errorf("task 2 rendered in the busy Blender")
-	}
-	pool.release(held.s, defaultConfig())
-	pool.Close()
-	for _, p := range []int{pid, spare} {
-		waitGone(t, p, "a warm Blender after Close")
+	third := mustRender(t, p, params(5))
+	wantMode(t, "a third task", third, "cold", "the warm Blenders are busy with other tasks")
+	for _, c := range held {
+		pool.release(c.s, defaultConfig())
 	}
 }
 

@@ -41,11 +41,11 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		return rendered(), ctx.Err()
 	}
 	if c.fresh {
-		s.spec = sessionStart{
+		err := s.start(ctx, sessionStart{
 			exe: wt.argv[0], prefix: wt.prefix, dir: run.WorkDir, env: environ(run.Env),
 			tag: run.RunID + "/warm", grace: run.Grace,
-		}
-		if err := s.start(ctx); err != nil {
+		})
+		if err != nil {
 			r.warm.drop(s, err.Error())
 			return cold("the warm session could not start: " + err.Error()), nil
 		}
@@ -76,10 +76,7 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 	} else {
 		label = fmt.Sprintf("cajon-plugin-blender: warm: rendering in the warm Blender session (pid %d, Blender %s): task %d of the session, which has run for %s",
 			pid, version, c.n, age.Round(100*time.Millisecond))
-		switch {
-		case c.n == 1:
-			label += "; a spare, started while the last task rendered"
-		case reload > 0:
+		if reload > 0 {
 			label += fmt.Sprintf("; the scene was reloaded in %s", reload.Round(10*time.Millisecond))
 		}
 	}

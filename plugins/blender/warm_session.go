@@ -76,7 +76,6 @@ type session struct {
 
 	token     string
 	marker    string
-	spec      sessionStart  // how its Blender starts; set before start
 	done      chan struct{} // closed once Blender exited and its tree is gone (or never started)
 	connected chan struct{} // closed when the driver connected
 
@@ -124,10 +123,10 @@ type sessionStart struct {
 	grace  time.Duration
 }
 
-// start starts Blender with the driver as s.spec says; it returns at once
-// (waitReady waits for the scene). The session ends with stop or kill.
-func (s *session) start(ctx context.Context) error {
-	if err := s.launch(ctx, s.spec); err != nil {
+// start starts Blender with the driver; it returns at once (waitReady
+// waits for the scene). The session ends with stop or kill.
+func (s *session) start(ctx context.Context, st sessionStart) error {
+	if err := s.launch(ctx, st); err != nil {
 		s.mu.Lock()
 		s.runErr = err
 		s.mu.Unlock()
@@ -172,7 +171,7 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 		cancel() // killed while it was being set up
 	}
 	s.mu.Unlock()
-	go s.accept(ln)
+	go s.accept(ln, dir)
 	go func() {
 		res, err := process.Run(pctx, process.Command{
 			Path: st.exe, Args: args, Env: env, Dir: st.dir, Tag: st.tag, Grace: st.grace,
@@ -219,7 +218,10 @@ func listenPrivate(dir string) (net.Listener, string, error) {
 }
 
 // accept takes the driver's connection: the first one that knows the token.
-func (s *session) accept(ln net.Listener) {
+// Then the private folder has served its purpose (Blender has read the
+// driver, the socket is connected) and goes, so that not even a SIGKILL of
+// the plugin can leave it behind.
+func (s *session) accept(ln net.Listener, dir string) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -237,6 +239,7 @@ func (s *session) accept(ln net.Listener) {
 		s.mu.Unlock()
 		close(s.connected)
 		ln.Close()
+		os.RemoveAll(dir)
 		return
 	}
 }
