@@ -152,9 +152,6 @@ func route(method, escapedPath string) (op, taskID string, methodOK, ok bool) {
 }
 
 func (m *Manager) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	// Counted before its fault is chosen: see TakeDown.
-	m.inFlightDelta(+1)
-	defer m.inFlightDelta(-1)
 	op, taskID, methodOK, known := route(r.Method, r.URL.EscapedPath())
 	user, _, _ := r.BasicAuth()
 	handle := func(w http.ResponseWriter) int {
