@@ -408,13 +408,16 @@ depends_on = ["render"]
 func TestLocalScheduled(t *testing.T) {
 	c := newCajon(t)
 	job := c.writeJob("later.toml", "name = \"later\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"now\" }\n")
-	id := c.submit(job, "--at", "+2s")
+	// An hour: far beyond what a busy machine takes for the next steps.
+	id := c.submit(job, "--at", "+1h")
 	c.ok("local", "run", "--until-idle")
 	j := c.show(id)
 	if j.Status != "scheduled" || len(j.Tasks[0].Attempts) != 0 {
 		t.Fatalf("ran before its time: %+v", j)
 	}
-	waitFor(t, "the due time", func() bool { return time.Now().After(j.DueAt) })
+	// Its time comes: the due time moves into the past.
+	c.sql(`UPDATE jobs SET due_at = ? WHERE id = ?`, time.Now().Add(-time.Second).UnixNano(), id)
+	j = c.show(id)
 	c.ok("local", "run", "--until-idle")
 	j2 := c.show(id)
 	if j2.State != "completed" || len(j2.Tasks[0].Attempts) != 1 {
@@ -428,8 +431,10 @@ func TestLocalScheduled(t *testing.T) {
 func TestLocalRecurring(t *testing.T) {
 	c := newCajon(t)
 	job := c.writeJob("tick.toml", "name = \"tick\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"tick\" }\n")
-	id := c.submit(job, "--every", "2s")
-	out, errOut, code := c.run("local", "submit", job, "--every", "2s")
+	// An hour: the second run never comes during the test, however slow
+	// the machine.
+	id := c.submit(job, "--every", "1h")
+	out, errOut, code := c.run("local", "submit", job, "--every", "1h")
 	if code == 0 || out != "" || !strings.Contains(errOut, "already in the queue as job "+id) {
 		t.Errorf("duplicate recurring job: exit %d, stdout %q\n%s", code, out, errOut)
 	}
@@ -441,7 +446,7 @@ func TestLocalRecurring(t *testing.T) {
 	if a := j.Tasks[0].Attempts; len(a) != 1 || a[0].Status != "completed" || !j.DueAt.After(a[0].Started) {
 		t.Errorf("attempts %+v, next due %v", a, j.DueAt)
 	}
-	if list := c.ok("local", "list"); !strings.Contains(list, "every 2s, run 2, last run completed") {
+	if list := c.ok("local", "list"); !strings.Contains(list, "every 1h, run 2, last run completed") {
 		t.Errorf("list:\n%s", list)
 	}
 	// The first run's log stays readable after the job re-armed.
@@ -460,19 +465,27 @@ func TestLocalRecurring(t *testing.T) {
 	}
 }
 
-// ageJob moves the end of a finished job back by ago, as if it had ended then.
-func (c *cajon) ageJob(id string, ago time.Duration) {
+// sql changes local.db as a test needs (times moved, as if they had
+// passed) and returns how many rows it changed.
+func (c *cajon) sql(query string, args ...any) int64 {
 	c.t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(c.state, "local.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	defer db.Close()
-	res, err := db.Exec(`UPDATE jobs SET finished_at = finished_at - ? WHERE id = ? AND finished_at IS NOT NULL`, int64(ago), id)
+	res, err := db.Exec(query, args...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	n, _ := res.RowsAffected()
+	return n
+}
+
+// ageJob moves the end of a finished job back by ago, as if it had ended then.
+func (c *cajon) ageJob(id string, ago time.Duration) {
+	c.t.Helper()
+	if n := c.sql(`UPDATE jobs SET finished_at = finished_at - ? WHERE id = ? AND finished_at IS NOT NULL`, int64(ago), id); n != 1 {
 		c.t.Fatalf("job %s has not finished", id)
 	}
 }

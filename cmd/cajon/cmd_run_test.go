@@ -174,6 +174,12 @@ func TestRunDeliversQueuedUpdatesAfterSIGKILL(t *testing.T) {
 
 	second, _ := startCajon(t, exe, environ, "run")
 	eventually(t, "the task to complete", func() bool { return task().Status == managertest.StatusCompleted })
+	// The queued updates go out before the sign-on: wait for it, or the
+	// SIGTERM below may come while the sign-on is in flight.
+	eventually(t, "the second run to be awake", func() bool {
+		ws := mgr.Workers()
+		return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
+	})
 	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func TestMessages(t *testing.T) {
 		{"submit-later", []string{"local", "submit", later, "--at", "+50h"}, false, true},
 		{"list", []string{"local", "list"}, false, true},
 		{"plugin-dir-missing", []string{"plugins", "--plugin-dir", "/nonexistent/cajon-plugins"}, true, true},
-		{"plugins-run-failure", []string{"plugins", "run", "exec", "--params", `{"exe": "sh", "args": ["-c", "echo to stdout; echo to stderr >&2; exit 3"]}`}, false, true},
+		{"plugins-run-failure", []string{"plugins", "run", "exec", "--params", `{"exe": "sh", "args": ["-c", "echo first; echo second; exit 3"]}`}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -160,13 +160,6 @@ func route(method, escapedPath string) (op, taskID string, methodOK, ok bool) {
 }
 
 func (m *Manager) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	// Counted before its fault is chosen: see TakeDown.
-	m.inFlightDelta(+1)
-	defer m.inFlightDelta(-1)
-	// The answer is on the wire before the request counts as done: TakeDown
-	// closes every connection as soon as nothing is in flight, and an answer
-	// still in the server's buffer would be lost with it.
-	defer func() { _ = http.NewResponseController(w).Flush() }()
 	op, taskID, methodOK, known := route(r.Method, r.URL.EscapedPath())
 	user, _, _ := r.BasicAuth()
 	handle := func(w http.ResponseWriter) int {

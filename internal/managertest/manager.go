@@ -84,7 +84,9 @@ type Manager struct {
 	protocolErrors []string
 	connections    int
 	closed         bool
-	inFlight       int // requests being served now (see TakeDown)
+	// active holds the connections with a request being read or answered
+	// (see TakeDown).
+	active map[net.Conn]bool
 }
 
 // Start starts a fake Manager on a loopback port. Close stops it.
@@ -109,6 +111,7 @@ func Start(cfg Config) (*Manager, error) {
 		workers: map[string]*worker{},
 		jobs:    map[string]*job{},
 		tasks:   map[string]*task{},
+		active:  map[net.Conn]bool{},
 	}
 	m.serve(l)
 	return m, nil
@@ -147,11 +150,22 @@ func (m *Manager) serve(l net.Listener) {
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(m.serveHTTP),
 		ReadHeaderTimeout: 10 * time.Second,
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				m.mu.Lock()
+		ConnState: func(c net.Conn, s http.ConnState) {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			switch s {
+			case http.StateNew:
 				m.connections++
-				m.mu.Unlock()
+			case http.StateActive:
+				// From the request's first byte, before its fault is
+				// chosen, until its answer is written whole.
+				m.active[c] = true
+				m.notify()
+			default:
+				if m.active[c] {
+					delete(m.active, c)
+					m.notify()
+				}
 			}
 		},
 	}

@@ -11,7 +11,8 @@ import (
 // (delivery is at least once). First every new request is refused with 503,
 // unhandled; once no request is being handled, the listener and every
 // connection close (Down), until ClearFaults. A request counts as in flight
-// from before its fault is chosen, so one that missed the 503 is waited for.
+// from its first byte (before its fault is chosen, so one that missed the
+// 503 is waited for) until its answer is written whole.
 func (m *Manager) TakeDown(ctx context.Context) error {
 	if err := m.SetFault(Fault{Status: 503}); err != nil {
 		return err
@@ -19,18 +20,10 @@ func (m *Manager) TakeDown(ctx context.Context) error {
 	idle := func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return m.inFlight == 0
+		return len(m.active) == 0
 	}
 	if err := m.WaitFor(ctx, idle); err != nil {
 		return fmt.Errorf("managertest: TakeDown: requests still in flight: %w", err)
 	}
 	return m.SetFault(Fault{Down: true})
-}
-
-// inFlightDelta counts a request in or out.
-func (m *Manager) inFlightDelta(d int) {
-	m.mu.Lock()
-	m.inFlight += d
-	m.notify()
-	m.mu.Unlock()
 }

@@ -30,7 +30,7 @@ func TestTakeDownWaitsForRequestsInFlight(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := m.WaitFor(ctx, func() bool { m.mu.Lock(); defer m.mu.Unlock(); return m.inFlight == 1 }); err != nil {
+	if err := m.WaitFor(ctx, func() bool { m.mu.Lock(); defer m.mu.Unlock(); return len(m.active) == 1 }); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.TakeDown(ctx); err != nil {
