@@ -1,0 +1,54 @@
+package bench
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/cajonfarm/cajon/host/task"
+)
+
+// countingReporter is a task.Reporter that only counts, so the benchmark
+// measures the path from the plugin to the Reporter, not what is behind it.
+type countingReporter struct{ lines, progress, outputs, children int }
+
+func (c *countingReporter) Log(lines []string)    { c.lines += len(lines) }
+func (c *countingReporter) Progress(int, string)  { c.progress++ }
+func (c *countingReporter) Output(string, string) { c.outputs++ }
+func (c *countingReporter) Child(int, bool)       { c.children++ }
+
+// BenchmarkWarmTask: one task of one command through a warm plugin, end to
+// end as the worker runs it (task.Runner over the registry): the request
+// out, every event decoded and handed to the task's Reporter, the result
+// back. "echo" is the fixed cost of a call; "log-10k-lines" is a command
+// whose child process prints 10,000 lines of 80 bytes, the volume a
+// command's events are mostly made of.
+func BenchmarkWarmTask(b *testing.B) {
+	reg := openExec(b)
+	defer reg.Close()
+	runner := &task.Runner{Commands: reg}
+	cases := []struct {
+		name    string
+		command task.Command
+		lines   int // at least this many lines reach the Reporter
+	}{
+		{"echo", task.Command{Name: "echo", Params: map[string]any{"message": "x"}}, 1},
+		{"log-10k-lines", task.Command{Name: "test-flood", Params: map[string]any{"lines": 10_000, "width": 80}}, 10_000},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			run := func(i int) {
+				var rep countingReporter
+				out := runner.Run(context.Background(), task.Task{ID: "bench" + strconv.Itoa(i), JobID: "bench", Commands: []task.Command{tc.command}}, &rep)
+				if out.Status != task.Completed || rep.lines < tc.lines {
+					b.Fatalf("%s: %v %q, %d lines", tc.name, out.Status, out.Message, rep.lines)
+				}
+			}
+			run(-1) // the plugin is started and warm before the clock runs
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				run(i)
+			}
+		})
+	}
+}
