@@ -10,7 +10,6 @@ import (
 
 	"github.com/cajonfarm/cajon/host/loglimit"
 	"github.com/cajonfarm/cajon/host/plugins"
-	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
 func openExec(b *testing.B) *plugins.Registry {
@@ -20,6 +19,30 @@ func openExec(b *testing.B) *plugins.Registry {
 		b.Fatal(err)
 	}
 	return reg
+}
+
+// eventFuncs is a plugins.Events that hands log batches to log and tells
+// any of every event; unset funcs are skipped.
+type eventFuncs struct {
+	log func([]string)
+	any func()
+}
+
+func (e eventFuncs) Log(lines []string) {
+	e.seen()
+	if e.log != nil {
+		e.log(lines)
+	}
+}
+
+func (e eventFuncs) Progress(plugins.Progress)  { e.seen() }
+func (e eventFuncs) Output(plugins.Output)      { e.seen() }
+func (e eventFuncs) Child(plugins.ChildProcess) { e.seen() }
+
+func (e eventFuncs) seen() {
+	if e.any != nil {
+		e.any()
+	}
 }
 
 // BenchmarkPluginColdStart: from nothing to the first event of an echo,
@@ -39,11 +62,11 @@ func BenchmarkPluginColdStart(b *testing.B) {
 		}
 		var first time.Duration
 		res := reg.Run(context.Background(), plugins.Request{RunID: fmt.Sprint("cold", i), Command: "echo", Params: map[string]any{"message": "x"}},
-			func(*pluginv1.RunEvent) {
+			eventFuncs{any: func() {
 				if first == 0 {
 					first = time.Since(start)
 				}
-			})
+			}})
 		if res.Status != plugins.Completed || first == 0 {
 			b.Fatalf("echo: %v", res)
 		}
@@ -61,7 +84,7 @@ func BenchmarkWarmEcho(b *testing.B) {
 	params := map[string]any{"message": "x"}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res := reg.Run(context.Background(), plugins.Request{RunID: "warm" + strconv.Itoa(i), Command: "echo", Params: params}, func(*pluginv1.RunEvent) {})
+		res := reg.Run(context.Background(), plugins.Request{RunID: "warm" + strconv.Itoa(i), Command: "echo", Params: params}, eventFuncs{})
 		if res.Status != plugins.Completed {
 			b.Fatal(res)
 		}
@@ -93,16 +116,14 @@ func BenchmarkLogPipeline(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		lim := loglimit.New(loglimit.DefaultMaxBytes)
 		res := reg.Run(context.Background(), plugins.Request{RunID: "flood" + strconv.Itoa(i), Command: "test-flood",
-			Params: map[string]any{"lines": lines, "width": width}}, func(ev *pluginv1.RunEvent) {
-			if l := ev.GetLog(); l != nil {
-				for _, line := range l.GetLines() {
-					produced += int64(len(line) + 1)
-				}
-				for _, line := range lim.Add(l.GetLines()) {
-					sent += int64(len(line) + 1)
-				}
+			Params: map[string]any{"lines": lines, "width": width}}, eventFuncs{log: func(lines []string) {
+			for _, line := range lines {
+				produced += int64(len(line) + 1)
 			}
-		})
+			for _, line := range lim.Add(lines) {
+				sent += int64(len(line) + 1)
+			}
+		}})
 		if tail, ok := lim.CloseText(""); ok {
 			sent += int64(len(tail) + 1)
 		}

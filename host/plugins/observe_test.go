@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
 // eventLog records what a registry tells its observer, as short strings.
@@ -80,11 +79,9 @@ func TestObserverSeesStartsCrashesRestartsAndCommands(t *testing.T) {
 			defer cancel()
 			r := req("test-tree", map[string]any{"script": "sleep 60"})
 			r.Grace = 500 * time.Millisecond
-			reg.Run(ctx, r, func(ev *pluginv1.RunEvent) {
-				if ev.GetChild() != nil {
-					cancel() // the command runs: abort it
-				}
-			})
+			reg.Run(ctx, r, eventFuncs{child: func(plugins.ChildProcess) {
+				cancel() // the command runs: abort it
+			}})
 		}, []string{"aborted test-tree", "test-tree canceled"}},
 		{"an unknown command", func() {
 			reg.Run(context.Background(), req("no-such-command", nil), nil)

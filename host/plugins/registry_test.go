@@ -17,7 +17,6 @@ import (
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testbin"
-	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
 // binDir holds the binaries built once for this test run by TestMain;
@@ -78,18 +77,50 @@ type collector struct {
 	pids  []int
 }
 
-func (c *collector) events(ev *pluginv1.RunEvent) {
+func (c *collector) Log(lines []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch e := ev.Event.(type) {
-	case *pluginv1.RunEvent_Log:
-		c.lines = append(c.lines, e.Log.GetLines()...)
-	case *pluginv1.RunEvent_Child:
-		if !e.Child.GetExited() {
-			c.pids = append(c.pids, int(e.Child.GetPid()))
-		}
+	c.lines = append(c.lines, lines...)
+}
+
+func (c *collector) Child(p plugins.ChildProcess) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !p.Exited {
+		c.pids = append(c.pids, p.PID)
 	}
 }
+
+func (c *collector) Progress(plugins.Progress) {}
+func (c *collector) Output(plugins.Output)     {}
+
+// eventFuncs is a plugins.Events that hands each kind of event to its func,
+// if set.
+type eventFuncs struct {
+	log      func([]string)
+	progress func(plugins.Progress)
+	child    func(plugins.ChildProcess)
+}
+
+func (e eventFuncs) Log(lines []string) {
+	if e.log != nil {
+		e.log(lines)
+	}
+}
+
+func (e eventFuncs) Progress(p plugins.Progress) {
+	if e.progress != nil {
+		e.progress(p)
+	}
+}
+
+func (e eventFuncs) Child(c plugins.ChildProcess) {
+	if e.child != nil {
+		e.child(c)
+	}
+}
+
+func (e eventFuncs) Output(plugins.Output) {}
 
 var runCounter int
 
@@ -108,13 +139,13 @@ func TestRegistryDescribesAndRuns(t *testing.T) {
 		t.Fatalf("echo: %v %v", ci, ok)
 	}
 	var c collector
-	res := reg.Run(context.Background(), req("echo", map[string]any{"message": "hi there"}), c.events)
+	res := reg.Run(context.Background(), req("echo", map[string]any{"message": "hi there"}), &c)
 	if res.Status != plugins.Completed || strings.Join(c.lines, "|") != "hi there" {
 		t.Fatalf("got %v %q", res, c.lines)
 	}
 	// A number in an argument list is passed as the stock worker formats it.
 	c = collector{}
-	res = reg.Run(context.Background(), req("exec", map[string]any{"exe": "/bin/echo", "args": []any{"-r", 23.976, 24.0, true}}), c.events)
+	res = reg.Run(context.Background(), req("exec", map[string]any{"exe": "/bin/echo", "args": []any{"-r", 23.976, 24.0, true}}), &c)
 	if res.Status != plugins.Completed || !slices.Contains(c.lines, "-r 23.976 24 true") {
 		t.Fatalf("exec with numbers in args: %v %q", res, c.lines)
 	}
@@ -194,7 +225,7 @@ func TestAbortKillsTheWholeTree(t *testing.T) {
 	r.Grace = 500 * time.Millisecond
 	done := make(chan plugins.Result, 1)
 	var c collector
-	go func() { done <- reg.Run(ctx, r, c.events) }()
+	go func() { done <- reg.Run(ctx, r, &c) }()
 	pids := waitForPids(t, pidDir, "root", "ignore", "setsid", "daemon", "setsid-daemon")
 	cancel()
 	res := <-done
@@ -264,17 +295,15 @@ func TestFloodArrivesInBatches(t *testing.T) {
 	reg := open(t, []string{filepath.Join(binDir, "plugins")})
 	batches := 0
 	lines := 0
-	res := reg.Run(context.Background(), req("test-flood", map[string]any{"lines": 200000, "width": 40}), func(ev *pluginv1.RunEvent) {
-		if l := ev.GetLog(); l != nil {
-			batches++
-			for _, line := range l.GetLines() {
-				if want := fmt.Sprintf("%08d", lines); !strings.HasPrefix(line, want) {
-					t.Fatalf("line %d is %q: out of order or lost", lines, line)
-				}
-				lines++
+	res := reg.Run(context.Background(), req("test-flood", map[string]any{"lines": 200000, "width": 40}), eventFuncs{log: func(batch []string) {
+		batches++
+		for _, line := range batch {
+			if want := fmt.Sprintf("%08d", lines); !strings.HasPrefix(line, want) {
+				t.Fatalf("line %d is %q: out of order or lost", lines, line)
 			}
+			lines++
 		}
-	})
+	}})
 	if res.Status != plugins.Completed || lines != 200000 {
 		t.Fatalf("got %v, %d lines", res, lines)
 	}

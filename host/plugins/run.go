@@ -12,6 +12,7 @@ import (
 	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -35,37 +36,34 @@ type Request struct {
 	TotalSteps int
 }
 
-// Status is how a command ended.
-type Status int
+// A run's events and result are the wire contract's Go types (sdk/wire),
+// re-exported so that host/task needs only this package: the host and
+// sdktest read a plugin's stream through one decoder, wire.Deliver, and no
+// generated protobuf type passes this package's boundary.
+type (
+	// Status is how a command ended: Completed, Failed or Canceled.
+	Status = wire.Status
+	// Result is how a command ended and why.
+	Result = wire.Result
+	// Events receives a running command's events in order: log batches,
+	// progress, outputs and child processes (the final result is Run's
+	// return value, not an event). It is called from Run's goroutine; nil
+	// drops them.
+	Events = wire.Events
+	// Progress is one progress update of a command.
+	Progress = wire.Progress
+	// Output is a file a command produced.
+	Output = wire.Output
+	// ChildProcess is a process a command started, or its end.
+	ChildProcess = wire.ChildProcess
+)
 
 // The ways a command ends.
 const (
-	Completed Status = iota
-	Failed
-	Canceled
+	Completed = wire.Completed
+	Failed    = wire.Failed
+	Canceled  = wire.Canceled
 )
-
-func (s Status) String() string {
-	switch s {
-	case Completed:
-		return "completed"
-	case Failed:
-		return "failed"
-	default:
-		return "canceled"
-	}
-}
-
-// Result is how a command ended and why.
-type Result struct {
-	Status  Status
-	Message string
-}
-
-// Events receives a running command's events in order: log batches,
-// progress, outputs and child processes (the final result is Run's return
-// value, not an event). It is called from Run's goroutine.
-type Events func(*pluginv1.RunEvent)
 
 // Run executes one command through its plugin and returns how it ended. When
 // ctx is cancelled the command is aborted: the plugin kills its process tree
@@ -136,11 +134,8 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 	for {
 		select {
 		case ev := <-recv:
-			if res := ev.GetResult(); res != nil {
-				return resultOf(res)
-			}
-			if events != nil {
-				events(ev)
+			if res, final := wire.Deliver(ev, events); final {
+				return res
 			}
 		case err := <-recvErr:
 			if errors.Is(err, io.EOF) {
@@ -236,21 +231,6 @@ func toStruct(m map[string]any) (*structpb.Struct, error) {
 		return nil, err
 	}
 	return structpb.NewStruct(norm)
-}
-
-func resultOf(res *pluginv1.Result) Result {
-	switch res.GetStatus() {
-	case pluginv1.Result_STATUS_COMPLETED:
-		return Result{Status: Completed}
-	case pluginv1.Result_STATUS_CANCELED:
-		return Result{Status: Canceled, Message: res.GetMessage()}
-	default:
-		msg := res.GetMessage()
-		if msg == "" {
-			msg = "failed without a message"
-		}
-		return Result{Status: Failed, Message: msg}
-	}
 }
 
 // broken handles a stream that broke before its result. That is not always a

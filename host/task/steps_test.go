@@ -4,32 +4,32 @@ import (
 	"math"
 	"testing"
 
-	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/host/plugins"
 )
 
+// The wire's rules for absent and negative fields are sdk/wire's
+// (TestDeliver); these are the scaling onto the task's steps.
 func TestCommandSteps(t *testing.T) {
-	p := func(done, total *int64) *pluginv1.Progress {
-		return &pluginv1.Progress{StepsDone: done, StepsTotal: total}
+	p := func(done, total int64) plugins.Progress {
+		return plugins.Progress{HasSteps: true, StepsDone: done, StepsTotal: total}
 	}
-	n := func(v int64) *int64 { return &v }
 	cases := []struct {
 		name  string
-		prog  *pluginv1.Progress
+		prog  plugins.Progress
 		share int
 		steps int
 		ok    bool
 	}{
-		{"activity only: steps absent", p(nil, nil), 5, 0, false},
-		{"an old SDK's activity-only -1", p(n(-1), n(0)), 5, 0, false},
-		{"zero done is progress, not unchanged", p(n(0), n(10)), 5, 0, true},
-		{"no total: done is in task steps", p(n(3), nil), 5, 3, true},
-		{"total 0: done is in task steps, clamped", p(n(9), n(0)), 5, 5, true},
-		{"bytes scale onto the share, rounded down", p(n(1<<20), n(10<<20)), 4, 0, true},
-		{"half way", p(n(5<<20), n(10<<20)), 4, 2, true},
-		{"all done", p(n(10<<20), n(10<<20)), 4, 4, true},
-		{"more than total is clamped", p(n(11), n(10)), 4, 4, true},
-		{"one step for a command without a count", p(n(999), n(1000)), 1, 0, true},
-		{"huge totals do not overflow", p(n(math.MaxInt64/2), n(math.MaxInt64)), 100, 50, true},
+		{"activity only: no steps", plugins.Progress{Activity: "reading"}, 5, 0, false},
+		{"zero done is progress, not unchanged", p(0, 10), 5, 0, true},
+		{"no total: done is in task steps", p(3, 0), 5, 3, true},
+		{"no total: done is in task steps, clamped", p(9, 0), 5, 5, true},
+		{"bytes scale onto the share, rounded down", p(1<<20, 10<<20), 4, 0, true},
+		{"half way", p(5<<20, 10<<20), 4, 2, true},
+		{"all done", p(10<<20, 10<<20), 4, 4, true},
+		{"more than total is clamped", p(11, 10), 4, 4, true},
+		{"one step for a command without a count", p(999, 1000), 1, 0, true},
+		{"huge totals do not overflow", p(math.MaxInt64/2, math.MaxInt64), 100, 50, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
 // Command is one command of a task, as a Manager's AssignedTask or a local job
@@ -112,29 +111,14 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		res := r.Commands.Run(ctx, plugins.Request{
 			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
 			Params: c.Params, Env: r.Env, WorkDir: workDir, Grace: r.Grace, TotalSteps: c.TotalSteps,
-		}, func(ev *pluginv1.RunEvent) {
-			switch e := ev.Event.(type) {
-			case *pluginv1.RunEvent_Log:
-				rep.Log(e.Log.GetLines())
-			case *pluginv1.RunEvent_Progress:
-				steps := -1 // unchanged
-				if s, ok := commandSteps(e.Progress, cmdSteps); ok {
-					steps = base + s
-				}
-				rep.Progress(steps, e.Progress.GetActivity())
-			case *pluginv1.RunEvent_Output:
-				rep.Output(e.Output.GetPath(), e.Output.GetMimeType())
-			case *pluginv1.RunEvent_Child:
-				rep.Child(int(e.Child.GetPid()), e.Child.GetExited())
-			}
-		})
+		}, &commandEvents{rep: rep, base: base, share: cmdSteps})
 		switch res.Status {
 		case plugins.Completed:
 			base += cmdSteps
 			rep.Progress(base, "")
 		case plugins.Canceled:
 			msg := fmt.Sprintf("command %q aborted", c.Name)
-			if res.Message != "" && res.Message != "aborted" {
+			if res.Message != "" { // what went wrong on the way: a plain abort has none
 				msg += ": " + res.Message
 			}
 			rep.Log([]string{"cajon: " + msg})
@@ -148,15 +132,38 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 	return Outcome{Status: Completed, StepsCompleted: base}
 }
 
+// commandEvents turns one command's events into task-wide reports: its
+// progress is scaled onto the command's share of the task's steps.
+type commandEvents struct {
+	rep Reporter
+	// base is the task's steps done before this command; share is the
+	// command's part of them.
+	base, share int
+}
+
+func (e *commandEvents) Log(lines []string) { e.rep.Log(lines) }
+
+func (e *commandEvents) Progress(p plugins.Progress) {
+	steps := -1 // unchanged
+	if s, ok := commandSteps(p, e.share); ok {
+		steps = e.base + s
+	}
+	e.rep.Progress(steps, p.Activity)
+}
+
+func (e *commandEvents) Output(o plugins.Output) { e.rep.Output(o.Path, o.MIMEType) }
+
+func (e *commandEvents) Child(c plugins.ChildProcess) { e.rep.Child(c.PID, c.Exited) }
+
 // commandSteps maps a plugin's progress onto the command's share of the
 // task's steps (plugin.proto, message Progress): done/total scaled to share,
 // or done as task steps when the plugin gives no total; clamped to
 // [0, share]. ok is false when the event leaves the steps unchanged.
-func commandSteps(p *pluginv1.Progress, share int) (steps int, ok bool) {
-	if p.StepsDone == nil || p.GetStepsDone() < 0 {
+func commandSteps(p plugins.Progress, share int) (steps int, ok bool) {
+	if !p.HasSteps || p.StepsDone < 0 {
 		return 0, false
 	}
-	done, total := p.GetStepsDone(), p.GetStepsTotal()
+	done, total := p.StepsDone, p.StepsTotal
 	if total <= 0 {
 		return int(min(done, int64(share))), true
 	}

@@ -176,3 +176,144 @@ func TestPluginUnitsScaleOntoTaskSteps(t *testing.T) {
 		t.Errorf("the plugin was not told the task's step count; log:\n%s", strings.Join(rec.lines, "\n"))
 	}
 }
+
+// childRecorder also keeps child processes.
+type childRecorder struct {
+	recorder
+	children []string
+}
+
+func (r *childRecorder) Child(pid int, exited bool) {
+	r.children = append(r.children, fmt.Sprintf("%d exited=%v", pid, exited))
+}
+
+// A command's events reach the Reporter with its progress scaled onto the
+// task's steps, and the way it ended is read from its status.
+func TestRunnerEvents(t *testing.T) {
+	cases := []struct {
+		name     string
+		send     func(plugins.Events)
+		res      plugins.Result
+		status   task.Status
+		message  string
+		steps    string // reported after the command started
+		lines    string
+		outputs  string
+		children string
+	}{
+		{
+			name: "every kind of event",
+			send: func(e plugins.Events) {
+				e.Log([]string{"a", "b"})
+				e.Child(plugins.ChildProcess{PID: 7})
+				e.Progress(plugins.Progress{HasSteps: true, StepsDone: 5, StepsTotal: 10, Activity: "half"})
+				e.Progress(plugins.Progress{Activity: "activity only"})
+				e.Output(plugins.Output{Path: "/out/0001.png", MIMEType: "image/png"})
+				e.Child(plugins.ChildProcess{PID: 7, Exited: true, ExitCode: 0})
+			},
+			res:    plugins.Result{Status: plugins.Completed},
+			status: task.Completed, steps: "[3 5]", lines: "a|b", outputs: "[/out/0001.png]", children: "[7 exited=false 7 exited=true]",
+		},
+		{
+			name:   "a plain abort is said once",
+			res:    plugins.Result{Status: plugins.Canceled},
+			status: task.Canceled, message: `command "cmd" aborted`, steps: "[]",
+		},
+		{
+			name:   "an abort that went wrong says why",
+			res:    plugins.Result{Status: plugins.Canceled, Message: "could not remove the scratch folder"},
+			status: task.Canceled, message: `command "cmd" aborted: could not remove the scratch folder`, steps: "[]",
+		},
+		{
+			name:   "a failure names the command",
+			res:    plugins.Result{Status: plugins.Failed, Message: "disk on fire"},
+			status: task.Failed, message: `command "cmd" failed: disk on fire`, steps: "[]",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec childRecorder
+			tk := task.Task{ID: "t1", Commands: []task.Command{
+				{Name: "first", TotalSteps: 1},
+				{Name: "cmd", TotalSteps: 4},
+			}}
+			first := true
+			runner := &task.Runner{Commands: runnerFunc(func(_ context.Context, _ plugins.Request, events plugins.Events) plugins.Result {
+				if first { // the first command completes without events
+					first = false
+					return plugins.Result{Status: plugins.Completed}
+				}
+				if tc.send != nil {
+					tc.send(events)
+				}
+				return tc.res
+			})}
+			out := runner.Run(context.Background(), tk, &rec)
+			if out.Status != tc.status || out.Message != tc.message {
+				t.Errorf("outcome %v %q, want %v %q", out.Status, out.Message, tc.status, tc.message)
+			}
+			// The task's own reports come first: 0 and 1 around the first
+			// command, 1 as the second starts.
+			if got := fmt.Sprint(rec.steps[3:]); len(rec.steps) < 3 || got != tc.steps {
+				t.Errorf("steps %v, want [0 1 1] then %s", rec.steps, tc.steps)
+			}
+			var plugin []string // the lines the plugin sent, without the task's own
+			for _, l := range rec.lines {
+				if !strings.HasPrefix(l, "cajon: ") {
+					plugin = append(plugin, l)
+				}
+			}
+			if got := strings.Join(plugin, "|"); got != tc.lines {
+				t.Errorf("lines %q, want %q", got, tc.lines)
+			}
+			if tc.outputs != "" && fmt.Sprint(rec.outputs) != tc.outputs {
+				t.Errorf("outputs %v, want %s", rec.outputs, tc.outputs)
+			}
+			if tc.children != "" && fmt.Sprint(rec.children) != tc.children {
+				t.Errorf("children %v, want %s", rec.children, tc.children)
+			}
+			if tc.message != "" && !slices.Contains(rec.lines, "cajon: "+tc.message) {
+				t.Errorf("the task log does not say %q:\n%s", tc.message, strings.Join(rec.lines, "\n"))
+			}
+		})
+	}
+}
+
+// runnerFunc is a CommandRunner of a func.
+type runnerFunc func(context.Context, plugins.Request, plugins.Events) plugins.Result
+
+func (f runnerFunc) Run(ctx context.Context, req plugins.Request, events plugins.Events) plugins.Result {
+	return f(ctx, req, events)
+}
+
+// abortOnChild cancels the task once its command has started a process.
+type abortOnChild struct {
+	recorder
+	cancel context.CancelFunc
+}
+
+func (a *abortOnChild) Child(_ int, exited bool) {
+	if !exited {
+		a.cancel()
+	}
+}
+
+// A real plugin's plain abort ends the task with the abort said once: the
+// SDK leaves the message empty and the runner reads the status.
+func TestAbortThroughPlugin(t *testing.T) {
+	reg, err := plugins.Open(context.Background(), plugins.Options{Dirs: []string{pluginDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep := &abortOnChild{cancel: cancel}
+	tk := task.Task{ID: "t1", JobID: "j1", Commands: []task.Command{
+		{Name: "exec", Params: map[string]any{"exe": "sleep", "args": []any{"600"}}},
+	}}
+	out := (&task.Runner{Commands: reg}).Run(ctx, tk, rep)
+	if out.Status != task.Canceled || out.Message != `command "exec" aborted` {
+		t.Fatalf("outcome %v %q, want canceled %q", out.Status, out.Message, `command "exec" aborted`)
+	}
+}

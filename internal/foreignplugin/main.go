@@ -234,7 +234,7 @@ func (p *plugin) Run(req *pluginv1.RunRequest, stream pluginv1.Plugin_RunServer)
 	res := &pluginv1.Result{Status: pluginv1.Result_STATUS_COMPLETED}
 	switch {
 	case ctx.Err() != nil:
-		res = &pluginv1.Result{Status: pluginv1.Result_STATUS_CANCELED, Message: "aborted"}
+		res = &pluginv1.Result{Status: pluginv1.Result_STATUS_CANCELED}
 	case err != nil:
 		res = &pluginv1.Result{Status: pluginv1.Result_STATUS_FAILED, Message: err.Error()}
 	}

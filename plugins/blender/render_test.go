@@ -79,7 +79,7 @@ func list(s ...string) []any {
 func outputsByType(res *sdktest.Result) map[string][]string {
 	m := map[string][]string{}
 	for _, o := range res.Outputs {
-		m[o.MimeType] = append(m[o.MimeType], o.Path)
+		m[o.MIMEType] = append(m[o.MIMEType], o.Path)
 	}
 	return m
 }
@@ -128,7 +128,7 @@ func TestRenderThreeFrames(t *testing.T) {
 	var maxDone int64
 	for _, p := range res.Progress {
 		maxDone = max(maxDone, p.StepsDone)
-		if p.StepsDone >= 0 && p.StepsTotal != 3 {
+		if p.HasSteps && p.StepsTotal != 3 {
 			t.Errorf("progress %+v: total is not the 3 frames of --render-frame 1..3", p)
 		}
 	}
@@ -201,7 +201,7 @@ func TestRenderFailures(t *testing.T) {
 		name   string
 		params map[string]any
 		config map[string]any
-		status string
+		status sdktest.Status
 		want   []string // in the message
 	}{
 		{name: "blend file missing",

@@ -29,7 +29,7 @@ func TestCommands(t *testing.T) {
 		name    string
 		command string
 		params  map[string]any
-		status  string
+		status  sdktest.Status
 		lines   string // joined with |
 		message string // substring of the failure message
 	}{

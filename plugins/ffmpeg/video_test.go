@@ -122,7 +122,7 @@ func TestFramesToVideo(t *testing.T) {
 	if res.Status != sdktest.Completed {
 		t.Fatalf("%s: %s\n%s", res.Status, res.Message, strings.Join(res.Lines, "\n"))
 	}
-	if len(res.Outputs) != 1 || res.Outputs[0] != (sdktest.Output{Path: video, MimeType: "video/mp4"}) {
+	if len(res.Outputs) != 1 || res.Outputs[0] != (sdktest.Output{Path: video, MIMEType: "video/mp4"}) {
 		t.Errorf("outputs %+v, want only %s as video/mp4", res.Outputs, video)
 	}
 	last := res.Progress[len(res.Progress)-1]

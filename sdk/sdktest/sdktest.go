@@ -20,39 +20,55 @@ import (
 
 	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
+// Status is how a run ended: Completed, Failed or Canceled.
+type Status = wire.Status
+
 // The statuses a run ends with.
 const (
-	Completed = "completed"
-	Failed    = "failed"
-	Canceled  = "canceled"
+	Completed = wire.Completed
+	Failed    = wire.Failed
+	Canceled  = wire.Canceled
 )
 
-// Progress is one progress event.
-type Progress struct {
-	StepsDone, StepsTotal int64 // StepsDone -1: no steps in this event (activity only)
-	Activity              string
-}
+// Progress is one progress event, as the host reads it: HasSteps is false
+// for an activity-only update.
+type Progress = wire.Progress
 
 // Output is one produced file.
-type Output struct {
-	Path, MimeType string
-}
+type Output = wire.Output
 
-// Result is everything a command sent, in order of kind.
+// Result is everything a command sent, in order of kind, read from its
+// stream as the host reads it (one decoder, sdk/wire).
 type Result struct {
 	Lines    []string
 	Progress []Progress
 	Outputs  []Output
 	// Children are the pids of the processes the command started.
 	Children []int
-	// Status is Completed, Failed or Canceled; Message says why.
-	Status, Message string
+	// Status is Completed, Failed or Canceled. Message says why it failed,
+	// or what went wrong while it was being aborted (empty for a plain
+	// abort).
+	Status  Status
+	Message string
+}
+
+// collector gathers a run's events into its Result.
+type collector struct{ res *Result }
+
+func (c collector) Log(lines []string)  { c.res.Lines = append(c.res.Lines, lines...) }
+func (c collector) Progress(p Progress) { c.res.Progress = append(c.res.Progress, p) }
+func (c collector) Output(o Output)     { c.res.Outputs = append(c.res.Outputs, o) }
+func (c collector) Child(p wire.ChildProcess) {
+	if !p.Exited {
+		c.res.Children = append(c.res.Children, p.PID)
+	}
 }
 
 // Options tune a run.
@@ -121,31 +137,8 @@ func Run(t testing.TB, p sdk.Plugin, command string, params map[string]any, opts
 		if err != nil {
 			t.Fatalf("sdktest: %s: stream broke: %v", command, err)
 		}
-		switch e := ev.Event.(type) {
-		case *pluginv1.RunEvent_Log:
-			res.Lines = append(res.Lines, e.Log.GetLines()...)
-		case *pluginv1.RunEvent_Progress:
-			done := int64(-1)
-			if e.Progress.StepsDone != nil {
-				done = e.Progress.GetStepsDone()
-			}
-			res.Progress = append(res.Progress, Progress{done, e.Progress.GetStepsTotal(), e.Progress.GetActivity()})
-		case *pluginv1.RunEvent_Output:
-			res.Outputs = append(res.Outputs, Output{e.Output.GetPath(), e.Output.GetMimeType()})
-		case *pluginv1.RunEvent_Child:
-			if !e.Child.GetExited() {
-				res.Children = append(res.Children, int(e.Child.GetPid()))
-			}
-		case *pluginv1.RunEvent_Result:
-			switch e.Result.GetStatus() {
-			case pluginv1.Result_STATUS_COMPLETED:
-				res.Status = Completed
-			case pluginv1.Result_STATUS_CANCELED:
-				res.Status = Canceled
-			default:
-				res.Status = Failed
-			}
-			res.Message = e.Result.GetMessage()
+		if end, final := wire.Deliver(ev, collector{res}); final {
+			res.Status, res.Message = end.Status, end.Message
 			return res
 		}
 	}
