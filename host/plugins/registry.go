@@ -85,7 +85,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	errs := make([]error, len(found))
 	ps := make([]*Plugin, len(found))
 	for i, c := range found {
-		ps[i] = &Plugin{name: c.name, path: c.path, reg: r}
+		ps[i] = newPlugin(r, c.name, c.path)
 		if d := cache.lookup(c.path); d != nil && d.GetName() == c.name {
 			ps[i].info = d
 			continue
@@ -140,8 +140,44 @@ func (r *Registry) trusted(found []candidate, notes []string) ([]candidate, []st
 	return kept, append(notes, missingPinned(r.opts.SHA256, seen)...)
 }
 
-// rebuild recomputes the command map from the plugins' latest descriptions.
+// rebuild computes the command map from the plugins' descriptions, once,
+// when the registry opens.
 func (r *Registry) rebuild() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	commands, conflicts := r.commandsOf(nil, nil)
+	if len(conflicts) > 0 {
+		return fmt.Errorf("plugin conflict: %s; remove or rename one of them", strings.Join(conflicts, "; "))
+	}
+	r.commands = commands
+	return nil
+}
+
+// adopt makes info the description of p, a plugin whose binary changed, and
+// maps the commands anew; when its commands conflict with another plugin's,
+// nothing changes and the error names both plugins, their binaries and the
+// command. Adopts are serialised (r.mu), so two plugins replaced at once are
+// judged one after the other.
+func (r *Registry) adopt(p *Plugin, info *pluginv1.DescribeResponse) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	commands, conflicts := r.commandsOf(p, info)
+	if len(conflicts) > 0 {
+		return fmt.Errorf("plugin %s is not used: its binary %s changed, and now %s; remove the command from one of them (cajon takes the fixed binary at the next command, no restart needed)",
+			p.name, p.path, strings.Join(conflicts, "; "))
+	}
+	p.mu.Lock()
+	p.info = info
+	p.mu.Unlock()
+	r.commands = commands
+	return nil
+}
+
+// commandsOf maps each command to its plugin, from the plugins' latest
+// descriptions, or info for plugin p (when not nil). Two plugins that claim
+// the same command are a conflict, described naming both. Call with r.mu
+// held.
+func (r *Registry) commandsOf(p *Plugin, info *pluginv1.DescribeResponse) (map[string]*Plugin, []string) {
 	commands := map[string]*Plugin{}
 	names := make([]string, 0, len(r.plugins))
 	for name := range r.plugins {
@@ -150,23 +186,21 @@ func (r *Registry) rebuild() error {
 	sort.Strings(names)
 	var conflicts []string
 	for _, name := range names {
-		p := r.plugins[name]
-		for _, c := range p.describe().GetCommands() {
+		q := r.plugins[name]
+		desc := info
+		if q != p {
+			desc = q.describe()
+		}
+		for _, c := range desc.GetCommands() {
 			if other, dup := commands[c.GetName()]; dup {
 				conflicts = append(conflicts, fmt.Sprintf("command %q is provided by both plugin %q (%s) and plugin %q (%s)",
-					c.GetName(), other.name, other.path, p.name, p.path))
+					c.GetName(), other.name, other.path, q.name, q.path))
 				continue
 			}
-			commands[c.GetName()] = p
+			commands[c.GetName()] = q
 		}
 	}
-	if len(conflicts) > 0 {
-		return fmt.Errorf("plugin conflict: %s; remove or rename one of them", strings.Join(conflicts, "; "))
-	}
-	r.mu.Lock()
-	r.commands = commands
-	r.mu.Unlock()
-	return nil
+	return commands, conflicts
 }
 
 // Notes are problems found while discovering plugins that did not stop the

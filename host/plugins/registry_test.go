@@ -46,6 +46,10 @@ func TestMain(m *testing.M) {
 	if err := os.Rename(filepath.Join(dir, "plugins", "cajon-plugin-foreign"), filepath.Join(foreignDir, "cajon-plugin-foreign")); err != nil {
 		panic(err)
 	}
+	if err := buildClashPlugins(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	// Like the cajon host: orphans of crashed plugins reparent to us.
 	if err := proctree.SetSubreaper(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -94,6 +94,9 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 	}
 	inst, err := p.acquire(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return Result{Status: Canceled, Message: "aborted before it started: " + err.Error()}
+		}
 		return Result{Status: Failed, Message: err.Error()}
 	}
 	defer p.release(inst)
