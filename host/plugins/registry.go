@@ -51,6 +51,10 @@ type Registry struct {
 	log     hclog.Logger
 	plugins map[string]*Plugin // by plugin name
 	notes   []string
+	// stopReaping ends the reaping of orphans begun by Open.
+	stopReaping func()
+
+	closeOnce sync.Once
 
 	mu       sync.RWMutex
 	commands map[string]*Plugin // by command name
@@ -66,6 +70,10 @@ type CommandInfo struct {
 // and builds the registry. Two plugins that claim the same command are an
 // error naming both. A plugin that fails to start is left out and reported by
 // Notes, so one broken plugin does not take the worker down.
+//
+// Open makes the process a child subreaper (Linux) and reaps orphans until
+// Close: the sweep after a plugin crash needs the crashed plugin's
+// processes to reparent to the host.
 func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
@@ -74,6 +82,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		opts.ProcessLogger = hclog.NewNullLogger()
 	}
 	r := &Registry{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}, commands: map[string]*Plugin{}}
+	r.stopReaping = becomeSubreaper(r.log)
 	found, notes := r.trusted(discover(opts.Dirs))
 	r.notes = notes
 
@@ -333,7 +342,7 @@ func (r *Registry) Running() []string {
 	return out
 }
 
-// Close stops every plugin process.
+// Close stops every plugin process, then the reaping of orphans.
 func (r *Registry) Close() {
 	var wg sync.WaitGroup
 	for _, p := range r.plugins {
@@ -341,4 +350,9 @@ func (r *Registry) Close() {
 		go func() { defer wg.Done(); p.close() }()
 	}
 	wg.Wait()
+	r.closeOnce.Do(func() {
+		if r.stopReaping != nil {
+			r.stopReaping()
+		}
+	})
 }
