@@ -15,19 +15,24 @@ import (
 	"github.com/cajonfarm/cajon/internal/testbin"
 )
 
-// clashVersions are the builds of testdata/clashplugin: what each declares
-// besides clash-hello. "claims-echo" takes the exec plugin's echo.
-var clashVersions = map[string]string{"plain": "", "claims-echo": "echo"}
+// clashVersions are the builds of testdata/clashplugin: the commands each
+// declares, {name} being the plugin's name (its file name).
+var clashVersions = map[string]string{
+	"plain":              "{name}-hello",
+	"claims-echo":        "{name}-hello,echo", // the exec plugin's
+	"claims-clash-hello": "{name}-hello,clash-hello",
+	"bye":                "{name}-bye",
+}
 
-// buildClashPlugins builds each clash version into dir/clash/<version>/.
+// buildClashPlugins builds each version into dir/clash/<version>/plugin.
 func buildClashPlugins(dir string) error {
 	root, err := testbin.Root()
 	if err != nil {
 		return err
 	}
-	for version, extra := range clashVersions {
-		out := filepath.Join(dir, "clash", version, "cajon-plugin-clash")
-		cmd := exec.Command("go", "build", "-ldflags", "-X main.alsoDeclares="+extra, "-o", out, "./host/plugins/testdata/clashplugin")
+	for version, commands := range clashVersions {
+		out := filepath.Join(dir, "clash", version, "plugin")
+		cmd := exec.Command("go", "build", "-ldflags", "-X main.commands="+commands, "-o", out, "./host/plugins/testdata/clashplugin")
 		cmd.Dir = root
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("build the clash plugin (%s): %v\n%s", version, err, b)
@@ -47,17 +52,23 @@ func clashDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	copyFile(t, filepath.Join(binDir, "plugins", "cajon-plugin-exec"), filepath.Join(dir, "cajon-plugin-exec"))
-	copyFile(t, filepath.Join(binDir, "clash", "plain", "cajon-plugin-clash"), filepath.Join(dir, "cajon-plugin-clash"))
+	installPlugin(t, dir, "clash", "plain", 0)
 	return dir
 }
 
-// installClash replaces the clash plugin in dir with a version, as an
-// installer does (written aside, renamed over), with a modification time of
-// its own so the host sees the change.
+// installClash replaces the clash plugin in dir with a version.
 func installClash(t *testing.T, dir, version string, n int) {
 	t.Helper()
-	bin := filepath.Join(dir, "cajon-plugin-clash")
-	copyFile(t, filepath.Join(binDir, "clash", version, "cajon-plugin-clash"), bin+".new")
+	installPlugin(t, dir, "clash", version, n)
+}
+
+// installPlugin installs a version of the clash plugin as plugin name in
+// dir, as an installer does (written aside, renamed over), with a
+// modification time n minutes ahead so the host sees the change.
+func installPlugin(t *testing.T, dir, name, version string, n int) {
+	t.Helper()
+	bin := filepath.Join(dir, "cajon-plugin-"+name)
+	copyFile(t, filepath.Join(binDir, "clash", version, "plugin"), bin+".new")
 	when := time.Now().Add(time.Duration(n) * time.Minute)
 	if err := os.Chtimes(bin+".new", when, when); err != nil {
 		t.Fatal(err)
@@ -142,6 +153,38 @@ func TestReplacedBinaryWithAConflictIsRefusedEveryTime(t *testing.T) {
 	c = collector{}
 	if res := reg.Run(context.Background(), req("clash-hello", nil), c.events); res.Status != plugins.Completed || strings.Join(c.lines, "|") != "hello from clash-hello" {
 		t.Fatalf("after the conflict is gone: %v %q", res, c.lines)
+	}
+}
+
+// A refused replacement is taken once the other plugin no longer claims the
+// command: the conflict can go from either side.
+func TestRefusedReplacementIsTakenOnceTheOtherPluginGivesUpTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	installPlugin(t, dir, "clash", "plain", 0)
+	installPlugin(t, dir, "other", "plain", 0)
+	reg := open(t, []string{dir})
+	installPlugin(t, dir, "other", "claims-clash-hello", 1)
+	for i := range 2 {
+		res := reg.Run(context.Background(), req("other-hello", nil), nil)
+		if res.Status != plugins.Failed || !strings.Contains(res.Message, `command "clash-hello" is provided by both plugin "clash"`) {
+			t.Fatalf("run %d of the conflicting replacement: %v %q", i+1, res.Status, res.Message)
+		}
+	}
+	if res := reg.Run(context.Background(), req("clash-hello", nil), nil); res.Status != plugins.Completed {
+		t.Fatalf("clash-hello stays with clash: %v", res)
+	}
+	// clash drops the command. The registry learns it when clash is next
+	// used: that run asks for the command the new clash no longer has.
+	installPlugin(t, dir, "clash", "bye", 2)
+	if res := reg.Run(context.Background(), req("clash-hello", nil), nil); res.Status != plugins.Failed {
+		t.Fatalf("clash-hello sent to a clash without it: %v", res)
+	}
+	var c collector
+	if res := reg.Run(context.Background(), req("other-hello", nil), c.events); res.Status != plugins.Completed || strings.Join(c.lines, "|") != "hello from other-hello" {
+		t.Fatalf("the replacement after the conflict went: %v %q", res, c.lines)
+	}
+	if ci, _ := reg.Command("clash-hello"); ci.Plugin != "other" {
+		t.Fatalf("clash-hello belongs to %q, want other", ci.Plugin)
 	}
 }
 

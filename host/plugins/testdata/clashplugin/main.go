@@ -1,20 +1,23 @@
-// Command cajon-plugin-clash is a test plugin whose commands are set when it
-// is built, so a test can replace it with a version that claims another
-// plugin's command:
+// Command cajon-plugin-NAME is a test plugin whose commands are set when it
+// is built, so a test can replace a plugin with a version that claims another
+// plugin's command. It takes its name from its file name (cajon-plugin-NAME),
+// so one build serves as any plugin:
 //
-//	go build -ldflags "-X main.alsoDeclares=echo" ./host/plugins/testdata/clashplugin
+//	go build -ldflags "-X main.commands={name}-hello,echo" ./host/plugins/testdata/clashplugin
 package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/cajonfarm/cajon/sdk"
 )
 
-// alsoDeclares is a comma-separated list of commands declared besides
-// clash-hello (set with -ldflags "-X main.alsoDeclares=...").
-var alsoDeclares string
+// commands is a comma-separated list of the commands to declare; {name}
+// stands for the plugin's name (set with -ldflags "-X main.commands=...").
+var commands = "{name}-hello"
 
 // Hello logs the name of the command it runs as.
 type Hello struct{}
@@ -26,11 +29,10 @@ func (*Hello) Run(_ context.Context, run *sdk.Run) error {
 }
 
 func main() {
-	commands := []sdk.Command{sdk.NewCommand[Hello]("clash-hello", "test", "Log a line.")}
-	for _, name := range strings.Split(alsoDeclares, ",") {
-		if name != "" {
-			commands = append(commands, sdk.NewCommand[Hello](name, "test", "Log a line."))
-		}
+	name := strings.TrimPrefix(filepath.Base(os.Args[0]), "cajon-plugin-")
+	var declared []sdk.Command
+	for _, c := range strings.Split(strings.ReplaceAll(commands, "{name}", name), ",") {
+		declared = append(declared, sdk.NewCommand[Hello](c, "test", "Log a line."))
 	}
-	sdk.Serve(sdk.Plugin{Name: "clash", Version: "0.0.0", Commands: commands})
+	sdk.Serve(sdk.Plugin{Name: name, Version: "0.0.0", Commands: declared})
 }
