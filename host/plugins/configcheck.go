@@ -61,14 +61,15 @@ func (r *Registry) CheckConfig() error {
 
 // unknownTable is the problem of a [plugins.<name>] table without a plugin.
 func unknownTable(name string, found []string) string {
-	msg := fmt.Sprintf("[plugins.%s] in cajon.toml: there is no plugin %s (no %s%s in the plugin folders)", name, name, BinaryPrefix, name)
+	list := "none at all"
+	if len(found) > 0 {
+		list = strings.Join(found, ", ")
+	}
+	msg := fmt.Sprintf("[plugins.%s] in cajon.toml: there is no plugin %s (no %s%s in the plugin folders; found: %s)", name, name, BinaryPrefix, name, list)
 	if near := suggest.Closest(name, found); near != "" {
 		msg += fmt.Sprintf(": did you mean [plugins.%s]?", near)
 	}
-	if len(found) == 0 {
-		return msg + "; no plugins were found at all"
-	}
-	return msg + "; the plugins found are " + strings.Join(found, ", ")
+	return msg
 }
 
 // ConfigProblems checks one plugin's [plugins.<name>] table against the

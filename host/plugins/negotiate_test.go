@@ -204,8 +204,8 @@ func TestCheckConfig(t *testing.T) {
 		{name: "a table for no plugin", dirs: []string{execDir},
 			config: map[string]map[string]any{"exce": {"x": int64(1)}, "blender": {"exe": "b"}},
 			want: []string{
-				`[plugins.blender] in cajon.toml: there is no plugin blender (no cajon-plugin-blender in the plugin folders); the plugins found are exec, testkit`,
-				`[plugins.exce] in cajon.toml: there is no plugin exce (no cajon-plugin-exce in the plugin folders): did you mean [plugins.exec]?`,
+				"[plugins.blender] in cajon.toml: there is no plugin blender (no cajon-plugin-blender in the plugin folders; found: exec, testkit)\n",
+				`[plugins.exce] in cajon.toml: there is no plugin exce (no cajon-plugin-exce in the plugin folders; found: exec, testkit): did you mean [plugins.exec]?`,
 			}},
 		{name: "an SDK plugin that takes no table", dirs: []string{execDir},
 			config: map[string]map[string]any{"exec": {"shell": "bash"}},
