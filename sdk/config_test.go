@@ -84,9 +84,9 @@ func TestConfigOf(t *testing.T) {
 			Timeout seconds `json:"timeout" type:"boolean"`
 		}{Timeout: seconds(time.Second)}), "", `field Timeout (key "timeout"): default: "1s": expected a boolean, got a string ("1s")`},
 		{"two fields, one key", sdk.ConfigOf(struct {
-			A string `json:"a"`
-			B string `json:"a"`
-		}{}), "", `fields A and B are both key "a"`},
+			A string
+			B string `json:"A"`
+		}{}), "", `fields A and B are both key "A"`},
 		{"an unknown config option", sdk.ConfigOf(struct {
 			A string `json:"a" config:"mandatory"`
 		}{}), "", `unknown config tag option "mandatory"`},
