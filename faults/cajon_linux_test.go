@@ -111,33 +111,23 @@ func (p *cajonProcess) wait(t testing.TB, limit time.Duration) int {
 }
 
 // queuedRows returns the status and log of every update in the queue file
-// of state, in delivery order, as they are on disk. It reads a copy, so the
-// file itself is left for the next cajon exactly as the last one left it.
+// of state, in delivery order, as they are on disk. It reads the live file
+// through SQLite, read-only: a snapshot of one commit, however the running
+// cajon writes and checkpoints meanwhile (copying the file and its WAL one
+// after the other can pair a database and a WAL of different moments).
+// Read-only, SQLite neither checkpoints nor removes the WAL on close, so the
+// next cajon finds the files as the last one left them.
 func queuedRows(t testing.TB, state string) (status, log []string) {
 	t.Helper()
-	dir := t.TempDir()
-	src := worker.QueuePath(state)
-	dst := filepath.Join(dir, filepath.Base(src))
-	for _, suffix := range []string{"", "-wal"} {
-		data, err := os.ReadFile(src + suffix)
-		if errors.Is(err, os.ErrNotExist) && suffix != "" {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst+suffix, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db, err := sql.Open("sqlite", dst)
+	path := worker.QueuePath(state)
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	rows, err := db.Query(`SELECT status, log FROM task_updates ORDER BY id`)
 	if err != nil {
-		t.Fatalf("read the queue file %s: %v", src, err)
+		t.Fatalf("read the queue file %s: %v", path, err)
 	}
 	defer rows.Close()
 	for rows.Next() {

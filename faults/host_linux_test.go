@@ -32,11 +32,22 @@ i=0; while [ $i -lt %[4]d ]; do echo "run $n line $i"; i=$((i+1)); sleep 0.1; do
 	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
 		return strings.Contains(taskOf(t, mgr, id).Log, "run 1 line 3\n")
 	})
-	// Updates queue up while the Manager is away; then the host dies.
+	// Updates queue up while the Manager is away; then the host dies. With
+	// no request in flight, what the Manager has is final; a row it has may
+	// still be in the queue for a moment (deleted after the answer), so the
+	// wait is for a line beyond the last one delivered.
 	takeDown(t, mgr)
+	before := numbered(taskOf(t, mgr, id).Log, "run 1 line ")
+	var undelivered []int // queued lines the Manager has not got, seen before the kill
 	waitFor(t, "lines to queue up while the Manager is away", 30*time.Second, func() bool {
 		_, queued := queuedRows(t, state)
-		return len(numbered(strings.Join(queued, "\n"), "run 1 line ")) > 0
+		undelivered = undelivered[:0]
+		for _, n := range numbered(strings.Join(queued, "\n"), "run 1 line ") {
+			if len(before) == 0 || n > before[len(before)-1] {
+				undelivered = append(undelivered, n)
+			}
+		}
+		return len(undelivered) > 0
 	})
 	first.signal(t, syscall.SIGKILL)
 	first.wait(t, 10*time.Second)
@@ -46,10 +57,12 @@ i=0; while [ $i -lt %[4]d ]; do echo "run $n line $i"; i=$((i+1)); sleep 0.1; do
 
 	_, queued := queuedRows(t, state)
 	want := numbered(strings.Join(queued, "\n"), "run 1 line ")
-	before := numbered(taskOf(t, mgr, id).Log, "run 1 line ")
 	t.Logf("run 1: %d lines delivered before the outage, %d queued when the host was killed", len(before), len(want))
-	if len(want) == 0 {
-		t.Fatal("no update was queued when the host was killed: the scenario proves nothing")
+	// An update on disk before the kill is on disk after it.
+	for _, n := range undelivered {
+		if !slices.Contains(want, n) {
+			t.Fatalf("line %d was in the queue before the SIGKILL and is gone after it (queued now: %v)", n, want)
+		}
 	}
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
