@@ -247,17 +247,6 @@ func oneTask(mgr *managertest.Manager, tk managertest.Task) string {
 	return mgr.AddJob(managertest.Job{Tasks: []managertest.Task{tk}}).Tasks[0].ID
 }
 
-// takeDown takes the Manager down with no request in flight (see
-// managertest.Manager.TakeDown); the deadline only stops a hung test.
-func takeDown(t testing.TB, mgr *managertest.Manager) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := mgr.TakeDown(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // setFaults adds faults to mgr.
 func setFaults(t testing.TB, mgr *managertest.Manager, faults ...managertest.Fault) {
 	t.Helper()

@@ -36,7 +36,7 @@ i=0; while [ $i -lt %[4]d ]; do echo "run $n line $i"; i=$((i+1)); sleep 0.1; do
 	// no request in flight, what the Manager has is final; a row it has may
 	// still be in the queue for a moment (deleted after the answer), so the
 	// wait is for a line beyond the last one delivered.
-	takeDown(t, mgr)
+	mgr.MustTakeDown(t)
 	before := numbered(taskOf(t, mgr, id).Log, "run 1 line ")
 	var undelivered []int // queued lines the Manager has not got, seen before the kill
 	waitFor(t, "lines to queue up while the Manager is away", 30*time.Second, func() bool {

@@ -16,13 +16,15 @@ func testManagerDown(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	const lines = 40
 	id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.1")))
-	workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
+	r := workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
 		return strings.Contains(taskOf(t, mgr, id).Log, "line 3\n")
 	})
-	takeDown(t, mgr)
-	time.Sleep(3 * time.Second)
+	mgr.MustTakeDown(t)
+	// The outage lasts while the task prints on: until updates pile up in
+	// the queue, each sent and failed again with backoff.
+	waitFor(t, "updates to queue up while the Manager is away", 30*time.Second, func() bool { return r.Status().QueuedUpdates >= 10 })
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,15 +138,6 @@ func openFDs(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(entries)
-}
-
-// settle lets finished goroutines and closed connections go away before
-// resources are counted: a GC (finalizers close forgotten files) and a pause.
-func settle() {
-	for range 3 {
-		runtime.GC()
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // memStatus returns a field of /proc/self/status in bytes (VmRSS, VmHWM).

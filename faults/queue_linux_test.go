@@ -33,7 +33,7 @@ func testQueueDiskFull(t *testing.T) {
 	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
 		return strings.Contains(taskOf(t, mgr, id).Log, "line 3 ")
 	})
-	takeDown(t, mgr)
+	mgr.MustTakeDown(t)
 	waitFor(t, "cajon to report the full disk", 60*time.Second, func() bool {
 		return strings.Contains(c.out.String(), "disk refuses writes: holding updates in memory")
 	})

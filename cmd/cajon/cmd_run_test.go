@@ -150,7 +150,7 @@ func TestRunDeliversQueuedUpdatesAfterSIGKILL(t *testing.T) {
 
 	first, firstOut := startCajon(t, exe, environ) // plain `cajon`: a Manager is configured
 	eventually(t, "the first lines of the task", func() bool { return strings.Contains(task().Log, "line 2\n") })
-	takeDown(t, mgr)
+	mgr.MustTakeDown(t)
 	eventually(t, "the task to end while the Manager is down", func() bool {
 		return strings.Contains(firstOut.String(), "task completed")
 	})
@@ -255,16 +255,5 @@ func TestRegisterAndFlushCommands(t *testing.T) {
 	stdout.Reset()
 	if code := runCLI(env, []string{"flush", "--manager", mgr.URL()}); code != 0 || !strings.Contains(stdout.String(), "sent 0 queued task updates") {
 		t.Errorf("cajon flush of an empty queue: exit %d, output %q\n%s", code, stdout.String(), stderr.String())
-	}
-}
-
-// takeDown takes the Manager down with no request in flight (see
-// managertest.Manager.TakeDown); the deadline only stops a hung test.
-func takeDown(t *testing.T, mgr *managertest.Manager) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := mgr.TakeDown(ctx); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -172,7 +172,7 @@ func (r *farm) stop(t *testing.T) {
 }
 
 // eventually waits for cond, failing the test after 30 s.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

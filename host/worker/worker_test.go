@@ -97,13 +97,15 @@ func TestManagerDownDuringTask(t *testing.T) {
 		shellTask("slow-printer", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo "line $i"; i=$((i+1)); sleep 0.1; done`, lines)),
 	}})
 	id := job.Tasks[0].ID
-	startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
+	r := startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
 
 	waitFor(t, "the first lines of the task", func() bool {
 		return strings.Contains(taskState(t, mgr, id).Log, "line 3\n")
 	})
-	takeDown(t, mgr)
-	time.Sleep(3 * time.Second) // the issue's 30 s outage, scaled down
+	mgr.MustTakeDown(t)
+	// The outage lasts while the task prints on: until updates pile up in
+	// the queue, each sent and failed again with backoff.
+	waitFor(t, "updates to queue up while the Manager is away", func() bool { return r.w.Status().QueuedUpdates >= outageUpdates })
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +268,7 @@ func TestStatusRequests(t *testing.T) {
 		checkReported(t, taskState(t, mgr, id), managertest.StatusCompleted)
 
 		next := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-wake", "awake again")}})
-		time.Sleep(300 * time.Millisecond) // several polls: an asleep worker takes no task
+		waitPolls(t, mgr, 3) // an asleep worker takes no task
 		if ts := taskState(t, mgr, next.Tasks[0].ID); ts.Status != managertest.StatusQueued {
 			t.Fatalf("an asleep worker took a task: %s", ts.Status)
 		}
@@ -393,7 +395,7 @@ func TestStatusRequests(t *testing.T) {
 			ws, _ := mgr.Worker(w.ID)
 			return ws.Status == managertest.WorkerAsleep
 		})
-		time.Sleep(300 * time.Millisecond) // several polls that still see the pending restart
+		waitPolls(t, mgr, 3) // that still see the pending restart
 		if second.exited() {
 			t.Fatal("the worker exited on a restart request although it has no restart code")
 		}
@@ -499,18 +501,14 @@ func TestTaskGoneOnUpdateAbortsTask(t *testing.T) {
 	}
 }
 
-// takeDown takes the Manager down without losing track of an update: a
-// request it handled while going down would have its answer cut off, so the
-// worker would rightly send it again (delivery is at least once). First every
-// request is refused unhandled, then the listener closes once none is in
-// flight.
-func takeDown(t *testing.T, mgr *managertest.Manager) {
+// outageUpdates is how many updates a Manager outage lets pile up in the
+// queue before the Manager comes back.
+const outageUpdates = 5
+
+// waitPolls waits until the worker asked for its state n more times: an
+// asleep worker's polls, each answered with what it is to do now.
+func waitPolls(t testing.TB, mgr *managertest.Manager, n int) {
 	t.Helper()
-	if err := mgr.SetFault(managertest.Fault{Status: 503}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
-		t.Fatal(err)
-	}
+	from := countRequests(mgr, managertest.OpState, "")
+	waitFor(t, fmt.Sprintf("%d more state polls", n), func() bool { return countRequests(mgr, managertest.OpState, "") >= from+n })
 }
