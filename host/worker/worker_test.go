@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/updates"
 	"github.com/cajonfarm/cajon/internal/managertest"
 )
 
@@ -449,6 +452,81 @@ func TestShutdown(t *testing.T) {
 			noProtocolErrors(t, mgr)
 		})
 	}
+}
+
+// A shutdown while the worker signs on: a sign-on the Manager took, whose
+// answer the signal cut off, is signed off; a worker that never got through
+// leaves at once, without waiting on the Manager, its queue kept on disk.
+func TestShutdownWhileSigningOn(t *testing.T) {
+	reg := openPlugins(t)
+	// A leaving worker that waited for an unreachable Manager would wait
+	// an hour: that the worker stops at all shows it did not.
+	patient := fastTimings
+	patient.ShutdownDelivery = time.Hour
+	patient.SignOffTimeout = time.Hour
+
+	t.Run("the Manager took the sign-on, its answer had not come", func(t *testing.T) {
+		mgr := managertest.New(t, managertest.Config{})
+		cfg := testConfig(t, mgr)
+		cfg.Manager.RequestTimeout = time.Hour // the sign-on is in flight until the signal
+		id := knownWorker(t, mgr, cfg)
+		if err := mgr.SetFault(managertest.Fault{Op: managertest.OpSignOn, AfterHandling: true, Delay: time.Hour, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+		r := startWorkerTimings(t, mgr, cfg, reg, patient)
+		waitFor(t, "the Manager to take the sign-on", func() bool { ws, _ := mgr.Worker(id); return ws.SignOns == 1 })
+		if code := r.stop(); code != 0 {
+			t.Errorf("exit code %d, want 0", code)
+		}
+		if ws, _ := mgr.Worker(id); ws.Status != managertest.WorkerOffline {
+			t.Errorf("the worker is %s on the Manager after a shutdown during its sign-on, want offline (signed off)", ws.Status)
+		}
+		noProtocolErrors(t, mgr)
+	})
+
+	t.Run("the Manager is down", func(t *testing.T) {
+		mgr := managertest.New(t, managertest.Config{})
+		cfg := testConfig(t, mgr)
+		knownWorker(t, mgr, cfg)
+		ctx := context.Background()
+		q, err := updates.Open(ctx, updates.Options{Path: QueuePath(cfg.StateDir)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Append(ctx, updates.Update{TaskID: "task-of-an-earlier-run", Log: "queued before a crash"}); err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+		mgr.MustTakeDown(t)
+		r := startWorkerTimings(t, mgr, cfg, reg, patient)
+		waitFor(t, "sign-on to be retried", func() bool { return strings.Count(r.log.String(), "signing on failed; retrying") >= 2 })
+		if code := r.stop(); code != 0 {
+			t.Errorf("exit code %d, want 0", code)
+		}
+		if strings.Contains(r.log.String(), "signed off") {
+			t.Errorf("a worker that never signed on signed off")
+		}
+		q, err = updates.Open(ctx, updates.Options{Path: QueuePath(cfg.StateDir)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		if n, err := q.Len(ctx); n != 1 || err != nil {
+			t.Errorf("%d updates queued after the shutdown (%v), want the earlier run's 1 kept for the next start", n, err)
+		}
+	})
+}
+
+// knownWorker makes cfg's worker one the Manager knows, with saved
+// credentials, and returns its id.
+func knownWorker(t testing.TB, mgr *managertest.Manager, cfg *config.Config) string {
+	t.Helper()
+	secret := newSecret()
+	id := mgr.AddWorker(cfg.Manager.WorkerName, secret, "misc", "test")
+	if err := SaveCredentials(CredentialsPath(cfg.StateDir), Credentials{WorkerID: id, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func TestCanceledTaskIsAbortedNotFailed(t *testing.T) {
