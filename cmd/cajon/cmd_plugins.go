@@ -109,7 +109,6 @@ Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
 		cfg.KillGrace = *grace
 	}
 	log := newLogger(cfg, env.stderr)
-	becomeSubreaper(ctx, log)
 	reg, err := openPlugins(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -125,31 +124,6 @@ func openPluginsWith(ctx context.Context, cfg *config.Config, log hclog.Logger, 
 		return nil, fmt.Errorf("no plugins found in %s: build them with 'make build' or set plugin_dirs", strings.Join(dirs, ", "))
 	}
 	return reg, nil
-}
-
-// becomeSubreaper makes this process the reaper of its plugins' orphans, so
-// the tree of a crashed plugin can still be found and killed, and reaps
-// those orphans when they exit so they do not linger as zombies.
-func becomeSubreaper(ctx context.Context, log hclog.Logger) {
-	if err := proctree.SetSubreaper(); err != nil {
-		log.Warn("cannot become a subreaper: processes of a crashed plugin may escape", "error", err)
-		return
-	}
-	reaper := proctree.NewReaper()
-	go func() {
-		t := time.NewTicker(3 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := reaper.Reap(nil); err != nil {
-					log.Debug("reaping orphans", "error", err)
-				}
-			}
-		}
-	}()
 }
 
 // retryTimeoutFlag is --timeout of the commands that retry until they reach

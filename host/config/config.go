@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cajonfarm/cajon/sdk/process"
 )
 
 // Config is the effective worker configuration after all layers are merged.
@@ -129,7 +131,7 @@ func Defaults() Config {
 		PluginDirs:        []string{},
 		PluginIdleTimeout: 5 * time.Minute,
 		MaxLogBytes:       8 << 20,
-		KillGrace:         10 * time.Second,
+		KillGrace:         process.DefaultGrace, // the plugins' default too
 		TaskTypes:         []string{},
 		Manager: ManagerConfig{
 			MayIRunInterval:      time.Second,

@@ -18,6 +18,7 @@ import (
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/process"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -129,7 +130,7 @@ type checker struct {
 func Run(ctx context.Context, path string, opts Options) *Report {
 	start := time.Now()
 	if opts.Grace <= 0 {
-		opts.Grace = sdk.DefaultGrace
+		opts.Grace = process.DefaultGrace
 	}
 	if opts.RunTimeout <= 0 {
 		opts.RunTimeout = defaultRunTimeout

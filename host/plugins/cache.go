@@ -80,12 +80,24 @@ func (c *describeCache) save(keep map[string]bool) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+	// State files are private (0600 in a 0700 folder), like the rest of
+	// state_dir. A fresh temporary file each time, so the renamed file has
+	// that mode even where an older cajon wrote it 0644.
+	dir := filepath.Dir(c.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+	tmp, err := os.CreateTemp(dir, ".plugins-described-*.tmp") // mode 0600
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, c.path)
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), c.path)
 }
