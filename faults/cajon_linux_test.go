@@ -14,14 +14,14 @@ import (
 
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
-	"github.com/cajonfarm/cajon/internal/workertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
 	_ "modernc.org/sqlite" // the queue's SQLite driver, to read a queue file as it is on disk
 )
 
 // cajonProcess is the real cajon binary running as a child of the test.
 type cajonProcess struct {
 	cmd  *exec.Cmd
-	out  *workertest.LogBuffer
+	out  *proctest.Output
 	done chan struct{}
 	err  error
 }
@@ -59,7 +59,7 @@ func startCajon(t testing.TB, environ []string, fsize int64, args ...string) *ca
 		cmd = exec.Command(argv[0], argv[1:]...)
 	}
 	cmd.Env = append(os.Environ(), environ...)
-	p := &cajonProcess{cmd: cmd, out: &workertest.LogBuffer{}, done: make(chan struct{})}
+	p := &cajonProcess{cmd: cmd, out: &proctest.Output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

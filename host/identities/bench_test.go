@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
 // processRSS is the VmRSS of pid in MB, 0 when unknown.
@@ -47,7 +48,7 @@ func idleRSS(b *testing.B, mgr *managertest.Manager, state string, n int) float6
 		_ = cmd.Wait()
 	}()
 	ids := map[string]bool{}
-	eventually(b, fmt.Sprintf("%d identities to be awake", n), func() bool {
+	testwait.For(b, fmt.Sprintf("%d identities to be awake", n), func() bool {
 		for _, w := range mgr.Workers() {
 			if strings.HasPrefix(w.Name, prefix+"-") && w.Status == managertest.WorkerAwake {
 				ids[w.ID] = true
@@ -66,7 +67,7 @@ func idleRSS(b *testing.B, mgr *managertest.Manager, state string, n int) float6
 		return k
 	}
 	from := fetches()
-	eventually(b, "a few idle fetches of every identity", func() bool { return fetches() >= from+3*n })
+	testwait.For(b, "a few idle fetches of every identity", func() bool { return fetches() >= from+3*n })
 	return processRSS(cmd.Process.Pid)
 }
 
