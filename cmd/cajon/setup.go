@@ -88,8 +88,23 @@ func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*pl
 }
 
 // openPluginsWith is openPlugins with the folders file commands may act in
-// and an observer of the plugins (nil: none).
+// and an observer of the plugins (nil: none). A [plugins.<name>] table that
+// does not fit its plugin stops it here, before any task.
 func openPluginsWith(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source, obs plugins.Observer) (*plugins.Registry, error) {
+	reg, err := openRegistry(ctx, cfg, log, roots, obs)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.CheckConfig(); err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("%w\n('cajon plugins' lists the keys each plugin accepts)", err)
+	}
+	return reg, nil
+}
+
+// openRegistry is openPluginsWith without the check of the plugin tables,
+// for `cajon plugins`, which reports it after the listing.
+func openRegistry(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source, obs plugins.Observer) (*plugins.Registry, error) {
 	dirs := pluginDirs(cfg)
 	// A typo in a folder would otherwise show only later, as "no plugin
 	// provides command". (Unreadable folders are the registry's notes.)

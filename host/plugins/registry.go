@@ -55,6 +55,8 @@ type Registry struct {
 	stopReaping func()
 
 	closeOnce sync.Once
+	// found names every plugin binary found, sorted, those left out too.
+	found []string
 
 	mu       sync.RWMutex
 	commands map[string]*Plugin // by command name
@@ -83,13 +85,18 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	}
 	r := &Registry{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}, commands: map[string]*Plugin{}}
 	r.stopReaping = becomeSubreaper(r.log)
-	found, notes := r.trusted(discover(opts.Dirs))
+	all, notes := discover(opts.Dirs)
+	for _, c := range all {
+		r.found = append(r.found, c.name)
+	}
+	sort.Strings(r.found)
+	found, notes := r.trusted(all, notes)
 	r.notes = notes
 
 	// Plugins whose binary is unchanged since they last described themselves
 	// are not started; the others start side by side (cold start is
 	// dominated by process start-up).
-	cache := loadDescribeCache(opts.DescribeCache)
+	cache := loadDescribeCache(opts.DescribeCache, describeRequest())
 	var wg sync.WaitGroup
 	errs := make([]error, len(found))
 	ps := make([]*Plugin, len(found))
@@ -118,6 +125,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 			continue
 		}
 		r.plugins[p.name] = p
+		r.notes = append(r.notes, DescribeWarnings(p.describe())...)
 		keep[p.path] = true
 		if inst := p.running(); inst != nil {
 			cache.store(p.path, inst.stamp, inst.info)
@@ -214,7 +222,7 @@ func (r *Registry) commandsOf(p *Plugin, info *pluginv1.DescribeResponse) (map[s
 
 // Notes are problems found while discovering plugins that did not stop the
 // registry: unreadable folders, binaries that are not executable, plugins
-// that failed to start.
+// that failed to start, doubtful descriptions (DescribeWarnings).
 func (r *Registry) Notes() []string { return append([]string(nil), r.notes...) }
 
 // Plugins returns the working plugins' descriptions, sorted by name.
