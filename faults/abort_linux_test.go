@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
@@ -22,6 +23,8 @@ func testAbortCycles(t *testing.T) {
 		// at least 100.
 		fdNoise        = 8
 		goroutineNoise = 15
+		// settleLimit bounds the wait for the counts to come back.
+		settleLimit = 15 * time.Second
 	)
 	mgr := managertest.New(t, managertest.Config{})
 	reg := openRegistry(t, nil, 0)
@@ -38,14 +41,14 @@ func testAbortCycles(t *testing.T) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{shellTask(fmt.Sprintf("tree-%d", i), nastyScript(t, dir))}})
+		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{workertest.ShellTask(fmt.Sprintf("tree-%d", i), nastyScript(t, dir))}})
 		id := job.Tasks[0].ID
 		taskIDs = append(taskIDs, id)
 		tree := waitForTree(t, dir)
 		if err := mgr.CancelJob(job.ID); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the worker to drop the cancelled task", 30*time.Second, func() bool { return r.Status().TaskID != id })
+		testwait.Within(t, "the worker to drop the cancelled task", 30*time.Second, func() bool { return r.Status().TaskID != id })
 		if left := survivors(tree, 5*time.Second); len(left) > 0 {
 			t.Errorf("cycle %d: processes survived the abort: %v", i, left)
 			checkGone(t, "cleanup", tree, 0)
@@ -54,8 +57,13 @@ func testAbortCycles(t *testing.T) {
 		return true
 	}
 	quiet := func() {
-		waitFor(t, "the update queue to drain", 30*time.Second, func() bool { return r.Status().QueuedUpdates == 0 })
-		settle()
+		testwait.Within(t, "the update queue to drain", 30*time.Second, func() bool { return r.Status().QueuedUpdates == 0 })
+	}
+	// count counts open fds and goroutines after a GC: finalizers close
+	// forgotten files.
+	count := func() (fds, goroutines int) {
+		runtime.GC()
+		return openFDs(t), runtime.NumGoroutine()
 	}
 
 	for i := range warmUp {
@@ -64,14 +72,20 @@ func testAbortCycles(t *testing.T) {
 		}
 	}
 	quiet()
-	fds0, gor0 := openFDs(t), runtime.NumGoroutine()
+	fds0, gor0 := count()
 	for i := warmUp; i < warmUp+cycles; i++ {
 		if !cycle(i) {
 			return
 		}
 	}
 	quiet()
-	fds1, gor1 := openFDs(t), runtime.NumGoroutine()
+	// The last cycles' connections and goroutines end in their own time:
+	// what is still there when the counts stop coming back is a leak.
+	var fds1, gor1 int
+	testwait.Poll(settleLimit, func() bool {
+		fds1, gor1 = count()
+		return fds1-fds0 <= fdNoise && gor1-gor0 <= goroutineNoise
+	})
 	t.Logf("after %d aborts: open fds %d -> %d, goroutines %d -> %d", cycles, fds0, fds1, gor0, gor1)
 	if fds1-fds0 > fdNoise {
 		t.Errorf("open file descriptors grew from %d to %d over %d aborts: a leak", fds0, fds1, cycles)
@@ -81,11 +95,11 @@ func testAbortCycles(t *testing.T) {
 		_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 	}
 	for _, id := range taskIDs {
-		ts := taskOf(t, mgr, id)
+		ts := mgr.MustTask(t, id)
 		checkStatuses(t, ts, false, managertest.StatusActive)
 		if ts.Status != managertest.StatusCanceled {
 			t.Errorf("task %s is %s, want canceled", ts.Name, ts.Status)
 		}
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }

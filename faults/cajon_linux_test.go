@@ -14,14 +14,14 @@ import (
 
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
-	"github.com/cajonfarm/cajon/internal/workertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
 	_ "modernc.org/sqlite" // the queue's SQLite driver, to read a queue file as it is on disk
 )
 
 // cajonProcess is the real cajon binary running as a child of the test.
 type cajonProcess struct {
 	cmd  *exec.Cmd
-	out  *workertest.LogBuffer
+	out  *proctest.Output
 	done chan struct{}
 	err  error
 }
@@ -59,7 +59,7 @@ func startCajon(t testing.TB, environ []string, fsize int64, args ...string) *ca
 		cmd = exec.Command(argv[0], argv[1:]...)
 	}
 	cmd.Env = append(os.Environ(), environ...)
-	p := &cajonProcess{cmd: cmd, out: &workertest.LogBuffer{}, done: make(chan struct{})}
+	p := &cajonProcess{cmd: cmd, out: &proctest.Output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -111,33 +111,23 @@ func (p *cajonProcess) wait(t testing.TB, limit time.Duration) int {
 }
 
 // queuedRows returns the status and log of every update in the queue file
-// of state, in delivery order, as they are on disk. It reads a copy, so the
-// file itself is left for the next cajon exactly as the last one left it.
+// of state, in delivery order, as they are on disk. It reads the live file
+// through SQLite, read-only: a snapshot of one commit, however the running
+// cajon writes and checkpoints meanwhile (copying the file and its WAL one
+// after the other can pair a database and a WAL of different moments).
+// Read-only, SQLite neither checkpoints nor removes the WAL on close, so the
+// next cajon finds the files as the last one left them.
 func queuedRows(t testing.TB, state string) (status, log []string) {
 	t.Helper()
-	dir := t.TempDir()
-	src := worker.QueuePath(state)
-	dst := filepath.Join(dir, filepath.Base(src))
-	for _, suffix := range []string{"", "-wal"} {
-		data, err := os.ReadFile(src + suffix)
-		if errors.Is(err, os.ErrNotExist) && suffix != "" {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst+suffix, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db, err := sql.Open("sqlite", dst)
+	path := worker.QueuePath(state)
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	rows, err := db.Query(`SELECT status, log FROM task_updates ORDER BY id`)
 	if err != nil {
-		t.Fatalf("read the queue file %s: %v", src, err)
+		t.Fatalf("read the queue file %s: %v", path, err)
 	}
 	defer rows.Close()
 	for rows.Next() {

@@ -24,7 +24,7 @@ func scenarios() []scenario {
 	return []scenario{
 		// The Manager.
 		{"manager-down",
-			"the Manager goes away (connection refused) for 3 s in the middle of a task",
+			"the Manager goes away (connection refused) in the middle of a task, until 10 updates are queued",
 			"the task keeps running; its updates wait in the queue and go out once the Manager is back",
 			"every log line delivered exactly once and in order; statuses active, completed; no protocol errors",
 			testManagerDown},

@@ -1,12 +1,10 @@
 package faults
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,17 +12,14 @@ import (
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
 	"github.com/hashicorp/go-hclog"
 )
 
 // workerConfig is a config for an in-process worker of mgr with short intervals.
 func workerConfig(t testing.TB, mgr *managertest.Manager) *config.Config {
-	cfg := workertest.Config(t, mgr, "faults-worker")
-	cfg.Manager.MayIRunInterval = 100 * time.Millisecond
-	cfg.Manager.AsleepPollInterval = 100 * time.Millisecond
-	cfg.Manager.FetchBackoffMax = 200 * time.Millisecond
-	cfg.Manager.RequestTimeout = 5 * time.Second
+	cfg := workertest.FastConfig(t, mgr, "faults-worker")
 	cfg.KillGrace = 500 * time.Millisecond
 	return cfg
 }
@@ -36,16 +31,11 @@ func openRegistry(t testing.TB, log io.Writer, idle time.Duration, dirs ...strin
 	if len(dirs) == 0 {
 		dirs = []string{filepath.Join(binDir, "plugins")}
 	}
-	reg, err := plugins.Open(context.Background(), plugins.Options{
+	return workertest.OpenPlugins(t, plugins.Options{
 		Dirs:        dirs,
 		IdleTimeout: idle,
 		Logger:      hclog.New(&hclog.LoggerOptions{Name: "plugins", Level: hclog.Debug, Output: log}),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	return reg
 }
 
 // privatePlugins copies the suite's plugins into a folder of the test's own,
@@ -83,48 +73,14 @@ func tail(s string, n int) string {
 	return "...\n" + s[len(s)-n:]
 }
 
-// waitFor polls cond until it holds, failing the test after limit. The
-// limit is a bound on a hang, not a speed check.
-func waitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: not reached within %s", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// taskOf returns the Manager's snapshot of a task.
-func taskOf(t testing.TB, mgr *managertest.Manager, id string) managertest.TaskState {
-	t.Helper()
-	ts, ok := mgr.Task(id)
-	if !ok {
-		t.Fatalf("the Manager has no task %s", id)
-	}
-	return ts
-}
-
 // waitTaskStatus waits until the Manager has the task in status.
 func waitTaskStatus(t testing.TB, mgr *managertest.Manager, id, status string, limit time.Duration) managertest.TaskState {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("task %s to be %s", id, status), limit, func() bool {
+	testwait.Within(t, fmt.Sprintf("task %s to be %s", id, status), limit, func() bool {
 		ts, _ := mgr.Task(id)
 		return ts.Status == status
 	})
-	return taskOf(t, mgr, id)
-}
-
-// statuses lists the task statuses a task's accepted updates carried, in order.
-func statuses(ts managertest.TaskState) []string {
-	var out []string
-	for _, u := range ts.Updates {
-		if u.TaskStatus != nil {
-			out = append(out, *u.TaskStatus)
-		}
-	}
-	return out
+	return mgr.MustTask(t, id)
 }
 
 // collapse drops immediate repeats: a status sent again after a lost
@@ -143,21 +99,12 @@ func collapse(s []string) []string {
 // atLeastOnce, a status repeated right after itself counts once.
 func checkStatuses(t testing.TB, ts managertest.TaskState, atLeastOnce bool, want ...string) {
 	t.Helper()
-	got := statuses(ts)
+	got := ts.Statuses()
 	if atLeastOnce {
 		got = collapse(got)
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("task %s reported statuses %v, want %v", ts.Name, statuses(ts), want)
-	}
-}
-
-// noProtocolErrors fails when the worker sent anything the Manager rejected
-// as malformed.
-func noProtocolErrors(t testing.TB, mgr *managertest.Manager) {
-	t.Helper()
-	if errs := mgr.ProtocolErrors(); len(errs) > 0 {
-		t.Errorf("protocol errors: %q", errs)
+		t.Errorf("task %s reported statuses %v, want %v", ts.Name, ts.Statuses(), want)
 	}
 }
 
@@ -172,46 +119,12 @@ func faulted(mgr *managertest.Manager, op string) int {
 	return n
 }
 
-// numbered returns the numbers of the log lines "<prefix><n>" (the number
-// may be followed by a space and padding), in order.
-func numbered(log, prefix string) []int {
-	var out []int
-	for _, l := range strings.Split(log, "\n") {
-		if rest, ok := strings.CutPrefix(l, prefix); ok {
-			rest, _, _ = strings.Cut(rest, " ")
-			if n, err := strconv.Atoi(rest); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
-}
-
-// printerScript prints "<prefix><i>" for i in 0..n-1, pausing between lines.
-func printerScript(prefix string, n int, pause string) string {
-	return fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo "%s$i"; i=$((i+1)); sleep %s; done`, n, prefix, pause)
-}
-
-// checkExactlyOnce checks that the lines "<prefix>0".."<prefix>n-1" reached
-// the Manager each exactly once, in order.
-func checkExactlyOnce(t testing.TB, ts managertest.TaskState, prefix string, n int) {
-	t.Helper()
-	got := numbered(ts.Log, prefix)
-	ok := len(got) == n
-	for i := 0; ok && i < n; i++ {
-		ok = got[i] == i
-	}
-	if !ok {
-		t.Errorf("task %s: lines %q0..%d arrived as %v; want each exactly once, in order", ts.Name, prefix, n-1, got)
-	}
-}
-
 // checkAtLeastOnce checks that the lines "<prefix>0".."<prefix>n-1" all
 // reached the Manager, first arrivals in order, and returns how many
 // arrived more than once (a resent update whose first copy landed).
 func checkAtLeastOnce(t testing.TB, ts managertest.TaskState, prefix string, n int) int {
 	t.Helper()
-	got := numbered(ts.Log, prefix)
+	got := workertest.Numbered(ts.Log, prefix)
 	next, repeats := 0, 0
 	for _, v := range got {
 		switch {
@@ -230,32 +143,9 @@ func checkAtLeastOnce(t testing.TB, ts managertest.TaskState, prefix string, n i
 	return repeats
 }
 
-// shellTask is a task that runs an sh script through the testkit plugin.
-func shellTask(name, script string) managertest.Task {
-	return managertest.Task{Name: name, Type: "test", Commands: []managertest.Command{
-		{Name: "test-tree", Parameters: map[string]any{"script": script}},
-	}}
-}
-
-// commandTask is a task of one command.
-func commandTask(name, typ, command string, params map[string]any) managertest.Task {
-	return managertest.Task{Name: name, Type: typ, Commands: []managertest.Command{{Name: command, Parameters: params}}}
-}
-
 // oneTask adds a job of one task and returns the task's id.
 func oneTask(mgr *managertest.Manager, tk managertest.Task) string {
 	return mgr.AddJob(managertest.Job{Tasks: []managertest.Task{tk}}).Tasks[0].ID
-}
-
-// takeDown takes the Manager down with no request in flight (see
-// managertest.Manager.TakeDown); the deadline only stops a hung test.
-func takeDown(t testing.TB, mgr *managertest.Manager) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := mgr.TakeDown(ctx); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // setFaults adds faults to mgr.

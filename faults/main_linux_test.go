@@ -32,27 +32,13 @@ func TestMain(m *testing.M) {
 	if os.Getenv(suiteEnv) != "1" {
 		os.Exit(m.Run()) // TestFault skips: nothing to build
 	}
-	dir, err := os.MkdirTemp("", "cajon-faults-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := testbin.Build(dir, "exec", "testkit"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	// Like the cajon host: orphans of a plugin or of a killed cajon
 	// reparent to this process, so the leftover checks can find them.
 	if err := proctree.SetSubreaper(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(m, &binDir, "exec", "testkit"))
 }
 
 // execWithFileSizeLimit replaces this process with args under a file size

@@ -9,34 +9,37 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 func testManagerDown(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	const lines = 40
-	id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.1")))
-	workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
+	id := oneTask(mgr, workertest.ShellTask("printer", workertest.PrinterScript("line ", lines, "0.1")))
+	r := workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
-	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
-		return strings.Contains(taskOf(t, mgr, id).Log, "line 3\n")
+	testwait.Within(t, "the first lines of the task", 30*time.Second, func() bool {
+		return strings.Contains(mgr.MustTask(t, id).Log, "line 3\n")
 	})
-	takeDown(t, mgr)
-	time.Sleep(3 * time.Second)
+	mgr.MustTakeDown(t)
+	// The outage lasts while the task prints on: until updates pile up in
+	// the queue, each sent and failed again with backoff.
+	testwait.Within(t, "updates to queue up while the Manager is away", 30*time.Second, func() bool { return r.Status().QueuedUpdates >= 10 })
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
 	}
 	ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
-	checkExactlyOnce(t, ts, "line ", lines)
+	workertest.CheckExactlyOnce(t, ts, "line ", lines)
 	checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testManagerSlow(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	// 3 s: time for both slow may-i-run requests while the task runs.
 	const lines = 60
-	id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.05")))
+	id := oneTask(mgr, workertest.ShellTask("printer", workertest.PrinterScript("line ", lines, "0.05")))
 	// Without AfterHandling a delayed request the worker gave up on is not
 	// handled: exactly-once still holds, and any repeat is a worker bug.
 	const slow = 3 * time.Second
@@ -51,7 +54,7 @@ func testManagerSlow(t *testing.T) {
 	r := workertest.Start(t, cfg, openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 	ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
-	checkExactlyOnce(t, ts, "line ", lines)
+	workertest.CheckExactlyOnce(t, ts, "line ", lines)
 	checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
 	if ts.Assignments != 1 {
 		t.Errorf("the task was handed out %d times, want 1", ts.Assignments)
@@ -62,14 +65,14 @@ func testManagerSlow(t *testing.T) {
 	if !strings.Contains(r.Log.String(), "no answer within 1s") {
 		t.Errorf("the worker log does not say a request timed out")
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 // burstTasks is a job of n printing tasks; each prints lines "line <i>".
 func burstTasks(n, lines int) []managertest.Task {
 	var tasks []managertest.Task
 	for i := range n {
-		tasks = append(tasks, shellTask(fmt.Sprintf("printer-%d", i), printerScript("line ", lines, "0.03")))
+		tasks = append(tasks, workertest.ShellTask(fmt.Sprintf("printer-%d", i), workertest.PrinterScript("line ", lines, "0.03")))
 	}
 	return tasks
 }
@@ -104,15 +107,15 @@ func underBursts(t *testing.T, burst func(i int) managertest.Fault) {
 			}
 		}
 	}()
-	waitFor(t, "the job to complete", 120*time.Second, func() bool {
+	testwait.Within(t, "the job to complete", 120*time.Second, func() bool {
 		js, _ := mgr.Job(job.ID)
 		return js.Status == managertest.StatusCompleted || js.Status == managertest.StatusFailed
 	})
 	close(stop)
 	<-bursting
 	for _, tk := range job.Tasks {
-		ts := taskOf(t, mgr, tk.ID)
-		checkExactlyOnce(t, ts, "line ", lines)
+		ts := mgr.MustTask(t, tk.ID)
+		workertest.CheckExactlyOnce(t, ts, "line ", lines)
 		checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
 		if ts.Assignments != 1 {
 			t.Errorf("task %s was handed out %d times, want 1", ts.Name, ts.Assignments)
@@ -123,7 +126,7 @@ func underBursts(t *testing.T, burst func(i int) managertest.Fault) {
 	if n == 0 {
 		t.Error("no request was hit by a fault: the scenario proves nothing")
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testManager5xxBursts(t *testing.T) {
@@ -147,8 +150,8 @@ func testManagerMalformedJSON(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	const lines = 30
 	runs := filepath.Join(t.TempDir(), "runs")
-	script := fmt.Sprintf("echo run >> %q; ", runs) + printerScript("line ", lines, "0.05")
-	id := oneTask(mgr, shellTask("printer", script))
+	script := fmt.Sprintf("echo run >> %q; ", runs) + workertest.PrinterScript("line ", lines, "0.05")
+	id := oneTask(mgr, workertest.ShellTask("printer", script))
 	setFaults(t, mgr,
 		managertest.Fault{Op: managertest.OpSignOn, MalformedJSON: true, Count: 1},
 		managertest.Fault{Op: managertest.OpStateChanged, MalformedJSON: true, Count: 1},
@@ -175,5 +178,5 @@ func testManagerMalformedJSON(t *testing.T) {
 	if !strings.Contains(r.Log.String(), "malformed JSON") {
 		t.Errorf("the worker log does not say the answer was malformed JSON")
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }

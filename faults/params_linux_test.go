@@ -8,6 +8,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
@@ -19,7 +20,7 @@ func testPluginBigParameter(t *testing.T) {
 	reg := openRegistry(t, nil, 0)
 	workertest.Start(t, workerConfig(t, mgr), reg, workertest.FastTimings(), nil)
 
-	warm := oneTask(mgr, commandTask("warm-up", "misc", "echo", map[string]any{"message": "warm"}))
+	warm := oneTask(mgr, workertest.CommandTask("warm-up", "misc", "echo", map[string]any{"message": "warm"}))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
 	pid := pluginPID(reg, "exec")
 
@@ -31,7 +32,7 @@ func testPluginBigParameter(t *testing.T) {
 		other <- reg.Run(ctx, plugins.Request{TaskID: "other", RunID: "faults-other-slot", Command: "sleep",
 			Params: map[string]any{"duration_in_seconds": 600}}, nil)
 	}()
-	waitFor(t, "the other slot's sleep to run", 30*time.Second, func() bool {
+	testwait.Within(t, "the other slot's sleep to run", 30*time.Second, func() bool {
 		for _, p := range reg.Processes() {
 			if p.Plugin == "exec" && p.Active > 0 {
 				return true
@@ -40,7 +41,7 @@ func testPluginBigParameter(t *testing.T) {
 		return false
 	})
 
-	big := oneTask(mgr, commandTask("big", "misc", "echo", map[string]any{"message": strings.Repeat("x", 5<<20)}))
+	big := oneTask(mgr, workertest.CommandTask("big", "misc", "echo", map[string]any{"message": strings.Repeat("x", 5<<20)}))
 	ts := waitTaskStatus(t, mgr, big, managertest.StatusFailed, 60*time.Second)
 	checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusFailed)
 	for _, want := range []string{`parameter "message" is 5.0 MiB (5242880 bytes)`, "the largest a parameter may be, 4.0 MiB (4194304 bytes)"} {
@@ -59,11 +60,11 @@ func testPluginBigParameter(t *testing.T) {
 		t.Errorf("the other slot's command ended %v %q, want the plugin's own abort", r.Status, r.Message)
 	}
 
-	after := oneTask(mgr, commandTask("after", "misc", "echo", map[string]any{"message": "after"}))
+	after := oneTask(mgr, workertest.CommandTask("after", "misc", "echo", map[string]any{"message": "after"}))
 	checkStatuses(t, waitTaskStatus(t, mgr, after, managertest.StatusCompleted, 30*time.Second), false,
 		managertest.StatusActive, managertest.StatusCompleted)
 	if now := pluginPID(reg, "exec"); now != pid {
 		t.Errorf("exec pid %d before, %d after: the plugin was restarted", pid, now)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }

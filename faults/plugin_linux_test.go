@@ -13,6 +13,8 @@ import (
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
@@ -21,11 +23,11 @@ func testPluginCrash(t *testing.T) {
 	reg := openRegistry(t, nil, 0)
 	workertest.Start(t, workerConfig(t, mgr), reg, workertest.FastTimings(), nil)
 
-	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
+	warm := oneTask(mgr, workertest.CommandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
 	before := pluginPID(reg, "testkit")
 
-	crash := oneTask(mgr, commandTask("crash", "test", "test-crash", map[string]any{"after_seconds": 0.3}))
+	crash := oneTask(mgr, workertest.CommandTask("crash", "test", "test-crash", map[string]any{"after_seconds": 0.3}))
 	ts := waitTaskStatus(t, mgr, crash, managertest.StatusFailed, 30*time.Second)
 	checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusFailed)
 	for _, want := range []string{`plugin "testkit"`, "crashed while running command \"test-crash\""} {
@@ -36,17 +38,17 @@ func testPluginCrash(t *testing.T) {
 	if !strings.Contains(ts.Log, "about to crash\n") {
 		t.Errorf("the log before the crash is lost:\n%s", ts.Log)
 	}
-	if before != 0 && alive(before) {
+	if before != 0 && proctest.Alive(before) {
 		t.Errorf("the crashed plugin (pid %d) is still alive", before)
 	}
 
-	after := oneTask(mgr, commandTask("after-crash", "test", "test-steps", nil))
+	after := oneTask(mgr, workertest.CommandTask("after-crash", "test", "test-steps", nil))
 	checkStatuses(t, waitTaskStatus(t, mgr, after, managertest.StatusCompleted, 30*time.Second), false,
 		managertest.StatusActive, managertest.StatusCompleted)
 	if now := pluginPID(reg, "testkit"); now == 0 || now == before {
 		t.Errorf("testkit pid %d before the crash, %d after: want a new process", before, now)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testPluginHang(t *testing.T) {
@@ -56,10 +58,10 @@ func testPluginHang(t *testing.T) {
 	cfg.KillGrace = 200 * time.Millisecond // the host gives up after plugins.AbortDeadline
 	r := workertest.Start(t, cfg, reg, workertest.FastTimings(), nil)
 
-	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{commandTask("hang", "test", "test-hang", nil)}})
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{workertest.CommandTask("hang", "test", "test-hang", nil)}})
 	id := job.Tasks[0].ID
-	waitFor(t, "the command to hang", 30*time.Second, func() bool {
-		return strings.Contains(taskOf(t, mgr, id).Log, "hanging\n")
+	testwait.Within(t, "the command to hang", 30*time.Second, func() bool {
+		return strings.Contains(mgr.MustTask(t, id).Log, "hanging\n")
 	})
 	hung := pluginPID(reg, "testkit")
 	if hung == 0 {
@@ -69,10 +71,10 @@ func testPluginHang(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Bound on a hang of the worker, well above plugins.AbortDeadline.
-	waitFor(t, "the worker to drop the task", 30*time.Second, func() bool { return r.Status().TaskID == "" })
+	testwait.Within(t, "the worker to drop the task", 30*time.Second, func() bool { return r.Status().TaskID == "" })
 	checkGone(t, "the hung plugin", map[string]int{"testkit": hung}, 5*time.Second)
 
-	ts := taskOf(t, mgr, id)
+	ts := mgr.MustTask(t, id)
 	checkStatuses(t, ts, false, managertest.StatusActive)
 	full, err := os.ReadFile(filepath.Join(worker.LogDir(cfg.StateDir), job.ID, id+".log"))
 	if err != nil {
@@ -82,9 +84,9 @@ func testPluginHang(t *testing.T) {
 		t.Errorf("the task's full log does not say %q:\n%s", want, full)
 	}
 
-	next := oneTask(mgr, commandTask("after-hang", "test", "test-steps", nil))
+	next := oneTask(mgr, workertest.CommandTask("after-hang", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, next, managertest.StatusCompleted, 30*time.Second)
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testPluginGarbage(t *testing.T) {
@@ -92,11 +94,11 @@ func testPluginGarbage(t *testing.T) {
 	reg := openRegistry(t, nil, 0)
 	workertest.Start(t, workerConfig(t, mgr), reg, workertest.FastTimings(), nil)
 
-	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
+	warm := oneTask(mgr, workertest.CommandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
 	pid := pluginPID(reg, "testkit")
 
-	id := oneTask(mgr, commandTask("garbage", "test", "test-garbage", nil))
+	id := oneTask(mgr, workertest.CommandTask("garbage", "test", "test-garbage", nil))
 	ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 30*time.Second)
 	checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
 	if !utf8.ValidString(ts.Log) || !utf8.ValidString(ts.Activity) {
@@ -110,7 +112,7 @@ func testPluginGarbage(t *testing.T) {
 	if now := pluginPID(reg, "testkit"); now != pid {
 		t.Errorf("testkit pid %d before, %d after: the plugin was restarted", pid, now)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testPlugin100MBLine(t *testing.T) {
@@ -119,7 +121,7 @@ func testPlugin100MBLine(t *testing.T) {
 	cfg := workerConfig(t, mgr)
 	cfg.MaxLogBytes = 1 << 20
 	workertest.Start(t, cfg, reg, workertest.FastTimings(), nil)
-	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
+	warm := oneTask(mgr, workertest.CommandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
 
 	// A small GC target: the peak then shows what the host keeps, not how
@@ -127,10 +129,10 @@ func testPlugin100MBLine(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	const size = 100 << 20
 	for _, via := range []string{"child", "log"} {
-		settle()
+		debug.FreeOSMemory() // the base is what the host keeps, not garbage of the last step
 		resetPeakRSS(t)
 		base := memStatus(t, "VmRSS")
-		id := oneTask(mgr, commandTask("line-via-"+via, "test", "test-longline", map[string]any{"bytes": size, "via": via}))
+		id := oneTask(mgr, workertest.CommandTask("line-via-"+via, "test", "test-longline", map[string]any{"bytes": size, "via": via}))
 		ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 120*time.Second)
 		growth := memStatus(t, "VmHWM") - base
 		t.Logf("via %s: host peak RSS grew %d MiB while 100 MiB went through; the Manager got %d bytes of log", via, growth>>20, len(ts.Log))
@@ -159,7 +161,7 @@ func testPlugin100MBLine(t *testing.T) {
 			t.Errorf("via %s: host peak RSS grew %d MiB for a 100 MiB line, want under 40 MiB: memory must not follow the line's size", via, growth>>20)
 		}
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 // brokenPlugin runs the shared part of plugin-missing and
@@ -173,29 +175,29 @@ func brokenPlugin(t *testing.T, idle time.Duration, breakIt, repair func(bin str
 	reg := openRegistry(t, nil, idle, dir)
 	workertest.Start(t, workerConfig(t, mgr), reg, workertest.FastTimings(), nil)
 
-	warm := oneTask(mgr, commandTask("warm-up", "test", "test-steps", nil))
+	warm := oneTask(mgr, workertest.CommandTask("warm-up", "test", "test-steps", nil))
 	waitTaskStatus(t, mgr, warm, managertest.StatusCompleted, 30*time.Second)
 	if idle > 0 {
-		waitFor(t, "the idle testkit plugin to stop", 30*time.Second, func() bool { return pluginPID(reg, "testkit") == 0 })
+		testwait.Within(t, "the idle testkit plugin to stop", 30*time.Second, func() bool { return pluginPID(reg, "testkit") == 0 })
 	}
 	breakIt(bin)
 
-	broken := oneTask(mgr, commandTask("broken", "test", "test-steps", nil))
+	broken := oneTask(mgr, workertest.CommandTask("broken", "test", "test-steps", nil))
 	ts := waitTaskStatus(t, mgr, broken, managertest.StatusFailed, 30*time.Second)
 	checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusFailed)
 	if !strings.Contains(ts.Log, want) || !strings.Contains(ts.Log, bin) {
 		t.Errorf("the task's log does not say %q and name %s:\n%s", want, bin, ts.Log)
 	}
 
-	other := oneTask(mgr, commandTask("other-plugin", "misc", "echo", map[string]any{"message": "still working"}))
+	other := oneTask(mgr, workertest.CommandTask("other-plugin", "misc", "echo", map[string]any{"message": "still working"}))
 	checkStatuses(t, waitTaskStatus(t, mgr, other, managertest.StatusCompleted, 30*time.Second), false,
 		managertest.StatusActive, managertest.StatusCompleted)
 
 	repair(bin)
-	again := oneTask(mgr, commandTask("repaired", "test", "test-steps", nil))
+	again := oneTask(mgr, workertest.CommandTask("repaired", "test", "test-steps", nil))
 	checkStatuses(t, waitTaskStatus(t, mgr, again, managertest.StatusCompleted, 30*time.Second), false,
 		managertest.StatusActive, managertest.StatusCompleted)
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testPluginMissing(t *testing.T) {

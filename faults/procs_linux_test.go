@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,19 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/internal/proctest"
 	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
-
-// alive reports whether pid is a live process (a zombie counts as gone).
-func alive(pid int) bool {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
 
 // describe names a process for a failure message: pid and command line.
 func describe(pid int) string {
@@ -46,27 +36,12 @@ func nastyScript(t testing.TB, dir string) string {
 	return "exec sh " + script + " " + dir
 }
 
-// readPids returns the pids written so far to dir by the named members.
-func readPids(dir string, names ...string) map[string]int {
-	pids := map[string]int{}
-	for _, n := range names {
-		raw, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil || !strings.HasSuffix(string(raw), "\n") {
-			continue
-		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil {
-			pids[n] = pid
-		}
-	}
-	return pids
-}
-
 // waitForTree waits until every member of the tree wrote its pid.
 func waitForTree(t testing.TB, dir string) map[string]int {
 	t.Helper()
 	var pids map[string]int
-	waitFor(t, "the process tree to come up", 20*time.Second, func() bool {
-		pids = readPids(dir, treeMembers...)
+	testwait.Within(t, "the process tree to come up", 20*time.Second, func() bool {
+		pids = proctest.ReadPidFiles(dir, treeMembers...)
 		return len(pids) == len(treeMembers)
 	})
 	return pids
@@ -75,20 +50,18 @@ func waitForTree(t testing.TB, dir string) map[string]int {
 // survivors returns the processes of pids that are still alive after
 // waiting up to limit for them to go.
 func survivors(pids map[string]int, limit time.Duration) []string {
-	deadline := time.Now().Add(limit)
-	for {
-		var left []string
+	var left []string
+	testwait.Poll(limit, func() bool {
+		left = left[:0]
 		for name, pid := range pids {
-			if alive(pid) {
+			if proctest.Alive(pid) {
 				left = append(left, name+"="+describe(pid))
 			}
 		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			sort.Strings(left)
-			return left
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(left) == 0
+	})
+	sort.Strings(left)
+	return left
 }
 
 // checkGone fails when a process of pids is still alive after limit, and
@@ -108,27 +81,25 @@ func checkGone(t testing.TB, what string, pids map[string]int, limit time.Durati
 // and kills them. The test process is a subreaper, so orphans count too.
 func checkNoDescendants(t testing.TB, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		left, err := proctree.Descendants(os.Getpid())
-		if err != nil {
-			t.Errorf("listing processes: %v", err)
-			return
-		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			var names []string
-			for _, pid := range left {
-				names = append(names, describe(pid))
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-			t.Errorf("processes left after the scenario: %s", strings.Join(names, ", "))
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	var left []int
+	var err error
+	testwait.Poll(limit, func() bool {
+		left, err = proctree.Descendants(os.Getpid())
+		return err != nil || len(left) == 0
+	})
+	if err != nil {
+		t.Errorf("listing processes: %v", err)
+		return
 	}
+	if len(left) == 0 {
+		return
+	}
+	var names []string
+	for _, pid := range left {
+		names = append(names, describe(pid))
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	t.Errorf("processes left after the scenario: %s", strings.Join(names, ", "))
 }
 
 // openFDs counts the test process's open file descriptors.
@@ -139,15 +110,6 @@ func openFDs(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(entries)
-}
-
-// settle lets finished goroutines and closed connections go away before
-// resources are counted: a GC (finalizers close forgotten files) and a pause.
-func settle() {
-	for range 3 {
-		runtime.GC()
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // memStatus returns a field of /proc/self/status in bytes (VmRSS, VmHWM).

@@ -15,6 +15,7 @@ import (
 	"github.com/cajonfarm/cajon/host/updates"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
@@ -23,21 +24,21 @@ func testQueueDiskFull(t *testing.T) {
 	// 300 lines of 1 KB: far more than the queue's files may grow to.
 	const lines = 300
 	pad := strings.Repeat("p", 1000)
-	id := oneTask(mgr, shellTask("printer",
+	id := oneTask(mgr, workertest.ShellTask("printer",
 		fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo "line $i %s"; i=$((i+1)); sleep 0.01; done`, lines, pad)))
 	state := t.TempDir()
 	env := append(cajonEnv(mgr, state), "CAJON_MAX_LOG_BYTES=67108864")
 	const limit = 256 << 10
 	c := startCajon(t, env, limit, "run")
 
-	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
-		return strings.Contains(taskOf(t, mgr, id).Log, "line 3 ")
+	testwait.Within(t, "the first lines of the task", 30*time.Second, func() bool {
+		return strings.Contains(mgr.MustTask(t, id).Log, "line 3 ")
 	})
-	takeDown(t, mgr)
-	waitFor(t, "cajon to report the full disk", 60*time.Second, func() bool {
+	mgr.MustTakeDown(t)
+	testwait.Within(t, "cajon to report the full disk", 60*time.Second, func() bool {
 		return strings.Contains(c.out.String(), "disk refuses writes: holding updates in memory")
 	})
-	waitFor(t, "the task to end", 60*time.Second, func() bool {
+	testwait.Within(t, "the task to end", 60*time.Second, func() bool {
 		return strings.Contains(c.out.String(), "task completed")
 	})
 	queueFile := worker.QueuePath(state)
@@ -51,10 +52,10 @@ func testQueueDiskFull(t *testing.T) {
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the task to be completed on the Manager", 60*time.Second, func() bool {
-		return taskOf(t, mgr, id).Status == "completed"
+	testwait.Within(t, "the task to be completed on the Manager", 60*time.Second, func() bool {
+		return mgr.MustTask(t, id).Status == "completed"
 	})
-	got := numbered(taskOf(t, mgr, id).Log, "line ")
+	got := workertest.Numbered(mgr.MustTask(t, id).Log, "line ")
 	if len(got) != lines {
 		t.Errorf("the Manager got %d of %d lines", len(got), lines)
 	}
@@ -68,7 +69,7 @@ func testQueueDiskFull(t *testing.T) {
 	if code := c.wait(t, 60*time.Second); code != 0 {
 		t.Errorf("cajon exited with %d after SIGTERM, want 0", code)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testQueueCorrupt(t *testing.T) {
@@ -118,11 +119,11 @@ func testQueueCorrupt(t *testing.T) {
 				t.Fatal(err)
 			}
 			const lines = 20
-			id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.01")))
+			id := oneTask(mgr, workertest.ShellTask("printer", workertest.PrinterScript("line ", lines, "0.01")))
 			r := workertest.Start(t, cfg, openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 			ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
-			checkExactlyOnce(t, ts, "line ", lines)
+			workertest.CheckExactlyOnce(t, ts, "line ", lines)
 			checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
 			log := r.Log.String()
 			if !strings.Contains(log, "task update queue database was corrupt: moved it aside") || !strings.Contains(log, path) {
@@ -143,7 +144,7 @@ func testQueueCorrupt(t *testing.T) {
 			if !strings.Contains(log, moved[0]) {
 				t.Errorf("the warning does not name %s", moved[0])
 			}
-			noProtocolErrors(t, mgr)
+			mgr.CheckProtocol(t)
 		})
 	}
 }

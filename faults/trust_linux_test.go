@@ -14,6 +14,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
@@ -45,14 +46,14 @@ func testManager413Proxy(t *testing.T) {
 		mgr := managertest.New(t, managertest.Config{})
 		// 3 MB of log: the tail held back to the end is 1.4 MB on its own.
 		const lines = 30000
-		id := oneTask(mgr, shellTask("big-log", bigLogScript(lines)))
+		id := oneTask(mgr, workertest.ShellTask("big-log", bigLogScript(lines)))
 		setFaults(t, mgr, managertest.Fault{Op: managertest.OpTaskUpdate, BodyLimit: 1 << 20})
 		cfg := workerConfig(t, mgr)
 		cfg.Manager.MaxUpdateLogBytes = 4 << 20 // above the proxy's limit: a misconfiguration
 		r := workertest.Start(t, cfg, reg, workertest.FastTimings(), nil)
 
 		ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 120*time.Second)
-		checkExactlyOnce(t, ts, "line ", lines)
+		workertest.CheckExactlyOnce(t, ts, "line ", lines)
 		checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
 		if ts.Assignments != 1 {
 			t.Errorf("the task was handed out %d times, want once", ts.Assignments)
@@ -65,12 +66,12 @@ func testManager413Proxy(t *testing.T) {
 		if !strings.Contains(r.Log.String(), "client_max_body_size") {
 			t.Error("the worker log does not tell the admin about the proxy's body limit")
 		}
-		noProtocolErrors(t, mgr)
+		mgr.CheckProtocol(t)
 	})
 	t.Run("log-refused", func(t *testing.T) {
 		mgr := managertest.New(t, managertest.Config{})
 		const lines = 50
-		id := oneTask(mgr, shellTask("refused-log", bigLogScript(lines)))
+		id := oneTask(mgr, workertest.ShellTask("refused-log", bigLogScript(lines)))
 		// Less than the smallest log piece: only small requests pass.
 		setFaults(t, mgr, managertest.Fault{Op: managertest.OpTaskUpdate, BodyLimit: 900})
 		cfg := workerConfig(t, mgr)
@@ -86,13 +87,13 @@ func testManager413Proxy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := numbered(string(kept), "line "); len(got) != lines {
+		if got := workertest.Numbered(string(kept), "line "); len(got) != lines {
 			t.Errorf("the full log on disk has %d of %d lines", len(got), lines)
 		}
 		if log := r.Log.String(); !strings.Contains(log, "[ERROR] worker.updates: the Manager refused the log of a task update") || !strings.Contains(log, "task="+id) {
 			t.Error("no error in the worker log names the task whose log was refused")
 		}
-		noProtocolErrors(t, mgr)
+		mgr.CheckProtocol(t)
 	})
 }
 
@@ -109,7 +110,7 @@ func testManagerRedirect(t *testing.T) {
 
 	mgr := managertest.New(t, managertest.Config{})
 	const lines = 30
-	id := oneTask(mgr, shellTask("printer", printerScript("line ", lines, "0.05")))
+	id := oneTask(mgr, workertest.ShellTask("printer", workertest.PrinterScript("line ", lines, "0.05")))
 	faults := []managertest.Fault{
 		{Op: managertest.OpRegister, Redirect: 308, RedirectTo: other.URL, Count: 2},
 		{Op: managertest.OpSignOn, Redirect: 307, RedirectTo: other.URL, Count: 2},
@@ -124,7 +125,7 @@ func testManagerRedirect(t *testing.T) {
 	r := workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 	ts := waitTaskStatus(t, mgr, id, managertest.StatusCompleted, 60*time.Second)
-	checkExactlyOnce(t, ts, "line ", lines)
+	workertest.CheckExactlyOnce(t, ts, "line ", lines)
 	checkStatuses(t, ts, false, managertest.StatusActive, managertest.StatusCompleted)
 	if ws := mgr.Workers(); len(ws) != 1 {
 		t.Errorf("%d workers registered, want 1", len(ws))
@@ -144,14 +145,14 @@ func testManagerRedirect(t *testing.T) {
 	if !strings.Contains(r.Log.String(), "redirected to "+other.URL+"/api/v3/worker/sign-on") {
 		t.Error("the worker log does not name the redirect's Location")
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testManagerNullCommands(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	// One job each: a worker that fails tasks of a job is blocklisted from it.
 	badTask := func(name, typ string) string {
-		return oneTask(mgr, commandTask(name, typ, "echo", map[string]any{"message": "never runs"}))
+		return oneTask(mgr, workertest.CommandTask(name, typ, "echo", map[string]any{"message": "never runs"}))
 	}
 	nullID, namelessID, foreignID := badTask("null-commands", "misc"), badTask("nameless-command", "misc"), badTask("foreign-type", "test")
 	// One fault applies to a request: one rewrite for all three tasks.
@@ -166,21 +167,21 @@ func testManagerNullCommands(t *testing.T) {
 		}
 		return body
 	}})
-	good := oneTask(mgr, shellTask("after", printerScript("line ", 10, "0.01")))
+	good := oneTask(mgr, workertest.ShellTask("after", workertest.PrinterScript("line ", 10, "0.01")))
 	r := workertest.Start(t, workerConfig(t, mgr), openRegistry(t, nil, 0), workertest.FastTimings(), nil)
 
 	ts := waitTaskStatus(t, mgr, good, managertest.StatusCompleted, 60*time.Second)
-	checkExactlyOnce(t, ts, "line ", 10)
+	workertest.CheckExactlyOnce(t, ts, "line ", 10)
 	for id, reason := range map[string]string{
 		nullID:     "field commands: want a JSON array, got null",
 		namelessID: "field commands[0].name: missing",
 		foreignID:  `task type "file-management" is not one this worker signed on with`,
 	} {
-		ts := taskOf(t, mgr, id)
+		ts := mgr.MustTask(t, id)
 		if ts.Status != managertest.StatusFailed || strings.Contains(ts.Log, "never runs") {
 			t.Errorf("task %s is %s after %d failures, log %q; want failed (by the Manager's limits) without running", ts.Name, ts.Status, ts.Failures, ts.Log)
 		}
-		for _, s := range statuses(ts) {
+		for _, s := range ts.Statuses() {
 			if s != managertest.StatusFailed {
 				t.Errorf("task %s reported %q; a refused task reports only failed", ts.Name, s)
 			}
@@ -192,7 +193,7 @@ func testManagerNullCommands(t *testing.T) {
 			t.Errorf("task %s: no error in the worker log names it", ts.Name)
 		}
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func testHostSIGHUP(t *testing.T) {
@@ -200,11 +201,11 @@ func testHostSIGHUP(t *testing.T) {
 	pidDir := filepath.Join(t.TempDir(), "tree")
 	script := fmt.Sprintf(`mkdir -p %[1]q; sh %[2]q %[1]q & i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.05; done`,
 		pidDir, must(filepath.Abs("testdata/nasty.sh")))
-	id := oneTask(mgr, shellTask("printer", script))
+	id := oneTask(mgr, workertest.ShellTask("printer", script))
 	c := startCajon(t, cajonEnv(mgr, t.TempDir()), 0, "run")
 	tree := waitForTree(t, pidDir)
-	waitFor(t, "the first lines of the task", 30*time.Second, func() bool {
-		return strings.Contains(taskOf(t, mgr, id).Log, "line 3\n")
+	testwait.Within(t, "the first lines of the task", 30*time.Second, func() bool {
+		return strings.Contains(mgr.MustTask(t, id).Log, "line 3\n")
 	})
 
 	c.signal(t, syscall.SIGHUP)
@@ -212,12 +213,12 @@ func testHostSIGHUP(t *testing.T) {
 		t.Errorf("cajon exited with %d after SIGHUP, want 0 (a clean stop)", code)
 	}
 	checkGone(t, "the task's process tree after SIGHUP", tree, 15*time.Second)
-	ts := taskOf(t, mgr, id)
+	ts := mgr.MustTask(t, id)
 	checkStatuses(t, ts, false, managertest.StatusActive)
 	if ts.Status != managertest.StatusQueued || ts.Worker != "" {
 		t.Errorf("task %s, assigned to %q: want requeued by the sign-off", ts.Status, ts.Worker)
 	}
-	if got := numbered(ts.Log, "line "); len(got) == 0 || got[len(got)-1] != len(got)-1 {
+	if got := workertest.Numbered(ts.Log, "line "); len(got) == 0 || got[len(got)-1] != len(got)-1 {
 		t.Errorf("lines %v: want those printed before the stop, once and in order", got)
 	}
 	if ws := mgr.Workers(); len(ws) != 1 || ws[0].Status != managertest.WorkerOffline {
@@ -226,7 +227,7 @@ func testHostSIGHUP(t *testing.T) {
 	if !strings.Contains(c.out.String(), "the worker is shutting down: received SIGHUP") {
 		t.Error("cajon's log does not name the signal")
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func must[T any](v T, err error) T {

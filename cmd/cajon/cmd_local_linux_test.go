@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ depends_on = ["fill"]
   parameters = { message = "after" }
 `, fill)))
 	runner, out := c.startRunner("--until-idle", "--plain")
-	waitFor(t, "the runner to report the full disk", func() bool {
+	testwait.For(t, "the runner to report the full disk", func() bool {
 		return strings.Contains(out.String(), "cannot record the end of a task: no task starts until it is recorded")
 	})
 	if want := fmt.Sprintf(`disk="the disk holding %s (mounted at %s, 0 B free)"`, c.state, c.state); !strings.Contains(out.String(), want) {

@@ -19,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/internal/proctest"
 	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	_ "modernc.org/sqlite" // to age jobs in local.db
 )
 
@@ -28,22 +30,7 @@ import (
 // for every end-to-end test of this package.
 var binDir string
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "cajon-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if err := testbin.Build(dir, "exec", "testkit"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	binDir = dir
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir, "exec", "testkit")) }
 
 // cliEnvFor is an environment without the user's config: HOME and the config
 // folder are the test's own, and no CAJON_* variable leaks in.
@@ -175,53 +162,12 @@ func (j *shownJob) task(t *testing.T, name string) int {
 	return -1
 }
 
-// waitFor polls cond; the deadline only stops a hung test.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// alive reports whether a process exists and is not a zombie.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(raw)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
-}
-
-func readPids(t *testing.T, path string) []int {
-	raw, _ := os.ReadFile(path)
-	var pids []int
-	for _, f := range strings.Fields(string(raw)) {
-		p, err := strconv.Atoi(f)
-		if err != nil {
-			t.Fatalf("pid file %s: %q", path, raw)
-		}
-		pids = append(pids, p)
-	}
-	return pids
-}
-
 // startRunner starts `cajon local run` in the background; its output may
 // be read while it runs.
-func (c *cajon) startRunner(args ...string) (*exec.Cmd, *lockedBuffer) {
+func (c *cajon) startRunner(args ...string) (*exec.Cmd, *proctest.Output) {
 	c.t.Helper()
 	cmd := c.command(context.Background(), append([]string{"local", "run"}, args...)...)
-	out := &lockedBuffer{}
+	out := &proctest.Output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -609,8 +555,8 @@ echo $$ >> %[1]s
 wait`, pidFile)
 	id := c.submit(c.writeJob("tree.toml", treeJob(filepath.Join(c.dir, "marker"), script)))
 	runner, out := c.startRunner("--plain")
-	waitFor(t, "the tree to start", func() bool { return len(readPids(t, pidFile)) == 3 })
-	waitFor(t, "show to list the task's processes", func() bool {
+	testwait.For(t, "the tree to start", func() bool { return len(proctest.ReadPidList(t, pidFile)) == 3 })
+	testwait.For(t, "show to list the task's processes", func() bool {
 		j := c.show(id)
 		tk := j.Tasks[j.task(t, "work")]
 		return tk.Status == "running" && len(tk.Pids) > 0
@@ -643,8 +589,8 @@ wait`, pidFile)
 	if want := fmt.Sprintf("cajon: job %s canceled; cajon local run (pid %d) is stopping \"work\" (up to 1s grace, then SIGKILL)\n", id, runner.Process.Pid); !strings.HasPrefix(errOut, want) {
 		t.Errorf("cancel says\n%s\nwant it to start with\n%s", errOut, want)
 	}
-	for _, pid := range readPids(t, pidFile) {
-		waitFor(t, fmt.Sprintf("pid %d of the canceled tree to be gone", pid), func() bool { return !alive(pid) })
+	for _, pid := range proctest.ReadPidList(t, pidFile) {
+		testwait.For(t, fmt.Sprintf("pid %d of the canceled tree to be gone", pid), func() bool { return !proctest.Alive(pid) })
 	}
 	j := c.show(id)
 	if j.State != "canceled" || j.Tasks[j.task(t, "work")].Status != "canceled" || j.Tasks[j.task(t, "after")].Status != "canceled" {
@@ -669,7 +615,7 @@ func TestLocalSignalRequeues(t *testing.T) {
 	script := fmt.Sprintf("echo work >> %s; sleep 1", marker)
 	id := c.submit(c.writeJob("tree.toml", treeJob(marker, script)))
 	runner, out := c.startRunner()
-	waitFor(t, "work to start", func() bool {
+	testwait.For(t, "work to start", func() bool {
 		raw, _ := os.ReadFile(marker)
 		return strings.Contains(string(raw), "work")
 	})
@@ -715,19 +661,19 @@ fi
 echo work-done >> %[1]s`, marker, pidFile, flag)
 	id := c.submit(c.writeJob("tree.toml", treeJob(marker, script)))
 	runner, out := c.startRunner()
-	waitFor(t, "the tree to start", func() bool { return len(readPids(t, pidFile)) == 3 })
+	testwait.For(t, "the tree to start", func() bool { return len(proctest.ReadPidList(t, pidFile)) == 3 })
 	// Everything the runner started: plugins and the task's tree.
 	tree, err := proctree.Descendants(runner.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree = append(tree, readPids(t, pidFile)...)
+	tree = append(tree, proctest.ReadPidList(t, pidFile)...)
 	if err := runner.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	runner.Wait()
 	for _, pid := range tree {
-		waitFor(t, fmt.Sprintf("pid %d of the killed runner's tree to be gone", pid), func() bool { return !alive(pid) })
+		testwait.For(t, fmt.Sprintf("pid %d of the killed runner's tree to be gone", pid), func() bool { return !proctest.Alive(pid) })
 	}
 	// What the killed runner left running is shown for what it is.
 	j := c.show(id)

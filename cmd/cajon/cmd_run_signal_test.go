@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
 // TestRunStopsCleanlyOnSIGHUP checks that SIGHUP (a closed terminal, a
@@ -31,7 +32,7 @@ func TestRunStopsCleanlyOnSIGHUP(t *testing.T) {
 		"CAJON_KILL_GRACE=1s",
 	}
 	cmd, out := startCajon(t, filepath.Join(binDir, "cajon"), environ, "run")
-	eventually(t, "the task to run", func() bool { return strings.Contains(out.String(), "task started") })
+	testwait.For(t, "the task to run", func() bool { return strings.Contains(out.String(), "task started") })
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

@@ -3,22 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cajonfarm/cajon/host/updates"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/internal/testwait"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 func TestWithDefaultCommand(t *testing.T) {
@@ -65,40 +65,10 @@ func TestRunWithoutManagerIsAUsageError(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer for a subprocess's output read while it runs.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// eventually polls cond for up to 30 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: not reached within 30 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // startCajon starts the built cajon binary with extra environment.
-func startCajon(t *testing.T, exe string, environ []string, args ...string) (*exec.Cmd, *lockedBuffer) {
+func startCajon(t *testing.T, exe string, environ []string, args ...string) (*exec.Cmd, *proctest.Output) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &proctest.Output{}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), environ...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -128,10 +98,7 @@ func TestRunDeliversQueuedUpdatesAfterSIGKILL(t *testing.T) {
 	exe := filepath.Join(bin, "cajon")
 	mgr := managertest.New(t, managertest.Config{})
 	const lines = 30
-	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{{Name: "printer", Type: "test", Commands: []managertest.Command{
-		{Name: "test-tree", Parameters: map[string]any{"script": fmt.Sprintf(
-			`i=0; while [ $i -lt %d ]; do echo "line $i"; i=$((i+1)); sleep 0.05; done`, lines)}},
-	}}}})
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{workertest.ShellTask("printer", workertest.PrinterScript("line ", lines, "0.05"))}})
 	id := job.Tasks[0].ID
 	state := t.TempDir()
 	environ := []string{
@@ -149,9 +116,9 @@ func TestRunDeliversQueuedUpdatesAfterSIGKILL(t *testing.T) {
 	}
 
 	first, firstOut := startCajon(t, exe, environ) // plain `cajon`: a Manager is configured
-	eventually(t, "the first lines of the task", func() bool { return strings.Contains(task().Log, "line 2\n") })
-	takeDown(t, mgr)
-	eventually(t, "the task to end while the Manager is down", func() bool {
+	testwait.For(t, "the first lines of the task", func() bool { return strings.Contains(task().Log, "line 2\n") })
+	mgr.MustTakeDown(t)
+	testwait.For(t, "the task to end while the Manager is down", func() bool {
 		return strings.Contains(firstOut.String(), "task completed")
 	})
 	if err := first.Process.Kill(); err != nil {
@@ -173,10 +140,10 @@ func TestRunDeliversQueuedUpdatesAfterSIGKILL(t *testing.T) {
 	}
 
 	second, _ := startCajon(t, exe, environ, "run")
-	eventually(t, "the task to complete", func() bool { return task().Status == managertest.StatusCompleted })
+	testwait.For(t, "the task to complete", func() bool { return task().Status == managertest.StatusCompleted })
 	// The queued updates go out before the sign-on: wait for it, or the
 	// SIGTERM below may come while the sign-on is in flight.
-	eventually(t, "the second run to be awake", func() bool {
+	testwait.For(t, "the second run to be awake", func() bool {
 		ws := mgr.Workers()
 		return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
 	})
@@ -188,34 +155,14 @@ func TestRunDeliversQueuedUpdatesAfterSIGKILL(t *testing.T) {
 	}
 
 	ts := task()
-	var got []string
-	for _, u := range ts.Updates {
-		if u.TaskStatus != nil {
-			got = append(got, *u.TaskStatus)
-		}
-	}
-	if !slices.Equal(got, []string{"active", "completed"}) {
+	if got := ts.Statuses(); !slices.Equal(got, []string{"active", "completed"}) {
 		t.Errorf("statuses %v, want [active completed]", got)
 	}
-	var logLines []string
-	for _, l := range strings.Split(ts.Log, "\n") {
-		if strings.HasPrefix(l, "line ") {
-			logLines = append(logLines, l)
-		}
-	}
-	var want []string
-	for i := range lines {
-		want = append(want, fmt.Sprintf("line %d", i))
-	}
-	if !slices.Equal(logLines, want) {
-		t.Errorf("log lines %q, want each once in order", logLines)
-	}
+	workertest.CheckExactlyOnce(t, ts, "line ", lines)
 	if ws := mgr.Workers(); len(ws) != 1 || ws[0].Status != managertest.WorkerOffline {
 		t.Errorf("workers %+v, want one, signed off", ws)
 	}
-	if errs := mgr.ProtocolErrors(); len(errs) > 0 {
-		t.Errorf("protocol errors: %q", errs)
-	}
+	mgr.CheckProtocol(t)
 }
 
 func TestRegisterAndFlushCommands(t *testing.T) {
@@ -255,16 +202,5 @@ func TestRegisterAndFlushCommands(t *testing.T) {
 	stdout.Reset()
 	if code := runCLI(env, []string{"flush", "--manager", mgr.URL()}); code != 0 || !strings.Contains(stdout.String(), "sent 0 queued task updates") {
 		t.Errorf("cajon flush of an empty queue: exit %d, output %q\n%s", code, stdout.String(), stderr.String())
-	}
-}
-
-// takeDown takes the Manager down with no request in flight (see
-// managertest.Manager.TakeDown); the deadline only stops a hung test.
-func takeDown(t *testing.T, mgr *managertest.Manager) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := mgr.TakeDown(ctx); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cajonfarm/cajon/internal/managertest"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
 // `cajon run` keeps file commands in the Manager's shared storage (and the
@@ -64,7 +65,7 @@ func TestRunKeepsFileCommandsInAllowedRoots(t *testing.T) {
 			}
 			cajon, _ := startCajon(t, filepath.Join(bin, "cajon"), environ, "run")
 			var ts managertest.TaskState
-			eventually(t, "the task to end", func() bool {
+			testwait.For(t, "the task to end", func() bool {
 				ts, _ = mgr.Task(job.Tasks[0].ID)
 				return ts.Status == managertest.StatusCompleted || ts.Status == managertest.StatusFailed
 			})
@@ -81,9 +82,7 @@ func TestRunKeepsFileCommandsInAllowedRoots(t *testing.T) {
 			if err := cajon.Wait(); err != nil {
 				t.Errorf("cajon after SIGTERM: %v", err)
 			}
-			if errs := mgr.ProtocolErrors(); len(errs) > 0 {
-				t.Errorf("protocol errors: %q", errs)
-			}
+			mgr.CheckProtocol(t)
 		})
 	}
 }

@@ -12,14 +12,16 @@ import (
 	"testing"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
 // servedAddr waits for the "serving metrics" log line and returns its address.
-func servedAddr(t *testing.T, out *lockedBuffer) string {
+func servedAddr(t *testing.T, out *proctest.Output) string {
 	t.Helper()
 	re := regexp.MustCompile(`serving metrics and health: addr=(127\.0\.0\.1:\d+)`)
 	var addr string
-	eventually(t, "cajon to serve its metrics", func() bool {
+	testwait.For(t, "cajon to serve its metrics", func() bool {
 		m := re.FindStringSubmatch(out.String())
 		if m != nil {
 			addr = m[1]
@@ -52,11 +54,11 @@ type = "misc"
 	tests := []struct {
 		name string
 		// start starts cajon with metrics on 127.0.0.1:0 and one echo task to run.
-		start  func(t *testing.T, c *cajon, environ []string) (*lockedBuffer, func() error)
+		start  func(t *testing.T, c *cajon, environ []string) (*proctest.Output, func() error)
 		worker string
 		checks []string
 	}{
-		{"cajon run", func(t *testing.T, c *cajon, environ []string) (*lockedBuffer, func() error) {
+		{"cajon run", func(t *testing.T, c *cajon, environ []string) (*proctest.Output, func() error) {
 			mgr := managertest.New(t, managertest.Config{})
 			mgr.AddJob(managertest.Job{Tasks: []managertest.Task{{Name: "hello", Type: "misc", Commands: []managertest.Command{
 				{Name: "echo", Parameters: map[string]any{"message": "hello"}},
@@ -66,7 +68,7 @@ type = "misc"
 			cmd, out := startCajon(t, filepath.Join(binDir, "cajon"), environ, "run")
 			return out, func() error { _ = cmd.Process.Signal(syscall.SIGTERM); return cmd.Wait() }
 		}, "metrics-test", []string{"ok: update queue of worker metrics-test", "ok: Manager answers worker metrics-test"}},
-		{"cajon local run", func(t *testing.T, c *cajon, environ []string) (*lockedBuffer, func() error) {
+		{"cajon local run", func(t *testing.T, c *cajon, environ []string) (*proctest.Output, func() error) {
 			c.submit(c.writeJob("echo.toml", echo))
 			cmd, out := startCajon(t, filepath.Join(binDir, "cajon"), environ, "local", "run", "--plain")
 			return out, func() error { _ = cmd.Process.Signal(syscall.SIGTERM); return cmd.Wait() }
@@ -81,7 +83,7 @@ type = "misc"
 			addr := servedAddr(t, out)
 			completed := `cajon_tasks_total{outcome="completed",task_type="misc",worker="` + tt.worker + `"} 1`
 			var metrics string
-			eventually(t, "the echo task to be counted", func() bool {
+			testwait.For(t, "the echo task to be counted", func() bool {
 				_, metrics = fetch(addr, "/metrics")
 				return strings.Contains(metrics, completed)
 			})
@@ -120,7 +122,7 @@ func TestMetricsOfIdentities(t *testing.T) {
 	want := []string{"ok: update queue of worker gpu-node-1", "ok: update queue of worker gpu-node-2",
 		"ok: Manager answers worker gpu-node-1", "ok: Manager answers worker gpu-node-2"}
 	var health string
-	eventually(t, "/healthz to pass for both identities", func() bool {
+	testwait.For(t, "/healthz to pass for both identities", func() bool {
 		var status int
 		status, health = fetch(addr, "/healthz")
 		return status == http.StatusOK
@@ -130,7 +132,7 @@ func TestMetricsOfIdentities(t *testing.T) {
 			t.Errorf("/healthz lacks %q:\n%s", w, health)
 		}
 	}
-	eventually(t, "/metrics to show the sign-on of each identity", func() bool {
+	testwait.For(t, "/metrics to show the sign-on of each identity", func() bool {
 		_, metrics := fetch(addr, "/metrics")
 		for _, name := range []string{"gpu-node-1", "gpu-node-2"} {
 			if !strings.Contains(metrics, `cajon_manager_requests_total{endpoint="sign-on",worker="`+name+`"}`) {

@@ -1,6 +1,7 @@
 package identities_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,9 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
 // processRSS is the VmRSS of pid in MB, 0 when unknown.
@@ -46,23 +47,27 @@ func idleRSS(b *testing.B, mgr *managertest.Manager, state string, n int) float6
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		up := 0
+	ids := map[string]bool{}
+	testwait.For(b, fmt.Sprintf("%d identities to be awake", n), func() bool {
 		for _, w := range mgr.Workers() {
 			if strings.HasPrefix(w.Name, prefix+"-") && w.Status == managertest.WorkerAwake {
-				up++
+				ids[w.ID] = true
 			}
 		}
-		if up == n {
-			break
+		return len(ids) == n
+	})
+	// Idle at last: every identity has fetched and found nothing a few times.
+	fetches := func() int {
+		k := 0
+		for _, r := range mgr.Requests() {
+			if r.Op == managertest.OpScheduleTask && ids[r.Worker] {
+				k++
+			}
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d identities awake after 60 s", up, n)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return k
 	}
-	time.Sleep(3 * time.Second) // a few idle fetches, a GC cycle
+	from := fetches()
+	testwait.For(b, "a few idle fetches of every identity", func() bool { return fetches() >= from+3*n })
 	return processRSS(cmd.Process.Pid)
 }
 

@@ -14,7 +14,9 @@ import (
 	"github.com/cajonfarm/cajon/host/identities"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
 	"github.com/hashicorp/go-hclog"
 )
@@ -22,22 +24,7 @@ import (
 // binDir holds the plugins built once for the whole test binary.
 var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cajon-identities-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := testbin.Build(dir, "exec", "testkit"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir, "exec", "testkit")) }
 
 func TestResolve(t *testing.T) {
 	cfg := config.Defaults()
@@ -112,7 +99,7 @@ func TestExistingStateDirs(t *testing.T) {
 // farm runs two identities of mgr in the background until the test ends.
 type farm struct {
 	f      *identities.Farm
-	log    *workertest.LogBuffer
+	log    *proctest.Output
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -120,21 +107,14 @@ type farm struct {
 
 func startFarm(t *testing.T, mgr *managertest.Manager, configured []config.IdentityConfig) *farm {
 	t.Helper()
-	reg, err := plugins.Open(context.Background(), plugins.Options{Dirs: []string{filepath.Join(binDir, "plugins")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	cfg := workertest.Config(t, mgr, "node")
-	cfg.Manager.MayIRunInterval = 100 * time.Millisecond
-	cfg.Manager.AsleepPollInterval = 100 * time.Millisecond
-	cfg.Manager.FetchBackoffMax = 200 * time.Millisecond
+	reg := workertest.OpenPlugins(t, plugins.Options{Dirs: []string{filepath.Join(binDir, "plugins")}})
+	cfg := workertest.FastConfig(t, mgr, "node")
 	cfg.KillGrace = time.Second
 	ids, err := identities.Resolve(cfg, configured)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &workertest.LogBuffer{}
+	log := &proctest.Output{}
 	f, err := identities.New(identities.Options{
 		Config: cfg, Identities: ids, Commands: reg, Plugins: reg,
 		Logger:  hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: log}),
@@ -168,18 +148,6 @@ func (r *farm) stop(t *testing.T) {
 	}
 	if r.err != nil {
 		t.Errorf("Run: %v", r.err)
-	}
-}
-
-// eventually waits for cond, failing the test after 30 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: not reached within 30 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -224,23 +192,13 @@ func started(dir, name string) (pid int, gpu string, ok bool) {
 	return pid, gpu, true
 }
 
-func alive(pid int) bool {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
 func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	f := startFarm(t, mgr, []config.IdentityConfig{
 		{Env: map[string]string{"GPU": "0"}},
 		{Env: map[string]string{"GPU": "1"}},
 	})
-	eventually(t, "both identities to be awake", awake(mgr, "node-1", "node-2"))
+	testwait.For(t, "both identities to be awake", awake(mgr, "node-1", "node-2"))
 	if len(mgr.Workers()) != 2 {
 		t.Fatalf("the Manager has %d workers, want 2: %+v", len(mgr.Workers()), mgr.Workers())
 	}
@@ -249,7 +207,7 @@ func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 	// identity's environment.
 	dir := t.TempDir()
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{slotTask("a", dir), slotTask("b", dir)}})
-	eventually(t, "both tasks to run", func() bool {
+	testwait.For(t, "both tasks to run", func() bool {
 		_, _, a := started(dir, "a")
 		_, _, b := started(dir, "b")
 		return a && b
@@ -274,8 +232,8 @@ func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 	if err := mgr.CancelTask(ta); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the cancelled task's process to be gone", func() bool { return !alive(pidA) })
-	if !alive(pidB) {
+	testwait.For(t, "the cancelled task's process to be gone", func() bool { return !proctest.Alive(pidA) })
+	if !proctest.Alive(pidB) {
 		t.Fatal("cancelling task a killed task b too")
 	}
 	if st, _ := mgr.Task(tb); st.Status != managertest.StatusActive {
@@ -292,16 +250,16 @@ func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 	if err := mgr.RequestStatus(idle.ID, managertest.WorkerAsleep, false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the idle identity to sleep", func() bool { w, _ := workerNamed(mgr, idle.Name); return w.Status == managertest.WorkerAsleep })
+	testwait.For(t, "the idle identity to sleep", func() bool { w, _ := workerNamed(mgr, idle.Name); return w.Status == managertest.WorkerAsleep })
 	if err := mgr.RequestStatus(idle.ID, managertest.WorkerRestart, false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the restarted identity to sign on again", func() bool { w, _ := workerNamed(mgr, idle.Name); return w.SignOns == 2 })
+	testwait.For(t, "the restarted identity to sign on again", func() bool { w, _ := workerNamed(mgr, idle.Name); return w.SignOns == 2 })
 	if err := mgr.RequestStatus(idle.ID, managertest.WorkerOffline, false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the idle identity to go offline", func() bool { w, _ := workerNamed(mgr, idle.Name); return w.Status == managertest.WorkerOffline })
-	if !alive(pidB) {
+	testwait.For(t, "the idle identity to go offline", func() bool { w, _ := workerNamed(mgr, idle.Name); return w.Status == managertest.WorkerOffline })
+	if !proctest.Alive(pidB) {
 		t.Fatal("the other identity's task died when this one slept, restarted or went offline")
 	}
 	for _, w := range mgr.Workers() {
@@ -317,7 +275,7 @@ func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 			t.Errorf("identity %s is %s after the shutdown, want offline", w.Name, w.Status)
 		}
 	}
-	eventually(t, "task b's process to be gone after the shutdown", func() bool { return !alive(pidB) })
+	testwait.For(t, "task b's process to be gone after the shutdown", func() bool { return !proctest.Alive(pidB) })
 	for _, n := range []int{1, 2} {
 		if _, err := os.Stat(filepath.Join(f.f.Identities()[n-1].StateDir, "flamenco-credentials.json")); err != nil {
 			t.Errorf("identity %d keeps no credentials of its own: %v", n, err)

@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build unix
 
 package local
 
@@ -10,23 +10,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Classic POSIX record locks (no open file description locks here). They
-// belong to the process: the store keeps its descriptor open until it is
-// closed, after the database.
+// The lock is an fcntl record lock; setLock and getLock say which kind
+// (lock_ofd_linux.go, lock_posix.go).
 
 func tryLock(f *os.File) (bool, error) {
-	err := fcntlLock(f, unix.F_SETLK, unix.F_WRLCK)
+	err := fcntlLock(f, setLock, unix.F_WRLCK)
 	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-func unlock(f *os.File) error { return fcntlLock(f, unix.F_SETLK, unix.F_UNLCK) }
+func unlock(f *os.File) error { return fcntlLock(f, setLock, unix.F_UNLCK) }
 
 func lockHeld(f *os.File) (bool, error) {
 	lk := lockRange(unix.F_WRLCK)
-	if err := unix.FcntlFlock(f.Fd(), unix.F_GETLK, &lk); err != nil {
+	if err := unix.FcntlFlock(f.Fd(), getLock, &lk); err != nil {
 		return false, err
 	}
 	return lk.Type != unix.F_UNLCK, nil

@@ -13,12 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/internal/proctest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/sdk"
 )
 
@@ -98,18 +99,6 @@ func (q *queue) job(t testing.TB, id int64) (*JobInfo, map[string]*TaskInfo) {
 		byName[tk.Name] = tk
 	}
 	return j, byName
-}
-
-// waitFor polls cond until it holds; a deadline only stops a hung test.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // dependsOn is a depends_on line, or nothing.
@@ -341,7 +330,7 @@ func TestCancelRunningTask(t *testing.T) {
 		echoTask("next", "never", "wait"), Submission{})
 	done := make(chan Summary, 1)
 	go func() { done <- q.runUntilIdle(t) }()
-	waitFor(t, "the script to start", func() bool {
+	testwait.For(t, "the script to start", func() bool {
 		raw, _ := os.ReadFile(pidFile)
 		return len(strings.Fields(string(raw))) == 2
 	})
@@ -364,7 +353,7 @@ func TestCancelRunningTask(t *testing.T) {
 	for _, f := range strings.Fields(string(raw)) {
 		var pid int
 		fmt.Sscan(f, &pid)
-		waitFor(t, fmt.Sprintf("pid %d to be gone", pid), func() bool { return !alive(pid) })
+		testwait.For(t, fmt.Sprintf("pid %d to be gone", pid), func() bool { return !proctest.Alive(pid) })
 	}
 }
 
@@ -382,7 +371,7 @@ func TestShutdownRequeues(t *testing.T) {
 		}
 		done <- sum
 	}()
-	waitFor(t, "the task to start", func() bool { _, err := os.Stat(marker); return err == nil })
+	testwait.For(t, "the task to start", func() bool { _, err := os.Stat(marker); return err == nil })
 	cancel()
 	if sum := <-done; sum.Interrupted != 1 {
 		t.Errorf("summary %+v", sum)
@@ -525,23 +514,6 @@ func TestProgressOutputsAndPreviews(t *testing.T) {
 	}
 }
 
-// alive reports whether a process exists and is not a zombie.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true // not Linux: kill(0) is all we have
-	}
-	// The state follows the command name in parentheses.
-	s := string(raw)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
-}
-
 // TestRelativePathsFromJobFolder: a job's commands run in its file's folder,
 // wherever the runner was started, so relative paths in a job stay beside it.
 func TestRelativePathsFromJobFolder(t *testing.T) {
@@ -673,7 +645,7 @@ func TestUnrecordedEndStopsTheQueue(t *testing.T) {
 	done := make(chan Summary, 1)
 	go func() { done <- q.runUntilIdle(t) }()
 	// Each retry is a turn of the loop that would have claimed b.
-	waitFor(t, "the record to be retried", func() bool { return disk.triesSoFar() >= 4 })
+	testwait.For(t, "the record to be retried", func() bool { return disk.triesSoFar() >= 4 })
 	if q.started("b") {
 		t.Fatal("task b started while the end of a was not recorded")
 	}

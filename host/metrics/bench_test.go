@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
 // BenchmarkScrapeUnderRunningTask scrapes /metrics of a real worker while it
@@ -19,7 +20,7 @@ func BenchmarkScrapeUnderRunningTask(b *testing.B) {
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{{Name: "render", Type: "misc", Commands: []managertest.Command{
 		{Name: "exec", Parameters: map[string]any{"script": "#!/bin/sh\ni=0\nwhile :; do echo \"Fra:1 Mem:512M | Rendering $i / 100000 samples\"; i=$((i+1)); sleep 0.01; done\n"}},
 	}}}})
-	eventually(b, "the task to log", func() bool {
+	testwait.For(b, "the task to log", func() bool {
 		ts, _ := mgr.Task(job.Tasks[0].ID)
 		return len(ts.Log) > 1000
 	})

@@ -1,8 +1,6 @@
 package metrics_test
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,103 +14,42 @@ import (
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"github.com/cajonfarm/cajon/internal/workertest"
-	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/common/model"
 )
 
 // binDir holds the plugins built once for the tests with a real worker.
 var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cajon-metrics-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := testbin.Build(dir, "exec"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir, "exec")) }
 
 // observedWorker is a real worker of mgr wired to metrics as `cajon run`
 // wires it, with /metrics and /healthz on a real listener.
 type observedWorker struct {
-	w      *worker.Worker
-	addr   string
-	log    *workertest.LogBuffer
-	cancel context.CancelFunc
-	done   chan struct{}
+	*workertest.Worker
+	addr string
 }
 
 func startObserved(t testing.TB, mgr *managertest.Manager, maxAge time.Duration) *observedWorker {
 	t.Helper()
 	m := metrics.New()
-	reg, err := plugins.Open(context.Background(), plugins.Options{Dirs: []string{filepath.Join(binDir, "plugins")}, Observer: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	cfg := workertest.Config(t, mgr, "render-07")
-	cfg.Manager.MayIRunInterval = 100 * time.Millisecond
-	cfg.Manager.FetchBackoffMax = 200 * time.Millisecond
+	reg := workertest.OpenPlugins(t, plugins.Options{Dirs: []string{filepath.Join(binDir, "plugins")}, Observer: m})
+	cfg := workertest.FastConfig(t, mgr, "render-07")
 	cfg.Manager.RequestTimeout = 2 * time.Second
 	cfg.KillGrace = time.Second
 	wm := m.Worker(cfg.Manager.WorkerName)
-	log := &workertest.LogBuffer{}
-	w, err := worker.New(worker.Options{
+	w := workertest.StartOptions(t, worker.Options{
 		Config:   cfg,
 		Runner:   wm.Tasks(&task.Runner{Commands: reg, Grace: cfg.KillGrace}),
 		Plugins:  reg,
-		Logger:   hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: log}),
 		Timings:  workertest.FastTimings(),
 		Observer: wm,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &observedWorker{w: w, log: log, done: make(chan struct{})}
-	o.addr = serve(t, m.Handler(
+	}, nil)
+	return &observedWorker{Worker: w, addr: serve(t, m.Handler(
 		metrics.Check{Name: "update queue of worker render-07", Run: w.CheckQueue},
 		wm.ManagerCheck(maxAge),
-	))
-	ctx, cancel := context.WithCancel(context.Background())
-	o.cancel = cancel
-	go func() {
-		defer close(o.done)
-		_, _ = w.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		o.stop()
-		if t.Failed() {
-			t.Logf("worker log:\n%s", log.String())
-		}
-	})
-	return o
-}
-
-// stop shuts the worker down as SIGTERM does.
-func (o *observedWorker) stop() {
-	o.cancel()
-	<-o.done
-}
-
-// eventually waits for cond, failing the test after 30 s.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: not reached within 30 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	))}
 }
 
 func TestRealWorkerMetricsAndHealth(t *testing.T) {
@@ -123,7 +60,7 @@ func TestRealWorkerMetricsAndHealth(t *testing.T) {
 	long := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{{Name: "long", Type: "misc", Commands: []managertest.Command{
 		{Name: "sleep", Parameters: map[string]any{"duration_in_seconds": 60}},
 	}}}})
-	eventually(t, "the long task to run", func() bool {
+	testwait.For(t, "the long task to run", func() bool {
 		ts, _ := mgr.Task(long.Tasks[0].ID)
 		return ts.Status == managertest.StatusActive
 	})
@@ -133,12 +70,12 @@ func TestRealWorkerMetricsAndHealth(t *testing.T) {
 	echo := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{{Name: "echo", Type: "misc", Commands: []managertest.Command{
 		{Name: "echo", Parameters: map[string]any{"message": strings.Repeat("x", 100)}},
 	}}}})
-	eventually(t, "the echo task to complete", func() bool {
+	testwait.For(t, "the echo task to complete", func() bool {
 		ts, _ := mgr.Task(echo.Tasks[0].ID)
 		return ts.Status == managertest.StatusCompleted
 	})
 	var samples model.Vector
-	eventually(t, "the completed task to be counted and its updates delivered", func() bool {
+	testwait.For(t, "the completed task to be counted and its updates delivered", func() bool {
 		samples = scrape(t, o.addr)
 		done, _ := sample(samples, "cajon_tasks_total", "outcome", "completed")
 		depth, _ := sample(samples, "cajon_update_queue_depth", "worker", "render-07")
@@ -176,7 +113,7 @@ func TestRealWorkerMetricsAndHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	var body string
-	eventually(t, "/healthz to report the Manager silent", func() bool {
+	testwait.For(t, "/healthz to report the Manager silent", func() bool {
 		var status int
 		status, _, body = get(t, o.addr, "/healthz")
 		return status == http.StatusServiceUnavailable
@@ -185,20 +122,20 @@ func TestRealWorkerMetricsAndHealth(t *testing.T) {
 		!strings.Contains(body, "ok: update queue of worker render-07") {
 		t.Errorf("/healthz body with the Manager down:\n%s", body)
 	}
-	eventually(t, "errors without an answer to be counted", func() bool {
+	testwait.For(t, "errors without an answer to be counted", func() bool {
 		n, _ := sample(scrape(t, o.addr), "cajon_manager_request_errors_total", "code", "network")
 		return n >= 1
 	})
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "/healthz to recover", func() bool {
+	testwait.For(t, "/healthz to recover", func() bool {
 		status, _, _ := get(t, o.addr, "/healthz")
 		return status == http.StatusOK
 	})
 
 	// A stopped worker's queue is closed: unhealthy.
-	o.stop()
+	o.Stop()
 	status, _, body := get(t, o.addr, "/healthz")
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "fail: update queue of worker render-07") {
 		t.Errorf("/healthz after the worker stopped: %d\n%s", status, body)

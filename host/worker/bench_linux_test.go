@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 // BenchmarkAbortLatency cancels a running job on the Manager and measures
@@ -47,9 +49,9 @@ sleep 300
 	for i := range b.N {
 		b.StopTimer()
 		pidFile := filepath.Join(dir, fmt.Sprintf("pids-%d", i))
-		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{shellTask("tree", script(pidFile))}})
-		waitFor(b, "the tree to start", func() bool { return len(readPids(b, pidFile)) == 4 })
-		pids := readPids(b, pidFile)
+		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{workertest.ShellTask("tree", script(pidFile))}})
+		waitFor(b, "the tree to start", func() bool { return len(proctest.ReadPidList(b, pidFile)) == 4 })
+		pids := proctest.ReadPidList(b, pidFile)
 		// Let the cancel land anywhere in the may-i-run period.
 		time.Sleep(time.Duration(i%10) * cfg.Manager.MayIRunInterval / 10)
 		b.StartTimer()
@@ -57,7 +59,7 @@ sleep 300
 		if err := mgr.CancelJob(job.ID); err != nil {
 			b.Fatal(err)
 		}
-		for slices.ContainsFunc(pids, alive) {
+		for slices.ContainsFunc(pids, proctest.Alive) {
 			if time.Since(start) > time.Minute {
 				b.Fatalf("tree still alive a minute after the cancel")
 			}
@@ -66,7 +68,7 @@ sleep 300
 		d := time.Since(start)
 		b.StopTimer()
 		times = append(times, d)
-		waitFor(b, "the worker to be free", func() bool { return r.w.Status().TaskID == "" })
+		waitFor(b, "the worker to be free", func() bool { return r.Status().TaskID == "" })
 	}
 	slices.Sort(times)
 	var total time.Duration
@@ -77,7 +79,7 @@ sleep 300
 	b.ReportMetric(float64(percentile(times, 50).Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(percentile(times, 95).Milliseconds()), "p95-ms")
 	b.ReportMetric(float64(times[len(times)-1].Milliseconds()), "worst-ms")
-	r.stop()
+	r.Stop()
 }
 
 // percentile of sorted durations, nearest rank.

@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"context"
@@ -8,26 +8,21 @@ import (
 
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/updates"
+	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 // benchConfig is the default configuration (default intervals, real fsyncs
 // in a state directory on disk) pointed at mgr.
 func benchConfig(b *testing.B, mgr *managertest.Manager) *config.Config {
-	cfg := config.Defaults()
-	cfg.StateDir = b.TempDir()
-	cfg.Manager.URL = mgr.URL()
-	cfg.Manager.WorkerName = "bench"
-	return &cfg
+	return workertest.Config(b, mgr, "bench")
 }
 
 // startBenchWorker runs a worker with default timings and waits until it is awake.
-func startBenchWorker(b *testing.B, mgr *managertest.Manager, cfg *config.Config) *running {
-	r := startWorkerTimings(b, mgr, cfg, openPlugins(b), Timings{})
-	waitFor(b, "the worker to be awake", func() bool {
-		ws := mgr.Workers()
-		return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
-	})
+func startBenchWorker(b *testing.B, mgr *managertest.Manager, cfg *config.Config) *workertest.Worker {
+	r := workertest.Start(b, cfg, openPlugins(b), worker.Timings{}, nil)
+	waitFor(b, "the worker to be awake", awake(mgr))
 	return r
 }
 
@@ -53,7 +48,7 @@ func BenchmarkTaskOverhead(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/task")
-	r.stop()
+	r.Stop()
 }
 
 // BenchmarkBacklogAfterOutage queues 10,000 updates of a running task while
@@ -66,8 +61,8 @@ func BenchmarkBacklogAfterOutage(b *testing.B) {
 	r := startBenchWorker(b, mgr, benchConfig(b, mgr))
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("long", 3600)}})
 	id := job.Tasks[0].ID
-	waitFor(b, "the task to run", func() bool { return r.w.Status().TaskID == id })
-	waitFor(b, "the start to be delivered", func() bool { return r.w.queue.Pending() == 0 })
+	waitFor(b, "the task to run", func() bool { return r.Status().TaskID == id })
+	waitFor(b, "the start to be delivered", func() bool { return r.Queue().Pending() == 0 })
 	var total time.Duration
 	requests := 0
 	b.ResetTimer()
@@ -80,27 +75,27 @@ func BenchmarkBacklogAfterOutage(b *testing.B) {
 			steps := i
 			u := updates.Update{TaskID: id, Activity: fmt.Sprintf("Rendering frame %d", i),
 				Log: fmt.Sprintf("Fra:%d Mem:512M | Time:00:03.21 | Rendering 64 / 128 samples", i), StepsCompleted: &steps}
-			if err := r.w.queue.Append(context.Background(), u); err != nil {
+			if err := r.Queue().Append(context.Background(), u); err != nil {
 				b.Fatal(err)
 			}
 		}
-		before := countRequests(mgr, managertest.OpTaskUpdate, id)
+		before := mgr.RequestCount(managertest.OpTaskUpdate, id)
 		b.StartTimer()
 		start := time.Now()
 		if err := mgr.ClearFaults(); err != nil {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := r.w.queue.WaitNotOver(ctx, 0)
+		err := r.Queue().WaitNotOver(ctx, 0)
 		cancel()
 		if err != nil {
 			b.Fatal(err)
 		}
 		total += time.Since(start)
 		b.StopTimer()
-		requests += countRequests(mgr, managertest.OpTaskUpdate, id) - before
+		requests += mgr.RequestCount(managertest.OpTaskUpdate, id) - before
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/backlog")
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/backlog")
-	r.stop()
+	r.Stop()
 }

@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"os"
@@ -17,11 +17,8 @@ func TestUnsetWorkerNameIsTheHostNameAtStart(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	cfg := testConfig(t, mgr)
 	cfg.Manager.WorkerName = ""
-	startWorker(t, mgr, cfg, openPlugins(t))
-	waitFor(t, "the worker to be awake", func() bool {
-		ws := mgr.Workers()
-		return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
-	})
+	startWorker(t, cfg, openPlugins(t))
+	waitFor(t, "the worker to be awake", awake(mgr))
 	if got := onlyWorker(t, mgr).Name; got != host {
 		t.Errorf("registered as %q, want the host name %q", got, host)
 	}

@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/updates"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
 func TestCredentials(t *testing.T) {
@@ -128,9 +130,12 @@ func exists(path string) bool {
 // for testing its parts.
 func newIdleWorker(t *testing.T, mgr *managertest.Manager) *Worker {
 	t.Helper()
-	cfg := testConfig(t, mgr)
-	reg := openPlugins(t)
-	w, err := New(Options{Config: cfg, Runner: nopRunner{}, Plugins: reg, Timings: fastTimings})
+	cfg := config.Defaults()
+	cfg.StateDir = t.TempDir()
+	cfg.Manager.URL = mgr.URL()
+	cfg.Manager.WorkerName = "parts"
+	w, err := New(Options{Config: &cfg, Runner: nopRunner{}, Plugins: miscPlugins{},
+		Timings: Timings{PreviewBackoffMax: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,9 +150,22 @@ func newIdleWorker(t *testing.T, mgr *managertest.Manager) *Worker {
 	return w
 }
 
+// miscPlugins stands for plugins of task type misc, none running.
+type miscPlugins struct{}
+
+func (miscPlugins) TaskTypes() []string { return []string{"misc"} }
+func (miscPlugins) Running() []string   { return nil }
+
+// oneTask is a job of one task, for the parts that report about a task.
+func oneTask(mgr *managertest.Manager) managertest.Job {
+	return mgr.AddJob(managertest.Job{Tasks: []managertest.Task{{Name: "t", Type: "misc", Commands: []managertest.Command{
+		{Name: "echo", Parameters: map[string]any{"message": "x"}},
+	}}}})
+}
+
 func TestPreviewLatestWins(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{OutputQueueSize: 1})
-	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "x")}})
+	job := oneTask(mgr)
 	w := newIdleWorker(t, mgr)
 	root := t.TempDir()
 	a, b, c := previewFile(t, root, "a.jpg"), previewFile(t, root, "b.jpg"), previewFile(t, root, "c.jpg")
@@ -155,12 +173,12 @@ func TestPreviewLatestWins(t *testing.T) {
 	mgr.HoldOutputs(true) // the Manager's thumbnail queue (1) fills up
 	p := newPreviewUploader(w, job.Tasks[0].ID)
 	p.offer(a, "image/jpeg")
-	waitFor(t, "the first image", func() bool { return len(mgr.Outputs()) == 1 })
+	testwait.For(t, "the first image", func() bool { return len(mgr.Outputs()) == 1 })
 	p.offer(b, "image/jpeg")
-	waitFor(t, "a 429", func() bool { return countRequests(mgr, managertest.OpOutputProduced, "") >= 2 })
+	testwait.For(t, "a 429", func() bool { return mgr.RequestCount(managertest.OpOutputProduced, "") >= 2 })
 	p.offer(c, "image/jpeg")
 	mgr.HoldOutputs(false)
-	waitFor(t, "the latest image", func() bool { return len(mgr.Outputs()) >= 2 })
+	testwait.For(t, "the latest image", func() bool { return len(mgr.Outputs()) >= 2 })
 	p.stop()
 
 	var got []string
@@ -182,7 +200,7 @@ func TestPreviewLatestWins(t *testing.T) {
 
 func TestPreviewsAtTaskEnd(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
-	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "x")}})
+	job := oneTask(mgr)
 	w := newIdleWorker(t, mgr)
 	root := t.TempDir()
 	preview := previewFile(t, root, "0001-frame.jpg")
@@ -280,69 +298,4 @@ func (s *recordSender) SendTaskUpdate(_ context.Context, u updates.Update) error
 	s.calls++
 	*s.out = append(*s.out, u)
 	return nil
-}
-
-func TestFlush(t *testing.T) {
-	mgr := managertest.New(t, managertest.Config{})
-	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "x")}})
-	id := job.Tasks[0].ID
-	cfg := testConfig(t, mgr)
-	ctx := context.Background()
-
-	// Nothing queued: nothing to do, even without credentials.
-	if n, err := Flush(ctx, cfg, nil, nil); n != 0 || err != nil {
-		t.Fatalf("empty queue: %d, %v", n, err)
-	}
-
-	q, err := updates.Open(ctx, updates.Options{Path: QueuePath(cfg.StateDir)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []updates.Update{
-		{TaskID: id, Status: "active", Activity: "starting"},
-		{TaskID: id, Log: "queued while the Manager was away"},
-		{TaskID: id, Status: "completed"},
-	} {
-		if err := q.Append(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	q.Close()
-	if _, err := Flush(ctx, cfg, nil, nil); err == nil || !strings.Contains(err.Error(), "3 task updates are queued") {
-		t.Fatalf("flush without credentials: %v, want an error that says what is queued", err)
-	}
-
-	// Make the task this worker's, as a worker that crashed would have it.
-	secret := newSecret()
-	wid := mgr.AddWorker("flusher", secret, "misc")
-	if err := SaveCredentials(CredentialsPath(cfg.StateDir), Credentials{WorkerID: wid, Secret: secret}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := flamenco.New(flamenco.Config{BaseURL: mgr.URL(), WorkerID: wid, Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SignOn(ctx, flamenco.WorkerSignOn{Name: "flusher", SupportedTaskTypes: []string{"misc"}, SoftwareVersion: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StateChanged(ctx, flamenco.WorkerAwake); err != nil {
-		t.Fatal(err)
-	}
-	if at, err := c.ScheduleTask(ctx); err != nil || at == nil || at.UUID != id {
-		t.Fatalf("schedule: %+v, %v", at, err)
-	}
-	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, Status: 503, Count: 2}); err != nil {
-		t.Fatal(err)
-	}
-
-	n, err := Flush(ctx, cfg, nil, nil)
-	if err != nil || n != 3 {
-		t.Fatalf("Flush = %d, %v; want 3 delivered", n, err)
-	}
-	ts := taskState(t, mgr, id)
-	checkReported(t, ts, managertest.StatusCompleted)
-	if !strings.Contains(ts.Log, "queued while the Manager was away") {
-		t.Errorf("log %q", ts.Log)
-	}
-	noProtocolErrors(t, mgr)
 }

@@ -40,13 +40,29 @@ func (w *Worker) acknowledgeLeaving(ctx context.Context, status flamenco.WorkerS
 
 // leave delivers the update queue (bounded by ShutdownDelivery), signs off
 // (bounded by SignOffTimeout) and makes Run return code.
+//
+// A worker that never signed on leaves at once, as the stock worker does: it
+// has not reached the Manager, so waiting for it would only hold up the
+// shutdown, and the queue stays on disk for the next start. When the
+// shutdown cut a sign-on request off, the Manager may have taken it, so the
+// worker signs off all the same: else the Manager would show it starting
+// until it timed it out.
 func (w *Worker) leave(code int, why string) stateFunc {
 	w.leaving = true
 	w.exit = code
 	w.setState(StateLeaving)
-	w.log.Info("leaving: delivering queued task updates, then signing off", "reason", why, "queued", w.queue.Pending())
+	deliver := w.hasCredentials() && w.signedOn
+	signOff := w.hasCredentials() && (w.signedOn || w.cutOff)
+	switch {
+	case deliver:
+		w.log.Info("leaving: delivering queued task updates, then signing off", "reason", why, "queued", w.queue.Pending())
+	case signOff:
+		w.log.Info("leaving while signing on: signing off, in case the Manager took the sign-on", "reason", why, "queued", w.queue.Pending())
+	default:
+		w.log.Info("leaving before the worker signed on: queued task updates stay on disk for the next start", "reason", why, "queued", w.queue.Pending())
+	}
 
-	if w.hasCredentials() {
+	if deliver {
 		ctx, cancel := context.WithTimeout(context.Background(), w.tm.ShutdownDelivery)
 		err := w.queue.Flush(ctx, sender{w})
 		cancel()
@@ -55,7 +71,7 @@ func (w *Worker) leave(code int, why string) stateFunc {
 				"by the next start or by `cajon flush`", "error", err)
 		}
 	}
-	if w.hasCredentials() && w.signedOn {
+	if signOff {
 		ctx, cancel := context.WithTimeout(context.Background(), w.tm.SignOffTimeout)
 		err := w.client().SignOff(ctx)
 		cancel()

@@ -47,6 +47,7 @@ func (w *Worker) stateSignOn(ctx context.Context) stateFunc {
 			return w.enter(ctx, ans.StatusRequested)
 		}
 		if ctx.Err() != nil {
+			w.cutOff = true
 			return nil
 		}
 		if flamenco.KindOf(err) == flamenco.KindUnauthorized {

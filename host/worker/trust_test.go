@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"fmt"
@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -31,7 +34,7 @@ func TestFinalUpdateBehindABodyLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mgr := managertest.New(t, managertest.Config{})
-			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{shellTask("big-log", script)}})
+			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{workertest.ShellTask("big-log", script)}})
 			id := job.Tasks[0].ID
 			if err := mgr.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, BodyLimit: 1 << 20}); err != nil {
 				t.Fatal(err)
@@ -40,10 +43,10 @@ func TestFinalUpdateBehindABodyLimit(t *testing.T) {
 			if tt.pieces != 0 {
 				cfg.Manager.MaxUpdateLogBytes = tt.pieces
 			}
-			r := startWorker(t, mgr, cfg, reg)
-			waitFor(t, "the task to complete", func() bool { return taskState(t, mgr, id).Status == managertest.StatusCompleted })
-			r.stop()
-			ts := taskState(t, mgr, id)
+			r := startWorker(t, cfg, reg)
+			waitFor(t, "the task to complete", func() bool { return mgr.MustTask(t, id).Status == managertest.StatusCompleted })
+			r.Stop()
+			ts := mgr.MustTask(t, id)
 			checkReported(t, ts, managertest.StatusCompleted)
 			if ts.Assignments != 1 {
 				t.Errorf("the task was handed out %d times, want once", ts.Assignments)
@@ -55,13 +58,13 @@ func TestFinalUpdateBehindABodyLimit(t *testing.T) {
 					refused++
 				}
 			}
-			if tt.refusals != (refused > 0) || !tt.refusals && strings.Contains(r.log.String(), "client_max_body_size") {
+			if tt.refusals != (refused > 0) || !tt.refusals && strings.Contains(r.Log.String(), "client_max_body_size") {
 				t.Errorf("%d updates refused as too large; want refusals %v", refused, tt.refusals)
 			}
-			if tt.refusals && !strings.Contains(r.log.String(), "client_max_body_size") {
+			if tt.refusals && !strings.Contains(r.Log.String(), "client_max_body_size") {
 				t.Error("the worker log does not tell the admin about the proxy's body limit")
 			}
-			noProtocolErrors(t, mgr)
+			mgr.CheckProtocol(t)
 		})
 	}
 }
@@ -75,13 +78,13 @@ func TestRedirectedUpdatesAreNotLost(t *testing.T) {
 	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, Redirect: 301, Count: 3}); err != nil {
 		t.Fatal(err)
 	}
-	r := startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
-	waitFor(t, "the task to complete", func() bool { return taskState(t, mgr, id).Status == managertest.StatusCompleted })
-	checkReported(t, taskState(t, mgr, id), managertest.StatusCompleted)
-	if !strings.Contains(r.log.String(), "redirected to "+mgr.URL()+"/api/v3/worker/task/"+id) {
+	r := startWorker(t, testConfig(t, mgr), openPlugins(t))
+	waitFor(t, "the task to complete", func() bool { return mgr.MustTask(t, id).Status == managertest.StatusCompleted })
+	checkReported(t, mgr.MustTask(t, id), managertest.StatusCompleted)
+	if !strings.Contains(r.Log.String(), "redirected to "+mgr.URL()+"/api/v3/worker/task/"+id) {
 		t.Error("the worker log does not name the redirect's Location")
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func TestMalformedTaskIsFailedAndTheWorkerGoesOn(t *testing.T) {
@@ -92,19 +95,19 @@ func TestMalformedTaskIsFailedAndTheWorkerGoesOn(t *testing.T) {
 	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpScheduleTask, RewriteAnswer: managertest.SetTaskField(badID, "commands", nil)}); err != nil {
 		t.Fatal(err)
 	}
-	r := startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
-	waitFor(t, "the next task to complete", func() bool { return taskState(t, mgr, good.Tasks[0].ID).Status == managertest.StatusCompleted })
-	ts := taskState(t, mgr, badID)
-	if ts.Status != managertest.StatusFailed || slices.Contains(statuses(ts), managertest.StatusActive) {
-		t.Errorf("the malformed task is %s after statuses %v; want failed without having run", ts.Status, statuses(ts))
+	r := startWorker(t, testConfig(t, mgr), openPlugins(t))
+	waitFor(t, "the next task to complete", func() bool { return mgr.MustTask(t, good.Tasks[0].ID).Status == managertest.StatusCompleted })
+	ts := mgr.MustTask(t, badID)
+	if ts.Status != managertest.StatusFailed || slices.Contains(ts.Statuses(), managertest.StatusActive) {
+		t.Errorf("the malformed task is %s after statuses %v; want failed without having run", ts.Status, ts.Statuses())
 	}
 	if !strings.Contains(ts.Log, "field commands: want a JSON array, got null") || !strings.Contains(ts.Activity, "malformed") {
 		t.Errorf("the task's log %q and activity %q do not say what was wrong", ts.Log, ts.Activity)
 	}
-	if log := r.log.String(); !strings.Contains(log, "[ERROR] worker: refusing a task") || !strings.Contains(log, badID) {
+	if log := r.Log.String(); !strings.Contains(log, "[ERROR] worker: refusing a task") || !strings.Contains(log, badID) {
 		t.Error("no error in the worker log names the refused task")
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func TestTaskOfAnotherTypeIsRefused(t *testing.T) {
@@ -119,16 +122,16 @@ func TestTaskOfAnotherTypeIsRefused(t *testing.T) {
 	}
 	cfg := testConfig(t, mgr)
 	cfg.TaskTypes = []string{"test"}
-	startWorker(t, mgr, cfg, openPlugins(t))
-	waitFor(t, "the task to fail", func() bool { return taskState(t, mgr, id).Status == managertest.StatusFailed })
-	ts := taskState(t, mgr, id)
-	if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusFailed}) || strings.Contains(ts.Log, "must not run") {
+	startWorker(t, cfg, openPlugins(t))
+	waitFor(t, "the task to fail", func() bool { return mgr.MustTask(t, id).Status == managertest.StatusFailed })
+	ts := mgr.MustTask(t, id)
+	if got := ts.Statuses(); !slices.Equal(got, []string{managertest.StatusFailed}) || strings.Contains(ts.Log, "must not run") {
 		t.Errorf("statuses %v, log %q: want failed without running", got, ts.Log)
 	}
 	if !strings.Contains(ts.Log, `task type "misc" is not one this worker signed on with (test)`) {
 		t.Errorf("the log %q does not give the reason", ts.Log)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func TestStateDirIsPrivate(t *testing.T) {
@@ -139,10 +142,10 @@ func TestStateDirIsPrivate(t *testing.T) {
 	cfg := testConfig(t, mgr)
 	cfg.StateDir = filepath.Join(t.TempDir(), "new", "state")
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "hi")}})
-	r := startWorker(t, mgr, cfg, openPlugins(t))
-	waitFor(t, "the task to complete", func() bool { return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted })
-	r.stop()
-	for path, want := range map[string]os.FileMode{cfg.StateDir: 0o700, QueuePath(cfg.StateDir): 0o600, CredentialsPath(cfg.StateDir): 0o600} {
+	r := startWorker(t, cfg, openPlugins(t))
+	waitFor(t, "the task to complete", func() bool { return mgr.MustTask(t, job.Tasks[0].ID).Status == managertest.StatusCompleted })
+	r.Stop()
+	for path, want := range map[string]os.FileMode{cfg.StateDir: 0o700, worker.QueuePath(cfg.StateDir): 0o600, worker.CredentialsPath(cfg.StateDir): 0o600} {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -205,8 +208,8 @@ func TestPrepareStateDir(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var logBuf syncBuffer
-			if err := PrepareStateDir(dir, hclog.New(&hclog.LoggerOptions{Output: &logBuf})); err != nil {
+			var logBuf proctest.Output
+			if err := worker.PrepareStateDir(dir, hclog.New(&hclog.LoggerOptions{Output: &logBuf})); err != nil {
 				t.Fatal(err)
 			}
 			fi, err := os.Stat(dir)

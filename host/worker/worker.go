@@ -171,6 +171,9 @@ type Worker struct {
 	leaving  bool    // a leave state ran
 	exit     int     // the exit code Run returns
 	signedOn bool    // signed on at least once: sign off when leaving
+	// cutOff: the shutdown cut a sign-on request off before its answer, so
+	// the Manager may count the worker as signed on: sign off when leaving.
+	cutOff bool
 
 	mu    sync.Mutex
 	api   *flamenco.Client // with credentials; nil before registration

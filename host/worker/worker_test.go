@@ -1,6 +1,7 @@
-package worker
+package worker_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/updates"
+	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
 func TestJobOfManyTasks(t *testing.T) {
@@ -27,14 +32,14 @@ func TestJobOfManyTasks(t *testing.T) {
 			{Name: "echo", Parameters: map[string]any{"message": "after the steps"}},
 		}})
 	}
-	tasks = append(tasks, shellTask("both-streams", "echo to-stdout; echo to-stderr >&2"))
+	tasks = append(tasks, workertest.ShellTask("both-streams", "echo to-stdout; echo to-stderr >&2"))
 	job := mgr.AddJob(managertest.Job{Tasks: tasks})
 	failing := mgr.AddJob(managertest.Job{Priority: 10, Tasks: []managertest.Task{{Name: "fail", Type: "test", Commands: []managertest.Command{
 		{Name: "test-fail", Parameters: map[string]any{"message": "the render exploded"}},
 	}}}})
 
 	cfg := testConfig(t, mgr)
-	startWorker(t, mgr, cfg, openPlugins(t))
+	startWorker(t, cfg, openPlugins(t))
 	waitFor(t, "both jobs to end", func() bool {
 		a, _ := mgr.Job(job.ID)
 		b, _ := mgr.Job(failing.ID)
@@ -42,7 +47,7 @@ func TestJobOfManyTasks(t *testing.T) {
 	})
 
 	for i, tk := range job.Tasks {
-		ts := taskState(t, mgr, tk.ID)
+		ts := mgr.MustTask(t, tk.ID)
 		checkReported(t, ts, managertest.StatusCompleted)
 		if ts.StepsCompleted != ts.StepsTotal {
 			t.Errorf("task %s: %d of %d steps completed", ts.Name, ts.StepsCompleted, ts.StepsTotal)
@@ -54,12 +59,12 @@ func TestJobOfManyTasks(t *testing.T) {
 			t.Errorf("task %s was handed out %d times, want 1", ts.Name, ts.Assignments)
 		}
 	}
-	both := taskState(t, mgr, job.Tasks[len(job.Tasks)-1].ID)
+	both := mgr.MustTask(t, job.Tasks[len(job.Tasks)-1].ID)
 	if !strings.Contains(both.Log, "to-stdout\n") || !strings.Contains(both.Log, "to-stderr\n") {
 		t.Errorf("stdout and stderr are not both in the log:\n%s", both.Log)
 	}
 
-	fail := taskState(t, mgr, failing.Tasks[0].ID)
+	fail := mgr.MustTask(t, failing.Tasks[0].ID)
 	checkReported(t, fail, managertest.StatusFailed)
 	if !strings.Contains(fail.Activity, "the render exploded") {
 		t.Errorf("failed task's activity %q lacks the error", fail.Activity)
@@ -75,16 +80,16 @@ func TestJobOfManyTasks(t *testing.T) {
 	if !slices.Equal(w.SupportedTaskTypes, []string{"misc", "test"}) {
 		t.Errorf("supported task types %v, want [misc test]", w.SupportedTaskTypes)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 
-	fi, err := os.Stat(CredentialsPath(cfg.StateDir))
+	fi, err := os.Stat(worker.CredentialsPath(cfg.StateDir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
 		t.Errorf("credentials file mode %v, want 0600", fi.Mode().Perm())
 	}
-	creds, err := LoadCredentials(CredentialsPath(cfg.StateDir))
+	creds, err := worker.LoadCredentials(worker.CredentialsPath(cfg.StateDir))
 	if err != nil || creds.WorkerID != w.ID || creds.Secret != w.Secret {
 		t.Errorf("saved credentials %+v (%v) do not match the registered worker %s", creds, err, w.ID)
 	}
@@ -94,89 +99,73 @@ func TestManagerDownDuringTask(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	const lines = 40
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{
-		shellTask("slow-printer", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo "line $i"; i=$((i+1)); sleep 0.1; done`, lines)),
+		workertest.ShellTask("slow-printer", workertest.PrinterScript("line ", lines, "0.1")),
 	}})
 	id := job.Tasks[0].ID
-	startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
+	r := startWorker(t, testConfig(t, mgr), openPlugins(t))
 
 	waitFor(t, "the first lines of the task", func() bool {
-		return strings.Contains(taskState(t, mgr, id).Log, "line 3\n")
+		return strings.Contains(mgr.MustTask(t, id).Log, "line 3\n")
 	})
-	takeDown(t, mgr)
-	time.Sleep(3 * time.Second) // the issue's 30 s outage, scaled down
+	mgr.MustTakeDown(t)
+	// The outage lasts while the task prints on: until updates pile up in
+	// the queue, each sent and failed again with backoff.
+	waitFor(t, "updates to queue up while the Manager is away", func() bool { return r.Status().QueuedUpdates >= outageUpdates })
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the task to complete", func() bool { return taskState(t, mgr, id).Status == managertest.StatusCompleted })
+	waitFor(t, "the task to complete", func() bool { return mgr.MustTask(t, id).Status == managertest.StatusCompleted })
 
-	ts := taskState(t, mgr, id)
+	ts := mgr.MustTask(t, id)
 	checkReported(t, ts, managertest.StatusCompleted)
-	var got []string
-	for _, l := range strings.Split(ts.Log, "\n") {
-		if strings.HasPrefix(l, "line ") {
-			got = append(got, l)
-		}
-	}
-	var want []string
-	for i := range lines {
-		want = append(want, fmt.Sprintf("line %d", i))
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("log lines arrived as\n%q\nwant each once, in order:\n%q", got, want)
-	}
-	noProtocolErrors(t, mgr)
+	workertest.CheckExactlyOnce(t, ts, "line ", lines)
+	mgr.CheckProtocol(t)
 }
 
 func TestTimedOutWorkerSignsOnAgain(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
-	startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
-	waitFor(t, "the worker to be awake", func() bool {
-		ws := mgr.Workers()
-		return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
-	})
+	startWorker(t, testConfig(t, mgr), openPlugins(t))
+	waitFor(t, "the worker to be awake", awake(mgr))
 	w := onlyWorker(t, mgr)
 	if err := mgr.TimeOutWorker(w.ID); err != nil {
 		t.Fatal(err)
 	}
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-timeout", "back")}})
 	waitFor(t, "the task to complete", func() bool {
-		return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted
+		return mgr.MustTask(t, job.Tasks[0].ID).Status == managertest.StatusCompleted
 	})
 	w = onlyWorker(t, mgr)
 	if w.SignOns != 2 {
 		t.Errorf("signed on %d times, want 2 (once more after the timeout)", w.SignOns)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func TestForbiddenLeadsToNewRegistration(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	cfg := testConfig(t, mgr)
-	startWorker(t, mgr, cfg, openPlugins(t))
-	waitFor(t, "the worker to be awake", func() bool {
-		ws := mgr.Workers()
-		return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
-	})
+	startWorker(t, cfg, openPlugins(t))
+	waitFor(t, "the worker to be awake", awake(mgr))
 	old := onlyWorker(t, mgr)
 	if err := mgr.ForgetWorker(old.ID); err != nil {
 		t.Fatal(err)
 	}
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-forget", "new me")}})
 	waitFor(t, "the task to complete", func() bool {
-		return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted
+		return mgr.MustTask(t, job.Tasks[0].ID).Status == managertest.StatusCompleted
 	})
 	nw := onlyWorker(t, mgr)
 	if nw.ID == old.ID {
 		t.Fatal("the worker kept its forgotten id")
 	}
-	if ts := taskState(t, mgr, job.Tasks[0].ID); ts.Updates[0].Worker != nw.ID {
+	if ts := mgr.MustTask(t, job.Tasks[0].ID); ts.Updates[0].Worker != nw.ID {
 		t.Errorf("task done by %s, want the new worker %s", ts.Updates[0].Worker, nw.ID)
 	}
-	creds, err := LoadCredentials(CredentialsPath(cfg.StateDir))
+	creds, err := worker.LoadCredentials(worker.CredentialsPath(cfg.StateDir))
 	if err != nil || creds.WorkerID != nw.ID {
 		t.Errorf("saved credentials %+v (%v), want the new worker %s", creds, err, nw.ID)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func TestServerErrorsAreRetriedWithoutNewRegistration(t *testing.T) {
@@ -218,9 +207,9 @@ func TestServerErrorsAreRetriedWithoutNewRegistration(t *testing.T) {
 			mgr := managertest.New(t, managertest.Config{})
 			cfg := testConfig(t, mgr)
 			if tt.known {
-				secret := newSecret()
+				secret := "a-secret"
 				id := mgr.AddWorker("test-worker", secret, "misc", "test")
-				if err := SaveCredentials(CredentialsPath(cfg.StateDir), Credentials{WorkerID: id, Secret: secret}); err != nil {
+				if err := worker.SaveCredentials(worker.CredentialsPath(cfg.StateDir), worker.Credentials{WorkerID: id, Secret: secret}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -230,18 +219,18 @@ func TestServerErrorsAreRetriedWithoutNewRegistration(t *testing.T) {
 				}
 			}
 			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("t", "hi")}})
-			startWorker(t, mgr, cfg, reg)
+			startWorker(t, cfg, reg)
 			waitFor(t, "the task to complete", func() bool {
-				return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted
+				return mgr.MustTask(t, job.Tasks[0].ID).Status == managertest.StatusCompleted
 			})
 			w := onlyWorker(t, mgr)
 			if w.SignOns != tt.signOns {
 				t.Errorf("the Manager handled %d sign-ons, want %d", w.SignOns, tt.signOns)
 			}
-			if n := countRequests(mgr, managertest.OpRegister, ""); tt.known && n != 0 {
+			if n := mgr.RequestCount(managertest.OpRegister, ""); tt.known && n != 0 {
 				t.Errorf("%d registrations with known credentials, want none", n)
 			}
-			noProtocolErrors(t, mgr)
+			mgr.CheckProtocol(t)
 		})
 	}
 }
@@ -253,8 +242,8 @@ func TestStatusRequests(t *testing.T) {
 		mgr := managertest.New(t, managertest.Config{})
 		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("one-second", 1)}})
 		id := job.Tasks[0].ID
-		startWorker(t, mgr, testConfig(t, mgr), reg)
-		waitFor(t, "the task to run", func() bool { return len(taskState(t, mgr, id).Updates) > 0 })
+		startWorker(t, testConfig(t, mgr), reg)
+		waitFor(t, "the task to run", func() bool { return len(mgr.MustTask(t, id).Updates) > 0 })
 		w := onlyWorker(t, mgr)
 		if err := mgr.RequestStatus(w.ID, managertest.WorkerAsleep, true); err != nil {
 			t.Fatal(err)
@@ -263,32 +252,32 @@ func TestStatusRequests(t *testing.T) {
 			ws, _ := mgr.Worker(w.ID)
 			return ws.Status == managertest.WorkerAsleep
 		})
-		checkReported(t, taskState(t, mgr, id), managertest.StatusCompleted)
+		checkReported(t, mgr.MustTask(t, id), managertest.StatusCompleted)
 
 		next := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-wake", "awake again")}})
-		time.Sleep(300 * time.Millisecond) // several polls: an asleep worker takes no task
-		if ts := taskState(t, mgr, next.Tasks[0].ID); ts.Status != managertest.StatusQueued {
+		waitPolls(t, mgr, 3) // an asleep worker takes no task
+		if ts := mgr.MustTask(t, next.Tasks[0].ID); ts.Status != managertest.StatusQueued {
 			t.Fatalf("an asleep worker took a task: %s", ts.Status)
 		}
 		if err := mgr.RequestStatus(w.ID, managertest.WorkerAwake, true); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the next task to complete", func() bool {
-			return taskState(t, mgr, next.Tasks[0].ID).Status == managertest.StatusCompleted
+			return mgr.MustTask(t, next.Tasks[0].ID).Status == managertest.StatusCompleted
 		})
 		ws, _ := mgr.Worker(w.ID)
 		if want := []string{"awake", "asleep", "awake"}; !slices.Equal(ws.StateChanges, want) {
 			t.Errorf("state changes %v, want %v", ws.StateChanges, want)
 		}
-		noProtocolErrors(t, mgr)
+		mgr.CheckProtocol(t)
 	})
 
 	t.Run("immediate sleep aborts the task", func(t *testing.T) {
 		mgr := managertest.New(t, managertest.Config{})
 		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("long", 60)}})
 		id := job.Tasks[0].ID
-		r := startWorker(t, mgr, testConfig(t, mgr), reg)
-		waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+		r := startWorker(t, testConfig(t, mgr), reg)
+		waitFor(t, "the task to run", func() bool { return r.Status().TaskID == id })
 		w := onlyWorker(t, mgr)
 		if err := mgr.RequestStatus(w.ID, managertest.WorkerAsleep, false); err != nil {
 			t.Fatal(err)
@@ -297,8 +286,8 @@ func TestStatusRequests(t *testing.T) {
 			ws, _ := mgr.Worker(w.ID)
 			return ws.Status == managertest.WorkerAsleep
 		})
-		ts := taskState(t, mgr, id)
-		if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusActive}) {
+		ts := mgr.MustTask(t, id)
+		if got := ts.Statuses(); !slices.Equal(got, []string{managertest.StatusActive}) {
 			t.Errorf("an aborted task was reported %v, want only active", got)
 		}
 		if ts.Status != managertest.StatusQueued {
@@ -306,11 +295,11 @@ func TestStatusRequests(t *testing.T) {
 		}
 		// The Manager records "asleep" while its answer to state-changed is
 		// still on the way back, so the worker's own state may lag a moment.
-		waitFor(t, "the worker to see itself asleep", func() bool { return r.w.Status().State == StateAsleep })
-		if st := r.w.Status(); st.TaskID != "" {
+		waitFor(t, "the worker to see itself asleep", func() bool { return r.Status().State == worker.StateAsleep })
+		if st := r.Status(); st.TaskID != "" {
 			t.Errorf("worker status %+v, want asleep without a task", st)
 		}
-		noProtocolErrors(t, mgr)
+		mgr.CheckProtocol(t)
 	})
 
 	for _, lazy := range []bool{true, false} {
@@ -322,26 +311,26 @@ func TestStatusRequests(t *testing.T) {
 			}
 			job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("task", seconds)}})
 			id := job.Tasks[0].ID
-			r := startWorker(t, mgr, testConfig(t, mgr), reg)
-			waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+			r := startWorker(t, testConfig(t, mgr), reg)
+			waitFor(t, "the task to run", func() bool { return r.Status().TaskID == id })
 			w := onlyWorker(t, mgr)
 			if err := mgr.RequestStatus(w.ID, managertest.WorkerOffline, lazy); err != nil {
 				t.Fatal(err)
 			}
-			if code := r.wait(); code != 0 {
+			if code := r.Wait(); code != 0 {
 				t.Errorf("exit code %d, want 0", code)
 			}
 			ws, _ := mgr.Worker(w.ID)
 			if ws.Status != managertest.WorkerOffline || ws.StatusRequested != "" {
 				t.Errorf("worker %s with %q requested, want offline and nothing pending", ws.Status, ws.StatusRequested)
 			}
-			ts := taskState(t, mgr, id)
+			ts := mgr.MustTask(t, id)
 			if lazy {
 				checkReported(t, ts, managertest.StatusCompleted)
-			} else if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusActive}) || ts.Status != managertest.StatusQueued {
+			} else if got := ts.Statuses(); !slices.Equal(got, []string{managertest.StatusActive}) || ts.Status != managertest.StatusQueued {
 				t.Errorf("immediate offline: task %s reported %v, want queued and reported only active", ts.Status, got)
 			}
-			noProtocolErrors(t, mgr)
+			mgr.CheckProtocol(t)
 		})
 	}
 
@@ -349,11 +338,8 @@ func TestStatusRequests(t *testing.T) {
 		mgr := managertest.New(t, managertest.Config{})
 		cfg := testConfig(t, mgr)
 		cfg.Manager.RestartExitCode = 47
-		r := startWorker(t, mgr, cfg, reg)
-		waitFor(t, "the worker to be awake", func() bool {
-			ws := mgr.Workers()
-			return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
-		})
+		r := startWorker(t, cfg, reg)
+		waitFor(t, "the worker to be awake", awake(mgr))
 		w := onlyWorker(t, mgr)
 		if !w.CanRestart {
 			t.Fatal("signed on without can_restart although restart_exit_code is set")
@@ -361,7 +347,7 @@ func TestStatusRequests(t *testing.T) {
 		if err := mgr.RequestStatus(w.ID, managertest.WorkerRestart, true); err != nil {
 			t.Fatal(err)
 		}
-		if code := r.wait(); code != 47 {
+		if code := r.Wait(); code != 47 {
 			t.Errorf("exit code %d, want 47", code)
 		}
 		ws, _ := mgr.Worker(w.ID)
@@ -374,12 +360,9 @@ func TestStatusRequests(t *testing.T) {
 		mgr := managertest.New(t, managertest.Config{})
 		cfg := testConfig(t, mgr)
 		cfg.Manager.RestartExitCode = 47
-		first := startWorker(t, mgr, cfg, reg)
-		waitFor(t, "the worker to be awake", func() bool {
-			ws := mgr.Workers()
-			return len(ws) == 1 && ws[0].Status == managertest.WorkerAwake
-		})
-		first.stop()
+		first := startWorker(t, cfg, reg)
+		waitFor(t, "the worker to be awake", awake(mgr))
+		first.Stop()
 		// The Manager still believes the worker can restart (its last
 		// sign-on said so) and queues a restart; the worker now starts
 		// without a restart code.
@@ -388,13 +371,13 @@ func TestStatusRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.Manager.RestartExitCode = 0
-		second := startWorker(t, mgr, cfg, reg)
+		second := startWorker(t, cfg, reg)
 		waitFor(t, "the worker to be asleep", func() bool {
 			ws, _ := mgr.Worker(w.ID)
 			return ws.Status == managertest.WorkerAsleep
 		})
-		time.Sleep(300 * time.Millisecond) // several polls that still see the pending restart
-		if second.exited() {
+		waitPolls(t, mgr, 3) // that still see the pending restart
+		if second.Exited() {
 			t.Fatal("the worker exited on a restart request although it has no restart code")
 		}
 		ws, _ := mgr.Worker(w.ID)
@@ -406,7 +389,7 @@ func TestStatusRequests(t *testing.T) {
 		}
 		job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{echoTask("after-refusal", "still here")}})
 		waitFor(t, "the task to complete", func() bool {
-			return taskState(t, mgr, job.Tasks[0].ID).Status == managertest.StatusCompleted
+			return mgr.MustTask(t, job.Tasks[0].ID).Status == managertest.StatusCompleted
 		})
 	})
 }
@@ -424,68 +407,143 @@ func TestShutdown(t *testing.T) {
 			id := job.Tasks[0].ID
 			cfg := testConfig(t, mgr)
 			cfg.Manager.FinishTaskOnShutdown = finish
-			r := startWorker(t, mgr, cfg, reg)
-			waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
-			if code := r.stop(); code != 0 {
+			r := startWorker(t, cfg, reg)
+			waitFor(t, "the task to run", func() bool { return r.Status().TaskID == id })
+			if code := r.Stop(); code != 0 {
 				t.Errorf("exit code %d, want 0", code)
 			}
 			w := onlyWorker(t, mgr)
 			if w.Status != managertest.WorkerOffline {
 				t.Errorf("worker status %s after shutdown, want offline (signed off)", w.Status)
 			}
-			ts := taskState(t, mgr, id)
+			ts := mgr.MustTask(t, id)
 			if finish {
 				checkReported(t, ts, managertest.StatusCompleted)
 			} else {
-				if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusActive}) {
+				if got := ts.Statuses(); !slices.Equal(got, []string{managertest.StatusActive}) {
 					t.Errorf("task reported %v on shutdown, want only active (not failed)", got)
 				}
 				if ts.Status != managertest.StatusQueued || ts.Worker != "" {
 					t.Errorf("task %s assigned to %q, want requeued by the sign-off", ts.Status, ts.Worker)
 				}
 			}
-			noProtocolErrors(t, mgr)
+			mgr.CheckProtocol(t)
 		})
 	}
+}
+
+// A shutdown while the worker signs on: a sign-on the Manager took, whose
+// answer the signal cut off, is signed off; a worker that never got through
+// leaves at once, without waiting on the Manager, its queue kept on disk.
+func TestShutdownWhileSigningOn(t *testing.T) {
+	reg := openPlugins(t)
+	// A leaving worker that waited for an unreachable Manager would wait
+	// an hour: that the worker stops at all shows it did not.
+	patient := workertest.FastTimings()
+	patient.ShutdownDelivery = time.Hour
+	patient.SignOffTimeout = time.Hour
+
+	t.Run("the Manager took the sign-on, its answer had not come", func(t *testing.T) {
+		mgr := managertest.New(t, managertest.Config{})
+		cfg := testConfig(t, mgr)
+		cfg.Manager.RequestTimeout = time.Hour // the sign-on is in flight until the signal
+		id := knownWorker(t, mgr, cfg)
+		if err := mgr.SetFault(managertest.Fault{Op: managertest.OpSignOn, AfterHandling: true, Delay: time.Hour, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+		r := workertest.Start(t, cfg, reg, patient, nil)
+		waitFor(t, "the Manager to take the sign-on", func() bool { ws, _ := mgr.Worker(id); return ws.SignOns == 1 })
+		if code := r.Stop(); code != 0 {
+			t.Errorf("exit code %d, want 0", code)
+		}
+		if ws, _ := mgr.Worker(id); ws.Status != managertest.WorkerOffline {
+			t.Errorf("the worker is %s on the Manager after a shutdown during its sign-on, want offline (signed off)", ws.Status)
+		}
+		mgr.CheckProtocol(t)
+	})
+
+	t.Run("the Manager is down", func(t *testing.T) {
+		mgr := managertest.New(t, managertest.Config{})
+		cfg := testConfig(t, mgr)
+		knownWorker(t, mgr, cfg)
+		ctx := context.Background()
+		q, err := updates.Open(ctx, updates.Options{Path: worker.QueuePath(cfg.StateDir)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Append(ctx, updates.Update{TaskID: "task-of-an-earlier-run", Log: "queued before a crash"}); err != nil {
+			t.Fatal(err)
+		}
+		q.Close()
+		mgr.MustTakeDown(t)
+		r := workertest.Start(t, cfg, reg, patient, nil)
+		waitFor(t, "sign-on to be retried", func() bool { return strings.Count(r.Log.String(), "signing on failed; retrying") >= 2 })
+		if code := r.Stop(); code != 0 {
+			t.Errorf("exit code %d, want 0", code)
+		}
+		if strings.Contains(r.Log.String(), "signed off") {
+			t.Errorf("a worker that never signed on signed off")
+		}
+		q, err = updates.Open(ctx, updates.Options{Path: worker.QueuePath(cfg.StateDir)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		if n, err := q.Len(ctx); n != 1 || err != nil {
+			t.Errorf("%d updates queued after the shutdown (%v), want the earlier run's 1 kept for the next start", n, err)
+		}
+	})
+}
+
+// knownWorker makes cfg's worker one the Manager knows, with saved
+// credentials, and returns its id.
+func knownWorker(t testing.TB, mgr *managertest.Manager, cfg *config.Config) string {
+	t.Helper()
+	secret := "a-secret"
+	id := mgr.AddWorker(cfg.Manager.WorkerName, secret, "misc", "test")
+	if err := worker.SaveCredentials(worker.CredentialsPath(cfg.StateDir), worker.Credentials{WorkerID: id, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func TestCanceledTaskIsAbortedNotFailed(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{sleepTask("to-cancel", 60), echoTask("next", "next one")}})
 	id := job.Tasks[0].ID
-	r := startWorker(t, mgr, testConfig(t, mgr), openPlugins(t))
-	waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+	r := startWorker(t, testConfig(t, mgr), openPlugins(t))
+	waitFor(t, "the task to run", func() bool { return r.Status().TaskID == id })
 	if err := mgr.CancelTask(id); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the next task to complete", func() bool {
-		return taskState(t, mgr, job.Tasks[1].ID).Status == managertest.StatusCompleted
+		return mgr.MustTask(t, job.Tasks[1].ID).Status == managertest.StatusCompleted
 	})
-	ts := taskState(t, mgr, id)
-	if got := statuses(ts); !slices.Equal(got, []string{managertest.StatusActive}) || ts.Status != managertest.StatusCanceled {
+	ts := mgr.MustTask(t, id)
+	if got := ts.Statuses(); !slices.Equal(got, []string{managertest.StatusActive}) || ts.Status != managertest.StatusCanceled {
 		t.Errorf("canceled task is %s, reported %v; want canceled and reported only active", ts.Status, got)
 	}
 	if !strings.Contains(ts.Log, "aborted") {
 		t.Errorf("the canceled task's log does not say it was aborted:\n%s", ts.Log)
 	}
-	noProtocolErrors(t, mgr)
+	mgr.CheckProtocol(t)
 }
 
 func TestTaskGoneOnUpdateAbortsTask(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{
-		shellTask("printer", `while true; do echo tick; sleep 0.05; done`),
+		workertest.ShellTask("printer", `while true; do echo tick; sleep 0.05; done`),
 	}})
 	id := job.Tasks[0].ID
 	cfg := testConfig(t, mgr)
 	cfg.Manager.MayIRunInterval = time.Hour // only the update's 409 can stop it
-	r := startWorker(t, mgr, cfg, openPlugins(t))
-	waitFor(t, "the task to run", func() bool { return r.w.Status().TaskID == id })
+	r := startWorker(t, cfg, openPlugins(t))
+	waitFor(t, "the task to run", func() bool { return r.Status().TaskID == id })
 	if err := mgr.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, Conflict409: true}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the task to be aborted", func() bool {
-		return strings.Contains(r.log.String(), "the Manager refused an update of the running task")
+		return strings.Contains(r.Log.String(), "the Manager refused an update of the running task")
 	})
 	// The fake Manager still has the task active and would hand it out again.
 	if err := mgr.CancelTask(id); err != nil {
@@ -494,23 +552,19 @@ func TestTaskGoneOnUpdateAbortsTask(t *testing.T) {
 	if err := mgr.ClearFaults(); err != nil {
 		t.Fatal(err)
 	}
-	if got := statuses(taskState(t, mgr, id)); slices.Contains(got, managertest.StatusFailed) {
+	if got := mgr.MustTask(t, id).Statuses(); slices.Contains(got, managertest.StatusFailed) {
 		t.Errorf("a task that is no longer ours was reported failed: %v", got)
 	}
 }
 
-// takeDown takes the Manager down without losing track of an update: a
-// request it handled while going down would have its answer cut off, so the
-// worker would rightly send it again (delivery is at least once). First every
-// request is refused unhandled, then the listener closes once none is in
-// flight.
-func takeDown(t *testing.T, mgr *managertest.Manager) {
+// outageUpdates is how many updates a Manager outage lets pile up in the
+// queue before the Manager comes back.
+const outageUpdates = 5
+
+// waitPolls waits until the worker asked for its state n more times: an
+// asleep worker's polls, each answered with what it is to do now.
+func waitPolls(t testing.TB, mgr *managertest.Manager, n int) {
 	t.Helper()
-	if err := mgr.SetFault(managertest.Fault{Status: 503}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if err := mgr.SetFault(managertest.Fault{Down: true}); err != nil {
-		t.Fatal(err)
-	}
+	from := mgr.RequestCount(managertest.OpState, "")
+	waitFor(t, fmt.Sprintf("%d more state polls", n), func() bool { return mgr.RequestCount(managertest.OpState, "") >= from+n })
 }

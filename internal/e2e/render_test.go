@@ -132,9 +132,7 @@ func TestSimpleBlenderRenderManager(t *testing.T) {
 	}
 	checkFrames(t, render)
 	checkVideo(t, tl.ffprobe, render)
-	if errs := mgr.ProtocolErrors(); len(errs) > 0 {
-		t.Errorf("the Manager saw protocol errors: %q", errs)
-	}
+	mgr.CheckProtocol(t)
 	// The host deletes every preview once sent or skipped.
 	left, _ := filepath.Glob(filepath.Join(tmp, "cajon-preview", "*", "*"))
 	if len(left) > 0 {

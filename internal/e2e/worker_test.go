@@ -33,13 +33,10 @@ type runningWorker struct {
 // inherit the environment.
 func startWorker(tb testing.TB, cfg *config.Config, tm worker.Timings) *runningWorker {
 	tb.Helper()
-	reg, err := plugins.Open(context.Background(), plugins.Options{
+	// Closed after the worker's own cleanup stopped it.
+	reg := workertest.OpenPlugins(tb, plugins.Options{
 		Dirs: []string{filepath.Join(binDir, "plugins")}, IdleTimeout: cfg.PluginIdleTimeout, Config: cfg.Plugins,
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(reg.Close) // after the worker's own cleanup stopped it
 	return &runningWorker{Worker: workertest.Start(tb, cfg, reg, tm, nil), reg: reg}
 }
 
@@ -126,9 +123,7 @@ func TestRecordedEchoSleepWithNonUUIDIDs(t *testing.T) {
 	if first, _ := mgr.Task(added.Tasks[0].ID); !strings.Contains(first.Log, "hello trace") {
 		t.Errorf("echo's log: %q", first.Log)
 	}
-	if errs := mgr.ProtocolErrors(); len(errs) > 0 {
-		t.Errorf("protocol errors: %q", errs)
-	}
+	mgr.CheckProtocol(t)
 	if bad := warnings(w.Log.String()); len(bad) > 0 {
 		t.Errorf("non-UUID ids made the worker warn:\n%s", strings.Join(bad, "\n"))
 	}

@@ -27,7 +27,7 @@ func TestBodyLimitFault(t *testing.T) {
 		t.Errorf("413 answer %q, want nginx's page", answer)
 	}
 	w.expect("POST", path, c, `{"log":"small"}`, http.StatusNoContent)
-	if s := w.task(job.Tasks[0].ID); s.Log != "small\n" {
+	if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Log != "small\n" {
 		t.Errorf("log %q: the refused update must not be handled, the small one must", s.Log)
 	}
 }
@@ -94,7 +94,7 @@ func TestRewriteAnswerFault(t *testing.T) {
 	if string(task["commands"]) != "null" || string(task["uuid"]) != `"`+job.Tasks[0].ID+`"` {
 		t.Errorf("answer %s, want the assigned task with commands null", body)
 	}
-	if s := w.task(job.Tasks[0].ID); s.Worker != c.id || s.Status != managertest.StatusActive {
+	if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Worker != c.id || s.Status != managertest.StatusActive {
 		t.Errorf("task %+v: the Manager must have assigned it behind the rewritten answer", s)
 	}
 }

@@ -112,15 +112,6 @@ func (w *wire) schedule(c *creds) (int, map[string]any) {
 	return status, task
 }
 
-func (w *wire) task(id string) managertest.TaskState {
-	w.t.Helper()
-	s, ok := w.m.Task(id)
-	if !ok {
-		w.t.Fatalf("no task %s", id)
-	}
-	return s
-}
-
 func oneTaskJob(types ...string) managertest.Job {
 	j := managertest.Job{Name: "job"}
 	for i, typ := range types {
@@ -217,10 +208,10 @@ func TestRequestSchema(t *testing.T) {
 			}
 		})
 	}
-	if s := w.task(taskID); len(s.Updates) != 0 || s.Status != managertest.StatusActive {
+	if s := w.m.MustTask(w.t, taskID); len(s.Updates) != 0 || s.Status != managertest.StatusActive {
 		t.Fatalf("rejected updates changed the task: %+v", s)
 	}
-	if got := w.task(taskID).UpdatesReceived; got != 7 {
+	if got := w.m.MustTask(w.t, taskID).UpdatesReceived; got != 7 {
 		t.Fatalf("UpdatesReceived = %d, want 7 (rejected ones count)", got)
 	}
 	if status, _ := w.call("GET", "/api/v3/worker/no-such-thing", c, ""); status != 404 {
@@ -291,7 +282,7 @@ func TestLifecycleAndScheduling(t *testing.T) {
 	if status, again := w.schedule(c); status != 200 || again["uuid"] != job.Tasks[0].ID {
 		t.Fatalf("second schedule: %d %v", status, again["uuid"])
 	}
-	if s := w.task(job.Tasks[0].ID); s.Assignments != 2 || s.Worker != c.id {
+	if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Assignments != 2 || s.Worker != c.id {
 		t.Fatalf("task state: %+v", s)
 	}
 
@@ -299,7 +290,7 @@ func TestLifecycleAndScheduling(t *testing.T) {
 	w.expect("POST", path, c, `{"activity":"echoing","log":"line 1","steps_completed":2}`, 204)
 	w.expect("POST", path, c, `{"activity":"sleeping","log":"line 2\n","steps_completed":99}`, 204)
 	w.expect("POST", path, c, `{"taskStatus":"completed","steps_completed":0}`, 204)
-	s := w.task(job.Tasks[0].ID)
+	s := w.m.MustTask(w.t, job.Tasks[0].ID)
 	if s.Status != "completed" || s.Activity != "sleeping" || s.Log != "line 1\nline 2\n" || s.StepsCompleted != 0 {
 		t.Fatalf("after updates: %+v", s)
 	}
@@ -321,7 +312,7 @@ func TestStepsClampedToTotal(t *testing.T) {
 	job := w.m.AddJob(oneTaskJob("misc"))
 	w.schedule(c)
 	w.expect("POST", "/api/v3/worker/task/"+job.Tasks[0].ID, c, `{"steps_completed":99}`, 204)
-	if s := w.task(job.Tasks[0].ID); s.StepsCompleted != s.StepsTotal || s.StepsTotal != 4 {
+	if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.StepsCompleted != s.StepsTotal || s.StepsTotal != 4 {
 		t.Fatalf("steps %d/%d, want 4/4", s.StepsCompleted, s.StepsTotal)
 	}
 }
@@ -366,14 +357,14 @@ func TestFailureHandling(t *testing.T) {
 				t.Fatalf("round %d: schedule %d %v", i, status, task["uuid"])
 			}
 			w.expect("POST", "/api/v3/worker/task/"+id, c, `{"taskStatus":"failed","log":"boom"}`, 204)
-			if s := w.task(id); s.Status != want || s.Failures != i+1 || s.Worker != "" {
+			if s := w.m.MustTask(w.t, id); s.Status != want || s.Failures != i+1 || s.Worker != "" {
 				t.Fatalf("after failure %d: status %q failures %d worker %q; want %q", i+1, s.Status, s.Failures, s.Worker, want)
 			}
 		}
 		if js, _ := w.m.Job(job.ID); js.Status != "failed" {
 			t.Fatalf("job %q, want failed", js.Status)
 		}
-		if s := w.task(job.Tasks[1].ID); s.Status != "canceled" {
+		if s := w.m.MustTask(w.t, job.Tasks[1].ID); s.Status != "canceled" {
 			t.Fatalf("other task of the failed job: %q, want canceled", s.Status)
 		}
 		// A soft-failed task is no longer the worker's.
@@ -505,7 +496,7 @@ func TestRequeue(t *testing.T) {
 			job := w.m.AddJob(oneTaskJob("misc"))
 			w.schedule(c)
 			tc.leave(w, c)
-			if s := w.task(job.Tasks[0].ID); s.Status != "queued" || s.Worker != "" {
+			if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Status != "queued" || s.Worker != "" {
 				t.Fatalf("task after %s: %q on %q, want queued on nobody", tc.name, s.Status, s.Worker)
 			}
 			if ws, _ := w.m.Worker(c.id); ws.Status != tc.wantWorker {
@@ -613,7 +604,7 @@ func TestNonUUIDIDs(t *testing.T) {
 		t.Fatalf("schedule: %d %v (job %+v)", status, task, job)
 	}
 	w.expect("POST", "/api/v3/worker/task/"+url.PathEscape(job.Tasks[0].ID), c, `{"taskStatus":"completed"}`, 204)
-	if s := w.task(job.Tasks[0].ID); s.Status != "completed" {
+	if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Status != "completed" {
 		t.Fatalf("task %s", s.Status)
 	}
 }
@@ -720,7 +711,7 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("got %d %q, want 200 with broken JSON", status, body)
 		}
 		// The Manager did assign it: the worker gets the same task again.
-		if s := w.task(job.Tasks[0].ID); s.Worker != c.id {
+		if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Worker != c.id {
 			t.Fatal("the task was not assigned behind the broken answer")
 		}
 		if status, task := w.schedule(c); status != 200 || task["uuid"] != job.Tasks[0].ID {
@@ -734,7 +725,7 @@ func TestFaults(t *testing.T) {
 		w.schedule(c)
 		_ = w.m.SetFault(managertest.Fault{Op: managertest.OpTaskUpdate, Status: 502, AfterHandling: true, Count: 1})
 		w.expect("POST", "/api/v3/worker/task/"+job.Tasks[0].ID, c, `{"log":"once"}`, 502)
-		if s := w.task(job.Tasks[0].ID); s.Log != "once\n" {
+		if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Log != "once\n" {
 			t.Fatalf("log %q: the update should have landed", s.Log)
 		}
 	})
@@ -764,7 +755,7 @@ func TestFaults(t *testing.T) {
 		if err := w.m.WaitFor(wctx, func() bool { return len(w.m.Requests()) == 4 }); err != nil {
 			t.Fatal(err)
 		}
-		if s := w.task(job.Tasks[0].ID); s.Worker != "" {
+		if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Worker != "" {
 			t.Fatal("a request the client abandoned during the delay was handled")
 		}
 	})
@@ -784,10 +775,10 @@ func TestFaults(t *testing.T) {
 		}
 		wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer wcancel()
-		if err := w.m.WaitFor(wctx, func() bool { return w.task(job.Tasks[0].ID).UpdatesReceived > 0 || len(w.m.Requests()) == 5 }); err != nil {
+		if err := w.m.WaitFor(wctx, func() bool { return w.m.MustTask(w.t, job.Tasks[0].ID).UpdatesReceived > 0 || len(w.m.Requests()) == 5 }); err != nil {
 			t.Fatal(err)
 		}
-		if s := w.task(job.Tasks[0].ID); s.Log != "" {
+		if s := w.m.MustTask(w.t, job.Tasks[0].ID); s.Log != "" {
 			t.Fatalf("log %q: a request the client abandoned during the delay was handled", s.Log)
 		}
 	})
@@ -884,4 +875,28 @@ func TestSharedStorage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The helpers for tests: statuses in order, request counts, protocol check.
+func TestTestHelpers(t *testing.T) {
+	w := newWire(t, managertest.Config{})
+	w.m.AddJob(oneTaskJob("misc"))
+	c := w.awakeWorker("helper")
+	_, task := w.schedule(c)
+	id := task["uuid"].(string)
+	update := "/api/v3/worker/task/" + id
+	w.expect("POST", update, c, `{"taskStatus":"active"}`, 204)
+	w.expect("POST", update, c, `{"log":"a line"}`, 204)
+	w.expect("POST", update, c, `{"taskStatus":"completed"}`, 204)
+
+	if got := w.m.MustTask(t, id).Statuses(); strings.Join(got, ",") != "active,completed" {
+		t.Errorf("Statuses = %v, want [active completed]", got)
+	}
+	if n := w.m.RequestCount(managertest.OpTaskUpdate, id); n != 3 {
+		t.Errorf("RequestCount(task-update, %s) = %d, want 3", id, n)
+	}
+	if n := w.m.RequestCount(managertest.OpSignOn, ""); n != 1 {
+		t.Errorf("RequestCount(sign-on) = %d, want 1", n)
+	}
+	w.m.CheckProtocol(t)
 }

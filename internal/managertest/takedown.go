@@ -3,7 +3,13 @@ package managertest
 import (
 	"context"
 	"fmt"
+	"testing"
+	"time"
 )
+
+// takeDownLimit bounds MustTakeDown: requests in flight for longer mean a
+// hung test, not a slow one.
+const takeDownLimit = 30 * time.Second
 
 // TakeDown takes the Manager down with no request in flight, as tests of an
 // outage need: a request that the Manager handled while going down would
@@ -26,4 +32,15 @@ func (m *Manager) TakeDown(ctx context.Context) error {
 		return fmt.Errorf("managertest: TakeDown: requests still in flight: %w", err)
 	}
 	return m.SetFault(Fault{Down: true})
+}
+
+// MustTakeDown is TakeDown for a test: it fails tb when requests are still
+// in flight after 30 s.
+func (m *Manager) MustTakeDown(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), takeDownLimit)
+	defer cancel()
+	if err := m.TakeDown(ctx); err != nil {
+		tb.Fatal(err)
+	}
 }

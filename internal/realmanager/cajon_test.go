@@ -9,30 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/internal/proctest"
 	"github.com/cajonfarm/cajon/internal/testbin"
 )
 
 // binDir holds bin/cajon and the shipped plugins, built once in TestMain.
 var binDir string
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "cajon-realmanager-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if err := testbin.Build(dir, "exec", "blender", "ffmpeg", "files"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	binDir = dir
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir, "exec", "blender", "ffmpeg", "files")) }
 
 // cajon is one `cajon run` process working for a real Manager.
 type cajon struct {
@@ -40,7 +24,7 @@ type cajon struct {
 	Name     string
 	StateDir string
 	cmd      *exec.Cmd
-	out      *lockedBuffer
+	out      *proctest.Output
 	exited   chan struct{}
 	code     int
 }
@@ -56,7 +40,7 @@ type cajonOptions struct {
 // back-off so that tests do not wait for the 20 s default.
 func startCajon(tb testing.TB, m *manager, name string, opt cajonOptions) *cajon {
 	tb.Helper()
-	c := &cajon{tb: tb, Name: name, StateDir: tb.TempDir(), out: &lockedBuffer{}, exited: make(chan struct{})}
+	c := &cajon{tb: tb, Name: name, StateDir: tb.TempDir(), out: &proctest.Output{}, exited: make(chan struct{})}
 	args := []string{"run", "--manager", m.URL, "--name", name, "--state-dir", c.StateDir, "--log-level", "debug"}
 	if opt.restartExitCode != 0 {
 		args = append(args, "--restart-exit-code", fmt.Sprint(opt.restartExitCode))

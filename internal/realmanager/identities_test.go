@@ -2,6 +2,8 @@ package realmanager
 
 import (
 	"encoding/json"
+	"github.com/cajonfarm/cajon/internal/proctest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,8 +35,8 @@ func pairJob(m *manager, name, dirA, dirB string) string {
 func treeUp(t *testing.T, dir, what string) map[string]int {
 	t.Helper()
 	var pids map[string]int
-	waitFor(t, 60*time.Second, what, func() bool {
-		pids = readPids(dir)
+	testwait.Within(t, what, 60*time.Second, func() bool {
+		pids = proctest.ReadPidFiles(dir, treeMembers...)
 		return len(pids) == len(treeMembers)
 	})
 	return pids
@@ -43,10 +45,10 @@ func treeUp(t *testing.T, dir, what string) map[string]int {
 // allGone waits until no process of the trees is left.
 func allGone(t *testing.T, what string, trees ...map[string]int) {
 	t.Helper()
-	waitFor(t, 30*time.Second, what, func() bool {
+	testwait.Within(t, what, 30*time.Second, func() bool {
 		for _, pids := range trees {
 			for _, pid := range pids {
-				if alive(pid) {
+				if proctest.Alive(pid) {
 					return false
 				}
 			}
@@ -100,7 +102,7 @@ env = { GPU = "1" }
 	m.do("POST", "/api/v3/tasks/"+taskA.ID+"/setstatus", map[string]any{"status": "canceled", "reason": "test: cancel one of two"}, nil, 204)
 	allGone(t, "every process of the cancelled task a to be gone", treeA)
 	for name, pid := range treeB {
-		if !alive(pid) {
+		if !proctest.Alive(pid) {
 			t.Fatalf("cancelling task a killed %s (pid %d) of task b", name, pid)
 		}
 	}
@@ -115,9 +117,9 @@ env = { GPU = "1" }
 	dirC, dirD := t.TempDir(), t.TempDir()
 	pairJob(m, "the next pair", dirC, dirD)
 	var treeNext map[string]int
-	waitFor(t, 60*time.Second, "the freed identity to run a task of the next job", func() bool {
+	testwait.Within(t, "the freed identity to run a task of the next job", 60*time.Second, func() bool {
 		for _, dir := range []string{dirC, dirD} {
-			if pids := readPids(dir); len(pids) == len(treeMembers) {
+			if pids := proctest.ReadPidFiles(dir, treeMembers...); len(pids) == len(treeMembers) {
 				treeNext = pids
 				return true
 			}

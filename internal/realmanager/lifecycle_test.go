@@ -3,6 +3,8 @@ package realmanager
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cajonfarm/cajon/internal/proctest"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,32 +37,6 @@ func onlyTask(m *manager, job string) task {
 // tree that ignores SIGTERM, setsids and double-forks.
 var treeMembers = []string{"root", "ignore", "setsid", "daemon", "setsid-daemon"}
 
-// alive reports whether pid is a live process (a zombie counts as gone).
-func alive(pid int) bool {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-// readPids returns the pids of the tree members that are up.
-func readPids(dir string) map[string]int {
-	pids := map[string]int{}
-	for _, n := range treeMembers {
-		raw, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil || !strings.HasSuffix(string(raw), "\n") {
-			continue
-		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil {
-			pids[n] = pid
-		}
-	}
-	return pids
-}
-
 // TestCancelEscapingTree cancels, in the Manager, a job whose task runs a
 // process tree that setsids, double-forks and ignores SIGTERM: the Manager
 // answers may-i-run with "no", and no process of the tree is left.
@@ -76,16 +52,16 @@ func TestCancelEscapingTree(t *testing.T) {
 	pidDir := t.TempDir()
 	job := execJob(m, "escaping tree", "/bin/sh", script, pidDir)
 	var pids map[string]int
-	waitFor(t, 60*time.Second, "the process tree to come up", func() bool {
-		pids = readPids(pidDir)
+	testwait.Within(t, "the process tree to come up", 60*time.Second, func() bool {
+		pids = proctest.ReadPidFiles(pidDir, treeMembers...)
 		return len(pids) == len(treeMembers)
 	})
 	m.setJobStatus(job, "cancel-requested", "test: cancel an escaping tree")
 	m.waitJob(job, "canceled", 60*time.Second)
 	// may-i-run every 1 s, then TERM, 2 s grace, KILL and a sweep.
-	waitFor(t, 30*time.Second, "every process of the cancelled tree to be gone", func() bool {
+	testwait.Within(t, "every process of the cancelled tree to be gone", 30*time.Second, func() bool {
 		for _, pid := range pids {
-			if alive(pid) {
+			if proctest.Alive(pid) {
 				return false
 			}
 		}
@@ -112,7 +88,7 @@ func TestSleepWake(t *testing.T) {
 
 	marker := filepath.Join(t.TempDir(), "started")
 	job := execJob(m, "sleepy", "/bin/sh", "-c", fmt.Sprintf("echo >> %s; sleep 3", marker))
-	waitFor(t, 60*time.Second, "the task to start", func() bool { _, err := os.Stat(marker); return err == nil })
+	testwait.Within(t, "the task to start", 60*time.Second, func() bool { _, err := os.Stat(marker); return err == nil })
 	m.setWorkerStatus(w.ID, "asleep", false)
 	m.waitWorker("cajon-sleep", "asleep", 30*time.Second)
 	if st := m.jobStatus(job); st == "completed" {
@@ -138,7 +114,7 @@ func TestLazyShutdown(t *testing.T) {
 
 	marker := filepath.Join(t.TempDir(), "started")
 	job := execJob(m, "last task", "/bin/sh", "-c", fmt.Sprintf("echo >> %s; sleep 2", marker))
-	waitFor(t, 60*time.Second, "the task to start", func() bool { _, err := os.Stat(marker); return err == nil })
+	testwait.Within(t, "the task to start", 60*time.Second, func() bool { _, err := os.Stat(marker); return err == nil })
 	m.setWorkerStatus(w.ID, "offline", true)
 	if code := c.wait(60 * time.Second); code != 0 {
 		t.Errorf("cajon exited with %d after a lazy shutdown, want 0", code)

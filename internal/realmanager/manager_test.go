@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/cajonfarm/cajon/internal/testwait"
 	"io"
 	"net"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -124,7 +124,7 @@ variables:
 			tb.Logf("manager log (%s):\n%s", m.logPath, tailFile(m.logPath, 8000))
 		}
 	})
-	waitFor(tb, 60*time.Second, "the Manager to answer /api/v3/version", func() bool {
+	testwait.Within(tb, "the Manager to answer /api/v3/version", 60*time.Second, func() bool {
 		select {
 		case <-exited:
 			tb.Fatalf("the Manager exited at start:\n%s", tailFile(m.logPath, 4000))
@@ -220,7 +220,7 @@ func (m *manager) jobStatus(id string) string {
 func (m *manager) waitJob(id, want string, limit time.Duration) {
 	m.tb.Helper()
 	final := map[string]bool{"completed": true, "failed": true, "canceled": true}
-	waitFor(m.tb, limit, "job "+id+" to be "+want, func() bool {
+	testwait.Within(m.tb, "job "+id+" to be "+want, limit, func() bool {
 		st := m.jobStatus(id)
 		if st != want && final[st] {
 			m.tb.Fatalf("job %s ended %s, want %s; tasks: %s", id, st, want, m.describeTasks(id))
@@ -312,7 +312,7 @@ func (m *manager) workerNamed(name string) (worker, bool) {
 func (m *manager) waitWorker(name, want string, limit time.Duration) worker {
 	m.tb.Helper()
 	var w worker
-	waitFor(m.tb, limit, "worker "+name+" to be "+want, func() bool {
+	testwait.Within(m.tb, "worker "+name+" to be "+want, limit, func() bool {
 		var ok bool
 		w, ok = m.workerNamed(name)
 		return ok && w.Status == want
@@ -331,18 +331,6 @@ func (m *manager) setWorkerStatus(id, status string, lazy bool) {
 func (m *manager) setJobStatus(id, status, reason string) {
 	m.tb.Helper()
 	m.do("POST", "/api/v3/jobs/"+id+"/setstatus", map[string]any{"status": status, "reason": reason}, nil, 204)
-}
-
-// waitFor polls cond until it holds, failing the test after limit.
-func waitFor(tb testing.TB, limit time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func freePort(tb testing.TB) int {
@@ -379,22 +367,4 @@ func tailFile(path string, n int) string {
 
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
-}
-
-// lockedBuffer is an io.Writer safe for a process's stdout and stderr at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

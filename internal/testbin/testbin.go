@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 )
 
 // pluginPackage maps a plugin name to its package.
@@ -87,4 +88,22 @@ func denyGroupWrite(path string) error {
 		return err
 	}
 	return os.Chmod(path, info.Mode()&^0o022)
+}
+
+// Main is the body of a TestMain whose tests run the binaries: it builds the
+// host and the named plugins into a temporary folder, sets *dir to it, runs
+// the tests and removes the folder. It returns the exit code for os.Exit.
+func Main(m *testing.M, dir *string, plugins ...string) int {
+	tmp, err := os.MkdirTemp("", "cajon-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	if err := Build(tmp, plugins...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*dir = tmp
+	return m.Run()
 }

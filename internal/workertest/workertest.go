@@ -1,14 +1,12 @@
 // Package workertest runs an in-process Cajon worker against the fake
 // Manager (internal/managertest) with real plugins, wired as `cajon run`
-// wires it. The end-to-end tests, the fault suite and benchmarks use it;
-// host/worker's own tests keep a harness of their own (they test unexported
-// parts, and importing this package there would be a cycle).
+// wires it: the worker's own tests, the end-to-end tests, the fault suite,
+// the identities and metrics tests and benchmarks use it. Tests of the
+// worker's unexported parts cannot (this package imports the worker).
 package workertest
 
 import (
-	"bytes"
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +15,12 @@ import (
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
+	"github.com/cajonfarm/cajon/internal/proctest"
 	"github.com/hashicorp/go-hclog"
 )
+
+// stopLimit bounds Stop and Wait: a worker that takes longer is hung.
+const stopLimit = 60 * time.Second
 
 // FastTimings shorten the worker's internal delays so that tests do not wait
 // out production backoffs.
@@ -46,31 +48,35 @@ func Config(tb testing.TB, mgr *managertest.Manager, name string) *config.Config
 	return &cfg
 }
 
-// LogBuffer collects a log written from several goroutines.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// FastConfig is Config with the Manager polled often (may-i-run and the
+// asleep worker's state every 100 ms, fetches at least every 200 ms) and a
+// request timeout of 5 s, so that tests do not wait out production
+// intervals.
+func FastConfig(tb testing.TB, mgr *managertest.Manager, name string) *config.Config {
+	cfg := Config(tb, mgr, name)
+	cfg.Manager.MayIRunInterval = 100 * time.Millisecond
+	cfg.Manager.AsleepPollInterval = 100 * time.Millisecond
+	cfg.Manager.FetchBackoffMax = 200 * time.Millisecond
+	cfg.Manager.RequestTimeout = 5 * time.Second
+	return cfg
 }
 
-// Write appends p.
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// OpenPlugins opens the plugins of opts and closes them when the test ends.
+func OpenPlugins(tb testing.TB, opts plugins.Options) *plugins.Registry {
+	tb.Helper()
+	reg, err := plugins.Open(context.Background(), opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(reg.Close)
+	return reg
 }
 
 // Worker is a worker running in the background of a test.
 type Worker struct {
 	*worker.Worker
 	// Log holds the worker's messages, at debug level.
-	Log *LogBuffer
+	Log *proctest.Output
 
 	tb     testing.TB
 	cancel context.CancelFunc
@@ -79,20 +85,28 @@ type Worker struct {
 	err    error
 }
 
-// Start runs a worker of cfg with the plugins of reg until Stop or the end of
-// the test; when the test failed, its log is printed then. log may be nil.
-func Start(tb testing.TB, cfg *config.Config, reg *plugins.Registry, tm worker.Timings, log *LogBuffer) *Worker {
+// Start runs a worker of cfg with the plugins of reg, as `cajon run` wires
+// it; see StartOptions.
+func Start(tb testing.TB, cfg *config.Config, reg *plugins.Registry, tm worker.Timings, log *proctest.Output) *Worker {
 	tb.Helper()
-	if log == nil {
-		log = &LogBuffer{}
-	}
-	w, err := worker.New(worker.Options{
+	return StartOptions(tb, worker.Options{
 		Config:  cfg,
 		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace},
 		Plugins: reg,
-		Logger:  hclog.New(&hclog.LoggerOptions{Name: "worker", Level: hclog.Debug, Output: log}),
 		Timings: tm,
-	})
+	}, log)
+}
+
+// StartOptions runs a worker made with opts until Stop or the end of the
+// test, logging at debug level to log (nil: a new one); when the test
+// failed, the log is printed then.
+func StartOptions(tb testing.TB, opts worker.Options, log *proctest.Output) *Worker {
+	tb.Helper()
+	if log == nil {
+		log = &proctest.Output{}
+	}
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Name: "worker", Level: hclog.Debug, Output: log})
+	w, err := worker.New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -116,15 +130,43 @@ func Start(tb testing.TB, cfg *config.Config, reg *plugins.Registry, tm worker.T
 func (r *Worker) Stop() int {
 	r.tb.Helper()
 	r.cancel()
+	return r.Wait()
+}
+
+// Wait waits for Run to return on its own (the Manager sent the worker
+// offline, or asked it to restart) and returns its exit code.
+func (r *Worker) Wait() int {
+	r.tb.Helper()
 	select {
 	case <-r.done:
-	case <-time.After(60 * time.Second):
-		r.tb.Fatalf("the worker did not stop within 60 s")
+	case <-time.After(stopLimit):
+		r.tb.Fatalf("the worker did not stop within %s", stopLimit)
 	}
 	if r.err != nil {
 		r.tb.Errorf("worker Run: %v", r.err)
 	}
 	return r.code
+}
+
+// Exited reports whether Run has returned.
+func (r *Worker) Exited() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// ShellTask is a task that runs an sh script through the testkit plugin's
+// test-tree command.
+func ShellTask(name, script string) managertest.Task {
+	return CommandTask(name, "test", "test-tree", map[string]any{"script": script})
+}
+
+// CommandTask is a task of one command.
+func CommandTask(name, typ, command string, params map[string]any) managertest.Task {
+	return managertest.Task{Name: name, Type: typ, Commands: []managertest.Command{{Name: command, Parameters: params}}}
 }
 
 // tail returns the end of s, at most n bytes.
