@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 // alive reports whether pid is a live process (a zombie counts as gone).

@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	_ "modernc.org/sqlite" // to age jobs in local.db
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	"github.com/hashicorp/go-hclog"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"google.golang.org/protobuf/types/known/structpb"
 )

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"

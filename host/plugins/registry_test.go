@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
