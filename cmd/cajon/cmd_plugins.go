@@ -13,7 +13,7 @@ import (
 	"github.com/cajonfarm/cajon/host/conformance"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -60,7 +60,7 @@ func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 					raw, _ := json.Marshal(d.AsInterface())
 					def = " (default " + string(raw) + ")"
 				}
-				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), sdk.TypeName(prm.GetType()), req, prm.GetDescription(), def)
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), wire.TypeName(prm.GetType()), req, prm.GetDescription(), def)
 			}
 			tw.Flush()
 			if ex := c.GetExample(); ex != nil {

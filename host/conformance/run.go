@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -311,14 +311,14 @@ func describeProblems(d *pluginv1.DescribeResponse, fileName string) []string {
 			if _, known := pluginv1.ParamType_name[int32(p.GetType())]; !known {
 				ps = append(ps, fmt.Sprintf("command %q: parameter %q has type %d, which this host does not know", cn, pn, p.GetType()))
 			} else if def := p.GetDefaultValue(); def != nil {
-				if err := sdk.CheckValue(p.GetType(), def.AsInterface()); err != nil {
+				if err := wire.CheckValue(p.GetType(), def.AsInterface()); err != nil {
 					ps = append(ps, fmt.Sprintf("command %q: parameter %q: default %v", cn, pn, err))
 				}
 			}
 		}
 		if ex := c.GetExample(); ex != nil {
 			// The host's own check of a job's parameters.
-			if err := sdk.CheckParams(c, ex.AsMap(), true); err != nil {
+			if err := wire.CheckParams(c, ex.AsMap(), true); err != nil {
 				ps = append(ps, fmt.Sprintf("the example does not fit the parameters: %v", err))
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -173,7 +174,7 @@ func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request)
 	norm := req.Params
 	if ci, ok := r.Command(req.Command); ok {
 		var err error
-		if norm, err = sdk.NormalizeParams(ci.Spec, req.Params, false); err != nil {
+		if norm, err = wire.NormalizeParams(ci.Spec, req.Params, false); err != nil {
 			return nil, err
 		}
 	}
