@@ -92,8 +92,10 @@ lint: proto-check proto-breaking
 	$(GO) vet $(PKGS)
 	@# The SDK's module on its own, as a plugin outside this repository gets
 	@# it: nothing of the host's module, and its go.mod and go.sum complete.
+	@# (examples/plugin-outside is built and checked from a copy by the
+	@# examples package's test.)
 	cd sdk && GOWORK=off $(GO) vet ./...
-	@for m in . sdk; do (cd $$m && GOWORK=off $(GO) mod tidy -diff) || { echo "$$m/go.mod is not tidy: run 'go mod tidy' there"; exit 1; }; done
+	@for m in . sdk examples/plugin-outside; do (cd $$m && GOWORK=off $(GO) mod tidy -diff) || { echo "$$m/go.mod is not tidy: run 'go mod tidy' there"; exit 1; }; done
 
 cross:
 	@for os in linux darwin windows; do \
