@@ -19,8 +19,7 @@ import (
 	"github.com/cajonfarm/cajon/internal/testbin"
 )
 
-// sdkModule is the SDK's module path; the host's module must never be needed
-// to build a plugin.
+// The SDK's module, and the host's, which a plugin's build must never need.
 const (
 	sdkModule  = "github.com/cajonfarm/cajon/sdk"
 	hostModule = "github.com/cajonfarm/cajon"
@@ -41,9 +40,10 @@ func TestPluginOutsideTheRepository(t *testing.T) {
 	// Without a workspace, with go.mod and go.sum filled in as needed (as
 	// `go mod tidy` would), so that only the copy's go.mod says where the
 	// SDK is.
+	goflags := slices.DeleteFunc(strings.Fields(os.Getenv("GOFLAGS")), func(f string) bool { return strings.HasPrefix(f, "-mod=") })
 	env := append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "GOWORK=") || strings.HasPrefix(kv, "GOFLAGS=")
-	}), "GOWORK=off", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"))
+	}), "GOWORK=off", "GOFLAGS="+strings.Join(append(goflags, "-mod=mod"), " "))
 	gocmd := func(args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
