@@ -71,7 +71,7 @@ func scenarios() []scenario {
 			testPluginCrash},
 		{"plugin-hang",
 			"the plugin ignores the abort of a cancelled task (blocks forever)",
-			"after grace + 5 s the host kills the plugin and its tree; the task is not reported failed; the worker goes on",
+			"after grace + 10 s the host kills the plugin and its tree; the task is not reported failed; the worker goes on",
 			"the hung plugin's pid is gone; statuses active only; the reason is in the task's log; the next task completes",
 			testPluginHang},
 		{"plugin-garbage",

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -9,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/internal/managertest"
 	"github.com/cajonfarm/cajon/internal/workertest"
@@ -51,7 +53,7 @@ func testPluginHang(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	reg := openRegistry(t, nil, 0)
 	cfg := workerConfig(t, mgr)
-	cfg.KillGrace = 200 * time.Millisecond // the host gives up after grace + 5 s
+	cfg.KillGrace = 200 * time.Millisecond // the host gives up after plugins.AbortDeadline
 	r := workertest.Start(t, cfg, reg, workertest.FastTimings(), nil)
 
 	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{commandTask("hang", "test", "test-hang", nil)}})
@@ -66,7 +68,7 @@ func testPluginHang(t *testing.T) {
 	if err := mgr.CancelJob(job.ID); err != nil {
 		t.Fatal(err)
 	}
-	// Bound on a hang of the worker, well above grace + 5 s.
+	// Bound on a hang of the worker, well above plugins.AbortDeadline.
 	waitFor(t, "the worker to drop the task", 30*time.Second, func() bool { return r.Status().TaskID == "" })
 	checkGone(t, "the hung plugin", map[string]int{"testkit": hung}, 5*time.Second)
 
@@ -76,7 +78,7 @@ func testPluginHang(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `plugin "testkit" did not finish aborting command "test-hang" within 5.2s`; !strings.Contains(string(full), want) {
+	if want := fmt.Sprintf(`plugin "testkit" did not finish aborting command "test-hang" within %s`, plugins.AbortDeadline(cfg.KillGrace)); !strings.Contains(string(full), want) {
 		t.Errorf("the task's full log does not say %q:\n%s", want, full)
 	}
 

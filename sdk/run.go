@@ -23,8 +23,8 @@ const (
 	flushInterval = 250 * time.Millisecond
 	flushBytes    = 64 << 10
 	// DefaultGrace is the time between SIGTERM and SIGKILL when a command is
-	// aborted, unless the host asks for another.
-	DefaultGrace = 10 * time.Second
+	// aborted, unless the host asks for another (process.DefaultGrace).
+	DefaultGrace = process.DefaultGrace
 )
 
 // Run is one execution of a command. It carries the request's context and is

@@ -28,8 +28,19 @@ type Plugin struct {
 	Version string
 	// Commands are the commands the plugin provides.
 	Commands []Command
-	// Capabilities are optional features the plugin offers; may be empty.
-	Capabilities []string
+	// Config declares the keys of the plugin's [plugins.<Name>] table, for
+	// the host to check when the worker starts (ConfigOf). Unset: the host
+	// passes the table on unchecked.
+	Config ConfigSchema
+	// Capabilities are optional things the plugin does; may be left empty.
+	Capabilities Capabilities
+}
+
+// Capabilities are optional things a plugin does, told to the host by
+// Describe. A field left false means "does not".
+type Capabilities struct {
+	// Previews: the plugin's commands report preview images (PreviewFolder).
+	Previews bool
 }
 
 // hostGoneGrace is how long commands get to stop after the host died: short,
@@ -105,6 +116,9 @@ func newServer(p Plugin) (*server, error) {
 	if p.Name == "" {
 		return nil, errors.New("plugin has no Name")
 	}
+	if p.Config.err != nil {
+		return nil, p.Config.err
+	}
 	for _, c := range p.Commands {
 		if c.err != nil {
 			return nil, c.err
@@ -121,11 +135,14 @@ func newServer(p Plugin) (*server, error) {
 }
 
 func (s *server) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
+	// The same answer to every host: an older one ignores the fields it
+	// does not know (it sends no features to go by).
 	resp := &pluginv1.DescribeResponse{
-		Name:         s.plugin.Name,
-		Version:      s.plugin.Version,
-		SdkVersion:   Version,
-		Capabilities: s.plugin.Capabilities,
+		Name:              s.plugin.Name,
+		Version:           s.plugin.Version,
+		SdkVersion:        Version,
+		TypedCapabilities: &pluginv1.Capabilities{Previews: s.plugin.Capabilities.Previews},
+		ConfigSchema:      s.plugin.Config.schema,
 	}
 	for _, c := range s.plugin.Commands {
 		resp.Commands = append(resp.Commands, c.spec)

@@ -782,10 +782,6 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 	out := newRunOutput(env, cfg, *plain)
 	defer out.close()
 	log := out.logger
-	// Reap until this function returns, through the shutdown that follows a signal.
-	reapCtx, stopReaping := context.WithCancel(context.Background())
-	defer stopReaping()
-	becomeSubreaper(reapCtx, log)
 
 	paths := pathsOf(cfg)
 	logs, err := logstore.Open(paths.logs, logstore.Limits{MaxTotalBytes: cfg.LogStore.MaxTotalBytes, MaxAge: cfg.LogStore.MaxAge})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,8 +12,10 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/conformance"
+	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
+	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
@@ -39,7 +42,9 @@ func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, env.stderr)
-	reg, err := openPlugins(ctx, cfg, log)
+	// The plugin tables are checked after the listing, which shows the keys
+	// each plugin accepts: the fix for what the check reports.
+	reg, err := openRegistry(ctx, cfg, log, fileroots.Configured(cfg.Files.AllowedRoots), nil)
 	if err != nil {
 		return err
 	}
@@ -47,22 +52,21 @@ func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 	w := env.stdout
 	for _, p := range reg.Plugins() {
 		fmt.Fprintf(w, "%s %s (SDK %s)  %s\n", p.GetName(), p.GetVersion(), p.GetSdkVersion(), reg.PluginPath(p.GetName()))
+		if names := plugins.CapabilityNames(plugins.CapabilitiesOf(p)); len(names) > 0 {
+			fmt.Fprintf(w, "  capabilities: %s\n", strings.Join(names, ", "))
+		}
+		switch schema := p.GetConfigSchema(); {
+		case schema == nil:
+			fmt.Fprintf(w, "  [plugins.%s]  not declared: passed on unchecked\n", p.GetName())
+		case len(schema.GetKeys()) == 0:
+			fmt.Fprintf(w, "  [plugins.%s]  takes no table\n", p.GetName())
+		default:
+			fmt.Fprintf(w, "  [plugins.%s]\n", p.GetName())
+			printSpecs(w, schema.GetKeys())
+		}
 		for _, c := range p.GetCommands() {
 			fmt.Fprintf(w, "  %s  [task type %s]  %s\n", c.GetName(), c.GetTaskType(), c.GetDescription())
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			for _, prm := range c.GetParams() {
-				req := "optional"
-				if prm.GetRequired() {
-					req = "required"
-				}
-				def := ""
-				if d := prm.GetDefaultValue(); d != nil {
-					raw, _ := json.Marshal(d.AsInterface())
-					def = " (default " + string(raw) + ")"
-				}
-				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), wire.TypeName(prm.GetType()), req, prm.GetDescription(), def)
-			}
-			tw.Flush()
+			printSpecs(w, c.GetParams())
 			if ex := c.GetExample(); ex != nil {
 				raw, _ := json.Marshal(ex.AsMap())
 				fmt.Fprintf(w, "    example: --params '%s'\n", raw)
@@ -72,7 +76,28 @@ func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 	for _, n := range reg.Notes() {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	if err := reg.CheckConfig(); err != nil {
+		return &exitError{code: 1, err: err}
+	}
 	return nil
+}
+
+// printSpecs prints parameters or config keys, one a line, in columns.
+func printSpecs(w io.Writer, specs []*pluginv1.ParamSpec) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, prm := range specs {
+		req := "optional"
+		if prm.GetRequired() {
+			req = "required"
+		}
+		def := ""
+		if d := prm.GetDefaultValue(); d != nil {
+			raw, _ := json.Marshal(d.AsInterface())
+			def = " (default " + string(raw) + ")"
+		}
+		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), wire.TypeName(prm.GetType()), req, prm.GetDescription(), def)
+	}
+	tw.Flush()
 }
 
 func cmdPluginsRun(ctx context.Context, env *cliEnv, args []string) error {
@@ -109,7 +134,6 @@ Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
 		cfg.KillGrace = *grace
 	}
 	log := newLogger(cfg, env.stderr)
-	becomeSubreaper(ctx, log)
 	reg, err := openPlugins(ctx, cfg, log)
 	if err != nil {
 		return err

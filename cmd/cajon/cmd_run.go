@@ -102,10 +102,6 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 	if err := worker.PrepareStateDir(cfg.StateDir, nil); err != nil { // the worker warns about its mode
 		return err
 	}
-	// Reap until this function returns, through the shutdown that follows a signal.
-	reapCtx, stopReaping := context.WithCancel(context.Background())
-	defer stopReaping()
-	becomeSubreaper(reapCtx, log)
 
 	fm := newFarmMetrics(cfg, log)
 	// By default file commands act only in the Manager's shared storage.

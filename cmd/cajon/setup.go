@@ -15,7 +15,6 @@ import (
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/sdk/proctree"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -89,8 +88,23 @@ func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*pl
 }
 
 // openPluginsWith is openPlugins with the folders file commands may act in
-// and an observer of the plugins (nil: none).
+// and an observer of the plugins (nil: none). A [plugins.<name>] table that
+// does not fit its plugin stops it here, before any task.
 func openPluginsWith(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source, obs plugins.Observer) (*plugins.Registry, error) {
+	reg, err := openRegistry(ctx, cfg, log, roots, obs)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.CheckConfig(); err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("%w\n('cajon plugins' lists the keys each plugin accepts)", err)
+	}
+	return reg, nil
+}
+
+// openRegistry is openPluginsWith without the check of the plugin tables,
+// for `cajon plugins`, which reports it after the listing.
+func openRegistry(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source, obs plugins.Observer) (*plugins.Registry, error) {
 	dirs := pluginDirs(cfg)
 	// A typo in a folder would otherwise show only later, as "no plugin
 	// provides command". (Unreadable folders are the registry's notes.)
@@ -125,31 +139,6 @@ func openPluginsWith(ctx context.Context, cfg *config.Config, log hclog.Logger, 
 		return nil, fmt.Errorf("no plugins found in %s: build them with 'make build' or set plugin_dirs", strings.Join(dirs, ", "))
 	}
 	return reg, nil
-}
-
-// becomeSubreaper makes this process the reaper of its plugins' orphans, so
-// the tree of a crashed plugin can still be found and killed, and reaps
-// those orphans when they exit so they do not linger as zombies.
-func becomeSubreaper(ctx context.Context, log hclog.Logger) {
-	if err := proctree.SetSubreaper(); err != nil {
-		log.Warn("cannot become a subreaper: processes of a crashed plugin may escape", "error", err)
-		return
-	}
-	reaper := proctree.NewReaper()
-	go func() {
-		t := time.NewTicker(3 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := reaper.Reap(nil); err != nil {
-					log.Debug("reaping orphans", "error", err)
-				}
-			}
-		}
-	}()
 }
 
 // retryTimeoutFlag is --timeout of the commands that retry until they reach

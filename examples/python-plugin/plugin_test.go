@@ -125,6 +125,36 @@ func TestPythonPlugin(t *testing.T) {
 		t.Logf("\n%s", out)
 	})
 
+	// Its [plugins.checksum] table is checked against the config_schema it
+	// answers, by `plugins check` and by the worker when it starts.
+	tables := []struct {
+		name, toml string
+		ok         bool
+		want       string // in the output
+	}{
+		{"a table that fits", "[plugins.checksum]\nchunk_bytes = 65536\n", true, "[plugins.checksum] accepts chunk_bytes; the table given fits"},
+		{"a typo in the table", "[plugins.checksum]\nchunk_byte = 65536\n", false, `unknown key "chunk_byte" (did you mean "chunk_bytes"?)`},
+		{"a wrong type", "[plugins.checksum]\nchunk_bytes = \"64k\"\n", false, `key "chunk_bytes": expected an integer, got a string ("64k")`},
+	}
+	for _, tb := range tables {
+		t.Run("plugins check: "+tb.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "cajon.toml")
+			if err := os.WriteFile(file, []byte(tb.toml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := cajon("plugins", "check", "checksum", "--grace", "2s", "--config", file)
+			if (code == 0) != tb.ok || !strings.Contains(out, tb.want) {
+				t.Fatalf("exit %d, want ok %v and %q\n%s\n%s", code, tb.ok, tb.want, out, errOut)
+			}
+			if tb.ok {
+				return
+			}
+			if _, errOut, code := cajon("local", "run", "--until-idle", "--config", file); code == 0 || !strings.Contains(errOut, tb.want) {
+				t.Fatalf("local run: exit %d, want a refusal saying %q\n%s", code, tb.want, errOut)
+			}
+		})
+	}
+
 	t.Run("a job in the local queue", func(t *testing.T) {
 		work := t.TempDir()
 		data := bytes.Repeat([]byte("cajon "), 512<<10) // 3 MiB

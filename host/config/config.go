@@ -10,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cajonfarm/cajon/internal/suggest"
+	"github.com/cajonfarm/cajon/sdk/process"
 )
 
 // Config is the effective worker configuration after all layers are merged.
@@ -129,7 +132,7 @@ func Defaults() Config {
 		PluginDirs:        []string{},
 		PluginIdleTimeout: 5 * time.Minute,
 		MaxLogBytes:       8 << 20,
-		KillGrace:         10 * time.Second,
+		KillGrace:         process.DefaultGrace, // the plugins' default too
 		TaskTypes:         []string{},
 		Manager: ManagerConfig{
 			MayIRunInterval:      time.Second,
@@ -270,13 +273,7 @@ func expectedType(key string) string {
 // near enough to be a likely typo. A known key that ends in the name is also a
 // match: "slots" at the top level was meant for "local.slots".
 func closestKey(name string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(name, k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	if best != "" {
+	if best := suggest.Closest(name, known); best != "" {
 		return best
 	}
 	for _, k := range known {
@@ -285,27 +282,6 @@ func closestKey(name string, known []string) string {
 		}
 	}
 	return ""
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // sortedKeys returns the keys of m in order.

@@ -12,11 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/process"
 	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
@@ -130,7 +131,7 @@ type checker struct {
 func Run(ctx context.Context, path string, opts Options) *Report {
 	start := time.Now()
 	if opts.Grace <= 0 {
-		opts.Grace = sdk.DefaultGrace
+		opts.Grace = process.DefaultGrace
 	}
 	if opts.RunTimeout <= 0 {
 		opts.RunTimeout = defaultRunTimeout
@@ -154,6 +155,7 @@ func Run(ctx context.Context, path string, opts Options) *Report {
 		return c.rep
 	}
 	specs := c.describe()
+	c.config()
 	longest, longestTook := (*pluginv1.CommandSpec)(nil), time.Duration(0)
 	for _, spec := range specs {
 		took, ok := c.runExample(ctx, spec)
@@ -214,8 +216,13 @@ func (c *checker) handshake(ctx context.Context) bool {
 func (c *checker) describe() []*pluginv1.CommandSpec {
 	desc := c.plugin.Description()
 	problems := describeProblems(desc, plugins.NameOf(c.path))
+	// Doubtful but allowed: the host warns about them when it starts.
+	warnings := ""
+	if ws := plugins.DescribeWarnings(desc); len(ws) > 0 {
+		warnings = "; warning: " + strings.Join(ws, "; warning: ")
+	}
 	if len(problems) > 0 {
-		c.rep.add("describe", Fail, 0, "%s", strings.Join(problems, "; "))
+		c.rep.add("describe", Fail, 0, "%s%s", strings.Join(problems, "; "), warnings)
 	} else {
 		params := 0
 		for _, cmd := range desc.GetCommands() {
@@ -225,7 +232,11 @@ func (c *checker) describe() []*pluginv1.CommandSpec {
 		if v := desc.GetSdkVersion(); v != "" {
 			sdkVersion = " (SDK " + v + ")"
 		}
-		c.rep.add("describe", Pass, 0, "%s %s%s: %d commands, %d parameters", desc.GetName(), desc.GetVersion(), sdkVersion, len(desc.GetCommands()), params)
+		caps := ""
+		if names := plugins.CapabilityNames(plugins.CapabilitiesOf(desc)); len(names) > 0 {
+			caps = "; capabilities: " + strings.Join(names, ", ")
+		}
+		c.rep.add("describe", Pass, 0, "%s %s%s: %d commands, %d parameters%s%s", desc.GetName(), desc.GetVersion(), sdkVersion, len(desc.GetCommands()), params, caps, warnings)
 	}
 	seen := map[string]bool{}
 	var specs []*pluginv1.CommandSpec
@@ -236,6 +247,36 @@ func (c *checker) describe() []*pluginv1.CommandSpec {
 		}
 	}
 	return specs
+}
+
+// config checks the plugin's [plugins.<name>] table (Options.Config)
+// against the config schema it declared, as the host does when it starts.
+func (c *checker) config() {
+	const name = "config"
+	desc := c.plugin.Description()
+	plugin := plugins.NameOf(c.path)
+	schema := desc.GetConfigSchema()
+	if schema == nil {
+		c.rep.add(name, Pass, 0, "no config schema declared: the host passes [plugins.%s] on unchecked (declare one, and a typo in the table shows when the worker starts)", plugin)
+		return
+	}
+	if problems := plugins.ConfigProblems(plugin, schema, c.opts.Config); len(problems) > 0 {
+		c.rep.add(name, Fail, 0, "%s", strings.Join(problems, "; "))
+		return
+	}
+	var keys []string
+	for _, k := range schema.GetKeys() {
+		keys = append(keys, k.GetName())
+	}
+	slices.Sort(keys)
+	switch {
+	case len(keys) == 0:
+		c.rep.add(name, Pass, 0, "takes no [plugins.%s] table", plugin)
+	case len(c.opts.Config) == 0:
+		c.rep.add(name, Pass, 0, "[plugins.%s] accepts %s; none given", plugin, strings.Join(keys, ", "))
+	default:
+		c.rep.add(name, Pass, 0, "[plugins.%s] accepts %s; the table given fits", plugin, strings.Join(keys, ", "))
+	}
 }
 
 // ensure returns a running plugin, starting it again if it exited.

@@ -43,8 +43,10 @@ func TestMain(m *testing.M) {
 func TestCheck(t *testing.T) {
 	cases := []struct {
 		name, plugin, mode string
-		fails              []string // the checks that must fail
-		mayFail            []string // checks that may fail too, depending on timing
+		config             map[string]any    // the [plugins.<name>] table
+		fails              []string          // the checks that must fail
+		mayFail            []string          // checks that may fail too, depending on timing
+		details            map[string]string // check name -> what its detail must say
 	}{
 		{name: "the Go SDK's exec plugin", plugin: "exec"},
 		{name: "the smallest Go plugin (examples/hello-plugin)", plugin: "hello"},
@@ -53,14 +55,26 @@ func TestCheck(t *testing.T) {
 		{name: "cancel ignored", plugin: "foreign", mode: "ignore-cancel", fails: []string{"cancel spawn"}},
 		{name: "a process escapes", plugin: "foreign", mode: "leak", fails: []string{"leaves no process behind"}, mayFail: []string{"cancel spawn"}},
 		{name: "malformed events", plugin: "foreign", mode: "bad-events", fails: []string{"events count"}},
-		{name: "invalid description", plugin: "foreign", mode: "bad-schema", fails: []string{"describe"}},
+		{name: "invalid description", plugin: "foreign", mode: "bad-schema", fails: []string{"describe"},
+			details: map[string]string{"describe": `config key "root" is described twice; config key "depth": default expected an integer, got a boolean`}},
+		{name: "an SDK plugin that takes no table", plugin: "exec", config: map[string]any{"shell": "bash"}, fails: []string{"config"},
+			details: map[string]string{"config": `[plugins.exec] in cajon.toml: unknown key "shell": plugin exec takes no configuration`}},
+		{name: "a plugin without the SDK that negotiates", plugin: "foreign", mode: "negotiate", config: map[string]any{"root": "/srv", "depth": int64(3)},
+			details: map[string]string{
+				"describe": `capabilities: previews; warning: plugin foreign: command "count": parameter "note" declares no type`,
+				"config":   "[plugins.foreign] accepts depth, labels, root; the table given fits",
+			}},
+		{name: "its table with a typo", plugin: "foreign", mode: "negotiate", config: map[string]any{"root": "/srv", "dpeth": 3}, fails: []string{"config"},
+			details: map[string]string{"config": `unknown key "dpeth" (did you mean "depth"?); plugin foreign accepts depth, labels, root`}},
+		{name: "an old plugin's table is not judged", plugin: "foreign", config: map[string]any{"anything": 1},
+			details: map[string]string{"config": "no config schema declared: the host passes [plugins.foreign] on unchecked"}},
 		{name: "no result", plugin: "foreign", mode: "no-result", fails: []string{"run count", "run spawn"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("CAJON_FOREIGN_MODE", tc.mode)
 			path := filepath.Join(pluginDir, "cajon-plugin-"+tc.plugin)
-			rep := conformance.Run(context.Background(), path, conformance.Options{Grace: 2 * time.Second})
+			rep := conformance.Run(context.Background(), path, conformance.Options{Grace: 2 * time.Second, Config: tc.config})
 			var table bytes.Buffer
 			if err := rep.WriteTable(&table); err != nil {
 				t.Fatal(err)
@@ -79,6 +93,11 @@ func TestCheck(t *testing.T) {
 			for _, got := range failed {
 				if !slices.Contains(tc.fails, got) && !slices.Contains(tc.mayFail, got) {
 					t.Errorf("check %q failed", got)
+				}
+			}
+			for check, want := range tc.details {
+				if c, ok := rep.Find(check); !ok || !strings.Contains(c.Detail, want) {
+					t.Errorf("check %q says %q, want it to say %q", check, c.Detail, want)
 				}
 			}
 			if rep.Failed() != (len(tc.fails) > 0) {

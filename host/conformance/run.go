@@ -308,9 +308,9 @@ func describeProblems(d *pluginv1.DescribeResponse, fileName string) []string {
 				ps = append(ps, fmt.Sprintf("command %q: parameter %q is described twice", cn, pn))
 			}
 			params[pn] = true
-			if _, known := pluginv1.ParamType_name[int32(p.GetType())]; !known {
-				ps = append(ps, fmt.Sprintf("command %q: parameter %q has type %d, which this host does not know", cn, pn, p.GetType()))
-			} else if def := p.GetDefaultValue(); def != nil {
+			// A type this host does not know is a warning (DescribeWarnings),
+			// and its default the plugin's to judge.
+			if def := p.GetDefaultValue(); def != nil {
 				if err := wire.CheckValue(p.GetType(), def.AsInterface()); err != nil {
 					ps = append(ps, fmt.Sprintf("command %q: parameter %q: default %v", cn, pn, err))
 				}
@@ -320,6 +320,22 @@ func describeProblems(d *pluginv1.DescribeResponse, fileName string) []string {
 			// The host's own check of a job's parameters.
 			if err := wire.CheckParams(c, ex.AsMap(), true); err != nil {
 				ps = append(ps, fmt.Sprintf("the example does not fit the parameters: %v", err))
+			}
+		}
+	}
+	keys := map[string]bool{}
+	for _, k := range d.GetConfigSchema().GetKeys() {
+		kn := k.GetName()
+		switch {
+		case kn == "":
+			ps = append(ps, "the config schema has a key without a name")
+		case keys[kn]:
+			ps = append(ps, fmt.Sprintf("config key %q is described twice", kn))
+		}
+		keys[kn] = true
+		if def := k.GetDefaultValue(); def != nil {
+			if err := wire.CheckValue(k.GetType(), def.AsInterface()); err != nil {
+				ps = append(ps, fmt.Sprintf("config key %q: default %v", kn, err))
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // describeCache remembers each plugin binary's Describe answer, keyed by its
@@ -15,9 +16,27 @@ import (
 // unchanged plugin without starting it: plugins start only when a command
 // needs them, and a worker with four plugins starts in milliseconds with only
 // its own memory in use.
+//
+// An answer is the plugin's reply to one DescribeRequest (the host's version
+// and features), so the file records the request its answers replied to: a
+// host that asks differently (another version, a new feature) starts afresh,
+// as it does with a file of another format.
 type describeCache struct {
 	path    string
+	request *pluginv1.DescribeRequest
 	entries map[string]cacheEntry
+}
+
+// cacheFormat is the version of the cache file's layout. 1 was a bare map
+// of entries, from before the negotiation; its answers lack the new fields.
+const cacheFormat = 2
+
+// cacheFile is the cache file's layout.
+type cacheFile struct {
+	Format int `json:"format"`
+	// Request is the DescribeRequest the entries answered (protojson).
+	Request json.RawMessage       `json:"request"`
+	Entries map[string]cacheEntry `json:"entries"`
 }
 
 type cacheEntry struct {
@@ -26,16 +45,28 @@ type cacheEntry struct {
 	Describe json.RawMessage `json:"describe"`
 }
 
-// loadDescribeCache reads the cache file; a missing or unreadable file is an
-// empty cache (it is only an optimisation).
-func loadDescribeCache(path string) *describeCache {
-	c := &describeCache{path: path, entries: map[string]cacheEntry{}}
+// loadDescribeCache reads the cache file of answers to req; a missing or
+// unreadable file, one of another format or one that answered another
+// request is an empty cache (it is only an optimisation).
+func loadDescribeCache(path string, req *pluginv1.DescribeRequest) *describeCache {
+	c := &describeCache{path: path, request: req, entries: map[string]cacheEntry{}}
 	if path == "" {
 		return c
 	}
-	if raw, err := os.ReadFile(path); err == nil {
-		_ = json.Unmarshal(raw, &c.entries)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return c
 	}
+	var f cacheFile
+	if json.Unmarshal(raw, &f) != nil || f.Format != cacheFormat || f.Entries == nil {
+		return c
+	}
+	// Compared as messages: protojson's text is not stable byte for byte.
+	var asked pluginv1.DescribeRequest
+	if protojson.Unmarshal(f.Request, &asked) != nil || !proto.Equal(&asked, req) {
+		return c
+	}
+	c.entries = f.Entries
 	return c
 }
 
@@ -76,16 +107,32 @@ func (c *describeCache) save(keep map[string]bool) error {
 			delete(c.entries, p)
 		}
 	}
-	raw, err := json.MarshalIndent(c.entries, "", "  ")
+	req, err := protojson.Marshal(c.request)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+	raw, err := json.MarshalIndent(cacheFile{Format: cacheFormat, Request: req, Entries: c.entries}, "", "  ")
+	if err != nil {
 		return err
 	}
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+	// State files are private (0600 in a 0700 folder), like the rest of
+	// state_dir. A fresh temporary file each time, so the renamed file has
+	// that mode even where an older cajon wrote it 0644.
+	dir := filepath.Dir(c.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return os.Rename(tmp, c.path)
+	tmp, err := os.CreateTemp(dir, ".plugins-described-*.tmp") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), c.path)
 }

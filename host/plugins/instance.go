@@ -65,7 +65,8 @@ func (clientSide) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc
 }
 
 // startInstance launches the plugin binary at path, connects and describes
-// it. A non-nil secure makes go-plugin check the binary's digest first.
+// it (the negotiation: negotiate.go). A non-nil secure makes go-plugin check
+// the binary's digest first.
 func startInstance(ctx context.Context, name, path string, secure *goplugin.SecureConfig, logger hclog.Logger) (*instance, error) {
 	stamp, err := stampOf(path)
 	if err != nil {
@@ -132,7 +133,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	inst.rpc = raw.(pluginv1.PluginClient)
 	dctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	info, err := inst.rpc.Describe(dctx, &pluginv1.DescribeRequest{})
+	info, err := inst.rpc.Describe(dctx, describeRequest())
 	if err != nil {
 		inst.kill(ctx)
 		return nil, fmt.Errorf("plugin %s (%s): Describe failed: %w", name, path, err)

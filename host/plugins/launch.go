@@ -74,7 +74,8 @@ func (l *Launched) Kill(ctx context.Context) { l.inst.kill(ctx) }
 
 // AbortDeadline is how long the host waits, after asking a plugin to abort a
 // command with the given grace, for the plugin's canceled result before it
-// kills the plugin with its tree.
+// kills the plugin with its tree: longer than the plugin's own abort takes
+// (grace, then proctree's kill, then its result; see stopMargin).
 func AbortDeadline(grace time.Duration) time.Duration { return grace + stopMargin }
 
 // ExitWait is how long a plugin has to exit by itself after its lifeline

@@ -15,12 +15,31 @@ type Plugin struct {
 	path string
 	reg  *Registry
 
+	// starting lets one acquire at a time start the plugin; the others wait
+	// for it and use what it started. It is held across a launch, so nothing
+	// else takes it: lookups and status reports only take mu.
+	starting chan struct{}
+
 	mu   sync.Mutex
 	cur  *instance                  // nil when not running
 	info *pluginv1.DescribeResponse // latest description
 	// lost: the last process crashed or was killed, so the next start is
 	// a restart (for the observer).
 	lost bool
+	// refused is the description of a version of the binary whose commands
+	// conflict with another plugin's; it is not started again while the
+	// conflict lasts.
+	refused *refusal
+}
+
+// refusal is a binary version that was started once and refused.
+type refusal struct {
+	stamp fileStamp
+	info  *pluginv1.DescribeResponse
+}
+
+func newPlugin(r *Registry, name, path string) *Plugin {
+	return &Plugin{name: name, path: path, reg: r, starting: make(chan struct{}, 1)}
 }
 
 // running returns the current instance, nil when the plugin is not running.
@@ -41,24 +60,67 @@ func (p *Plugin) describe() *pluginv1.DescribeResponse {
 // is not running, has crashed, or its binary changed on disk. Every
 // successful acquire must be paired with release(inst).
 func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
+	if inst, err := p.reuse(); inst != nil || err != nil {
+		return inst, err
+	}
+	select {
+	case p.starting <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("plugin %s: gave up waiting for it to start: %w", p.name, ctx.Err())
+	}
+	defer func() { <-p.starting }()
+	// Another acquire may have started it while this one waited.
+	if inst, err := p.reuse(); inst != nil || err != nil {
+		return inst, err
+	}
+	return p.start(ctx)
+}
+
+// reuse returns the current instance for one more run, or nil when there is
+// none to use: not started, exited, or its binary changed on disk (then it is
+// retired: it finishes its runs and stops).
+func (p *Plugin) reuse() (*instance, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if inst := p.cur; inst != nil {
-		stamp, err := stampOf(p.path)
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("plugin %s: binary %s is gone: %w", p.name, p.path, err)
-		case inst.exited():
-			p.reg.log.Warn("plugin had exited; starting it again", "plugin", p.name)
-			p.reg.crashed(p.name)
-			p.cur, p.lost = nil, true
-		case stamp != inst.stamp:
-			p.reg.log.Info("plugin binary changed on disk; starting the new one", "plugin", p.name, "path", p.path)
-			p.retireLocked(inst)
-			p.cur = nil
-		default:
-			inst.use()
-			return inst, nil
+	inst := p.cur
+	if inst == nil {
+		return nil, nil
+	}
+	stamp, err := stampOf(p.path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("plugin %s: binary %s is gone: %w", p.name, p.path, err)
+	case inst.exited():
+		p.reg.log.Warn("plugin had exited; starting it again", "plugin", p.name)
+		p.reg.crashed(p.name)
+		p.cur, p.lost = nil, true
+		return nil, nil
+	case stamp != inst.stamp:
+		p.reg.log.Info("plugin binary changed on disk; starting the new one", "plugin", p.name, "path", p.path)
+		p.retireLocked(inst)
+		p.cur = nil
+		return nil, nil
+	}
+	inst.use()
+	return inst, nil
+}
+
+// start launches the plugin binary; the caller holds p.starting. A version
+// whose commands conflict with another plugin's is stopped again and refused,
+// now and at every later acquire, until the binary or the other plugin
+// changes.
+func (p *Plugin) start(ctx context.Context) (*instance, error) {
+	stamp, err := stampOf(p.path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: binary %s is gone: %w", p.name, p.path, err)
+	}
+	p.mu.Lock()
+	refused, lost := p.refused, p.lost
+	p.mu.Unlock()
+	if refused != nil && refused.stamp == stamp {
+		// Judged again without starting it: the other plugin may have changed.
+		if err := p.reg.adopt(p, refused.info); err != nil {
+			return nil, err
 		}
 	}
 	// The binary may have changed since the registry opened: judge it again.
@@ -73,37 +135,26 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.reg.started(p.name, p.lost)
-	p.lost = false
+	p.reg.started(p.name, lost)
 	if inst.info.GetName() != p.name {
 		inst.kill(ctx)
 		return nil, fmt.Errorf("plugin binary %s says its name is %q; rename the file to cajon-plugin-%s", p.path, inst.info.GetName(), inst.info.GetName())
 	}
-	changed := p.info != nil && !sameCommands(p.info, inst.info)
-	p.cur, p.info = inst, inst.info
-	inst.use()
-	if changed && p.reg.plugins[p.name] == p {
-		p.mu.Unlock()
-		err := p.reg.rebuild()
-		p.mu.Lock()
-		if err != nil {
-			p.releaseLocked(inst)
+	// While the registry opens, its command map is built once at the end.
+	if p.reg.plugins[p.name] == p {
+		if err := p.reg.adopt(p, inst.info); err != nil {
+			inst.stop()
+			p.mu.Lock()
+			p.refused, p.lost = &refusal{stamp: inst.stamp, info: inst.info}, false
+			p.mu.Unlock()
 			return nil, err
 		}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cur, p.info, p.lost, p.refused = inst, inst.info, false, nil
+	inst.use()
 	return inst, nil
-}
-
-func sameCommands(a, b *pluginv1.DescribeResponse) bool {
-	if len(a.GetCommands()) != len(b.GetCommands()) {
-		return false
-	}
-	for i := range a.GetCommands() {
-		if a.GetCommands()[i].GetName() != b.GetCommands()[i].GetName() {
-			return false
-		}
-	}
-	return true
 }
 
 // release marks one run on inst as done and arms the idle timer.
@@ -185,6 +236,9 @@ func (p *Plugin) process() (Process, bool) {
 }
 
 func (p *Plugin) close() {
+	// A start in progress ends first, so its process is stopped too.
+	p.starting <- struct{}{}
+	defer func() { <-p.starting }()
 	p.mu.Lock()
 	inst := p.cur
 	p.cur = nil

@@ -51,6 +51,12 @@ type Registry struct {
 	log     hclog.Logger
 	plugins map[string]*Plugin // by plugin name
 	notes   []string
+	// stopReaping ends the reaping of orphans begun by Open.
+	stopReaping func()
+
+	closeOnce sync.Once
+	// found names every plugin binary found, sorted, those left out too.
+	found []string
 
 	mu       sync.RWMutex
 	commands map[string]*Plugin // by command name
@@ -66,6 +72,10 @@ type CommandInfo struct {
 // and builds the registry. Two plugins that claim the same command are an
 // error naming both. A plugin that fails to start is left out and reported by
 // Notes, so one broken plugin does not take the worker down.
+//
+// Open makes the process a child subreaper (Linux) and reaps orphans until
+// Close: the sweep after a plugin crash needs the crashed plugin's
+// processes to reparent to the host.
 func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
@@ -74,18 +84,24 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		opts.ProcessLogger = hclog.NewNullLogger()
 	}
 	r := &Registry{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}, commands: map[string]*Plugin{}}
-	found, notes := r.trusted(discover(opts.Dirs))
+	r.stopReaping = becomeSubreaper(r.log)
+	all, notes := discover(opts.Dirs)
+	for _, c := range all {
+		r.found = append(r.found, c.name)
+	}
+	sort.Strings(r.found)
+	found, notes := r.trusted(all, notes)
 	r.notes = notes
 
 	// Plugins whose binary is unchanged since they last described themselves
 	// are not started; the others start side by side (cold start is
 	// dominated by process start-up).
-	cache := loadDescribeCache(opts.DescribeCache)
+	cache := loadDescribeCache(opts.DescribeCache, describeRequest())
 	var wg sync.WaitGroup
 	errs := make([]error, len(found))
 	ps := make([]*Plugin, len(found))
 	for i, c := range found {
-		ps[i] = &Plugin{name: c.name, path: c.path, reg: r}
+		ps[i] = newPlugin(r, c.name, c.path)
 		if d := cache.lookup(c.path); d != nil && d.GetName() == c.name {
 			ps[i].info = d
 			continue
@@ -109,6 +125,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 			continue
 		}
 		r.plugins[p.name] = p
+		r.notes = append(r.notes, DescribeWarnings(p.describe())...)
 		keep[p.path] = true
 		if inst := p.running(); inst != nil {
 			cache.store(p.path, inst.stamp, inst.info)
@@ -140,8 +157,44 @@ func (r *Registry) trusted(found []candidate, notes []string) ([]candidate, []st
 	return kept, append(notes, missingPinned(r.opts.SHA256, seen)...)
 }
 
-// rebuild recomputes the command map from the plugins' latest descriptions.
+// rebuild computes the command map from the plugins' descriptions, once,
+// when the registry opens.
 func (r *Registry) rebuild() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	commands, conflicts := r.commandsOf(nil, nil)
+	if len(conflicts) > 0 {
+		return fmt.Errorf("plugin conflict: %s; remove or rename one of them", strings.Join(conflicts, "; "))
+	}
+	r.commands = commands
+	return nil
+}
+
+// adopt makes info the description of p, a plugin whose binary changed, and
+// maps the commands anew; when its commands conflict with another plugin's,
+// nothing changes and the error names both plugins, their binaries and the
+// command. Adopts are serialised (r.mu), so two plugins replaced at once are
+// judged one after the other.
+func (r *Registry) adopt(p *Plugin, info *pluginv1.DescribeResponse) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	commands, conflicts := r.commandsOf(p, info)
+	if len(conflicts) > 0 {
+		return fmt.Errorf("plugin %s is not used: its binary %s changed, and now %s; remove the command from one of them (cajon takes the fixed binary at the next command, no restart needed)",
+			p.name, p.path, strings.Join(conflicts, "; "))
+	}
+	p.mu.Lock()
+	p.info = info
+	p.mu.Unlock()
+	r.commands = commands
+	return nil
+}
+
+// commandsOf maps each command to its plugin, from the plugins' latest
+// descriptions, or info for plugin p (when not nil). Two plugins that claim
+// the same command are a conflict, described naming both. Call with r.mu
+// held.
+func (r *Registry) commandsOf(p *Plugin, info *pluginv1.DescribeResponse) (map[string]*Plugin, []string) {
 	commands := map[string]*Plugin{}
 	names := make([]string, 0, len(r.plugins))
 	for name := range r.plugins {
@@ -150,28 +203,26 @@ func (r *Registry) rebuild() error {
 	sort.Strings(names)
 	var conflicts []string
 	for _, name := range names {
-		p := r.plugins[name]
-		for _, c := range p.describe().GetCommands() {
+		q := r.plugins[name]
+		desc := info
+		if q != p {
+			desc = q.describe()
+		}
+		for _, c := range desc.GetCommands() {
 			if other, dup := commands[c.GetName()]; dup {
 				conflicts = append(conflicts, fmt.Sprintf("command %q is provided by both plugin %q (%s) and plugin %q (%s)",
-					c.GetName(), other.name, other.path, p.name, p.path))
+					c.GetName(), other.name, other.path, q.name, q.path))
 				continue
 			}
-			commands[c.GetName()] = p
+			commands[c.GetName()] = q
 		}
 	}
-	if len(conflicts) > 0 {
-		return fmt.Errorf("plugin conflict: %s; remove or rename one of them", strings.Join(conflicts, "; "))
-	}
-	r.mu.Lock()
-	r.commands = commands
-	r.mu.Unlock()
-	return nil
+	return commands, conflicts
 }
 
 // Notes are problems found while discovering plugins that did not stop the
 // registry: unreadable folders, binaries that are not executable, plugins
-// that failed to start.
+// that failed to start, doubtful descriptions (DescribeWarnings).
 func (r *Registry) Notes() []string { return append([]string(nil), r.notes...) }
 
 // Plugins returns the working plugins' descriptions, sorted by name.
@@ -299,7 +350,7 @@ func (r *Registry) Running() []string {
 	return out
 }
 
-// Close stops every plugin process.
+// Close stops every plugin process, then the reaping of orphans.
 func (r *Registry) Close() {
 	var wg sync.WaitGroup
 	for _, p := range r.plugins {
@@ -307,4 +358,9 @@ func (r *Registry) Close() {
 		go func() { defer wg.Done(); p.close() }()
 	}
 	wg.Wait()
+	r.closeOnce.Do(func() {
+		if r.stopReaping != nil {
+			r.stopReaping()
+		}
+	})
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/testbin"
-	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 )
 
@@ -46,11 +45,13 @@ func TestMain(m *testing.M) {
 	if err := os.Rename(filepath.Join(dir, "plugins", "cajon-plugin-foreign"), filepath.Join(foreignDir, "cajon-plugin-foreign")); err != nil {
 		panic(err)
 	}
-	// Like the cajon host: orphans of crashed plugins reparent to us.
-	if err := proctree.SetSubreaper(); err != nil {
+	if err := buildClashPlugins(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// No proctree.SetSubreaper here: Open must make the process one, or
+	// TestCrashWithATreeLeavesNothing finds the crashed plugin's orphans gone
+	// to init (and TestOpenMakesTheHostASubreaper fails).
 	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)

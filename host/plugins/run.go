@@ -9,16 +9,33 @@ import (
 	"os"
 	"time"
 
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/process"
 	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// stopMargin is how long past its grace period a plugin may take to confirm
-// an abort before the host kills the plugin and its whole tree.
-const stopMargin = 5 * time.Second
+// Abort timing. After the host's Cancel, in this order:
+//
+//  1. the plugin sends SIGTERM to the command's tree and waits its grace;
+//  2. it kills what is left, sweeping for at most proctree.KillTimeout;
+//  3. it reads the command's last output and sends its canceled Result:
+//     sdk/process waits at most 1 s for a leader that survived SIGKILL and
+//     2 s for the output (default drain), and the Result crosses gRPC.
+//
+// The host waits grace + stopMargin for that Result, stopMargin being
+// proctree.KillTimeout + abortSlack with abortSlack longer than step 3, so a
+// plugin that keeps to the protocol always reports its own canceled before
+// the host would kill it (TestAbortTimingOrder).
+const (
+	abortSlack = 5 * time.Second
+	stopMargin = proctree.KillTimeout + abortSlack
+)
+
+// cancelCallTimeout bounds the Cancel call itself, which only starts the
+// abort: a plugin that does not answer it is killed at once.
+const cancelCallTimeout = 5 * time.Second
 
 // Request is one command to run.
 type Request struct {
@@ -70,8 +87,8 @@ type Events func(*pluginv1.RunEvent)
 
 // Run executes one command through its plugin and returns how it ended. When
 // ctx is cancelled the command is aborted: the plugin kills its process tree
-// and confirms; a plugin that does not confirm within grace + 5 s is killed
-// with its whole tree. A plugin crash fails only this command.
+// and confirms; a plugin that does not confirm within AbortDeadline(grace)
+// is killed with its whole tree. A plugin crash fails only this command.
 func (r *Registry) Run(ctx context.Context, req Request, events Events) Result {
 	if r.opts.Observer != nil {
 		return r.observedRun(ctx, req, events)
@@ -95,6 +112,9 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 	}
 	inst, err := p.acquire(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return Result{Status: Canceled, Message: "aborted before it started: " + err.Error()}
+		}
 		return Result{Status: Failed, Message: err.Error()}
 	}
 	defer p.release(inst)
@@ -107,7 +127,7 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 	defer stopStream()
 	grace := req.Grace
 	if grace <= 0 {
-		grace = sdk.DefaultGrace
+		grace = process.DefaultGrace // what the plugin takes for 0
 	}
 	stream, err := inst.rpc.Run(streamCtx, rreq)
 	if err != nil {
@@ -153,16 +173,16 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 			if abortedAt != nil {
 				*abortedAt = time.Now()
 			}
-			cctx, cancel := context.WithTimeout(context.Background(), stopMargin)
+			cctx, cancel := context.WithTimeout(context.Background(), cancelCallTimeout)
 			_, cerr := inst.rpc.Cancel(cctx, &pluginv1.CancelRequest{RunId: rreq.GetRunId()})
 			cancel()
 			if cerr != nil {
 				r.log.Warn("could not ask plugin to abort; killing it", "plugin", p.name, "error", cerr)
 				return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not accept the abort (%v)", p.name, cerr))
 			}
-			deadline = time.After(grace + stopMargin)
+			deadline = time.After(AbortDeadline(grace))
 		case <-deadline:
-			return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not finish aborting command %q within %s", p.name, req.Command, grace+stopMargin))
+			return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not finish aborting command %q within %s", p.name, req.Command, AbortDeadline(grace)))
 		}
 	}
 }
@@ -262,7 +282,7 @@ func resultOf(res *pluginv1.Result) Result {
 // no longer running it.
 func (r *Registry) broken(ctx context.Context, p *Plugin, inst *instance, req Request, grace time.Duration, cause error) Result {
 	// Without a run id the plugin's run cannot be asked about.
-	if req.RunID == "" || inst.exited() || !r.runGone(inst, req.RunID, grace+stopMargin) {
+	if req.RunID == "" || inst.exited() || !r.runGone(inst, req.RunID, AbortDeadline(grace)) {
 		return r.lost(ctx, p, inst, req, cause)
 	}
 	msg := fmt.Sprintf("plugin %q broke off command %q: %v (the plugin itself is fine and goes on with its other commands)", p.name, req.Command, cause)
@@ -284,7 +304,7 @@ func (r *Registry) broken(ctx context.Context, p *Plugin, inst *instance, req Re
 func (r *Registry) runGone(inst *instance, runID string, wait time.Duration) bool {
 	deadline := time.Now().Add(wait)
 	for {
-		cctx, cancel := context.WithTimeout(context.Background(), stopMargin)
+		cctx, cancel := context.WithTimeout(context.Background(), cancelCallTimeout)
 		resp, err := inst.rpc.Cancel(cctx, &pluginv1.CancelRequest{RunId: runID})
 		cancel()
 		switch {

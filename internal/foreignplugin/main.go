@@ -32,6 +32,7 @@ import (
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -43,6 +44,9 @@ const (
 	// envMarker names a file the plugin writes "lifeline" into when it exits
 	// because its lifeline closed.
 	envMarker = "CAJON_FOREIGN_MARKER"
+	// envDescribed names a file the plugin writes the host's DescribeRequest
+	// into (protojson), so tests see what crossed the wire.
+	envDescribed = "CAJON_FOREIGN_DESCRIBED"
 )
 
 // The modes.
@@ -54,6 +58,12 @@ const (
 	modeBadEvents      = "bad-events"      // count sends malformed events
 	modeBadSchema      = "bad-schema"      // Describe is invalid
 	modeNoResult       = "no-result"       // count ends its stream without a Result
+
+	// modeNegotiate answers the fields of the negotiation (typed
+	// capabilities, a config schema) and declares parameters without a type
+	// and of a type newer than the host. The other modes answer as a plugin
+	// built before the negotiation does: without them.
+	modeNegotiate = "negotiate"
 )
 
 func main() {
@@ -161,7 +171,16 @@ type plugin struct {
 	runs map[string]context.CancelFunc
 }
 
-func (p *plugin) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
+func (p *plugin) Describe(_ context.Context, req *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
+	if f := os.Getenv(envDescribed); f != "" {
+		raw, err := protojson.Marshal(req)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(f, raw, 0o600); err != nil {
+			return nil, err
+		}
+	}
 	integer := func(name string, def float64, desc string) *pluginv1.ParamSpec {
 		return &pluginv1.ParamSpec{Name: name, Type: pluginv1.ParamType_PARAM_TYPE_INTEGER, DefaultValue: structpb.NewNumberValue(def), Description: desc}
 	}
@@ -181,9 +200,24 @@ func (p *plugin) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1
 			},
 		},
 	}
-	if p.mode == modeBadSchema {
+	switch p.mode {
+	case modeBadSchema:
 		resp.Commands[1].Name = "count"
 		resp.Commands[0].Params[0].DefaultValue = structpb.NewStringValue("five")
+		resp.ConfigSchema = &pluginv1.ConfigSchema{Keys: []*pluginv1.ParamSpec{
+			{Name: "root", Type: pluginv1.ParamType_PARAM_TYPE_STRING},
+			{Name: "root", Type: pluginv1.ParamType_PARAM_TYPE_STRING},
+			integer("depth", 2, "")}}
+		resp.ConfigSchema.Keys[2].DefaultValue = structpb.NewBoolValue(true)
+	case modeNegotiate:
+		resp.TypedCapabilities = &pluginv1.Capabilities{Previews: true}
+		resp.ConfigSchema = &pluginv1.ConfigSchema{Keys: []*pluginv1.ParamSpec{
+			{Name: "root", Type: pluginv1.ParamType_PARAM_TYPE_STRING, Required: true, Description: "Folder the counts are written under."},
+			integer("depth", 2, "How deep to count."),
+			{Name: "labels", Type: pluginv1.ParamType_PARAM_TYPE_STRING_MAP, Description: "Labels for the log."}}}
+		resp.Commands[0].Params = append(resp.Commands[0].Params,
+			&pluginv1.ParamSpec{Name: "note", Description: "Declared without a type."},
+			&pluginv1.ParamSpec{Name: "colour", Type: pluginv1.ParamType(99), Description: "A type from a newer plugin.proto."})
 	}
 	return resp, nil
 }

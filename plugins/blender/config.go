@@ -10,33 +10,35 @@ import (
 	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
 )
 
-// config is the plugin's [plugins.blender] table in cajon.toml.
+// config is the plugin's [plugins.blender] table in cajon.toml; the plugin
+// declares it to the host (sdk.ConfigOf), which checks the table when the
+// worker starts.
 type config struct {
 	// Exe is the Blender to run when the task does not name one (or names
 	// just "blender"): a path, or a name looked up in PATH.
-	Exe string `json:"exe"`
+	Exe string `json:"exe" desc:"Blender to run when a task names none (or just \"blender\"): a path, or a name looked up in PATH; empty = blender in PATH."`
 	// FailOnErrorLines fails the task when Blender prints an error line
 	// ("Error: ...", a Python traceback) even if it exits with status 0.
-	FailOnErrorLines bool `json:"fail_on_error_lines"`
+	FailOnErrorLines bool `json:"fail_on_error_lines" desc:"Fail the task when Blender prints an error line (Error: ..., a Python traceback), even if it exits 0."`
 	// FailOnMissingFiles fails the task when Blender cannot open a file the
 	// scene needs (a linked library, the blend file).
-	FailOnMissingFiles bool `json:"fail_on_missing_files"`
+	FailOnMissingFiles bool `json:"fail_on_missing_files" desc:"Fail the task when Blender cannot open a file the scene needs (a linked library, the blend file)."`
 	// Previews makes a small JPEG of each rendered frame for the host.
-	Previews bool `json:"previews"`
+	Previews bool `json:"previews" desc:"Make a small JPEG preview of each rendered frame for the Manager."`
 	// PreviewFFmpeg is the ffmpeg that makes the previews of EXR and TIFF
 	// frames (a path, or a name looked up in PATH); "" or a missing ffmpeg
 	// means those frames get none. PNG and JPEG frames never need it.
-	PreviewFFmpeg string `json:"preview_ffmpeg"`
+	PreviewFFmpeg string `json:"preview_ffmpeg" desc:"FFmpeg that makes the previews of EXR and TIFF frames (a path, or a name in PATH); empty = none for those."`
 	// WarmSessions keeps a Blender with the scene loaded between the tasks
 	// of a job (warm.go) instead of starting one per task.
-	WarmSessions bool `json:"warm_sessions"`
+	WarmSessions bool `json:"warm_sessions" desc:"Keep a Blender with the scene loaded between the tasks of a job."`
 	// WarmIdle stops a warm Blender that had no task for this long.
-	WarmIdle duration `json:"warm_idle"`
+	WarmIdle duration `json:"warm_idle" type:"string" desc:"Stop a warm Blender that had no task for this long: a Go duration (\"60s\") or seconds."`
 	// WarmMaxTasks stops a warm Blender after this many tasks.
-	WarmMaxTasks int `json:"warm_max_tasks"`
+	WarmMaxTasks int `json:"warm_max_tasks" desc:"Stop a warm Blender after this many tasks."`
 	// WarmMaxRSS stops a warm Blender whose memory, with the scene
 	// reloaded between tasks, is past this.
-	WarmMaxRSS memLimit `json:"warm_max_rss"`
+	WarmMaxRSS memLimit `json:"warm_max_rss" type:"string" desc:"Stop a warm Blender whose memory is past this: \"16GiB\", \"500MB\", \"50%\" of the machine's, bytes, or \"0\" for no limit."`
 }
 
 // defaultConfig is the configuration of a node without a [plugins.blender]
@@ -75,6 +77,12 @@ func (c config) check() error {
 // duration is a time.Duration written as a Go duration string ("60s",
 // "2m30s") or a number of seconds.
 type duration time.Duration
+
+// MarshalJSON writes the duration as UnmarshalJSON reads it ("1m0s"), for
+// the default the plugin declares to the host.
+func (d duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
 
 func (d *duration) UnmarshalJSON(b []byte) error {
 	var v any
@@ -126,6 +134,15 @@ var memUnits = []struct {
 }{
 	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
 	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+// MarshalJSON writes the limit as UnmarshalJSON reads it, "50%" or a number
+// of bytes in quotes, for the default the plugin declares to the host.
+func (m memLimit) MarshalJSON() ([]byte, error) {
+	if m.Percent > 0 {
+		return json.Marshal(m.String())
+	}
+	return json.Marshal(strconv.FormatInt(m.Bytes, 10))
 }
 
 // UnmarshalJSON reads "16GiB", "500MB", "50%" (of the machine's memory),

@@ -16,8 +16,10 @@ func main() { sdk.Serve(plugin(newSessions())) }
 // in-process.
 func plugin(warm *sessions) sdk.Plugin {
 	return sdk.Plugin{
-		Name:    "blender",
-		Version: version,
+		Name:         "blender",
+		Version:      version,
+		Config:       sdk.ConfigOf(defaultConfig()),
+		Capabilities: sdk.Capabilities{Previews: true},
 		Commands: []sdk.Command{
 			sdk.NewCommandWith("blender-render", "blender",
 				"Render with Blender: exe, exeArgs..., argsBefore..., blendfile, args...; progress per frame, outputs and previews.",

@@ -10,6 +10,8 @@ func main() {
 	sdk.Serve(sdk.Plugin{
 		Name:    "exec",
 		Version: "1.0.0",
+		// No [plugins.exec] table: any key in one is a mistake.
+		Config: sdk.ConfigOf(struct{}{}),
 		Commands: []sdk.Command{
 			sdk.NewCommand[Exec]("exec", "misc", "Run a program (no shell) or an inline script with a #! line.").
 				WithExample(map[string]any{"exe": "sh", "args": []any{"-c", "echo hello from sh; sleep 1"}}),

@@ -15,6 +15,7 @@ func plugin() sdk.Plugin {
 	return sdk.Plugin{
 		Name:    "ffmpeg",
 		Version: version,
+		Config:  sdk.ConfigOf(config{}),
 		Commands: []sdk.Command{
 			sdk.NewCommand[FramesToVideo]("frames-to-video", "ffmpeg",
 				"Encode the frames matching inputGlob, in natural order, into outputFile with FFmpeg."),

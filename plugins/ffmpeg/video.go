@@ -28,11 +28,12 @@ type FramesToVideo struct {
 	Args       []string `param:"args" desc:"Arguments after the input, before outputFile, e.g. -c:v h264 -crf 20 -pix_fmt yuv420p -r 24 -y."`
 }
 
-// config is the plugin's [plugins.ffmpeg] table in cajon.toml.
+// config is the plugin's [plugins.ffmpeg] table in cajon.toml, declared to
+// the host (sdk.ConfigOf), which checks the table when the worker starts.
 type config struct {
 	// Exe is the FFmpeg to run when the task does not name one (or names
 	// just "ffmpeg"): a path, or a name looked up in PATH.
-	Exe string `json:"exe"`
+	Exe string `json:"exe" desc:"FFmpeg to run when a task names none (or just \"ffmpeg\"): a path, or a name looked up in PATH; empty = ffmpeg in PATH."`
 }
 
 // errorTail is how many of FFmpeg's last log lines go into a failure message.

@@ -14,6 +14,7 @@ func plugin() sdk.Plugin {
 	return sdk.Plugin{
 		Name:    "files",
 		Version: version,
+		Config:  sdk.ConfigOf(settings{}),
 		Commands: []sdk.Command{
 			sdk.NewCommand[MakeDirectory]("make-directory", "file-management",
 				"Create a folder and its missing parents."),

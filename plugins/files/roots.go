@@ -16,7 +16,7 @@ import (
 type settings struct {
 	// AllowedRoots are the folders the commands may act under; empty means
 	// anywhere, and so does "/".
-	AllowedRoots []string `json:"allowed_roots"`
+	AllowedRoots []string `json:"allowed_roots" desc:"Set by the host from files.allowed_roots (do not set it here): the folders the commands may act under; empty = anywhere."`
 }
 
 // maxLinks bounds the symbolic links followed while resolving one path, as

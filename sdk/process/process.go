@@ -28,7 +28,13 @@ import (
 
 // Defaults for Command's durations.
 const (
+	// DefaultGrace is the time between SIGTERM and SIGKILL when a command is
+	// aborted and no other grace is asked for. It is the one definition of
+	// that default: sdk.DefaultGrace, a plugin's grace when the host sends
+	// none, and the host's kill_grace default are this value.
 	DefaultGrace = 10 * time.Second
+	// DefaultDrain is how long leftovers of a command get after its main
+	// process exited.
 	DefaultDrain = 1 * time.Second
 )
 

@@ -47,9 +47,9 @@ func Tagged(root int, tag string) ([]int, error) {
 }
 
 // killUntilGone kills the trees of the pids find returns until it returns
-// none, ctx ends, or killTimeout passes.
+// none, ctx ends, or KillTimeout passes.
 func killUntilGone(ctx context.Context, find func() ([]int, error)) error {
-	deadline := time.Now().Add(killTimeout)
+	deadline := time.Now().Add(KillTimeout)
 	delay := newPollDelay()
 	for {
 		pids, err := find()

@@ -72,10 +72,13 @@ func tagMatches(value, tag string, family bool) bool {
 	return family && len(value) > len(tag) && value[len(tag)] == '/' && value[:len(tag)] == tag
 }
 
-// Timings of the kill sequence. killTimeout bounds how long Terminate and
-// KillTree keep killing and sweeping before they give up and report survivors.
+// Timings of the kill sequence.
 const (
-	killTimeout  = 5 * time.Second
+	// KillTimeout bounds how long Terminate (after its grace), KillTree and
+	// KillTagged keep killing and sweeping before they give up and report
+	// survivors. The host's wait for an aborted command derives from it
+	// (host/plugins, stopMargin).
+	KillTimeout  = 5 * time.Second
 	minPollDelay = 5 * time.Millisecond
 	maxPollDelay = 100 * time.Millisecond
 )
@@ -205,7 +208,7 @@ polite:
 	}
 
 	g.escalated.Store(true)
-	deadline := time.Now().Add(killTimeout)
+	deadline := time.Now().Add(KillTimeout)
 	delay = newPollDelay()
 	for {
 		live, err = g.sys.sweep()
@@ -219,7 +222,7 @@ polite:
 			}
 			return fmt.Errorf("terminate run %q (leader pid %d): processes %s survived a kill for %s; "+
 				"they are probably stuck in the kernel (uninterruptible I/O, e.g. a hung network file system)",
-				g.tag, g.pid, formatPids(pidsOf(live)), killTimeout)
+				g.tag, g.pid, formatPids(pidsOf(live)), KillTimeout)
 		}
 		g.sys.kill(live) // live is nil when the sweep failed: the process group is still killed
 		time.Sleep(delay.next())

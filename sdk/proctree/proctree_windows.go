@@ -241,7 +241,7 @@ func descendantsIn(parents map[uint32]uint32, root uint32) []int {
 // error that lists the survivors.
 func KillTree(ctx context.Context, pid int) error {
 	targets := map[int]bool{}
-	deadline := time.Now().Add(killTimeout)
+	deadline := time.Now().Add(KillTimeout)
 	delay := newPollDelay()
 	for {
 		parents, err := processParents()

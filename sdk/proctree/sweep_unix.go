@@ -313,7 +313,7 @@ func KillTree(ctx context.Context, pid int) error {
 		return nil // already gone, and its children went to a reaper
 	}
 	s := sweeper{leader: root.key()}
-	deadline := time.Now().Add(killTimeout)
+	deadline := time.Now().Add(KillTimeout)
 	delay := newPollDelay()
 	for {
 		res, err := s.sweep()

@@ -15,6 +15,8 @@ import (
 // TypeName is how a parameter type is named in error messages and docs.
 func TypeName(t pluginv1.ParamType) string {
 	switch t {
+	case pluginv1.ParamType_PARAM_TYPE_UNSPECIFIED:
+		return "any value"
 	case pluginv1.ParamType_PARAM_TYPE_STRING:
 		return "string"
 	case pluginv1.ParamType_PARAM_TYPE_NUMBER:
@@ -28,7 +30,8 @@ func TypeName(t pluginv1.ParamType) string {
 	case pluginv1.ParamType_PARAM_TYPE_STRING_MAP:
 		return "table of strings"
 	default:
-		return "any value"
+		// From a plugin built against a newer plugin.proto.
+		return fmt.Sprintf("value of unknown type %d", t)
 	}
 }
 
@@ -122,6 +125,9 @@ func ScalarText(v any) (text string, ok bool) {
 //   - table of strings: a map[string]string, its values read like list
 //     elements.
 //   - any value: v unchanged.
+//   - a type this package does not know (from a plugin built against a
+//     newer plugin.proto): v unchanged, for the plugin to judge, so that a
+//     new type never makes an older host refuse a job.
 //
 // The error says what was expected and what was found, and for a list or
 // table which element is wrong.
@@ -192,6 +198,8 @@ func NormalizeValue(t pluginv1.ParamType, v any) (any, error) {
 			}
 			return out, nil
 		}
+	default: // a type this host does not know: the plugin's to judge
+		return v, nil
 	}
 	return nil, mismatch()
 }

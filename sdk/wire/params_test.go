@@ -19,6 +19,8 @@ const (
 	tList    = pluginv1.ParamType_PARAM_TYPE_STRING_LIST
 	tMap     = pluginv1.ParamType_PARAM_TYPE_STRING_MAP
 	tAny     = pluginv1.ParamType_PARAM_TYPE_UNSPECIFIED
+	// tUnknown is a type from a plugin built against a newer plugin.proto.
+	tUnknown = pluginv1.ParamType(99)
 )
 
 // TestNormalizeValueReadsJSONLikeTheStockWorker feeds values as a Manager's
@@ -99,6 +101,13 @@ func TestNormalizeValueReadsJSONLikeTheStockWorker(t *testing.T) {
 		{"number where a boolean belongs", tBool, `1`, nil, `expected a boolean, got a number (1)`},
 
 		{"any value is passed on unchanged", tAny, `{"a": [1, null]}`, map[string]any{"a": []any{1.0, nil}}, ""},
+
+		// A type this host does not know: accepted, unchanged, for the
+		// plugin (built against a newer plugin.proto) to judge.
+		{"unknown type: a string", tUnknown, `"24"`, "24", ""},
+		{"unknown type: a table", tUnknown, `{"a": [1, null]}`, map[string]any{"a": []any{1.0, nil}}, ""},
+		{"unknown type: a list with a null", tUnknown, `["a", null]`, []any{"a", nil}, ""},
+		{"unknown type: a fraction", tUnknown, `2.5`, 2.5, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,6 +167,27 @@ func TestNormalizeValueGoShapes(t *testing.T) {
 	}
 }
 
+func TestTypeName(t *testing.T) {
+	tests := []struct {
+		typ  pluginv1.ParamType
+		want string
+	}{
+		{tString, "string"},
+		{tNumber, "number"},
+		{tInteger, "integer"},
+		{tBool, "boolean"},
+		{tList, "list of strings"},
+		{tMap, "table of strings"},
+		{tAny, "any value"},
+		{tUnknown, "value of unknown type 99"},
+	}
+	for _, tt := range tests {
+		if got := wire.TypeName(tt.typ); got != tt.want {
+			t.Errorf("TypeName(%d) = %q, want %q", tt.typ, got, tt.want)
+		}
+	}
+}
+
 func TestScalarTextIsPercentV(t *testing.T) {
 	for in, want := range map[any]string{
 		24.0: "24", 23.976: "23.976", 1e21: "1e+21", 1e20: "1e+20", 1234567.0: "1.234567e+06", 123456.0: "123456", 1e-5: "1e-05",
@@ -183,6 +213,7 @@ func TestNormalizeParams(t *testing.T) {
 		{Name: "fps", Type: tNumber, Required: true, Description: "frames per second"},
 		{Name: "argsBefore", Type: tList},
 		{Name: "args", Type: tList},
+		{Name: "colour", Type: tUnknown, Description: "a type from a newer plugin.proto"},
 	}}
 	tests := []struct {
 		name          string
@@ -196,7 +227,9 @@ func TestNormalizeParams(t *testing.T) {
 		{"missing optional lists stay absent", `{"fps": 24}`, false, map[string]any{"fps": 24.0}, ""},
 		{"null counts as absent", `{"fps": 24, "argsBefore": null}`, false, map[string]any{"fps": 24.0}, ""},
 		{"unknown parameters pass through", `{"fps": 24, "extra": [1]}`, false, map[string]any{"fps": 24.0, "extra": []any{1.0}}, ""},
-		{"unknown parameters refused", `{"fps": 24, "extra": 1}`, true, nil, `unknown parameter "extra" (known: args, argsBefore, exe, fps)`},
+		{"unknown parameters refused", `{"fps": 24, "extra": 1}`, true, nil, `unknown parameter "extra" (known: args, argsBefore, colour, exe, fps)`},
+		{"a parameter of an unknown type passes unchanged", `{"fps": 24, "colour": {"r": 1, "g": "x"}}`, true,
+			map[string]any{"fps": 24.0, "colour": map[string]any{"r": 1.0, "g": "x"}}, ""},
 		{"every problem at once", `{"args": ["-r", {"fps": 24}]}`, false, nil,
 			`command "frames-to-video": parameter "fps" is required (a number: frames per second); parameter "args": expected a list of strings, but element 1 is a table`},
 	}
@@ -232,10 +265,11 @@ func FuzzNormalizeValue(f *testing.F) {
 		for typ := range 7 {
 			f.Add(seed, typ)
 		}
+		f.Add(seed, int(tUnknown))
 	}
 	f.Fuzz(func(t *testing.T, in string, typ int) {
 		var v any
-		if json.Unmarshal([]byte(in), &v) != nil || typ < 0 || typ > 6 {
+		if json.Unmarshal([]byte(in), &v) != nil || typ < 0 || typ > 6 && typ != int(tUnknown) {
 			return
 		}
 		pt := pluginv1.ParamType(typ)
@@ -243,7 +277,7 @@ func FuzzNormalizeValue(f *testing.F) {
 		if (wire.CheckValue(pt, v) == nil) != (err == nil) {
 			t.Fatalf("CheckValue and NormalizeValue disagree on %s as %s", in, wire.TypeName(pt))
 		}
-		if err != nil || pt == tAny {
+		if err != nil || pt == tAny || pt == tUnknown {
 			return
 		}
 		switch pt {

@@ -44,10 +44,15 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ParamType is the JSON type of a parameter or config key. A host accepts a
+// type it does not know (a plugin built against a newer copy of this file),
+// passing its values on unchanged for the plugin to judge.
 type ParamType int32
 
 const (
-	ParamType_PARAM_TYPE_UNSPECIFIED ParamType = 0 // any JSON value
+	// Any JSON value. Left unset by mistake it accepts anything, so the host
+	// warns about a parameter declared without a type.
+	ParamType_PARAM_TYPE_UNSPECIFIED ParamType = 0
 	ParamType_PARAM_TYPE_STRING      ParamType = 1
 	ParamType_PARAM_TYPE_NUMBER      ParamType = 2 // int or float
 	ParamType_PARAM_TYPE_INTEGER     ParamType = 3
@@ -154,11 +159,35 @@ func (x Result_Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Result_Status.Descriptor instead.
 func (Result_Status) EnumDescriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{12, 0}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{14, 0}
 }
 
+// DescribeRequest is the host's side of the negotiation. Hosts built before
+// it send it empty: a plugin must answer an empty request as any other.
 type DescribeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The host's version (`cajon version`), free form; for the plugin's log,
+	// or to work around a known bug of one host version. Empty from old hosts.
+	HostVersion string `protobuf:"bytes,1,opt,name=host_version,json=hostVersion,proto3" json:"host_version,omitempty"`
+	// The protocol features this host speaks, by name. A plugin ignores names
+	// it does not know, and treats a name that is absent as a host without the
+	// feature. Names, not a message of flags: most features are a way the host
+	// reads fields that already exist rather than a field of their own, and a
+	// plugin whose stubs predate a feature can still look for its name. The
+	// names so far:
+	//
+	//	"optional-progress"   the host honours the presence of Progress's
+	//	                      fields (absent = unchanged);
+	//	"total-steps"         RunRequest.total_steps is sent, and Progress is
+	//	                      mapped onto the task's steps as Progress says;
+	//	"unknown-param-types" a ParamType the host does not know is accepted,
+	//	                      and its values are passed on unchanged (older
+	//	                      hosts refuse such a parameter's values);
+	//	"typed-capabilities"  the host reads DescribeResponse.typed_capabilities;
+	//	"config-schema"       the host checks each [plugins.<name>] table
+	//	                      against DescribeResponse.config_schema when it
+	//	                      starts.
+	Features      []string `protobuf:"bytes,2,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -193,6 +222,20 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{0}
 }
 
+func (x *DescribeRequest) GetHostVersion() string {
+	if x != nil {
+		return x.HostVersion
+	}
+	return ""
+}
+
+func (x *DescribeRequest) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
 type DescribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Plugin name, e.g. "exec"; the binary is called cajon-plugin-<name>.
@@ -202,8 +245,19 @@ type DescribeResponse struct {
 	// Version of the Cajon SDK the plugin was built with.
 	SdkVersion string         `protobuf:"bytes,3,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
 	Commands   []*CommandSpec `protobuf:"bytes,4,rep,name=commands,proto3" json:"commands,omitempty"`
-	// Optional features, e.g. "previews". Unknown capabilities are ignored.
-	Capabilities  []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// Capability names, from plugins built before typed_capabilities ("previews").
+	// The host reads them only when typed_capabilities is absent.
+	//
+	// Deprecated: Marked as deprecated in cajon/plugin/v1/plugin.proto.
+	Capabilities []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// What the plugin can do. Absent: an older plugin; the host reads the names
+	// in capabilities instead.
+	TypedCapabilities *Capabilities `protobuf:"bytes,6,opt,name=typed_capabilities,json=typedCapabilities,proto3" json:"typed_capabilities,omitempty"`
+	// The keys the plugin's [plugins.<name>] table in cajon.toml accepts.
+	// Absent: the plugin declares none, and the host passes the table on
+	// unchecked (as hosts before the negotiation did). Present without keys:
+	// the plugin takes no table, and any key in it is an error.
+	ConfigSchema  *ConfigSchema `protobuf:"bytes,7,opt,name=config_schema,json=configSchema,proto3" json:"config_schema,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -266,9 +320,123 @@ func (x *DescribeResponse) GetCommands() []*CommandSpec {
 	return nil
 }
 
+// Deprecated: Marked as deprecated in cajon/plugin/v1/plugin.proto.
 func (x *DescribeResponse) GetCapabilities() []string {
 	if x != nil {
 		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *DescribeResponse) GetTypedCapabilities() *Capabilities {
+	if x != nil {
+		return x.TypedCapabilities
+	}
+	return nil
+}
+
+func (x *DescribeResponse) GetConfigSchema() *ConfigSchema {
+	if x != nil {
+		return x.ConfigSchema
+	}
+	return nil
+}
+
+// Capabilities are optional things a plugin does. Each field's zero value
+// means "does not", so a plugin leaves out what it lacks.
+type Capabilities struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Commands report preview images: small JPEGs in the run's preview folder
+	// (<temp>/cajon-preview/<run id>/, sdk.PreviewFolder), reported as outputs
+	// with MIME type image/jpeg.
+	Previews      bool `protobuf:"varint,1,opt,name=previews,proto3" json:"previews,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Capabilities) Reset() {
+	*x = Capabilities{}
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Capabilities) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Capabilities) ProtoMessage() {}
+
+func (x *Capabilities) ProtoReflect() protoreflect.Message {
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
+func (*Capabilities) Descriptor() ([]byte, []int) {
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Capabilities) GetPreviews() bool {
+	if x != nil {
+		return x.Previews
+	}
+	return false
+}
+
+// ConfigSchema describes a plugin's [plugins.<name>] table, one ParamSpec a
+// key: its name, type, whether it is required, the value the plugin uses
+// when it is absent (default_value, for the docs: the host does not fill it
+// in) and a description. The host checks a table as it checks a command's
+// parameters: a key not listed, a value of the wrong type or a required key
+// that is missing stops the worker at start-up with a message naming it.
+type ConfigSchema struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []*ParamSpec           `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigSchema) Reset() {
+	*x = ConfigSchema{}
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigSchema) ProtoMessage() {}
+
+func (x *ConfigSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigSchema.ProtoReflect.Descriptor instead.
+func (*ConfigSchema) Descriptor() ([]byte, []int) {
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConfigSchema) GetKeys() []*ParamSpec {
+	if x != nil {
+		return x.Keys
 	}
 	return nil
 }
@@ -292,7 +460,7 @@ type CommandSpec struct {
 
 func (x *CommandSpec) Reset() {
 	*x = CommandSpec{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[2]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +472,7 @@ func (x *CommandSpec) String() string {
 func (*CommandSpec) ProtoMessage() {}
 
 func (x *CommandSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[2]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +485,7 @@ func (x *CommandSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandSpec.ProtoReflect.Descriptor instead.
 func (*CommandSpec) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CommandSpec) GetName() string {
@@ -369,7 +537,7 @@ type ParamSpec struct {
 
 func (x *ParamSpec) Reset() {
 	*x = ParamSpec{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[3]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -381,7 +549,7 @@ func (x *ParamSpec) String() string {
 func (*ParamSpec) ProtoMessage() {}
 
 func (x *ParamSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[3]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -394,7 +562,7 @@ func (x *ParamSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParamSpec.ProtoReflect.Descriptor instead.
 func (*ParamSpec) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ParamSpec) GetName() string {
@@ -459,7 +627,7 @@ type RunRequest struct {
 
 func (x *RunRequest) Reset() {
 	*x = RunRequest{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +639,7 @@ func (x *RunRequest) String() string {
 func (*RunRequest) ProtoMessage() {}
 
 func (x *RunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +652,7 @@ func (x *RunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunRequest.ProtoReflect.Descriptor instead.
 func (*RunRequest) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RunRequest) GetJobId() string {
@@ -566,7 +734,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +746,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +759,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CancelRequest) GetRunId() string {
@@ -611,7 +779,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +791,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +804,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CancelResponse) GetFound() bool {
@@ -662,7 +830,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +842,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +855,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RunEvent) GetEvent() isRunEvent_Event {
@@ -786,7 +954,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +966,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +979,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LogLines) GetLines() []string {
@@ -849,7 +1017,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +1029,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +1042,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Progress) GetStepsDone() int64 {
@@ -910,7 +1078,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1090,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1103,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Output) GetPath() string {
@@ -964,7 +1132,7 @@ type ChildProcess struct {
 
 func (x *ChildProcess) Reset() {
 	*x = ChildProcess{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1144,7 @@ func (x *ChildProcess) String() string {
 func (*ChildProcess) ProtoMessage() {}
 
 func (x *ChildProcess) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1157,7 @@ func (x *ChildProcess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChildProcess.ProtoReflect.Descriptor instead.
 func (*ChildProcess) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ChildProcess) GetPid() int64 {
@@ -1024,7 +1192,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1204,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_cajon_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1217,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_cajon_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Result) GetStatus() Result_Status {
@@ -1070,15 +1238,23 @@ var File_cajon_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_cajon_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccajon/plugin/v1/plugin.proto\x12\x0fcajon.plugin.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x11\n" +
-	"\x0fDescribeRequest\"\xbf\x01\n" +
+	"\x1ccajon/plugin/v1/plugin.proto\x12\x0fcajon.plugin.v1\x1a\x1cgoogle/protobuf/struct.proto\"P\n" +
+	"\x0fDescribeRequest\x12!\n" +
+	"\fhost_version\x18\x01 \x01(\tR\vhostVersion\x12\x1a\n" +
+	"\bfeatures\x18\x02 \x03(\tR\bfeatures\"\xd5\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1f\n" +
 	"\vsdk_version\x18\x03 \x01(\tR\n" +
 	"sdkVersion\x128\n" +
-	"\bcommands\x18\x04 \x03(\v2\x1c.cajon.plugin.v1.CommandSpecR\bcommands\x12\"\n" +
-	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\"\xc7\x01\n" +
+	"\bcommands\x18\x04 \x03(\v2\x1c.cajon.plugin.v1.CommandSpecR\bcommands\x12&\n" +
+	"\fcapabilities\x18\x05 \x03(\tB\x02\x18\x01R\fcapabilities\x12L\n" +
+	"\x12typed_capabilities\x18\x06 \x01(\v2\x1d.cajon.plugin.v1.CapabilitiesR\x11typedCapabilities\x12B\n" +
+	"\rconfig_schema\x18\a \x01(\v2\x1d.cajon.plugin.v1.ConfigSchemaR\fconfigSchema\"*\n" +
+	"\fCapabilities\x12\x1a\n" +
+	"\bpreviews\x18\x01 \x01(\bR\bpreviews\">\n" +
+	"\fConfigSchema\x12.\n" +
+	"\x04keys\x18\x01 \x03(\v2\x1a.cajon.plugin.v1.ParamSpecR\x04keys\"\xc7\x01\n" +
 	"\vCommandSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttask_type\x18\x02 \x01(\tR\btaskType\x12 \n" +
@@ -1173,53 +1349,58 @@ func file_cajon_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_cajon_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cajon_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_cajon_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_cajon_plugin_v1_plugin_proto_goTypes = []any{
 	(ParamType)(0),           // 0: cajon.plugin.v1.ParamType
 	(Result_Status)(0),       // 1: cajon.plugin.v1.Result.Status
 	(*DescribeRequest)(nil),  // 2: cajon.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 3: cajon.plugin.v1.DescribeResponse
-	(*CommandSpec)(nil),      // 4: cajon.plugin.v1.CommandSpec
-	(*ParamSpec)(nil),        // 5: cajon.plugin.v1.ParamSpec
-	(*RunRequest)(nil),       // 6: cajon.plugin.v1.RunRequest
-	(*CancelRequest)(nil),    // 7: cajon.plugin.v1.CancelRequest
-	(*CancelResponse)(nil),   // 8: cajon.plugin.v1.CancelResponse
-	(*RunEvent)(nil),         // 9: cajon.plugin.v1.RunEvent
-	(*LogLines)(nil),         // 10: cajon.plugin.v1.LogLines
-	(*Progress)(nil),         // 11: cajon.plugin.v1.Progress
-	(*Output)(nil),           // 12: cajon.plugin.v1.Output
-	(*ChildProcess)(nil),     // 13: cajon.plugin.v1.ChildProcess
-	(*Result)(nil),           // 14: cajon.plugin.v1.Result
-	nil,                      // 15: cajon.plugin.v1.RunRequest.EnvEntry
-	(*structpb.Struct)(nil),  // 16: google.protobuf.Struct
-	(*structpb.Value)(nil),   // 17: google.protobuf.Value
+	(*Capabilities)(nil),     // 4: cajon.plugin.v1.Capabilities
+	(*ConfigSchema)(nil),     // 5: cajon.plugin.v1.ConfigSchema
+	(*CommandSpec)(nil),      // 6: cajon.plugin.v1.CommandSpec
+	(*ParamSpec)(nil),        // 7: cajon.plugin.v1.ParamSpec
+	(*RunRequest)(nil),       // 8: cajon.plugin.v1.RunRequest
+	(*CancelRequest)(nil),    // 9: cajon.plugin.v1.CancelRequest
+	(*CancelResponse)(nil),   // 10: cajon.plugin.v1.CancelResponse
+	(*RunEvent)(nil),         // 11: cajon.plugin.v1.RunEvent
+	(*LogLines)(nil),         // 12: cajon.plugin.v1.LogLines
+	(*Progress)(nil),         // 13: cajon.plugin.v1.Progress
+	(*Output)(nil),           // 14: cajon.plugin.v1.Output
+	(*ChildProcess)(nil),     // 15: cajon.plugin.v1.ChildProcess
+	(*Result)(nil),           // 16: cajon.plugin.v1.Result
+	nil,                      // 17: cajon.plugin.v1.RunRequest.EnvEntry
+	(*structpb.Struct)(nil),  // 18: google.protobuf.Struct
+	(*structpb.Value)(nil),   // 19: google.protobuf.Value
 }
 var file_cajon_plugin_v1_plugin_proto_depIdxs = []int32{
-	4,  // 0: cajon.plugin.v1.DescribeResponse.commands:type_name -> cajon.plugin.v1.CommandSpec
-	5,  // 1: cajon.plugin.v1.CommandSpec.params:type_name -> cajon.plugin.v1.ParamSpec
-	16, // 2: cajon.plugin.v1.CommandSpec.example:type_name -> google.protobuf.Struct
-	0,  // 3: cajon.plugin.v1.ParamSpec.type:type_name -> cajon.plugin.v1.ParamType
-	17, // 4: cajon.plugin.v1.ParamSpec.default_value:type_name -> google.protobuf.Value
-	16, // 5: cajon.plugin.v1.RunRequest.parameters:type_name -> google.protobuf.Struct
-	16, // 6: cajon.plugin.v1.RunRequest.plugin_config:type_name -> google.protobuf.Struct
-	15, // 7: cajon.plugin.v1.RunRequest.env:type_name -> cajon.plugin.v1.RunRequest.EnvEntry
-	10, // 8: cajon.plugin.v1.RunEvent.log:type_name -> cajon.plugin.v1.LogLines
-	11, // 9: cajon.plugin.v1.RunEvent.progress:type_name -> cajon.plugin.v1.Progress
-	12, // 10: cajon.plugin.v1.RunEvent.output:type_name -> cajon.plugin.v1.Output
-	13, // 11: cajon.plugin.v1.RunEvent.child:type_name -> cajon.plugin.v1.ChildProcess
-	14, // 12: cajon.plugin.v1.RunEvent.result:type_name -> cajon.plugin.v1.Result
-	1,  // 13: cajon.plugin.v1.Result.status:type_name -> cajon.plugin.v1.Result.Status
-	2,  // 14: cajon.plugin.v1.Plugin.Describe:input_type -> cajon.plugin.v1.DescribeRequest
-	6,  // 15: cajon.plugin.v1.Plugin.Run:input_type -> cajon.plugin.v1.RunRequest
-	7,  // 16: cajon.plugin.v1.Plugin.Cancel:input_type -> cajon.plugin.v1.CancelRequest
-	3,  // 17: cajon.plugin.v1.Plugin.Describe:output_type -> cajon.plugin.v1.DescribeResponse
-	9,  // 18: cajon.plugin.v1.Plugin.Run:output_type -> cajon.plugin.v1.RunEvent
-	8,  // 19: cajon.plugin.v1.Plugin.Cancel:output_type -> cajon.plugin.v1.CancelResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	6,  // 0: cajon.plugin.v1.DescribeResponse.commands:type_name -> cajon.plugin.v1.CommandSpec
+	4,  // 1: cajon.plugin.v1.DescribeResponse.typed_capabilities:type_name -> cajon.plugin.v1.Capabilities
+	5,  // 2: cajon.plugin.v1.DescribeResponse.config_schema:type_name -> cajon.plugin.v1.ConfigSchema
+	7,  // 3: cajon.plugin.v1.ConfigSchema.keys:type_name -> cajon.plugin.v1.ParamSpec
+	7,  // 4: cajon.plugin.v1.CommandSpec.params:type_name -> cajon.plugin.v1.ParamSpec
+	18, // 5: cajon.plugin.v1.CommandSpec.example:type_name -> google.protobuf.Struct
+	0,  // 6: cajon.plugin.v1.ParamSpec.type:type_name -> cajon.plugin.v1.ParamType
+	19, // 7: cajon.plugin.v1.ParamSpec.default_value:type_name -> google.protobuf.Value
+	18, // 8: cajon.plugin.v1.RunRequest.parameters:type_name -> google.protobuf.Struct
+	18, // 9: cajon.plugin.v1.RunRequest.plugin_config:type_name -> google.protobuf.Struct
+	17, // 10: cajon.plugin.v1.RunRequest.env:type_name -> cajon.plugin.v1.RunRequest.EnvEntry
+	12, // 11: cajon.plugin.v1.RunEvent.log:type_name -> cajon.plugin.v1.LogLines
+	13, // 12: cajon.plugin.v1.RunEvent.progress:type_name -> cajon.plugin.v1.Progress
+	14, // 13: cajon.plugin.v1.RunEvent.output:type_name -> cajon.plugin.v1.Output
+	15, // 14: cajon.plugin.v1.RunEvent.child:type_name -> cajon.plugin.v1.ChildProcess
+	16, // 15: cajon.plugin.v1.RunEvent.result:type_name -> cajon.plugin.v1.Result
+	1,  // 16: cajon.plugin.v1.Result.status:type_name -> cajon.plugin.v1.Result.Status
+	2,  // 17: cajon.plugin.v1.Plugin.Describe:input_type -> cajon.plugin.v1.DescribeRequest
+	8,  // 18: cajon.plugin.v1.Plugin.Run:input_type -> cajon.plugin.v1.RunRequest
+	9,  // 19: cajon.plugin.v1.Plugin.Cancel:input_type -> cajon.plugin.v1.CancelRequest
+	3,  // 20: cajon.plugin.v1.Plugin.Describe:output_type -> cajon.plugin.v1.DescribeResponse
+	11, // 21: cajon.plugin.v1.Plugin.Run:output_type -> cajon.plugin.v1.RunEvent
+	10, // 22: cajon.plugin.v1.Plugin.Cancel:output_type -> cajon.plugin.v1.CancelResponse
+	20, // [20:23] is the sub-list for method output_type
+	17, // [17:20] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_cajon_plugin_v1_plugin_proto_init() }
@@ -1227,21 +1408,21 @@ func file_cajon_plugin_v1_plugin_proto_init() {
 	if File_cajon_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_cajon_plugin_v1_plugin_proto_msgTypes[7].OneofWrappers = []any{
+	file_cajon_plugin_v1_plugin_proto_msgTypes[9].OneofWrappers = []any{
 		(*RunEvent_Log)(nil),
 		(*RunEvent_Progress)(nil),
 		(*RunEvent_Output)(nil),
 		(*RunEvent_Child)(nil),
 		(*RunEvent_Result)(nil),
 	}
-	file_cajon_plugin_v1_plugin_proto_msgTypes[9].OneofWrappers = []any{}
+	file_cajon_plugin_v1_plugin_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cajon_plugin_v1_plugin_proto_rawDesc), len(file_cajon_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,7 +52,10 @@ const (
 //
 // Plugin is the service every Cajon plugin implements.
 type PluginClient interface {
-	// Describe tells the host who the plugin is and which commands it provides.
+	// Describe is the negotiation that opens every plugin process: the host
+	// says which version it is and which protocol features it speaks; the
+	// plugin answers who it is, which commands it provides, what it can do and
+	// which keys its [plugins.<name>] table accepts.
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*DescribeResponse, error)
 	// Run executes one command. The plugin streams events and ends the stream
 	// with exactly one Result. Cancelling the call aborts the command: the plugin
@@ -117,7 +120,10 @@ func (c *pluginClient) Cancel(ctx context.Context, in *CancelRequest, opts ...gr
 //
 // Plugin is the service every Cajon plugin implements.
 type PluginServer interface {
-	// Describe tells the host who the plugin is and which commands it provides.
+	// Describe is the negotiation that opens every plugin process: the host
+	// says which version it is and which protocol features it speaks; the
+	// plugin answers who it is, which commands it provides, what it can do and
+	// which keys its [plugins.<name>] table accepts.
 	Describe(context.Context, *DescribeRequest) (*DescribeResponse, error)
 	// Run executes one command. The plugin streams events and ends the stream
 	// with exactly one Result. Cancelling the call aborts the command: the plugin

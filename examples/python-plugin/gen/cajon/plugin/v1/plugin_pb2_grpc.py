@@ -36,7 +36,10 @@ class PluginServicer(object):
   """
 
   def Describe(self, request, context):
-    """Describe tells the host who the plugin is and which commands it provides.
+    """Describe is the negotiation that opens every plugin process: the host
+    says which version it is and which protocol features it speaks; the
+    plugin answers who it is, which commands it provides, what it can do and
+    which keys its [plugins.<name>] table accepts.
     """
     context.set_code(grpc.StatusCode.UNIMPLEMENTED)
     context.set_details('Method not implemented!')
