@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // startLongRun runs a command that goes on until aborted and returns once it
@@ -144,7 +144,7 @@ func TestCheckParamSizes(t *testing.T) {
 			}
 		})
 	}
-	if plugins.MaxParamBytes >= sdk.MaxMessageBytes {
+	if plugins.MaxParamBytes >= wire.MaxMessageBytes {
 		t.Fatal("a parameter at the limit could not be sent")
 	}
 }

@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 // Defaults for Command's durations.
