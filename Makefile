@@ -101,6 +101,10 @@ cross:
 	@for os in linux darwin windows; do \
 	  echo "== $$os/amd64"; GOOS=$$os GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null $(PKGS) || exit 1; \
 	done
+	@# vet compiles the tests too, so a test that only builds on Linux shows here.
+	@for os in darwin windows; do \
+	  echo "== vet $$os/amd64"; GOOS=$$os GOARCH=amd64 CGO_ENABLED=0 $(GO) vet $(PKGS) || exit 1; \
+	done
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null $(PKGS)
 
 # Every benchmark, then docs/BENCHMARKS.md from their results. Most run 5
