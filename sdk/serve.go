@@ -47,6 +47,11 @@ type Capabilities struct {
 // because nobody is waiting for them any more.
 const hostGoneGrace = time.Second
 
+// hostGoneSweep bounds the final sweep of descendants after the commands
+// ended or hostGoneGrace passed. With hostGoneGrace it fits in
+// wire.ExitTime, so the host never kills a plugin that is cleaning up.
+const hostGoneSweep = 2 * time.Second
+
 // maxResultMessageBytes bounds a failure message, so that a command that
 // fails with a huge error (a program's whole output, say) still ends with a
 // result the host can read.
@@ -287,7 +292,7 @@ func (s *server) shutdown(grace time.Duration) {
 	}
 	// Whatever is still alive below us gets SIGKILL, including orphans that
 	// reparented to us and belong to no command any more.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hostGoneSweep)
 	defer cancel()
 	_ = proctree.KillDescendants(ctx, os.Getpid())
 }

@@ -38,3 +38,12 @@ func TestFailureMessageIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// The SDK's shutdown after the lifeline closed (commands, then the sweep)
+// ends before the host's wire.ExitTime, so the host never kills a plugin
+// that is still cleaning up.
+func TestShutdownFitsTheHostsExitTime(t *testing.T) {
+	if took := hostGoneGrace + hostGoneSweep; took >= wire.ExitTime {
+		t.Errorf("shutdown may take %v (%v for commands + %v sweep), not less than wire.ExitTime %v", took, hostGoneGrace, hostGoneSweep, wire.ExitTime)
+	}
+}

@@ -146,8 +146,8 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 func (i *instance) exited() bool { return i.client.Exited() }
 
 // exitWait is how long a plugin has to exit by itself after its lifeline
-// closed, before the host kills it with its tree.
-const exitWait = 2 * time.Second
+// closed, before the host kills it with its tree: the contract's time.
+const exitWait = wire.ExitTime
 
 // stop ends a plugin in the documented order (docs/PLUGINS.md, "Stopping"):
 // close the lifeline, so the plugin sees EOF, ends its commands and exits;

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"time"
+
 	goplugin "github.com/hashicorp/go-plugin"
 )
 
@@ -18,6 +20,12 @@ const (
 	// end its commands, clean up and exit.
 	EnvLifelineFD = "CAJON_LIFELINE_FD"
 )
+
+// ExitTime is how long a plugin has to exit after its lifeline reads EOF,
+// before the host kills it with its whole process tree. In that time the
+// plugin aborts what still runs and sweeps its descendants; the Go SDK takes
+// at most 3 s for that (1 s for its commands, 2 s for the sweep).
+const ExitTime = 4 * time.Second
 
 // MaxMessageBytes is the largest gRPC message between the host and a plugin,
 // in either direction: the host's dial options and the SDK's server options
