@@ -3,6 +3,7 @@ module github.com/cajonfarm/cajon
 go 1.26.8
 
 require (
+	github.com/cajonfarm/cajon/sdk v0.0.0
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0
 	github.com/pelletier/go-toml/v2 v2.4.3
@@ -39,3 +40,9 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
+
+// The plugin SDK is its own module (sdk/go.mod), so that plugins do not
+// inherit the host's go line and dependencies; the host builds it from here.
+// github.com/cajonfarm/cajon/sdk/... names its packages in the Makefile's
+// test, vet and cross targets: ./... does not enter a nested module.
+replace github.com/cajonfarm/cajon/sdk => ./sdk

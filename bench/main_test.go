@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 // binDir holds the binaries TestMain builds once for all benchmarks.

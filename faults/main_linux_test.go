@@ -7,8 +7,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 // binDir holds the cajon binary and the plugins, built once by TestMain:

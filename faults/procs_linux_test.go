@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/proctest"
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testwait"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 // describe names a process for a failure message: pid and command line.

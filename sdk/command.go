@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -70,9 +71,6 @@ func NewCommand[T any, PT interface {
 
 // Name is the command's name.
 func (c Command) Name() string { return c.spec.GetName() }
-
-// Spec is the command's description as sent to the host.
-func (c Command) Spec() *pluginv1.CommandSpec { return c.spec }
 
 func paramFields(t reflect.Type) ([]paramField, error) {
 	if t.Kind() != reflect.Struct {
@@ -156,18 +154,18 @@ func parseDefault(t pluginv1.ParamType, s string) (*structpb.Value, error) {
 			return nil, err
 		}
 	}
-	if err := CheckValue(t, v); err != nil {
+	if err := wire.CheckValue(t, v); err != nil {
 		return nil, err
 	}
 	return structpb.NewValue(v)
 }
 
 // decode makes a fresh parameter value for one run and fills it from params,
-// normalised first (NormalizeParams) so that a plugin reads the task's values
-// exactly as Flamenco's stock worker would: ["-r", 23.976] is []string{"-r",
-// "23.976"}.
+// normalised first (wire.NormalizeParams) so that a plugin reads the task's
+// values exactly as Flamenco's stock worker would: ["-r", 23.976] is
+// []string{"-r", "23.976"}.
 func (c Command) decode(params map[string]any) (Runner, error) {
-	norm, err := NormalizeParams(c.spec, params, false)
+	norm, err := wire.NormalizeParams(c.spec, params, false)
 	if err != nil {
 		return nil, err
 	}
@@ -179,18 +177,18 @@ func (c Command) decode(params map[string]any) (Runner, error) {
 				continue
 			}
 			// Defaults were checked by NewCommand; this only makes them canonical.
-			if raw, err = NormalizeValue(f.spec.GetType(), f.spec.GetDefaultValue().AsInterface()); err != nil {
-				return nil, &ParamError{Command: c.Name(), Problems: []string{fmt.Sprintf("parameter %q: default: %v", f.spec.GetName(), err)}}
+			if raw, err = wire.NormalizeValue(f.spec.GetType(), f.spec.GetDefaultValue().AsInterface()); err != nil {
+				return nil, &wire.ParamError{Command: c.Name(), Problems: []string{fmt.Sprintf("parameter %q: default: %v", f.spec.GetName(), err)}}
 			}
 		}
 		if err := setField(v.FieldByIndex(f.index), raw); err != nil {
-			return nil, &ParamError{Command: c.Name(), Problems: []string{fmt.Sprintf("parameter %q: %v", f.spec.GetName(), err)}}
+			return nil, &wire.ParamError{Command: c.Name(), Problems: []string{fmt.Sprintf("parameter %q: %v", f.spec.GetName(), err)}}
 		}
 	}
 	return r, nil
 }
 
-// setField stores a value in the canonical form of NormalizeValue into a
+// setField stores a value in the canonical form of wire.NormalizeValue into a
 // field of the matching kind (paramTypeOf).
 func setField(field reflect.Value, raw any) error {
 	switch field.Kind() {

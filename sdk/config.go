@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -124,7 +125,7 @@ func configTypeOf(sf reflect.StructField) (pluginv1.ParamType, error) {
 			return pluginv1.ParamType_PARAM_TYPE_UNSPECIFIED, nil
 		}
 		for n := range pluginv1.ParamType_name {
-			if t := pluginv1.ParamType(n); t != pluginv1.ParamType_PARAM_TYPE_UNSPECIFIED && TypeName(t) == tag {
+			if t := pluginv1.ParamType(n); t != pluginv1.ParamType_PARAM_TYPE_UNSPECIFIED && wire.TypeName(t) == tag {
 				return t, nil
 			}
 		}
@@ -147,7 +148,7 @@ func configDefault(t pluginv1.ParamType, fv reflect.Value) (*structpb.Value, err
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, err
 	}
-	if err := CheckValue(t, v); err != nil {
+	if err := wire.CheckValue(t, v); err != nil {
 		return nil, fmt.Errorf("%s: %w", raw, err)
 	}
 	return structpb.NewValue(v)

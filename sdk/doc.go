@@ -35,4 +35,13 @@
 // Child processes must be started with Run.Exec so that they are contained:
 // an abort then kills every process the command started, however it tried to
 // escape (new session, double fork, ignored SIGTERM).
+//
+// Beside this package: sdk/process runs contained child processes for a
+// command that needs more control than Run.Exec gives, and sdk/sdktest runs
+// commands in a test. sdk/wire and sdk/proto are the contract between the
+// host and a plugin (handshake, limits, parameter rules, the messages); a
+// plugin written with this package does not need them.
+//
+// The SDK is its own Go module, github.com/cajonfarm/cajon/sdk; docs/PLUGINS.md
+// says how to build a plugin with it outside the Cajon repository.
 package sdk

@@ -3,6 +3,7 @@ package sdk
 import (
 	"fmt"
 
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -23,7 +24,7 @@ func (c Command) WithExample(params map[string]any) Command {
 		c.err = fmt.Errorf("command %q: example: %w", c.Name(), err)
 		return c
 	}
-	if err := CheckParams(c.spec, ex.AsMap(), true); err != nil {
+	if err := wire.CheckParams(c.spec, ex.AsMap(), true); err != nil {
 		c.err = fmt.Errorf("command %q: the example does not fit its parameters: %w", c.Name(), err)
 		return c
 	}

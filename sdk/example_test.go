@@ -32,8 +32,8 @@ func TestWithExample(t *testing.T) {
 			switch {
 			case tc.problem == "" && err != nil:
 				t.Fatalf("refused: %v", err)
-			case tc.problem == "" && c.Spec().GetExample().AsMap()["message"] != "hi":
-				t.Fatalf("example not in the spec: %v", c.Spec().GetExample())
+			case tc.problem == "" && c.spec.GetExample().AsMap()["message"] != "hi":
+				t.Fatalf("example not in the spec: %v", c.spec.GetExample())
 			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
 				t.Fatalf("got %v, want an error containing %q", err, tc.problem)
 			}

@@ -1,32 +1,11 @@
 package sdk
 
-import (
-	"mime"
-	"os"
-	"path/filepath"
-	"strings"
-)
+import "github.com/cajonfarm/cajon/sdk/wire"
 
-// PreviewFolder names the folder that marks preview images among a command's
-// outputs. A plugin writes a small JPEG of a rendered frame to
-// PreviewDir(run id)/<name>.jpg and reports it with Run.Output and MIME type
-// image/jpeg; the host shows it (the Manager's output-produced, or the local
-// job's latest preview) and then deletes the file.
-const PreviewFolder = "cajon-preview"
-
-// PreviewDir is where one run's preview images go: <temp>/cajon-preview/<run id>.
-func PreviewDir(runID string) string {
-	return filepath.Join(os.TempDir(), PreviewFolder, runID)
-}
-
-// IsPreview reports whether an output is a preview image: a JPEG in a run's
-// folder under PreviewFolder. Both path separators count, so a host can judge
-// paths from a plugin on another OS.
-func IsPreview(path, mimeType string) bool {
-	mt, _, err := mime.ParseMediaType(mimeType)
-	if err != nil || mt != "image/jpeg" {
-		return false
-	}
-	parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
-	return len(parts) >= 3 && parts[len(parts)-3] == PreviewFolder
-}
+// PreviewFolder names the folder that marks preview images among a
+// command's outputs. A command that renders images may write a small JPEG
+// of one to <temp>/cajon-preview/<run id>/<name>.jpg (a run id made safe as
+// a file name) and report it with Run.Output and MIME type image/jpeg: the
+// host shows it as the job's latest image (the Manager's output-produced, or
+// the local job's preview) and then deletes the file.
+const PreviewFolder = wire.PreviewFolder

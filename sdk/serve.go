@@ -13,8 +13,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 )
@@ -38,7 +39,7 @@ type Plugin struct {
 // Capabilities are optional things a plugin does, told to the host by
 // Describe. A field left false means "does not".
 type Capabilities struct {
-	// Previews: the plugin's commands report preview images (PreviewDir).
+	// Previews: the plugin's commands report preview images (PreviewFolder).
 	Previews bool
 }
 
@@ -46,13 +47,10 @@ type Capabilities struct {
 // because nobody is waiting for them any more.
 const hostGoneGrace = time.Second
 
-// MaxMessageBytes is the largest gRPC message between the host and a plugin,
-// in either direction: the host's dial options and the SDK's server options
-// both use it. gRPC's own default (4 MiB to receive, unlimited to send) would
-// let a host send a request the plugin cannot read. The host refuses a
-// request above this before sending it; a plugin written without the SDK
-// should accept messages of this size.
-const MaxMessageBytes = 16 << 20
+// hostGoneSweep bounds the final sweep of descendants after the commands
+// ended or hostGoneGrace passed. With hostGoneGrace it fits in
+// wire.ExitTime, so the host never kills a plugin that is cleaning up.
+const hostGoneSweep = 2 * time.Second
 
 // maxResultMessageBytes bounds a failure message, so that a command that
 // fails with a huge error (a program's whole output, say) still ends with a
@@ -74,8 +72,8 @@ func Serve(p Plugin) {
 	}
 	go srv.watchHost()
 	goplugin.Serve(&goplugin.ServeConfig{
-		HandshakeConfig: Handshake(),
-		Plugins:         goplugin.PluginSet{PluginKey: &grpcPlugin{srv: srv}},
+		HandshakeConfig: wire.Handshake(),
+		Plugins:         goplugin.PluginSet{wire.PluginKey: &grpcPlugin{srv: srv}},
 		GRPCServer:      grpcServer,
 	})
 	srv.shutdown(hostGoneGrace)
@@ -84,7 +82,7 @@ func Serve(p Plugin) {
 
 // grpcServer is go-plugin's gRPC server with the message limits set.
 func grpcServer(opts []grpc.ServerOption) *grpc.Server {
-	return goplugin.DefaultGRPCServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes)))
+	return goplugin.DefaultGRPCServer(append(opts, grpc.MaxRecvMsgSize(wire.MaxMessageBytes), grpc.MaxSendMsgSize(wire.MaxMessageBytes)))
 }
 
 // grpcPlugin is the plugin side of go-plugin's GRPCPlugin interface.
@@ -260,7 +258,7 @@ func (s *server) watchHost() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
 	go func() { sig := <-sigs; gone <- "received " + sig.String() }()
-	if fdText := os.Getenv(EnvLifelineFD); fdText != "" {
+	if fdText := os.Getenv(wire.EnvLifelineFD); fdText != "" {
 		if fd, err := strconv.Atoi(fdText); err == nil {
 			lifeline := os.NewFile(uintptr(fd), "lifeline")
 			go func() {
@@ -296,7 +294,7 @@ func (s *server) shutdown(grace time.Duration) {
 	}
 	// Whatever is still alive below us gets SIGKILL, including orphans that
 	// reparented to us and belong to no command any more.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hostGoneSweep)
 	defer cancel()
 	_ = proctree.KillDescendants(ctx, os.Getpid())
 }

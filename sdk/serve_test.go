@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // A failure message is bounded, so that the result still fits in a message
@@ -18,7 +20,7 @@ func TestFailureMessageIsBounded(t *testing.T) {
 	}{
 		{name: "short", msg: "exit status 1", unbound: true},
 		{name: "at the bound", msg: strings.Repeat("x", maxResultMessageBytes), unbound: true},
-		{name: "huge", msg: strings.Repeat("x", MaxMessageBytes), suffix: "... (16711680 more bytes of the message left out)"},
+		{name: "huge", msg: strings.Repeat("x", wire.MaxMessageBytes), suffix: "... (16711680 more bytes of the message left out)"},
 		{name: "cut inside a character", msg: strings.Repeat("x", maxResultMessageBytes-1) + "é" + strings.Repeat("y", 10), suffix: "... (12 more bytes of the message left out)"},
 	}
 	for _, tc := range cases {
@@ -34,5 +36,14 @@ func TestFailureMessageIsBounded(t *testing.T) {
 				t.Fatalf("got %d bytes ending %q, want at most %d + %q, valid UTF-8", len(got), got[max(0, len(got)-60):], maxResultMessageBytes, tc.suffix)
 			}
 		})
+	}
+}
+
+// The SDK's shutdown after the lifeline closed (commands, then the sweep)
+// ends before the host's wire.ExitTime, so the host never kills a plugin
+// that is still cleaning up.
+func TestShutdownFitsTheHostsExitTime(t *testing.T) {
+	if took := hostGoneGrace + hostGoneSweep; took >= wire.ExitTime {
+		t.Errorf("shutdown may take %v (%v for commands + %v sweep), not less than wire.ExitTime %v", took, hostGoneGrace, hostGoneSweep, wire.ExitTime)
 	}
 }

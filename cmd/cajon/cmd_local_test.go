@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/proctest"
-	"github.com/cajonfarm/cajon/internal/proctree"
 	"github.com/cajonfarm/cajon/internal/testbin"
 	"github.com/cajonfarm/cajon/internal/testwait"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	_ "modernc.org/sqlite" // to age jobs in local.db
 )
 

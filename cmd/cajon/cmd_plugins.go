@@ -15,8 +15,8 @@ import (
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -95,7 +95,7 @@ func printSpecs(w io.Writer, specs []*pluginv1.ParamSpec) {
 			raw, _ := json.Marshal(d.AsInterface())
 			def = " (default " + string(raw) + ")"
 		}
-		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), sdk.TypeName(prm.GetType()), req, prm.GetDescription(), def)
+		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), wire.TypeName(prm.GetType()), req, prm.GetDescription(), def)
 	}
 	tw.Flush()
 }

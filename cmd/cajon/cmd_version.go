@@ -7,6 +7,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/version"
 	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
@@ -15,7 +16,7 @@ func cmdVersion(_ context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "cajon %s (plugin SDK %s, protocol %d, %s/%s, %s)\n",
-		version.Version, sdk.Version, sdk.ProtocolVersion, runtime.GOOS, runtime.GOARCH, runtime.Version())
+		version.Version, sdk.Version, wire.ProtocolVersion, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	return nil
 }
 

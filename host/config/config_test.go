@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/process"
+
 	"github.com/pelletier/go-toml/v2"
 )
 
@@ -830,6 +832,30 @@ func TestIdentities(t *testing.T) {
 			}
 			if len(tt.want) > 0 && !strings.HasPrefix(prov.Of(identitiesKey), "file ") {
 				t.Errorf("origin of the identities: %q", prov.Of(identitiesKey))
+			}
+		})
+	}
+}
+
+// A kill_grace of "0s" is no grace, never the plugins' 10 s default that a
+// grace of 0 means on the way to them.
+func TestKillGraceZeroMeansNoGrace(t *testing.T) {
+	tests := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"0s", process.NoGrace},
+		{"1ms", time.Millisecond},
+		{"2s", 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			cfg, _, err := Load(Sources{Environ: baseEnv, Flags: map[string]string{"kill_grace": tt.value}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.KillGrace != tt.want {
+				t.Errorf("kill_grace %s: KillGrace = %v, want %v", tt.value, cfg.KillGrace, tt.want)
 			}
 		})
 	}

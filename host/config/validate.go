@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cajonfarm/cajon/sdk/process"
 )
 
 // minUpdateLogBytes is the smallest manager.max_update_log_bytes: below it a
@@ -19,7 +21,8 @@ const minUpdateLogBytes = 4 << 10
 func logLevels() []string { return []string{"trace", "debug", "info", "warn", "error"} }
 
 // validate checks the merged config and reports every problem, each with the value
-// and where it came from. It normalizes log_level to lower case.
+// and where it came from. It normalizes log_level to lower case and a
+// kill_grace of 0 to process.NoGrace.
 func validate(cfg *Config, prov *Provenance) error {
 	var errs []error
 	bad := func(key string, value any, problem string) {
@@ -58,6 +61,10 @@ func validate(cfg *Config, prov *Provenance) error {
 	}
 	notNegative("plugin_idle_timeout", cfg.PluginIdleTimeout)
 	notNegative("kill_grace", cfg.KillGrace)
+	if cfg.KillGrace == 0 {
+		// "0s" means no grace; 0 itself would mean the plugins' default.
+		cfg.KillGrace = process.NoGrace
+	}
 	notNegative("log_store.max_age", cfg.LogStore.MaxAge)
 	notNegative("local.keep_finished", cfg.Local.KeepFinished)
 	positive := func(key string, d time.Duration) {

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/internal/proctree"
-	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/process"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -208,7 +208,7 @@ func (c *checker) handshake(ctx context.Context) bool {
 		return false
 	}
 	c.plugin = l
-	c.rep.add("handshake", Pass, time.Since(start), "pid %d; go-plugin protocol %d over gRPC with mTLS; Describe answered", l.PID(), sdk.ProtocolVersion)
+	c.rep.add("handshake", Pass, time.Since(start), "pid %d; go-plugin protocol %d over gRPC with mTLS; Describe answered", l.PID(), wire.ProtocolVersion)
 	return true
 }
 

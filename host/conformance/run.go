@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/internal/proctree"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -311,14 +311,14 @@ func describeProblems(d *pluginv1.DescribeResponse, fileName string) []string {
 			// A type this host does not know is a warning (DescribeWarnings),
 			// and its default the plugin's to judge.
 			if def := p.GetDefaultValue(); def != nil {
-				if err := sdk.CheckValue(p.GetType(), def.AsInterface()); err != nil {
+				if err := wire.CheckValue(p.GetType(), def.AsInterface()); err != nil {
 					ps = append(ps, fmt.Sprintf("command %q: parameter %q: default %v", cn, pn, err))
 				}
 			}
 		}
 		if ex := c.GetExample(); ex != nil {
 			// The host's own check of a job's parameters.
-			if err := sdk.CheckParams(c, ex.AsMap(), true); err != nil {
+			if err := wire.CheckParams(c, ex.AsMap(), true); err != nil {
 				ps = append(ps, fmt.Sprintf("the example does not fit the parameters: %v", err))
 			}
 		}
@@ -334,7 +334,7 @@ func describeProblems(d *pluginv1.DescribeResponse, fileName string) []string {
 		}
 		keys[kn] = true
 		if def := k.GetDefaultValue(); def != nil {
-			if err := sdk.CheckValue(k.GetType(), def.AsInterface()); err != nil {
+			if err := wire.CheckValue(k.GetType(), def.AsInterface()); err != nil {
 				ps = append(ps, fmt.Sprintf("config key %q: default %v", kn, err))
 			}
 		}

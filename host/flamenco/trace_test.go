@@ -12,7 +12,7 @@ import (
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/flamencotrace"
 	"github.com/cajonfarm/cajon/internal/testbin"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // TestRecordedTasksFitThePlugins decodes every task a real Manager handed
@@ -55,7 +55,7 @@ func TestRecordedTasksFitThePlugins(t *testing.T) {
 					continue
 				}
 				ci, _ := reg.Command(c.Name)
-				norm, err := sdk.NormalizeParams(ci.Spec, c.Parameters, true)
+				norm, err := wire.NormalizeParams(ci.Spec, c.Parameters, true)
 				if err != nil {
 					t.Errorf("%s: %v", where, err)
 					continue

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -644,7 +644,7 @@ func (rt *runningTask) Progress(steps int, activity string) {
 
 // Output records the latest output, or the latest preview.
 func (rt *runningTask) Output(path, mime string) {
-	if sdk.IsPreview(path, mime) {
+	if wire.IsPreview(path, mime) {
 		kept := keepPreview(rt.previewDir, rt.claim.taskID, path)
 		rt.mu.Lock()
 		rt.preview = kept

@@ -20,7 +20,7 @@ import (
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/internal/proctest"
 	"github.com/cajonfarm/cajon/internal/testwait"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // queue is a store, log store and runner in a temporary state directory.
@@ -484,7 +484,7 @@ func TestCancelWithoutRunner(t *testing.T) {
 
 func TestProgressOutputsAndPreviews(t *testing.T) {
 	q := newQueue(t, 1)
-	preview := filepath.Join(t.TempDir(), sdk.PreviewFolder, "run-1", "frame-0001.jpg")
+	preview := filepath.Join(t.TempDir(), wire.PreviewFolder, "run-1", "frame-0001.jpg")
 	if err := os.MkdirAll(filepath.Dir(preview), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 // pluginResultTail is the longest sdk/process.Run takes, after the tree

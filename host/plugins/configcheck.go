@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/cajonfarm/cajon/internal/suggest"
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // CheckConfig checks the [plugins.<name>] tables of cajon.toml
@@ -74,7 +74,7 @@ func unknownTable(name string, found []string) string {
 
 // ConfigProblems checks one plugin's [plugins.<name>] table against the
 // config schema it declared, as a command's parameters are checked
-// (sdk.CheckValue): a key the schema does not list, a value of the wrong
+// (wire.CheckValue): a key the schema does not list, a value of the wrong
 // type, a required key that is missing. Each problem names the table and
 // the key, and says what is accepted or expected. A nil schema (the plugin
 // declares none) accepts any table.
@@ -101,14 +101,14 @@ func ConfigProblems(plugin string, schema *pluginv1.ConfigSchema, table map[stri
 			}
 			problems = append(problems, fmt.Sprintf("%s: unknown key %q%s; plugin %s accepts %s", where, key, hint, plugin, strings.Join(accepted, ", ")))
 		default:
-			if err := sdk.CheckValue(spec.GetType(), table[key]); err != nil {
+			if err := wire.CheckValue(spec.GetType(), table[key]); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: key %q: %v", where, key, err))
 			}
 		}
 	}
 	for _, key := range accepted {
 		if spec := specs[key]; spec.GetRequired() && table[key] == nil {
-			what := sdk.TypeName(spec.GetType())
+			what := wire.TypeName(spec.GetType())
 			if d := spec.GetDescription(); d != "" {
 				what += ": " + d
 			}

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -78,12 +78,12 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	}
 	cmd := exec.Command(path)
 	cmd.ExtraFiles = []*os.File{lifelineR} // fd 3 in the plugin
-	cmd.Env = append(cmd.Env, sdk.EnvLifelineFD+"=3")
+	cmd.Env = append(cmd.Env, wire.EnvLifelineFD+"=3")
 	containPlugin(cmd)
 
 	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake(),
-		Plugins:          goplugin.PluginSet{sdk.PluginKey: clientSide{}},
+		HandshakeConfig:  wire.Handshake(),
+		Plugins:          goplugin.PluginSet{wire.PluginKey: clientSide{}},
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -91,9 +91,9 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		StartTimeout:     startTimeout,
 		SecureConfig:     secure,
 		// go-plugin allows 2 GiB each way; the plugin's server takes
-		// sdk.MaxMessageBytes, so the host holds itself to the same.
+		// wire.MaxMessageBytes, so the host holds itself to the same.
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
+			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
 	})
 	// The parent-death signal fires when the OS thread that forked the plugin
 	// exits, not the process: fork from a locked thread that lives on.
@@ -125,7 +125,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		inst.kill(ctx)
 		return nil, fmt.Errorf("plugin %s (%s): connecting: %w", name, path, err)
 	}
-	raw, err := conn.Dispense(sdk.PluginKey)
+	raw, err := conn.Dispense(wire.PluginKey)
 	if err != nil {
 		inst.kill(ctx)
 		return nil, fmt.Errorf("plugin %s (%s): %w", name, path, err)
@@ -146,8 +146,8 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 func (i *instance) exited() bool { return i.client.Exited() }
 
 // exitWait is how long a plugin has to exit by itself after its lifeline
-// closed, before the host kills it with its tree.
-const exitWait = 2 * time.Second
+// closed, before the host kills it with its tree: the contract's time.
+const exitWait = wire.ExitTime
 
 // stop ends a plugin in the documented order (docs/PLUGINS.md, "Stopping"):
 // close the lifeline, so the plugin sees EOF, ends its commands and exits;

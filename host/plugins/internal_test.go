@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Parameters each under MaxParamBytes can still make a request larger than
 // a plugin accepts, with the plugin config and the environment.
 func TestCheckRequestSize(t *testing.T) {
-	quarter := strings.Repeat("x", sdk.MaxMessageBytes/4)
+	quarter := strings.Repeat("x", wire.MaxMessageBytes/4)
 	cases := []struct {
 		name string
 		req  *pluginv1.RunRequest

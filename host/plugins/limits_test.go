@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // startLongRun runs a command that goes on until aborted and returns once it
@@ -147,7 +147,7 @@ func TestCheckParamSizes(t *testing.T) {
 			}
 		})
 	}
-	if plugins.MaxParamBytes >= sdk.MaxMessageBytes {
+	if plugins.MaxParamBytes >= wire.MaxMessageBytes {
 		t.Fatal("a parameter at the limit could not be sent")
 	}
 }

@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/proto"
 )
 
 // MaxParamBytes is the largest one parameter of a command may be, counted as
 // the bytes of its strings, keys and numbers. A whole request must also fit
-// in sdk.MaxMessageBytes with the plugin's config and the environment.
+// in wire.MaxMessageBytes with the plugin's config and the environment.
 const MaxParamBytes = 4 << 20
 
 // CheckParamSizes refuses parameters larger than MaxParamBytes, naming each
@@ -34,14 +34,14 @@ func CheckParamSizes(command string, params map[string]any) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return &sdk.ParamError{Command: command, Problems: problems}
+	return &wire.ParamError{Command: command, Problems: problems}
 }
 
 // checkRequestSize refuses a request the plugin could not receive.
 func checkRequestSize(rreq *pluginv1.RunRequest) error {
-	if n := proto.Size(rreq); n > sdk.MaxMessageBytes {
+	if n := proto.Size(rreq); n > wire.MaxMessageBytes {
 		return fmt.Errorf("command %q: its request (parameters, [plugins.*] config and environment together) is %s, more than the %s a plugin accepts",
-			rreq.GetCommand(), byteSize(n), byteSize(sdk.MaxMessageBytes))
+			rreq.GetCommand(), byteSize(n), byteSize(wire.MaxMessageBytes))
 	}
 	return nil
 }

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -295,14 +295,14 @@ func (r *Registry) TaskTypes() []string {
 
 // CheckParams checks a command's parameters against its plugin's description
 // (rejectUnknown: also refuse parameters the command does not declare), as
-// Run normalises them before sending (sdk.NormalizeParams): a job accepted
+// Run normalises them before sending (wire.NormalizeParams): a job accepted
 // here is accepted by Run.
 func (r *Registry) CheckParams(command string, params map[string]any, rejectUnknown bool) error {
 	ci, ok := r.Command(command)
 	if !ok {
 		return fmt.Errorf("no plugin provides command %q (known commands: %s)", command, strings.Join(r.commandNames(), ", "))
 	}
-	return sdk.CheckParams(ci.Spec, params, rejectUnknown)
+	return wire.CheckParams(ci.Spec, params, rejectUnknown)
 }
 
 func (r *Registry) commandNames() []string {

@@ -9,9 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
-	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/process"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -189,7 +188,7 @@ func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request)
 	norm := req.Params
 	if ci, ok := r.Command(req.Command); ok {
 		var err error
-		if norm, err = sdk.NormalizeParams(ci.Spec, req.Params, false); err != nil {
+		if norm, err = wire.NormalizeParams(ci.Spec, req.Params, false); err != nil {
 			return nil, err
 		}
 	}

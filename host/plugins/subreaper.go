@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 	"github.com/hashicorp/go-hclog"
 )
 

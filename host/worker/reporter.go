@@ -14,7 +14,7 @@ import (
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/updates"
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -125,7 +125,7 @@ func (r *reporter) Progress(steps int, activity string) {
 
 // Output implements task.Reporter: preview images go to the Manager.
 func (r *reporter) Output(path, mime string) {
-	if sdk.IsPreview(path, mime) {
+	if wire.IsPreview(path, mime) {
 		r.preview.offer(path, mime)
 	}
 }

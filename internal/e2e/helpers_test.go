@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // Size of the test scene's frames (testdata/make_scene.py).
@@ -220,7 +220,7 @@ func strs(v any) []string {
 	if v == nil {
 		return nil
 	}
-	out, err := sdk.NormalizeValue(pluginv1.ParamType_PARAM_TYPE_STRING_LIST, v)
+	out, err := wire.NormalizeValue(pluginv1.ParamType_PARAM_TYPE_STRING_LIST, v)
 	if err != nil {
 		panic(fmt.Sprintf("test job: %v", err))
 	}

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/sdktest"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // The [plugins.blender] schema the plugin declares to the host is the table
@@ -54,7 +54,7 @@ func TestDeclaredConfigSchema(t *testing.T) {
 	also := table{"warm_idle": int64(90), "warm_max_rss": int64(1 << 20)} // seconds, bytes
 	for _, tb := range []table{documented, also} {
 		for k, v := range tb {
-			if err := sdk.CheckValue(keys[k].GetType(), v); err != nil {
+			if err := wire.CheckValue(keys[k].GetType(), v); err != nil {
 				t.Errorf("key %q = %#v: %v", k, v, err)
 			}
 		}

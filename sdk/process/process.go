@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 // Defaults for Command's durations.
@@ -33,6 +33,10 @@ const (
 	// that default: sdk.DefaultGrace, a plugin's grace when the host sends
 	// none, and the host's kill_grace default are this value.
 	DefaultGrace = 10 * time.Second
+	// NoGrace is the shortest grace: SIGKILL follows SIGTERM at once. It is
+	// what "no grace" (kill_grace = "0s") becomes, because a grace of 0
+	// asks for DefaultGrace everywhere, on the wire too (grace_seconds 0).
+	NoGrace = time.Millisecond
 	// DefaultDrain is how long leftovers of a command get after its main
 	// process exited.
 	DefaultDrain = 1 * time.Second

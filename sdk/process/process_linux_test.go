@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/proctree"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 func TestMain(m *testing.M) {

@@ -347,7 +347,8 @@ func (x *DescribeResponse) GetConfigSchema() *ConfigSchema {
 type Capabilities struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Commands report preview images: small JPEGs in the run's preview folder
-	// (sdk.PreviewDir), reported as outputs with MIME type image/jpeg.
+	// (<temp>/cajon-preview/<run id>/, sdk.PreviewFolder), reported as outputs
+	// with MIME type image/jpeg.
 	Previews      bool `protobuf:"varint,1,opt,name=previews,proto3" json:"previews,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

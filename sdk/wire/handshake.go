@@ -1,15 +1,14 @@
-package sdk
+package wire
 
 import (
+	"time"
+
 	goplugin "github.com/hashicorp/go-plugin"
 )
 
 // ProtocolVersion is the major version of the cajon.plugin.v1 protocol. The
 // host refuses plugins that speak another major version.
 const ProtocolVersion = 1
-
-// Version is the version of this SDK, reported to the host by Describe.
-const Version = "1.0.0"
 
 // PluginKey is the name under which the Cajon plugin service is dispensed.
 const PluginKey = "cajon"
@@ -20,10 +19,21 @@ const (
 	// reads EOF, the host is stopping the plugin or is gone: the plugin must
 	// end its commands, clean up and exit.
 	EnvLifelineFD = "CAJON_LIFELINE_FD"
-	// EnvRunID is set in the environment of every process a command starts;
-	// the containment sweep uses it to find processes that left their group.
-	EnvRunID = "CAJON_RUN_ID"
 )
+
+// ExitTime is how long a plugin has to exit after its lifeline reads EOF,
+// before the host kills it with its whole process tree. In that time the
+// plugin aborts what still runs and sweeps its descendants; the Go SDK takes
+// at most 3 s for that (1 s for its commands, 2 s for the sweep).
+const ExitTime = 4 * time.Second
+
+// MaxMessageBytes is the largest gRPC message between the host and a plugin,
+// in either direction: the host's dial options and the SDK's server options
+// both use it. gRPC's own default (4 MiB to receive, unlimited to send) would
+// let a host send a request the plugin cannot read. The host refuses a
+// request above this before sending it; a plugin written without the SDK
+// should accept messages of this size.
+const MaxMessageBytes = 16 << 20
 
 // Handshake returns the go-plugin handshake shared by the host and every
 // plugin. The magic cookie is not a security measure: it only stops a user

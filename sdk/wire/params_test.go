@@ -1,4 +1,4 @@
-package sdk_test
+package wire_test
 
 import (
 	"encoding/json"
@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cajonfarm/cajon/sdk"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 const (
@@ -115,17 +115,17 @@ func TestNormalizeValueReadsJSONLikeTheStockWorker(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.in), &in); err != nil {
 				t.Fatalf("bad test JSON %s: %v", tt.in, err)
 			}
-			got, err := sdk.NormalizeValue(tt.typ, in)
+			got, err := wire.NormalizeValue(tt.typ, in)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("NormalizeValue(%s, %s) = %#v, %v; want an error containing %q", sdk.TypeName(tt.typ), tt.in, got, err, tt.err)
+					t.Fatalf("NormalizeValue(%s, %s) = %#v, %v; want an error containing %q", wire.TypeName(tt.typ), tt.in, got, err, tt.err)
 				}
 				return
 			}
 			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("NormalizeValue(%s, %s) = %#v, %v; want %#v", sdk.TypeName(tt.typ), tt.in, got, err, tt.want)
+				t.Fatalf("NormalizeValue(%s, %s) = %#v, %v; want %#v", wire.TypeName(tt.typ), tt.in, got, err, tt.want)
 			}
-			if err := sdk.CheckValue(tt.typ, in); err != nil {
+			if err := wire.CheckValue(tt.typ, in); err != nil {
 				t.Errorf("CheckValue disagrees with NormalizeValue: %v", err)
 			}
 		})
@@ -153,7 +153,7 @@ func TestNormalizeValueGoShapes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := sdk.NormalizeValue(tt.typ, tt.in)
+			got, err := wire.NormalizeValue(tt.typ, tt.in)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("got %#v, %v; want an error containing %q", got, err, tt.err)
@@ -182,7 +182,7 @@ func TestTypeName(t *testing.T) {
 		{tUnknown, "value of unknown type 99"},
 	}
 	for _, tt := range tests {
-		if got := sdk.TypeName(tt.typ); got != tt.want {
+		if got := wire.TypeName(tt.typ); got != tt.want {
 			t.Errorf("TypeName(%d) = %q, want %q", tt.typ, got, tt.want)
 		}
 	}
@@ -193,12 +193,12 @@ func TestScalarTextIsPercentV(t *testing.T) {
 		24.0: "24", 23.976: "23.976", 1e21: "1e+21", 1e20: "1e+20", 1234567.0: "1.234567e+06", 123456.0: "123456", 1e-5: "1e-05",
 		true: "true", "x": "x", int64(-3): "-3",
 	} {
-		if got, ok := sdk.ScalarText(in); !ok || got != want {
+		if got, ok := wire.ScalarText(in); !ok || got != want {
 			t.Errorf("ScalarText(%#v) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
 	for _, in := range []any{nil, []any{"a"}, map[string]any{}} {
-		if got, ok := sdk.ScalarText(in); ok {
+		if got, ok := wire.ScalarText(in); ok {
 			t.Errorf("ScalarText(%#v) = %q, want not ok", in, got)
 		}
 	}
@@ -240,7 +240,7 @@ func TestNormalizeParams(t *testing.T) {
 				t.Fatal(err)
 			}
 			before, _ := json.Marshal(in)
-			got, err := sdk.NormalizeParams(spec, in, tt.rejectUnknown)
+			got, err := wire.NormalizeParams(spec, in, tt.rejectUnknown)
 			if after, _ := json.Marshal(in); string(after) != string(before) {
 				t.Errorf("NormalizeParams changed its input: %s -> %s", before, after)
 			}
@@ -273,9 +273,9 @@ func FuzzNormalizeValue(f *testing.F) {
 			return
 		}
 		pt := pluginv1.ParamType(typ)
-		got, err := sdk.NormalizeValue(pt, v)
-		if (sdk.CheckValue(pt, v) == nil) != (err == nil) {
-			t.Fatalf("CheckValue and NormalizeValue disagree on %s as %s", in, sdk.TypeName(pt))
+		got, err := wire.NormalizeValue(pt, v)
+		if (wire.CheckValue(pt, v) == nil) != (err == nil) {
+			t.Fatalf("CheckValue and NormalizeValue disagree on %s as %s", in, wire.TypeName(pt))
 		}
 		if err != nil || pt == tAny || pt == tUnknown {
 			return
@@ -294,9 +294,9 @@ func FuzzNormalizeValue(f *testing.F) {
 				t.Fatalf("%s as a table: %T", in, got)
 			}
 		}
-		again, err := sdk.NormalizeValue(pt, got)
+		again, err := wire.NormalizeValue(pt, got)
 		if err != nil || !reflect.DeepEqual(again, got) {
-			t.Fatalf("%s as %s: %#v normalises to %#v, %v", in, sdk.TypeName(pt), got, again, err)
+			t.Fatalf("%s as %s: %#v normalises to %#v, %v", in, wire.TypeName(pt), got, again, err)
 		}
 	})
 }

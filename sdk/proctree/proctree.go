@@ -1,5 +1,9 @@
 // Package proctree contains the processes of one command and kills all of them
-// on request, including ones that try to get away.
+// on request, including ones that try to get away. It is the containment that
+// the SDK and the Cajon host share: the SDK runs each command's processes in a
+// Group, and the host sweeps a crashed plugin's leftovers by their tag. It
+// lives in the SDK's module because a plugin cannot depend on the host's.
+// Plugin authors normally use sdk/process (Run.Exec), which builds on it.
 //
 // A command is started with Start and becomes a Group. Which processes belong
 // to the Group is decided per OS:

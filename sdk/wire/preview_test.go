@@ -1,9 +1,9 @@
-package sdk_test
+package wire_test
 
 import (
 	"testing"
 
-	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 func TestIsPreview(t *testing.T) {
@@ -22,8 +22,8 @@ func TestIsPreview(t *testing.T) {
 		{"/tmp/cajon-preview/run-1/0001-frame.jpg", "", false},
 	}
 	for _, tt := range tests {
-		if got := sdk.IsPreview(tt.path, tt.mime); got != tt.want {
-			t.Errorf("sdk.IsPreview(%q, %q) = %v, want %v", tt.path, tt.mime, got, tt.want)
+		if got := wire.IsPreview(tt.path, tt.mime); got != tt.want {
+			t.Errorf("wire.IsPreview(%q, %q) = %v, want %v", tt.path, tt.mime, got, tt.want)
 		}
 	}
 }
