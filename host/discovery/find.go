@@ -1,0 +1,180 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cajonfarm/cajon/host/flamenco"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults of a search; one definition each.
+const (
+	// DefaultWindow is how long one search listens: the answers' MX plus
+	// time for them to cross the network.
+	DefaultWindow = searchMX*time.Second + 500*time.Millisecond
+	// DefaultSettle is how long a search waits for more answers after the
+	// first one.
+	DefaultSettle = 300 * time.Millisecond
+	// DefaultCheckTimeout bounds the version request to one answered address.
+	DefaultCheckTimeout = 5 * time.Second
+	// Retry waits of Wait: from the first to the longest.
+	retryMin = time.Second
+	retryMax = 30 * time.Second
+)
+
+// Options tune a search; the zero value is the stock worker's search on
+// the LAN.
+type Options struct {
+	// Group is the SSDP group to search; empty means GroupAddr.
+	Group string
+	// Window and Settle: see Search. Zero means the defaults.
+	Window, Settle time.Duration
+	// CheckTimeout bounds each version request; zero means DefaultCheckTimeout.
+	CheckTimeout time.Duration
+	// Logger gets what was found and skipped; nil logs nothing.
+	Logger hclog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Group == "" {
+		o.Group = GroupAddr
+	}
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Settle <= 0 {
+		o.Settle = DefaultSettle
+	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = DefaultCheckTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	return o
+}
+
+// Manager is a Manager that answered the search and its version request.
+type Manager struct {
+	URL      string // API base, e.g. http://10.0.0.5:8080
+	Name     string // manager_name in its config
+	Version  string
+	Location string // the LOCATION it answered with
+}
+
+// Find searches once and checks every answered address with a version
+// request, in parallel. It returns the usable Managers in the order their
+// answers came; the first is the one to use. No answer, or none usable, is
+// an empty list and a nil error; the error is for a search that could not
+// be made.
+func Find(ctx context.Context, opt Options) ([]Manager, error) {
+	opt = opt.withDefaults()
+	log := opt.Logger
+	answers, err := Search(ctx, opt.Group, opt.Window, opt.Settle, func(from, why string) {
+		log.Debug("ignored an SSDP answer", "from", from, "why", why)
+	})
+	if err != nil {
+		return nil, err
+	}
+	found := make([]*Manager, len(answers))
+	var wg sync.WaitGroup
+	for i, a := range answers {
+		wg.Go(func() {
+			m, err := check(ctx, a, opt.CheckTimeout)
+			if err != nil {
+				// Expected for addresses of interfaces this machine cannot
+				// reach; not worth more than a debug line.
+				log.Debug("an answered Manager address does not work", "url", a.BaseURL, "from", a.From, "error", err)
+				return
+			}
+			found[i] = &m
+		})
+	}
+	wg.Wait()
+	var usable []Manager
+	for _, m := range found {
+		if m != nil {
+			usable = append(usable, *m)
+		}
+	}
+	if len(answers) > 0 && len(usable) == 0 {
+		urls := make([]string, len(answers))
+		for i, a := range answers {
+			urls[i] = a.BaseURL
+		}
+		log.Warn(fmt.Sprintf("SSDP found %d Manager addresses (%s), but none answered /api/v3/version", len(answers), strings.Join(urls, ", ")))
+	}
+	return usable, nil
+}
+
+// check asks an answered address for the Manager's version.
+func check(ctx context.Context, a Answer, timeout time.Duration) (Manager, error) {
+	c, err := flamenco.New(flamenco.Config{BaseURL: a.BaseURL, Timeout: timeout})
+	if err != nil {
+		return Manager{}, err
+	}
+	v, err := c.Version(ctx)
+	if err != nil {
+		return Manager{}, err
+	}
+	return Manager{URL: a.BaseURL, Name: v.Name, Version: v.Version, Location: a.Location}, nil
+}
+
+// Wait searches until a usable Manager answers or ctx ends, waiting longer
+// after each fruitless search (1 s doubling to 30 s, ±20%). It logs each
+// fruitless search as a warning and the Manager it picks.
+func Wait(ctx context.Context, opt Options) (Manager, error) {
+	opt = opt.withDefaults()
+	log := opt.Logger
+	wait := time.Duration(0)
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		found, err := Find(ctx, opt)
+		if ctx.Err() != nil {
+			return Manager{}, fmt.Errorf("no Flamenco Manager found on the network: %w", ctx.Err())
+		}
+		if len(found) > 0 {
+			m := found[0]
+			log.Info("found a Flamenco Manager on the network (SSDP)", "url", m.URL, "name", m.Name, "version", m.Version,
+				"took", time.Since(start).Round(time.Millisecond))
+			if len(found) > 1 {
+				others := make([]string, 0, len(found)-1)
+				for _, o := range found[1:] {
+					others = append(others, o.URL)
+				}
+				log.Info("other addresses answered too; using the first", "others", strings.Join(others, ", "))
+			}
+			return m, nil
+		}
+		wait = min(max(2*wait, retryMin), retryMax)
+		d := jitter(wait, 0.2)
+		if err != nil {
+			log.Warn("could not search for a Flamenco Manager; retrying", "attempt", attempt, "retry_in", d.Round(time.Millisecond), "error", err)
+		} else {
+			log.Warn("no Flamenco Manager answered the SSDP search (is its autodiscoverable setting on, and multicast allowed between here and there? or set manager.url); retrying",
+				"attempt", attempt, "retry_in", d.Round(time.Millisecond))
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Manager{}, fmt.Errorf("no Flamenco Manager found on the network: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// jitter moves d at random by up to ±frac of it, so that nodes booted
+// together do not search in step.
+func jitter(d time.Duration, frac float64) time.Duration {
+	spread := time.Duration(float64(d) * frac)
+	if spread <= 0 {
+		return d
+	}
+	return d - spread + rand.N(2*spread+1)
+}
