@@ -37,6 +37,11 @@ type Config struct {
 	// TaskTypes narrows the task types this worker asks for; empty = every task type
 	// that the plugins provide.
 	TaskTypes []string
+	// OOMScoreAdjust is the Linux OOM-killer adjustment (-1000 to 1000) for
+	// the processes of commands, so the kernel kills a runaway render before
+	// the worker; 0 leaves it alone. Imported from the stock worker's
+	// oom_score_adjust; not applied yet (see docs/CONFIG.md).
+	OOMScoreAdjust int
 
 	// Manager is the [manager] table.
 	Manager ManagerConfig
@@ -171,6 +176,7 @@ func settings() []setting {
 		{"max_log_bytes", func(c *Config) any { return &c.MaxLogBytes }},
 		{"kill_grace", func(c *Config) any { return &c.KillGrace }},
 		{"task_types", func(c *Config) any { return &c.TaskTypes }},
+		{"oom_score_adjust", func(c *Config) any { return &c.OOMScoreAdjust }},
 		{"manager.url", func(c *Config) any { return &c.Manager.URL }},
 		{"manager.worker_name", func(c *Config) any { return &c.Manager.WorkerName }},
 		{"manager.restart_exit_code", func(c *Config) any { return &c.Manager.RestartExitCode }},

@@ -48,6 +48,7 @@ func TestLoadGoodFiles(t *testing.T) {
 		MaxLogBytes:       1 << 20,
 		KillGrace:         3 * time.Second,
 		TaskTypes:         []string{"blender", "ffmpeg"},
+		OOMScoreAdjust:    500,
 		Manager: ManagerConfig{
 			URL:                  "http://flamenco:8080",
 			WorkerName:           "render-07",

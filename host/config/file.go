@@ -25,6 +25,7 @@ type fileConfig[D any] struct {
 	MaxLogBytes       *int64    `toml:"max_log_bytes"`
 	KillGrace         *D        `toml:"kill_grace"`
 	TaskTypes         *[]string `toml:"task_types"`
+	OOMScoreAdjust    *int      `toml:"oom_score_adjust"`
 
 	Manager  fileManager[D]  `toml:"manager"`
 	Local    fileLocal[D]    `toml:"local"`

@@ -100,7 +100,18 @@ func fillComputedDefaults(cfg *Config, prov *Provenance, getenv func(string) str
 		cfg.StateDir = defaultStateDir(runtime.GOOS, isRoot(), getenv)
 		prov.set("state_dir", originDefault)
 	}
+	// The stock worker's variable, below every Cajon layer as it is below
+	// the stock worker's worker_name, so a node set up for flamenco-worker
+	// keeps its name.
+	if name := strings.TrimSpace(getenv(StockWorkerNameVar)); cfg.Manager.WorkerName == "" && name != "" {
+		cfg.Manager.WorkerName = name
+		prov.set("manager.worker_name", originEnv(StockWorkerNameVar))
+	}
 }
+
+// StockWorkerNameVar names the worker as the stock flamenco-worker reads it:
+// below worker_name, above the host name.
+const StockWorkerNameVar = "FLAMENCO_WORKER_NAME"
 
 // layer is what one source sets: typed values by key, plus plugin tables.
 type layer struct {

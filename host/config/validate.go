@@ -46,6 +46,10 @@ func validate(cfg *Config, prov *Provenance) error {
 		bad("task_types", cfg.TaskTypes, "a task type is empty")
 	}
 
+	if n := cfg.OOMScoreAdjust; n < -1000 || n > 1000 {
+		bad("oom_score_adjust", n, "must be from -1000 to 1000 (the kernel's range)")
+	}
+
 	atLeastZero := func(key string, n int64) {
 		if n < 0 {
 			bad(key, n, "must be 0 or more")

@@ -6,7 +6,8 @@ import (
 )
 
 // NameAtStart returns the name the worker registers and signs on with:
-// worker_name, or the host name when worker_name is unset. The default is
+// worker_name (which Load takes from FLAMENCO_WORKER_NAME when no layer sets
+// it), or the host name. The default is
 // resolved when the worker starts, never when the config is loaded or
 // printed, so a config copied into a machine image does not give every
 // clone the same name.
@@ -24,7 +25,7 @@ func nameAtStart(set string, hostname func() (string, error)) (string, error) {
 		err = fmt.Errorf("the host name is empty")
 	}
 	if err != nil {
-		return "", fmt.Errorf("manager.worker_name is unset and the host name is unknown (%w): set worker_name in [manager], CAJON_MANAGER_WORKER_NAME or --name", err)
+		return "", fmt.Errorf("manager.worker_name is unset and the host name is unknown (%w): set worker_name in [manager], CAJON_MANAGER_WORKER_NAME, FLAMENCO_WORKER_NAME or --name", err)
 	}
 	return host, nil
 }

@@ -24,6 +24,9 @@ type Credentials struct {
 	Manager      string    `json:"manager"`
 	Name         string    `json:"name"`
 	RegisteredAt time.Time `json:"registered_at"`
+	// ImportedFrom names the stock worker's credentials file these came
+	// from (cajon import flamenco-worker); empty when Cajon registered.
+	ImportedFrom string `json:"imported_from,omitempty"`
 }
 
 // ErrNoCredentials is wrapped by LoadCredentials when the file does not exist.
