@@ -26,13 +26,17 @@ Exit status: 0 when the queue is empty, 1 otherwise.`)
 	common.register(fs)
 	mf.register(fs, false)
 	timeout := retryTimeoutFlag(fs)
-	cfg, err := loadManagerConfig(env, fs, &common, &mf, args)
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	// The timeout bounds the search for a Manager too.
+	ctx, cancel := withRetryTimeout(ctx, *timeout)
+	defer cancel()
+	cfg, err := loadManagerConfig(ctx, env, fs, &common, &mf, false)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, env.stderr)
-	ctx, cancel := withRetryTimeout(ctx, *timeout)
-	defer cancel()
 	// The queue of a plain worker, and those of the identities of a
 	// process that ran several ([[worker.identities]]).
 	dirs, err := identities.ExistingStateDirs(cfg.StateDir)

@@ -24,7 +24,13 @@ Failures are retried until --timeout (default: until interrupted).`)
 	common.register(fs)
 	mf.register(fs, false)
 	timeout := retryTimeoutFlag(fs)
-	cfg, err := loadManagerConfig(env, fs, &common, &mf, args)
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	// The timeout bounds the search for a Manager too.
+	ctx, cancel := withRetryTimeout(ctx, *timeout)
+	defer cancel()
+	cfg, err := loadManagerConfig(ctx, env, fs, &common, &mf, false)
 	if err != nil {
 		return err
 	}
@@ -43,8 +49,6 @@ Failures are retried until --timeout (default: until interrupted).`)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := withRetryTimeout(ctx, *timeout)
-	defer cancel()
 	creds, err := w.Register(ctx)
 	if err != nil {
 		return fmt.Errorf("registering with %s: %w", cfg.Manager.URL, err)

@@ -9,8 +9,10 @@ import (
 	"strings"
 
 	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/discovery"
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/flamenco"
+	"github.com/cajonfarm/cajon/host/stockworker"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
 )
@@ -23,7 +25,7 @@ type managerFlags struct {
 }
 
 func (m *managerFlags) register(fs *flag.FlagSet, withRestart bool) {
-	fs.StringVar(&m.manager, "manager", "", "the Flamenco Manager, e.g. http://flamenco:8080 (overrides manager.url)")
+	fs.StringVar(&m.manager, "manager", "", "the Flamenco Manager, e.g. http://flamenco:8080 or flamenco:8080 (overrides manager.url; none: find it on the network)")
 	fs.StringVar(&m.name, "name", "", "the worker's name in the Manager (overrides manager.worker_name)")
 	if withRestart {
 		fs.IntVar(&m.restartExitCode, "restart-exit-code", 0,
@@ -37,7 +39,11 @@ func (m *managerFlags) layer(fs *flag.FlagSet) map[string]string {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "manager":
+			// As the stock worker reads -manager: a bare host:port is http.
 			out["manager.url"] = m.manager
+			if u, err := stockworker.ManagerURL(m.manager); err == nil {
+				out["manager.url"] = u
+			}
 		case "name":
 			out["manager.worker_name"] = m.name
 		case "restart-exit-code":
@@ -47,22 +53,47 @@ func (m *managerFlags) layer(fs *flag.FlagSet) map[string]string {
 	return out
 }
 
-// loadManagerConfig parses the flags and loads the config, which must name a
-// Manager.
-func loadManagerConfig(env *cliEnv, fs *flag.FlagSet, common *commonFlags, mf *managerFlags, args []string) (*config.Config, error) {
+// parseNoArgs parses the flags of a command that takes no arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return nil, &exitError{code: 2, err: fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+		return &exitError{code: 2, err: fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
 	}
+	return nil
+}
+
+// loadManagerConfig loads the config of parsed flags. With takeOver
+// (cajon run), the first start in a stock worker's working folder takes
+// its settings and identity over. With no Manager URL configured, it finds
+// one on the network (SSDP), as the stock worker does, searching until one
+// answers or ctx ends.
+func loadManagerConfig(ctx context.Context, env *cliEnv, fs *flag.FlagSet, common *commonFlags, mf *managerFlags, takeOver bool) (*config.Config, error) {
 	cfg, _, err := common.load(env, mf.layer(fs))
 	if err != nil {
 		return nil, err
 	}
+	if takeOver {
+		wrote, err := takeOverStockWorker(env, cfg, newLogger(cfg, env.stderr))
+		if err != nil {
+			return nil, err
+		}
+		if wrote {
+			if cfg, _, err = common.load(env, mf.layer(fs)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if cfg.Manager.URL == "" {
-		return nil, &exitError{code: 2, err: fmt.Errorf("no Flamenco Manager configured: give --manager URL, or set manager.url in cajon.toml or CAJON_MANAGER_URL")}
+		log := newLogger(cfg, env.stderr).Named("discovery")
+		log.Info("no Flamenco Manager configured (manager.url, --manager): searching the network for one over SSDP, as flamenco-worker does; Ctrl+C stops ('cajon help' lists the commands)")
+		found, err := discovery.Wait(ctx, discovery.Options{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Manager.URL = found[0].URL
 	}
 	return cfg, nil
 }
@@ -89,7 +120,10 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 	mf.register(fs, true)
 	identityCount := fs.Int("identities", 0,
 		"work as N Flamenco workers in this process, named <worker_name>-1 to -N, each with its own state in <state_dir>/identity-<n>, sharing the plugins (or [[worker.identities]])")
-	cfg, err := loadManagerConfig(env, fs, &common, &mf, args)
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadManagerConfig(ctx, env, fs, &common, &mf, *identityCount == 0)
 	if err != nil {
 		return err
 	}
@@ -150,43 +184,6 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 		return &exitError{code: code}
 	}
 	return nil
-}
-
-// withDefaultCommand makes plain `cajon` (or `cajon --manager URL ...`, flags
-// without a command) mean `cajon run` when a Manager is configured, by the
-// config files, CAJON_MANAGER_URL, or the flags themselves. Otherwise args
-// are returned unchanged.
-func withDefaultCommand(env *cliEnv, args []string) []string {
-	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isHelpFlag(args[0])) {
-		return args
-	}
-	configFile := ""
-	for i, a := range args {
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		switch {
-		case isHelpFlag(a):
-			return args
-		case name == "manager":
-			return append([]string{"run"}, args...)
-		case name == "config" && hasValue:
-			configFile = value
-		case name == "config" && i+1 < len(args):
-			configFile = args[i+1]
-		}
-	}
-	cfg, _, err := config.Load(config.DefaultSources(configFile, env.environ, nil))
-	if err != nil || cfg.Manager.URL == "" {
-		return args
-	}
-	return append([]string{"run"}, args...)
-}
-
-func isHelpFlag(a string) bool {
-	switch a {
-	case "-h", "--help", "-help", "help":
-		return true
-	}
-	return false
 }
 
 // identitiesToRun are the worker identities of this process: --identities N

@@ -21,45 +21,56 @@ import (
 	"github.com/cajonfarm/cajon/internal/workertest"
 )
 
-func TestWithDefaultCommand(t *testing.T) {
-	dir := t.TempDir()
-	withManager := filepath.Join(dir, "manager.toml")
-	if err := os.WriteFile(withManager, []byte("[manager]\nurl = \"http://flamenco:8080\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+func TestPlainCommand(t *testing.T) {
 	tests := []struct {
-		name    string
-		environ []string
-		args    []string
-		want    []string
+		name  string
+		args  []string
+		want  []string
+		notes int
 	}{
-		{"no Manager: usage", nil, nil, nil},
-		{"Manager from the environment", []string{"CAJON_MANAGER_URL=http://flamenco:8080"}, nil, []string{"run"}},
-		{"Manager emptied by the environment", []string{"CAJON_MANAGER_URL="}, nil, nil},
-		{"Manager flag", nil, []string{"--manager", "http://m:8080", "--name", "n"}, []string{"run", "--manager", "http://m:8080", "--name", "n"}},
-		{"Manager flag with =", nil, []string{"-manager=http://m:8080"}, []string{"run", "-manager=http://m:8080"}},
-		{"Manager in a --config file", nil, []string{"--config", withManager}, []string{"run", "--config", withManager}},
-		{"Manager in a --config= file", nil, []string{"--config=" + withManager}, []string{"run", "--config=" + withManager}},
-		{"flags without a Manager", nil, []string{"--log-level", "debug"}, []string{"--log-level", "debug"}},
-		{"a subcommand is kept", []string{"CAJON_MANAGER_URL=http://flamenco:8080"}, []string{"plugins"}, []string{"plugins"}},
-		{"help is kept", []string{"CAJON_MANAGER_URL=http://flamenco:8080"}, []string{"--help"}, []string{"--help"}},
+		{"plain cajon runs (finding the Manager when none is configured)", nil, []string{"run"}, 0},
+		{"cajon's own flags", []string{"--manager", "http://m:8080", "--name", "n"}, []string{"run", "--manager", "http://m:8080", "--name", "n"}, 0},
+		{"a value after =", []string{"-manager=http://m:8080"}, []string{"run", "-manager=http://m:8080"}, 0},
+		{"a subcommand is kept", []string{"plugins", "-debug"}, []string{"plugins", "-debug"}, 0},
+		{"help is kept", []string{"--help"}, []string{"--help"}, 0},
+		{"help after flags is run's", []string{"-manager", "m", "-h"}, []string{"run", "-h"}, 0},
+		// flamenco-worker's flags.
+		{"-version", []string{"-debug", "-version"}, []string{"version"}, 0},
+		{"-find-manager", []string{"-find-manager"}, []string{"find-manager", "--timeout", "1m"}, 0},
+		{"-find-manager -trace", []string{"-find-manager", "-trace", "-manager", "m"}, []string{"find-manager", "--timeout", "1m", "--log-level", "trace"}, 0},
+		{"-flush drops the restart code", []string{"-flush", "-manager", "m:8080", "-restart-exit-code", "47"}, []string{"flush", "-manager", "m:8080"}, 0},
+		{"-flush -restart-exit-code=", []string{"-restart-exit-code=47", "--flush"}, []string{"flush"}, 0},
+		{"-quiet", []string{"-quiet", "-manager", "m"}, []string{"run", "--log-level", "warn", "-manager", "m"}, 0},
+		{"-debug beats -quiet", []string{"-quiet", "-debug"}, []string{"run", "--log-level", "debug"}, 0},
+		{"-trace beats -debug", []string{"-debug", "-trace"}, []string{"run", "--log-level", "trace"}, 0},
+		{"--log-level beats -debug", []string{"-debug", "--log-level", "error"}, []string{"run", "--log-level", "error"}, 0},
+		{"-debug=false", []string{"-debug=false"}, []string{"run"}, 0},
+		{"-register is accepted and does nothing", []string{"-register", "-restart-exit-code", "47"}, []string{"run", "-restart-exit-code", "47"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := &cliEnv{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, environ: tt.environ}
-			if got := withDefaultCommand(env, tt.args); !slices.Equal(got, tt.want) {
-				t.Errorf("withDefaultCommand(%q) = %q, want %q", tt.args, got, tt.want)
+			got, notes, err := plainCommand(tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) || len(notes) != tt.notes {
+				t.Errorf("plainCommand(%q) = %q, notes %q; want %q and %d notes", tt.args, got, notes, tt.want, tt.notes)
 			}
 		})
 	}
+	if _, _, err := plainCommand([]string{"-debug=maybe"}); err == nil || !strings.Contains(err.Error(), "maybe") {
+		t.Errorf("-debug=maybe: %v, want an error naming the value", err)
+	}
 }
 
-func TestRunWithoutManagerIsAUsageError(t *testing.T) {
+func TestNoManagerFoundWithinTimeout(t *testing.T) {
 	var stderr bytes.Buffer
 	env := &cliEnv{stdout: &bytes.Buffer{}, stderr: &stderr, environ: []string{"CAJON_STATE_DIR=" + t.TempDir()}}
-	for _, cmd := range []string{"run", "register", "flush"} {
+	// The search goes to the LAN's SSDP group: no Manager there answers
+	// (one that does would be found, and the test says so).
+	for _, cmd := range []string{"register", "flush"} {
 		stderr.Reset()
-		if code := runCLI(env, []string{cmd}); code != 2 || !strings.Contains(stderr.String(), "no Flamenco Manager configured") {
+		if code := runCLI(env, []string{cmd, "--timeout", "1500ms"}); code != 1 || !strings.Contains(stderr.String(), "no Flamenco Manager found on the network") {
 			t.Errorf("cajon %s without a Manager: exit %d, stderr %q", cmd, code, stderr.String())
 		}
 	}

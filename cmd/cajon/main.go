@@ -45,13 +45,15 @@ type cliEnv struct {
 
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
-		"plugins":  {"list plugins and their commands, run one command (cajon plugins run), or check the binaries (cajon plugins verify)", cmdPlugins},
-		"run":      {"work for a Flamenco Manager (plain 'cajon' too, when a Manager is configured)", cmdRun},
-		"register": {"register with the Flamenco Manager as a new worker and save the credentials", cmdRegister},
-		"flush":    {"deliver the queued task updates to the Manager and exit", cmdFlush},
-		"local":    {"the local job queue: submit, list, show, logs, cancel, run, prune", cmdLocal},
-		"config":   {"print the effective configuration and where each value came from", cmdConfig},
-		"version":  {"print the version (also cajon --version, cajon -v)", cmdVersion},
+		"plugins":      {"list plugins and their commands, run one command (cajon plugins run), or check the binaries (cajon plugins verify)", cmdPlugins},
+		"run":          {"work for a Flamenco Manager, found on the network when none is configured (plain 'cajon' too)", cmdRun},
+		"find-manager": {"find Flamenco Managers on the network (SSDP), print their URLs and exit", cmdFindManager},
+		"import":       {"take over a stock flamenco-worker: its settings, worker id and secret (cajon import flamenco-worker [DIR])", cmdImport},
+		"register":     {"register with the Flamenco Manager as a new worker and save the credentials", cmdRegister},
+		"flush":        {"deliver the queued task updates to the Manager and exit", cmdFlush},
+		"local":        {"the local job queue: submit, list, show, logs, cancel, run, prune", cmdLocal},
+		"config":       {"print the effective configuration and where each value came from", cmdConfig},
+		"version":      {"print the version (also cajon --version, cajon -v)", cmdVersion},
 	}
 }
 
@@ -65,12 +67,16 @@ func runCLI(env *cliEnv, args []string) int {
 	if len(args) > 0 && isVersionFlag(args[0]) {
 		args = append([]string{"version"}, args[1:]...)
 	}
-	args = withDefaultCommand(env, args)
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	args, notes, err := plainCommand(args)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "cajon: %v\n", err)
+		return 2
+	}
+	for _, n := range notes {
+		fmt.Fprintf(env.stderr, "cajon: %s\n", n)
+	}
+	if isHelpFlag(args[0]) {
 		usage(env.stderr, cmds)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	sc, ok := cmds[args[0]]
@@ -83,7 +89,7 @@ func runCLI(env *cliEnv, args []string) int {
 	// cleanly. A second one ends the process at once.
 	ctx, stop := signalContext()
 	defer stop()
-	err := sc.run(ctx, env, args[1:])
+	err = sc.run(ctx, env, args[1:])
 	if err == nil {
 		return 0
 	}
@@ -124,9 +130,11 @@ func usage(w io.Writer, cmds map[string]subcommand) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'cajon <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "Plain 'cajon' is 'cajon run', and takes flamenco-worker's flags too: -manager, -register,")
+	fmt.Fprintln(w, "-find-manager, -flush, -restart-exit-code, -quiet, -debug, -trace, -version (docs/MANAGER.md).")
 }
 
 // signalContext is cancelled by the first SIGINT, SIGTERM or SIGHUP, with a

@@ -223,11 +223,14 @@ func TestWaitRetriesUntilAManagerAnswers(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m, err := Wait(ctx, Options{Group: r.addr(), Window: 300 * time.Millisecond})
+	found, err := Wait(ctx, Options{Group: r.addr(), Window: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.URL != good.URL || m.Name != "late" {
+	if len(found) != 1 {
+		t.Fatalf("found %+v, want one Manager", found)
+	}
+	if m := found[0]; m.URL != good.URL || m.Name != "late" {
 		t.Errorf("found %+v, want %s", m, good.URL)
 	}
 	mu.Lock()

@@ -126,9 +126,10 @@ func check(ctx context.Context, a Answer, timeout time.Duration) (Manager, error
 }
 
 // Wait searches until a usable Manager answers or ctx ends, waiting longer
-// after each fruitless search (1 s doubling to 30 s, ±20%). It logs each
-// fruitless search as a warning and the Manager it picks.
-func Wait(ctx context.Context, opt Options) (Manager, error) {
+// after each fruitless search (1 s doubling to 30 s, ±20%). It returns the
+// usable Managers of the search that found some; the first is the one to
+// use. It logs each fruitless search as a warning and the Manager it picks.
+func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 	opt = opt.withDefaults()
 	log := opt.Logger
 	wait := time.Duration(0)
@@ -136,7 +137,7 @@ func Wait(ctx context.Context, opt Options) (Manager, error) {
 		start := time.Now()
 		found, err := Find(ctx, opt)
 		if ctx.Err() != nil {
-			return Manager{}, fmt.Errorf("no Flamenco Manager found on the network: %w", ctx.Err())
+			return nil, fmt.Errorf("no Flamenco Manager found on the network: %w", ctx.Err())
 		}
 		if len(found) > 0 {
 			m := found[0]
@@ -149,7 +150,7 @@ func Wait(ctx context.Context, opt Options) (Manager, error) {
 				}
 				log.Info("other addresses answered too; using the first", "others", strings.Join(others, ", "))
 			}
-			return m, nil
+			return found, nil
 		}
 		wait = min(max(2*wait, retryMin), retryMax)
 		d := jitter(wait, 0.2)
@@ -163,7 +164,7 @@ func Wait(ctx context.Context, opt Options) (Manager, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return Manager{}, fmt.Errorf("no Flamenco Manager found on the network: %w", ctx.Err())
+			return nil, fmt.Errorf("no Flamenco Manager found on the network: %w", ctx.Err())
 		case <-t.C:
 		}
 	}
