@@ -36,6 +36,12 @@ type cajonOptions struct {
 	restartExitCode int
 	env             []string
 	args            []string // more flags of `cajon run`
+	// dir is the working folder (default: the state dir).
+	dir string
+	// discover leaves out --manager: cajon finds the Manager itself.
+	discover bool
+	// noName leaves out --name: the name comes from elsewhere.
+	noName bool
 }
 
 // startCajon runs `cajon run` against m as worker name, with quick fetch
@@ -43,13 +49,22 @@ type cajonOptions struct {
 func startCajon(tb testing.TB, m *manager, name string, opt cajonOptions) *cajon {
 	tb.Helper()
 	c := &cajon{tb: tb, Name: name, StateDir: tb.TempDir(), out: &proctest.Output{}, exited: make(chan struct{})}
-	args := []string{"run", "--manager", m.URL, "--name", name, "--state-dir", c.StateDir, "--log-level", "debug"}
+	args := []string{"run", "--state-dir", c.StateDir, "--log-level", "debug"}
+	if !opt.discover {
+		args = append(args, "--manager", m.URL)
+	}
+	if !opt.noName {
+		args = append(args, "--name", name)
+	}
 	if opt.restartExitCode != 0 {
 		args = append(args, "--restart-exit-code", fmt.Sprint(opt.restartExitCode))
 	}
 	args = append(args, opt.args...)
 	c.cmd = exec.Command(filepath.Join(binDir, "cajon"), args...)
 	c.cmd.Dir = c.StateDir
+	if opt.dir != "" {
+		c.cmd.Dir = opt.dir
+	}
 	c.cmd.Env = append(os.Environ(),
 		"CAJON_MANAGER_FETCH_BACKOFF_MAX=1s",
 		"CAJON_MANAGER_ASLEEP_POLL_INTERVAL=1s",

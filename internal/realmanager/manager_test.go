@@ -56,6 +56,18 @@ type manager struct {
 // custom job types only from there), and waits until its API answers.
 func startManager(tb testing.TB) *manager {
 	tb.Helper()
+	return startManagerWith(tb, managerOptions{})
+}
+
+// managerOptions are what a test may change of the Manager it starts.
+type managerOptions struct {
+	// autodiscoverable makes the Manager answer SSDP searches.
+	autodiscoverable bool
+}
+
+// startManagerWith is startManager with options.
+func startManagerWith(tb testing.TB, opt managerOptions) *manager {
+	tb.Helper()
 	bin := managerBinary(tb)
 	dir := tb.TempDir()
 	shared := filepath.Join(dir, "shared")
@@ -74,7 +86,7 @@ func startManager(tb testing.TB) *manager {
 manager_name: cajon-test
 database: flamenco-manager.sqlite
 listen: 127.0.0.1:%d
-autodiscoverable: false
+autodiscoverable: %t
 local_manager_storage_path: %s
 shared_storage_path: %s
 shaman:
@@ -92,7 +104,7 @@ variables:
     values:
     - platform: all
       value: -b -y
-`, port, filepath.Join(dir, "storage"), shared)
+`, port, opt.autodiscoverable, filepath.Join(dir, "storage"), shared)
 	if err := os.WriteFile(filepath.Join(dir, "flamenco-manager.yaml"), []byte(cfg), 0o644); err != nil {
 		tb.Fatal(err)
 	}

@@ -90,10 +90,19 @@ func denyGroupWrite(path string) error {
 	return os.Chmod(path, info.Mode()&^0o022)
 }
 
+// BinDirEnv names a folder of binaries built already, for Main.
+const BinDirEnv = "CAJON_TEST_BIN_DIR"
+
 // Main is the body of a TestMain whose tests run the binaries: it builds the
 // host and the named plugins into a temporary folder, sets *dir to it, runs
 // the tests and removes the folder. It returns the exit code for os.Exit.
+// A test that runs its test binary again (e.g. in a network namespace)
+// passes the folder on in BinDirEnv, and the child builds nothing.
 func Main(m *testing.M, dir *string, plugins ...string) int {
+	if d := os.Getenv(BinDirEnv); d != "" {
+		*dir = d
+		return m.Run()
+	}
 	tmp, err := os.MkdirTemp("", "cajon-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
