@@ -23,6 +23,7 @@ type responder struct {
 	mu      sync.Mutex
 	bad     []string // what was wrong with the searches it got
 	got     int
+	delay   time.Duration // before each answer
 }
 
 func newResponder(t *testing.T, answers ...string) *responder {
@@ -73,9 +74,18 @@ func (r *responder) serve(done chan struct{}) {
 			r.bad = append(r.bad, fmt.Sprintf("headers %v", req.Header))
 		}
 		r.mu.Unlock()
-		for _, a := range r.answers() {
-			_, _ = r.conn.WriteToUDP(a, from)
+		answers := r.answers()
+		send := func() {
+			for _, a := range answers {
+				_, _ = r.conn.WriteToUDP(a, from)
+			}
 		}
+		if r.delay > 0 {
+			// A Manager busy with other searches answers late.
+			time.AfterFunc(r.delay, send)
+			continue
+		}
+		send()
 	}
 }
 
@@ -237,6 +247,32 @@ func TestWaitRetriesUntilAManagerAnswers(t *testing.T) {
 	defer mu.Unlock()
 	if searches != 3 {
 		t.Errorf("%d searches, want 3", searches)
+	}
+}
+
+func TestWaitHearsALateManager(t *testing.T) {
+	good := fakeManager(t, "slow")
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Answers come 0.8 s after each search, after the first search's window.
+	r := &responder{conn: conn, delay: 800 * time.Millisecond, answers: func() [][]byte {
+		return [][]byte{[]byte(answer(good.URL + "/"))}
+	}}
+	done := make(chan struct{})
+	go r.serve(done)
+	t.Cleanup(func() { conn.Close(); <-done })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	found, err := Wait(ctx, Options{Group: r.addr(), Window: 300 * time.Millisecond})
+	if err != nil || len(found) != 1 || found[0].URL != good.URL {
+		t.Fatalf("Wait: %+v, %v; want %s", found, err, good.URL)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.got != 2 {
+		t.Errorf("%d searches, want 2: the second listens long enough", r.got)
 	}
 }
 

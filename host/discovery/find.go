@@ -22,7 +22,8 @@ const (
 	DefaultSettle = 300 * time.Millisecond
 	// DefaultCheckTimeout bounds the version request to one answered address.
 	DefaultCheckTimeout = 5 * time.Second
-	// Retry waits of Wait: from the first to the longest.
+	// What Wait adds to the window of each search after the first: from
+	// the first to the longest.
 	retryMin = time.Second
 	retryMax = 30 * time.Second
 )
@@ -125,16 +126,21 @@ func check(ctx context.Context, a Answer, timeout time.Duration) (Manager, error
 	return Manager{URL: a.BaseURL, Name: v.Name, Version: v.Version, Location: a.Location}, nil
 }
 
-// Wait searches until a usable Manager answers or ctx ends, waiting longer
-// after each fruitless search (1 s doubling to 30 s, ±20%). It returns the
-// usable Managers of the search that found some; the first is the one to
-// use. It logs each fruitless search as a warning and the Manager it picks.
+// Wait searches until a usable Manager answers or ctx ends. Each search
+// listens longer than the one before (the window, plus 1 s doubling to 30 s,
+// ±20%), so a Manager that answers late (its SSDP server answers searches
+// one at a time, each after a random wait of up to MX) is still heard,
+// and an idle network gets fewer searches. It returns the usable Managers of
+// the search that found some; the first is the one to use. It logs each
+// fruitless search as a warning, and the Manager it picks.
 func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 	opt = opt.withDefaults()
 	log := opt.Logger
-	wait := time.Duration(0)
+	base := opt.Window
+	var extra time.Duration
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
+		opt.Window = base + extra
 		found, err := Find(ctx, opt)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("no Flamenco Manager found on the network: %w", ctx.Err())
@@ -142,7 +148,7 @@ func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 		if len(found) > 0 {
 			m := found[0]
 			log.Info("found a Flamenco Manager on the network (SSDP)", "url", m.URL, "name", m.Name, "version", m.Version,
-				"took", time.Since(start).Round(time.Millisecond))
+				"took", time.Since(start).Round(time.Millisecond), "searches", attempt)
 			if len(found) > 1 {
 				others := make([]string, 0, len(found)-1)
 				for _, o := range found[1:] {
@@ -152,15 +158,15 @@ func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 			}
 			return found, nil
 		}
-		wait = min(max(2*wait, retryMin), retryMax)
-		d := jitter(wait, 0.2)
-		if err != nil {
-			log.Warn("could not search for a Flamenco Manager; retrying", "attempt", attempt, "retry_in", d.Round(time.Millisecond), "error", err)
-		} else {
-			log.Warn("no Flamenco Manager answered the SSDP search (is its autodiscoverable setting on, and multicast allowed between here and there? or set manager.url); retrying",
-				"attempt", attempt, "retry_in", d.Round(time.Millisecond))
+		extra = jitter(min(max(2*extra, retryMin), retryMax), 0.2)
+		if err == nil {
+			log.Warn("no Flamenco Manager answered the SSDP search (is its autodiscoverable setting on, and multicast allowed between here and there? or set manager.url); searching again",
+				"attempt", attempt, "next_listens_for", (base + extra).Round(time.Millisecond))
+			continue
 		}
-		t := time.NewTimer(d)
+		// The search could not be sent (no network yet): wait, then retry.
+		log.Warn("could not search for a Flamenco Manager; retrying", "attempt", attempt, "retry_in", extra.Round(time.Millisecond), "error", err)
+		t := time.NewTimer(extra)
 		select {
 		case <-ctx.Done():
 			t.Stop()
