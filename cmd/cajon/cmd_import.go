@@ -153,6 +153,10 @@ func takeOverStockWorker(env *cliEnv, cfg *config.Config, log hclog.Logger) (boo
 	if err != nil || !stockworker.Found(dir) {
 		return false, nil
 	}
+	if len(cfg.Worker.Identities) > 0 {
+		log.Warn("this folder has a stock worker's " + stockworker.ConfigFile + ", but this process runs several identities ([[worker.identities]]): nothing was taken over; 'cajon import flamenco-worker' does it by hand")
+		return false, nil
+	}
 	if _, err := worker.LoadCredentials(worker.CredentialsPath(cfg.StateDir)); err == nil {
 		return false, nil // taken over already, or Cajon's own: never replaced here
 	}

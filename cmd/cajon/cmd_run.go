@@ -106,7 +106,10 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "run", "run [--manager URL] [--name NAME] [--restart-exit-code N] [flags]",
 		`Work for a Flamenco 3 Manager: register when there are no credentials yet,
 sign on, then run the tasks the Manager hands out until it asks the worker to
-go offline or to restart. Plain 'cajon' does the same when a Manager is configured.
+go offline or to restart. Plain 'cajon' does the same, and takes flamenco-worker's
+flags. With no Manager configured, it finds one on the network (SSDP), searching
+until one answers. On its first start in a folder with a stock worker's
+flamenco-worker.yaml, it takes that worker over (cajon import flamenco-worker).
 
 SIGINT/SIGTERM/SIGHUP stop cleanly: the running task is aborted (or finished,
 with manager.finish_task_on_shutdown), queued task updates are delivered, and
