@@ -62,7 +62,8 @@ type Config struct {
 
 // ManagerConfig is the [manager] table: how to work for a Flamenco Manager.
 type ManagerConfig struct {
-	// URL of the Manager; empty means local mode (the embedded job queue).
+	// URL of the Manager; empty: cajon run finds one on the network (SSDP),
+	// and cajon local runs the embedded job queue.
 	URL string
 	// WorkerName is the name shown in the Manager; empty means the host name,
 	// looked up when the worker starts (NameAtStart).
