@@ -129,6 +129,12 @@ func Import(opt Options) (Report, error) {
 		if written {
 			r.ConfigFile = opt.ConfigFile
 		}
+		for _, st := range r.Settings {
+			if st.Key == "manager.url" && haveCreds && strings.HasPrefix(st.Note, "not taken") {
+				r.Notes = append(r.Notes, fmt.Sprintf("the stock worker's credentials are for the Manager at %s, but Cajon's config names another: "+
+					"if that is another Manager, it does not know worker %s and Cajon registers there as a new worker", st.Value, creds.WorkerID))
+			}
+		}
 	}
 	if writeCreds {
 		c := worker.Credentials{

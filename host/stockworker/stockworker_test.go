@@ -282,6 +282,10 @@ func TestImportIntoExistingConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			r, _ := Import(tk.opt) // again: reports the same
+			if tt.name == "other tables; the file's url stays" && !strings.Contains(strings.Join(r.Notes, "\n"), "credentials are for the Manager at http://flamenco.farm.lan:8080") {
+				t.Errorf("no note that the credentials belong to another Manager: %q", r.Notes)
+			}
 			tt.check(t, tk.load(t))
 			if fi, _ := os.Stat(tk.cajonTOM); fi.Mode().Perm() != 0o640 && runtime.GOOS != "windows" {
 				t.Errorf("cajon.toml mode %v, want its old 0640", fi.Mode().Perm())
