@@ -162,7 +162,8 @@ func takeOverStockWorker(env *cliEnv, cfg *config.Config, log hclog.Logger) (boo
 	}
 	r, err := stockworker.Import(importOptions(env, cfg, dir))
 	if err != nil {
-		return false, fmt.Errorf("taking over the stock worker in %s (its %s is here): %w\n(fix the file, or move it away to start as a new worker)", dir, stockworker.ConfigFile, err)
+		return false, fmt.Errorf("taking over the stock worker in %s (its %s is here): %w\n(fix the file, or move it away to start as a new worker; "+
+			"where this folder is read-only for the worker, run 'cajon import flamenco-worker %s --to /etc/cajon/cajon.toml' once)", dir, stockworker.ConfigFile, err, dir)
 	}
 	if r.ConfigFile == "" && r.Credentials == "" {
 		return false, nil
