@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -90,6 +91,11 @@ func loadManagerConfig(ctx context.Context, env *cliEnv, fs *flag.FlagSet, commo
 		log := newLogger(cfg, env.stderr).Named("discovery")
 		log.Info("no Flamenco Manager configured (manager.url, --manager): searching the network for one over SSDP, as flamenco-worker does; Ctrl+C stops ('cajon help' lists the commands)")
 		found, err := discovery.Wait(ctx, discovery.Options{Logger: log})
+		if errors.Is(err, context.Canceled) {
+			// Stopped (a signal) while searching: a clean stop, exit 0.
+			log.Info("stopped before a Manager was found", "cause", context.Cause(ctx))
+			return nil, &exitError{code: 0}
+		}
 		if err != nil {
 			return nil, err
 		}
