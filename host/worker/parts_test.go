@@ -70,21 +70,24 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
-func TestSupportedTaskTypes(t *testing.T) {
+func TestTaskTypesToAsk(t *testing.T) {
 	tests := []struct {
-		provided, configured, want, missing []string
+		name                                string
+		provided, configured, want, labels []string
 	}{
-		{[]string{"misc", "blender"}, nil, []string{"blender", "misc"}, nil},
-		{[]string{"misc", "blender", "ffmpeg"}, []string{"ffmpeg", "blender"}, []string{"blender", "ffmpeg"}, nil},
-		{[]string{"misc"}, []string{"misc", "blender"}, []string{"misc"}, []string{"blender"}},
-		{nil, []string{"blender"}, nil, []string{"blender"}},
-		{[]string{"misc", "misc"}, nil, []string{"misc"}, nil},
+		{"none configured: the plugins' types", []string{"misc", "blender"}, nil, []string{"blender", "misc"}, nil},
+		{"configured narrows", []string{"misc", "blender", "ffmpeg"}, []string{"ffmpeg", "blender"}, []string{"blender", "ffmpeg"}, nil},
+		{"a routing label is asked for", []string{"misc"}, []string{"misc", "blender-gpu"}, []string{"blender-gpu", "misc"}, []string{"blender-gpu"}},
+		{"labels only", nil, []string{"blender", "blender"}, []string{"blender"}, []string{"blender"}},
+		{"duplicates once", []string{"misc", "misc"}, nil, []string{"misc"}, nil},
 	}
 	for _, tt := range tests {
-		got, missing := supportedTaskTypes(tt.provided, tt.configured)
-		if !slices.Equal(got, tt.want) || !slices.Equal(missing, tt.missing) {
-			t.Errorf("supportedTaskTypes(%v, %v) = %v, %v; want %v, %v", tt.provided, tt.configured, got, missing, tt.want, tt.missing)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got, labels := taskTypesToAsk(tt.provided, tt.configured)
+			if !slices.Equal(got, tt.want) || !slices.Equal(labels, tt.labels) {
+				t.Errorf("taskTypesToAsk(%v, %v) = %v, %v; want %v, %v", tt.provided, tt.configured, got, labels, tt.want, tt.labels)
+			}
+		})
 	}
 }
 
