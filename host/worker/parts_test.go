@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -72,7 +73,7 @@ func TestCredentials(t *testing.T) {
 
 func TestTaskTypesToAsk(t *testing.T) {
 	tests := []struct {
-		name                                string
+		name                               string
 		provided, configured, want, labels []string
 	}{
 		{"none configured: the plugins' types", []string{"misc", "blender"}, nil, []string{"blender", "misc"}, nil},
@@ -288,6 +289,69 @@ func TestReporterBatchesAndLimits(t *testing.T) {
 	}
 	if len(full) != n {
 		t.Errorf("the full log on disk has %d lines, want %d", len(full), n)
+	}
+}
+
+// TestBlankLinesReachTheManager: what the Manager's log shows (each update's
+// log appended, a newline added where one lacks, an empty log skipped, as
+// the real Manager does) is the local log, line for line, blank lines at the
+// start, the end or the whole of a batch included.
+func TestBlankLinesReachTheManager(t *testing.T) {
+	batches := [][]string{
+		{"", "first after a blank"},
+		{""},
+		{"", ""},
+		{"middle", ""},
+		{"last", "", ""},
+	}
+	for _, limit := range []int64{0, 10_000} {
+		t.Run(fmt.Sprintf("max_log_bytes %d", limit), func(t *testing.T) {
+			mgr := managertest.New(t, managertest.Config{})
+			w := newIdleWorker(t, mgr)
+			logs, err := logstore.Open(LogDir(w.cfg.StateDir), logstore.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.logs = logs
+			w.cfg.MaxLogBytes = limit
+			w.tm.LogBatch = time.Hour
+			r := w.newReporter(taskOf(&flamenco.AssignedTask{UUID: "task-1", Job: "job-1"}))
+			r.batchBytes = 1 // each Log call is a batch of its own
+			r.begin()
+			var want strings.Builder
+			for _, b := range batches {
+				r.Log(b)
+				for _, l := range b {
+					want.WriteString(l + "\n")
+				}
+			}
+			r.finish(flamenco.TaskCompleted, "")
+
+			var got []updates.Update
+			if err := w.queue.Flush(context.Background(), &recordSender{out: &got}); err != nil {
+				t.Fatal(err)
+			}
+			var manager strings.Builder
+			for _, u := range got {
+				if u.Log == "" {
+					continue
+				}
+				manager.WriteString(u.Log)
+				if !strings.HasSuffix(u.Log, "\n") {
+					manager.WriteString("\n")
+				}
+			}
+			if manager.String() != want.String() {
+				t.Errorf("the Manager's log is %q, want %q", manager.String(), want.String())
+			}
+			local, err := logs.Tail("job-1", "task-1", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := strings.Join(local, "\n") + "\n"; text != want.String() {
+				t.Errorf("the local log is %q, want %q", text, want.String())
+			}
+		})
 	}
 }
 

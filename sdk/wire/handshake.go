@@ -35,13 +35,16 @@ const ExitTime = 4 * time.Second
 // should accept messages of this size.
 const MaxMessageBytes = 16 << 20
 
+// magicCookieKey is the variable of the handshake's magic cookie.
+const magicCookieKey = "CAJON_PLUGIN"
+
 // Handshake returns the go-plugin handshake shared by the host and every
 // plugin. The magic cookie is not a security measure: it only stops a user
 // from running a plugin binary by hand by mistake.
 func Handshake() goplugin.HandshakeConfig {
 	return goplugin.HandshakeConfig{
 		ProtocolVersion:  ProtocolVersion,
-		MagicCookieKey:   "CAJON_PLUGIN",
+		MagicCookieKey:   magicCookieKey,
 		MagicCookieValue: "cajon-plugin-v1",
 	}
 }
