@@ -10,6 +10,7 @@ func TestWithoutPlumbing(t *testing.T) {
 		"PATH=/usr/bin",
 		"CAJON_PLUGIN=cajon-plugin-v1",
 		"CAJON_LIFELINE_FD=3",
+		"CAJON_HOST_DIR=/opt/cajon",
 		"PLUGIN_MIN_PORT=10000",
 		"PLUGIN_MAX_PORT=25000",
 		"PLUGIN_PROTOCOL_VERSIONS=1",

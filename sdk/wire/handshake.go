@@ -19,6 +19,11 @@ const (
 	// reads EOF, the host is stopping the plugin or is gone: the plugin must
 	// end its commands, clean up and exit.
 	EnvLifelineFD = "CAJON_LIFELINE_FD"
+	// EnvHostDir is the folder of the host's executable (symbolic links
+	// resolved), where a Flamenco worker bundle keeps its tools/ folder: a
+	// plugin looks there for bundled programs (FFmpeg), as the stock worker
+	// looks beside itself. Unset when the host cannot tell.
+	EnvHostDir = "CAJON_HOST_DIR"
 )
 
 // ExitTime is how long a plugin has to exit after its lifeline reads EOF,
