@@ -3,6 +3,8 @@
 package realmanager
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -44,5 +46,29 @@ func TestCustomTaskType(t *testing.T) {
 	})
 	if log := string(m.taskLog(onlyTask(m, bad).ID)); !strings.Contains(log, "the plugins are: ") || strings.Contains(log, "never\n") {
 		t.Errorf("the failed task's log does not name the plugins, or the command ran:\n%s", log)
+	}
+}
+
+// TestBlankLinesReachTheManager: the Manager's log of a task holds the
+// command's output as the worker's own full log does, blank lines included.
+// The command pauses longer than a log batch, so that its second part, which
+// starts with blank lines, starts a batch.
+func TestBlankLinesReachTheManager(t *testing.T) {
+	m := startManager(t)
+	c := startCajon(t, m, "cajon-blank", cajonOptions{})
+	m.waitWorker("cajon-blank", "awake", 60*time.Second)
+	job := execJob(m, "blank lines", "/bin/sh", "-c", `printf '\n\nfirst\n\n'; sleep 1; printf '\n\nafter a pause\n\n'`)
+	m.waitJob(job, "completed", 2*time.Minute)
+	tk := onlyTask(m, job)
+	const want = "\n\nfirst\n\n\n\nafter a pause\n\n"
+	local, err := os.ReadFile(filepath.Join(c.StateDir, "task-logs", job, tk.ID+".log"))
+	if err != nil {
+		t.Fatalf("the worker's full log: %v", err)
+	}
+	if !strings.Contains(string(local), want) {
+		t.Fatalf("the worker's full log lacks the output %q:\n%q", want, local)
+	}
+	if got := string(m.taskLog(tk.ID)); !strings.Contains(got, want) {
+		t.Errorf("the Manager's log lacks the output %q as the worker's log has it:\n%q", want, got)
 	}
 }
