@@ -70,7 +70,7 @@ func Serve(p Plugin) {
 	if err := proctree.SetSubreaper(); err != nil {
 		fmt.Fprintf(os.Stderr, "cajon-plugin-%s: cannot become a subreaper, escaped processes may survive an abort: %v\n", p.Name, err)
 	}
-	go srv.watchHost()
+	go srv.watchHost(openLifeline())
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: wire.Handshake(),
 		Plugins:         goplugin.PluginSet{wire.PluginKey: &grpcPlugin{srv: srv}},
@@ -251,26 +251,36 @@ func failed(msg string) *pluginv1.Result {
 	return &pluginv1.Result{Status: pluginv1.Result_STATUS_FAILED, Message: msg}
 }
 
+// openLifeline opens the lifeline pipe the host gave (wire.EnvLifelineFD),
+// nil when there is none. It is the plugin's own: close-on-exec, so no
+// command inherits it. Serve opens it before it answers the host, so before
+// any command can start.
+func openLifeline() *os.File {
+	fd, err := strconv.Atoi(os.Getenv(wire.EnvLifelineFD))
+	if err != nil || fd < 0 {
+		return nil
+	}
+	closeOnExec(fd)
+	return os.NewFile(uintptr(fd), "lifeline")
+}
+
 // watchHost ends the plugin when the host is gone: SIGTERM (our parent-death
-// signal, or a polite stop) or EOF on the lifeline pipe.
-func (s *server) watchHost() {
+// signal, or a polite stop) or EOF on the lifeline pipe (nil: none).
+func (s *server) watchHost(lifeline *os.File) {
 	gone := make(chan string, 2)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
 	go func() { sig := <-sigs; gone <- "received " + sig.String() }()
-	if fdText := os.Getenv(wire.EnvLifelineFD); fdText != "" {
-		if fd, err := strconv.Atoi(fdText); err == nil {
-			lifeline := os.NewFile(uintptr(fd), "lifeline")
-			go func() {
-				buf := make([]byte, 1)
-				for {
-					if _, err := lifeline.Read(buf); err != nil {
-						gone <- "lifeline to the host closed"
-						return
-					}
+	if lifeline != nil {
+		go func() {
+			buf := make([]byte, 1)
+			for {
+				if _, err := lifeline.Read(buf); err != nil {
+					gone <- "lifeline to the host closed"
+					return
 				}
-			}()
-		}
+			}
+		}()
 	}
 	why := <-gone
 	fmt.Fprintf(os.Stderr, "cajon-plugin-%s: %s (the host stopped this plugin, or is gone): stopping all commands\n", s.plugin.Name, why)

@@ -34,6 +34,20 @@ func DefaultDirs() ([]string, error) {
 	return dirsBeside(exe), nil
 }
 
+// hostDir is the folder of the running cajon binary, symbolic links
+// resolved: plugins get it (wire.EnvHostDir) to find programs bundled beside
+// the worker, as in a Flamenco worker bundle's tools/ folder.
+func hostDir() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("locating the cajon binary: %w", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return filepath.Dir(exe), nil
+}
+
 // dirsBeside is DefaultDirs for the binary at exe.
 func dirsBeside(exe string) []string {
 	dir := filepath.Dir(exe)

@@ -79,6 +79,9 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	cmd := exec.Command(path)
 	cmd.ExtraFiles = []*os.File{lifelineR} // fd 3 in the plugin
 	cmd.Env = append(cmd.Env, wire.EnvLifelineFD+"=3")
+	if dir, err := hostDir(); err == nil {
+		cmd.Env = append(cmd.Env, wire.EnvHostDir+"="+dir)
+	}
 	containPlugin(cmd)
 
 	client := goplugin.NewClient(&goplugin.ClientConfig{

@@ -300,20 +300,28 @@ func (r *Registry) TaskTypes() []string {
 func (r *Registry) CheckParams(command string, params map[string]any, rejectUnknown bool) error {
 	ci, ok := r.Command(command)
 	if !ok {
-		return fmt.Errorf("no plugin provides command %q (known commands: %s)", command, strings.Join(r.commandNames(), ", "))
+		return r.missingCommand(command)
 	}
 	return wire.CheckParams(ci.Spec, params, rejectUnknown)
 }
 
-func (r *Registry) commandNames() []string {
-	var names []string
-	for _, c := range r.Commands() {
-		names = append(names, c.Spec.GetName())
+// missingCommand is the error for a command no plugin provides: it names the
+// command and each plugin with its commands, since a task type is only a
+// routing label and the command name alone picks the plugin.
+func (r *Registry) missingCommand(command string) error {
+	var have []string
+	for _, d := range r.Plugins() {
+		names := make([]string, 0, len(d.GetCommands()))
+		for _, c := range d.GetCommands() {
+			names = append(names, c.GetName())
+		}
+		have = append(have, fmt.Sprintf("%s (%s)", d.GetName(), strings.Join(names, ", ")))
 	}
-	if len(names) == 0 {
-		return []string{"none: no plugins found"}
+	if len(have) == 0 {
+		return fmt.Errorf("no plugin provides command %q: no plugins were found; install the plugin that provides it", command)
 	}
-	return names
+	return fmt.Errorf("no plugin provides command %q; the plugins are: %s; install the plugin that provides it or fix the job type",
+		command, strings.Join(have, "; "))
 }
 
 // Process is one running plugin process.

@@ -156,7 +156,7 @@ func TestRegistryDescribesAndRuns(t *testing.T) {
 		!strings.Contains(err.Error(), `parameter "duration_in_seconds": expected a number, got a string ("x")`) {
 		t.Fatalf("CheckParams: %v", err)
 	}
-	if err := reg.CheckParams("nope", nil, false); err == nil || !strings.Contains(err.Error(), `no plugin provides command "nope"`) {
+	if err := reg.CheckParams("nope", nil, false); err == nil || !strings.Contains(err.Error(), `no plugin provides command "nope"; the plugins are: `) {
 		t.Fatalf("CheckParams unknown: %v", err)
 	}
 }

@@ -99,7 +99,7 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 	p, ok := r.commands[req.Command]
 	r.mu.RUnlock()
 	if !ok {
-		return Result{Status: Failed, Message: fmt.Sprintf("no plugin provides command %q (known commands: %v)", req.Command, r.commandNames())}
+		return Result{Status: Failed, Message: r.missingCommand(req.Command).Error()}
 	}
 	if ctx.Err() != nil {
 		return Result{Status: Canceled, Message: "aborted before it started"}

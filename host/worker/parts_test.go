@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -70,21 +71,24 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
-func TestSupportedTaskTypes(t *testing.T) {
+func TestTaskTypesToAsk(t *testing.T) {
 	tests := []struct {
-		provided, configured, want, missing []string
+		name                               string
+		provided, configured, want, labels []string
 	}{
-		{[]string{"misc", "blender"}, nil, []string{"blender", "misc"}, nil},
-		{[]string{"misc", "blender", "ffmpeg"}, []string{"ffmpeg", "blender"}, []string{"blender", "ffmpeg"}, nil},
-		{[]string{"misc"}, []string{"misc", "blender"}, []string{"misc"}, []string{"blender"}},
-		{nil, []string{"blender"}, nil, []string{"blender"}},
-		{[]string{"misc", "misc"}, nil, []string{"misc"}, nil},
+		{"none configured: the plugins' types", []string{"misc", "blender"}, nil, []string{"blender", "misc"}, nil},
+		{"configured narrows", []string{"misc", "blender", "ffmpeg"}, []string{"ffmpeg", "blender"}, []string{"blender", "ffmpeg"}, nil},
+		{"a routing label is asked for", []string{"misc"}, []string{"misc", "blender-gpu"}, []string{"blender-gpu", "misc"}, []string{"blender-gpu"}},
+		{"labels only", nil, []string{"blender", "blender"}, []string{"blender"}, []string{"blender"}},
+		{"duplicates once", []string{"misc", "misc"}, nil, []string{"misc"}, nil},
 	}
 	for _, tt := range tests {
-		got, missing := supportedTaskTypes(tt.provided, tt.configured)
-		if !slices.Equal(got, tt.want) || !slices.Equal(missing, tt.missing) {
-			t.Errorf("supportedTaskTypes(%v, %v) = %v, %v; want %v, %v", tt.provided, tt.configured, got, missing, tt.want, tt.missing)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got, labels := taskTypesToAsk(tt.provided, tt.configured)
+			if !slices.Equal(got, tt.want) || !slices.Equal(labels, tt.labels) {
+				t.Errorf("taskTypesToAsk(%v, %v) = %v, %v; want %v, %v", tt.provided, tt.configured, got, labels, tt.want, tt.labels)
+			}
+		})
 	}
 }
 
@@ -285,6 +289,69 @@ func TestReporterBatchesAndLimits(t *testing.T) {
 	}
 	if len(full) != n {
 		t.Errorf("the full log on disk has %d lines, want %d", len(full), n)
+	}
+}
+
+// TestBlankLinesReachTheManager: what the Manager's log shows (each update's
+// log appended, a newline added where one lacks, an empty log skipped, as
+// the real Manager does) is the local log, line for line, blank lines at the
+// start, the end or the whole of a batch included.
+func TestBlankLinesReachTheManager(t *testing.T) {
+	batches := [][]string{
+		{"", "first after a blank"},
+		{""},
+		{"", ""},
+		{"middle", ""},
+		{"last", "", ""},
+	}
+	for _, limit := range []int64{0, 10_000} {
+		t.Run(fmt.Sprintf("max_log_bytes %d", limit), func(t *testing.T) {
+			mgr := managertest.New(t, managertest.Config{})
+			w := newIdleWorker(t, mgr)
+			logs, err := logstore.Open(LogDir(w.cfg.StateDir), logstore.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.logs = logs
+			w.cfg.MaxLogBytes = limit
+			w.tm.LogBatch = time.Hour
+			r := w.newReporter(taskOf(&flamenco.AssignedTask{UUID: "task-1", Job: "job-1"}))
+			r.batchBytes = 1 // each Log call is a batch of its own
+			r.begin()
+			var want strings.Builder
+			for _, b := range batches {
+				r.Log(b)
+				for _, l := range b {
+					want.WriteString(l + "\n")
+				}
+			}
+			r.finish(flamenco.TaskCompleted, "")
+
+			var got []updates.Update
+			if err := w.queue.Flush(context.Background(), &recordSender{out: &got}); err != nil {
+				t.Fatal(err)
+			}
+			var manager strings.Builder
+			for _, u := range got {
+				if u.Log == "" {
+					continue
+				}
+				manager.WriteString(u.Log)
+				if !strings.HasSuffix(u.Log, "\n") {
+					manager.WriteString("\n")
+				}
+			}
+			if manager.String() != want.String() {
+				t.Errorf("the Manager's log is %q, want %q", manager.String(), want.String())
+			}
+			local, err := logs.Tail("job-1", "task-1", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := strings.Join(local, "\n") + "\n"; text != want.String() {
+				t.Errorf("the local log is %q, want %q", text, want.String())
+			}
+		})
 	}
 }
 

@@ -37,7 +37,7 @@ type reporter struct {
 	preview    *previewUploader
 
 	mu          sync.Mutex
-	text        strings.Builder // log lines not yet queued, "\n"-separated
+	text        strings.Builder // log lines not yet queued, each ending in "\n"
 	activity    string          // activity not yet queued, "" for none
 	lineAct     bool            // activity is a log line, not a plugin's own text
 	sentAct     string
@@ -96,10 +96,12 @@ func (r *reporter) Log(lines []string) {
 		}
 	}
 	for _, l := range r.limit.Add(lines) {
-		if r.text.Len() > 0 {
-			r.text.WriteByte('\n')
-		}
+		// Every line ends in its newline, as in the local log: a blank line
+		// first in a batch, or a batch of one blank line, is "\n", where a
+		// text that only separates lines would make it "" and the Manager,
+		// which skips an empty log, would never see it.
 		r.text.WriteString(l)
+		r.text.WriteByte('\n')
 	}
 	if r.limit.Truncated() && (r.activity == "" || r.lineAct) {
 		// The Manager's log no longer shows what happens; the activity does,
@@ -231,10 +233,8 @@ func (r *reporter) finish(status flamenco.TaskStatus, message string) {
 		fullPath = r.full.Path()
 	}
 	if tail, ok := r.limit.CloseText(fullPath); ok {
-		if r.text.Len() > 0 {
-			r.text.WriteByte('\n')
-		}
 		r.text.WriteString(tail)
+		r.text.WriteByte('\n')
 	}
 	if r.full != nil {
 		if err := r.full.Close(); err != nil {

@@ -134,6 +134,48 @@ func TestTaskOfAnotherTypeIsRefused(t *testing.T) {
 	mgr.CheckProtocol(t)
 }
 
+// TestCustomTaskTypeRoutes: a configured task type that no plugin declares
+// is a routing label, as for the stock worker. The worker asks for it, its
+// commands run on the plugins that provide them, and a command no plugin
+// provides fails that task naming the command and the plugins.
+func TestCustomTaskTypeRoutes(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{FailAfter: 1})
+	job := mgr.AddJob(managertest.Job{Tasks: []managertest.Task{
+		{Name: "gpu-echo", Type: "blender-gpu", Commands: []managertest.Command{
+			{Name: "echo", Parameters: map[string]any{"message": "routed by label"}},
+			{Name: "test-steps", Parameters: map[string]any{"count": 2}, TotalStepCount: 2},
+		}},
+		{Name: "gpu-teleport", Type: "blender-gpu", Commands: []managertest.Command{
+			{Name: "teleport", Parameters: map[string]any{}},
+		}},
+	}})
+	ok, bad := job.Tasks[0].ID, job.Tasks[1].ID
+	cfg := testConfig(t, mgr)
+	cfg.TaskTypes = []string{"blender-gpu", "misc"}
+	r := startWorker(t, cfg, openPlugins(t))
+	waitFor(t, "both tasks to end", func() bool {
+		return mgr.MustTask(t, ok).Status == managertest.StatusCompleted && mgr.MustTask(t, bad).Status == managertest.StatusFailed
+	})
+	if got := onlyWorker(t, mgr).SupportedTaskTypes; !slices.Equal(got, []string{"blender-gpu", "misc"}) {
+		t.Errorf("the worker signed on with task types %v, want [blender-gpu misc]", got)
+	}
+	checkReported(t, mgr.MustTask(t, ok), managertest.StatusCompleted)
+	if log := mgr.MustTask(t, ok).Log; !strings.Contains(log, "routed by label\n") {
+		t.Errorf("the routed task's log lacks the echo:\n%s", log)
+	}
+	ts := mgr.MustTask(t, bad)
+	checkReported(t, ts, managertest.StatusFailed)
+	for _, want := range []string{`no plugin provides command "teleport"`, "the plugins are: ", "exec (", "echo"} {
+		if !strings.Contains(ts.Activity+ts.Log, want) {
+			t.Errorf("the failed task's activity %q and log %q do not say %q", ts.Activity, ts.Log, want)
+		}
+	}
+	if !strings.Contains(r.Log.String(), "asking for task types that no plugin declares") {
+		t.Error("the worker log does not say that blender-gpu is a label no plugin declares")
+	}
+	mgr.CheckProtocol(t)
+}
+
 func TestStateDirIsPrivate(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no mode bits")

@@ -42,7 +42,8 @@ type TaskRunner interface {
 // Plugins tells the worker what the plugins offer and what runs now;
 // *plugins.Registry is one.
 type Plugins interface {
-	// TaskTypes are the task types of every command the plugins provide.
+	// TaskTypes are the task types the plugins' commands declare: what the
+	// worker asks for when task_types is not configured.
 	TaskTypes() []string
 	// Running describes the plugin processes alive now.
 	Running() []string
@@ -221,11 +222,14 @@ func New(opts Options) (*Worker, error) {
 		state:   StateStarting,
 		obs:     opts.Observer,
 	}
-	var missing []string
-	w.taskTypes, missing = supportedTaskTypes(opts.Plugins.TaskTypes(), opts.Config.TaskTypes)
-	if len(missing) > 0 {
-		log.Warn("task_types names task types that no plugin provides; the worker does not ask for them",
-			"missing", missing, "provided", opts.Plugins.TaskTypes())
+	var labels []string
+	w.taskTypes, labels = taskTypesToAsk(opts.Plugins.TaskTypes(), opts.Config.TaskTypes)
+	if len(labels) > 0 {
+		// As the stock worker does: a task type is a routing label of the
+		// farm (e.g. blender-gpu); its commands run on whichever plugin
+		// provides them.
+		log.Info("asking for task types that no plugin declares; their commands run on the plugins that provide them",
+			"task_types", labels, "declared_by_plugins", opts.Plugins.TaskTypes())
 	}
 	if len(w.taskTypes) == 0 {
 		log.Warn("the worker supports no task type: the Manager will give it no task; check the plugins and task_types")
@@ -233,22 +237,23 @@ func New(opts Options) (*Worker, error) {
 	return w, nil
 }
 
-// supportedTaskTypes is the plugins' task types, narrowed to the configured
-// ones when any are configured. missing lists configured types no plugin has.
-func supportedTaskTypes(provided, configured []string) (types, missing []string) {
+// taskTypesToAsk is the configured task types when any are configured (each
+// one is asked for, whether a plugin declares it or not: task types are
+// routing labels), else the plugins' task types. labels lists the configured
+// types that no plugin declares.
+func taskTypesToAsk(provided, configured []string) (types, labels []string) {
 	if len(configured) == 0 {
 		types = slices.Clone(provided)
 	} else {
+		types = slices.Clone(configured)
 		for _, t := range configured {
-			if slices.Contains(provided, t) {
-				types = append(types, t)
-			} else {
-				missing = append(missing, t)
+			if !slices.Contains(provided, t) && !slices.Contains(labels, t) {
+				labels = append(labels, t)
 			}
 		}
 	}
 	slices.Sort(types)
-	return slices.Compact(types), missing
+	return slices.Compact(types), labels
 }
 
 // TaskTypes returns the task types the worker asks the Manager for.

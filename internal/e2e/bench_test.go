@@ -50,7 +50,7 @@ func BenchmarkRenderJobOverhead(b *testing.B) {
 		// The machine may be shared: alternate which run goes first, so that
 		// a slow or fast phase of it does not always favour the same one.
 		if i%2 == 0 {
-			bare += runBare(b, tl, bareJob, dir)
+			bare += runBare(b, tl, bareJob)
 		}
 
 		render := testRender(b, scene, filepath.Join(dir, "cajon"), benchFrames, benchChunk)
@@ -94,7 +94,7 @@ func BenchmarkRenderJobOverhead(b *testing.B) {
 		cajon += took
 		pickup += picked
 		if i%2 == 1 {
-			bare += runBare(b, tl, bareJob, dir)
+			bare += runBare(b, tl, bareJob)
 		}
 		b.StartTimer()
 	}
@@ -107,9 +107,9 @@ func BenchmarkRenderJobOverhead(b *testing.B) {
 }
 
 // runBare runs the job's commands as the plugins would, one after the
-// other, and returns the time they took. The FFmpeg frame list is written
-// in tmp, like the plugin writes it in a temporary folder.
-func runBare(b *testing.B, tl tools, job Job, tmp string) time.Duration {
+// other, and returns the time they took. Blender's frames are a numbered
+// sequence, which the plugin has FFmpeg read in place.
+func runBare(b *testing.B, tl tools, job Job) time.Duration {
 	b.Helper()
 	start := time.Now()
 	for _, t := range job.Tasks {
@@ -119,11 +119,10 @@ func runBare(b *testing.B, tl tools, job Job, tmp string) time.Duration {
 			case "blender-render":
 				argv = blenderArgv(tl.blender, c)
 			case "frames-to-video":
-				list, err := writeFrameList(tmp, c)
-				if err != nil {
+				var err error
+				if argv, err = ffmpegArgv(tl.ffmpeg, c); err != nil {
 					b.Fatal(err)
 				}
-				argv = ffmpegArgv(tl.ffmpeg, c, list)
 			default:
 				b.Fatalf("no bare command line for command %s", c.Name)
 			}

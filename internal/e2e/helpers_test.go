@@ -183,35 +183,42 @@ func blenderArgv(exe string, c Command) []string {
 }
 
 // ffmpegArgv is the command line cajon-plugin-ffmpeg runs for a
-// frames-to-video command (docs/PLUGINS-RENDER.md) given its frame list
-// file, with exe already resolved to a path.
-func ffmpegArgv(exe string, c Command, list string) []string {
+// frames-to-video command (docs/PLUGINS-RENDER.md) of Blender's frames,
+// with exe already resolved to a path.
+func ffmpegArgv(exe string, c Command) ([]string, error) {
+	input, err := frameSequence(c)
+	if err != nil {
+		return nil, err
+	}
 	argv := []string{exe}
 	argv = append(argv, strings.Fields(str(c.Parameters["exeArgs"]))...)
 	argv = append(argv, "-nostdin", "-nostats", "-progress", "pipe:1")
+	argv = append(argv, input[:len(input)-1]...)
 	argv = append(argv, strs(c.Parameters["argsBefore"])...)
-	argv = append(argv, "-f", "concat", "-safe", "0", "-i", list)
+	argv = append(argv, "-i", input[len(input)-1])
 	argv = append(argv, strs(c.Parameters["args"])...)
-	return append(argv, str(c.Parameters["outputFile"]))
+	return append(argv, str(c.Parameters["outputFile"])), nil
 }
 
-// writeFrameList writes the concat script cajon-plugin-ffmpeg writes for a
-// frames-to-video command (docs/PLUGINS-RENDER.md) to dir and returns its path.
-func writeFrameList(dir string, c Command) (string, error) {
+// frameSequence is how cajon-plugin-ffmpeg reads Blender's frames of a
+// frames-to-video command (docs/PLUGINS-RENDER.md): a numbered sequence
+// (######, zero-padded, consecutive) as an image2 sequence; its input
+// options, then the input pattern last.
+func frameSequence(c Command) ([]string, error) {
 	frames, err := filepath.Glob(str(c.Parameters["inputGlob"]))
 	if err != nil || len(frames) == 0 {
-		return "", fmt.Errorf("frames %s: %d found (%v)", c.Parameters["inputGlob"], len(frames), err)
+		return nil, fmt.Errorf("frames %s: %d found (%v)", c.Parameters["inputGlob"], len(frames), err)
 	}
 	slices.Sort(frames) // ######: zero-padded, so lexical order is frame order
-	fps := c.Parameters["fps"].(float64)
-	var b strings.Builder
-	b.WriteString("ffconcat version 1.0\n")
-	for _, f := range frames {
-		fmt.Fprintf(&b, "file '%s'\noption framerate %s\nduration %s\n", strings.ReplaceAll(f, "'", `'\''`),
-			strconv.FormatFloat(fps, 'f', -1, 64), strconv.FormatFloat(1/fps, 'f', -1, 64))
+	name := filepath.Base(frames[0])
+	digits := strings.TrimRight(name, ".abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+	if len(digits) != 6 || strings.Trim(digits, "0123456789") != "" {
+		return nil, fmt.Errorf("frame %s is not named ######.ext", frames[0])
 	}
-	path := filepath.Join(dir, "frames.ffconcat")
-	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+	first, _ := strconv.Atoi(digits)
+	fps := c.Parameters["fps"].(float64)
+	return []string{"-framerate", strconv.FormatFloat(fps, 'f', -1, 64), "-start_number", strconv.Itoa(first),
+		"-pattern_type", "sequence", filepath.Join(filepath.Dir(frames[0]), "%06d"+filepath.Ext(name))}, nil
 }
 
 // strs is a list parameter as the plugins read it: numbers in it (the

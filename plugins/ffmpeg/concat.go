@@ -81,13 +81,13 @@ func digitPrefix(s string) string {
 }
 
 // concatList is an FFmpeg concat-demuxer script showing each file for one
-// frame at fps. Every file gets "option framerate" as well as "duration":
-// without it each image lasts the image demuxer's default 1/25 s, and the
-// last frame is stretched (an extra frame or two at 30 fps and more).
-// Needs FFmpeg 4.4 or newer (the "option" directive). A path with a line
-// break cannot be written in a script (FFmpeg reads it line by line).
+// frame at fps: "file" and "duration" lines only, which every FFmpeg since
+// 2.x reads (no "option framerate": that needs FFmpeg 4.4). The image
+// demuxer then gives each image its default 1/25 s, which matters only for
+// the last frame (inputFor uses this list only when it cannot make a
+// sequence). A path with a line break cannot be written in a script (FFmpeg
+// reads it line by line).
 func concatList(files []string, fps float64) (string, error) {
-	rate := strconv.FormatFloat(fps, 'f', -1, 64)
 	duration := strconv.FormatFloat(1/fps, 'f', -1, 64)
 	var b strings.Builder
 	b.WriteString("ffconcat version 1.0\n")
@@ -95,7 +95,7 @@ func concatList(files []string, fps float64) (string, error) {
 		if strings.ContainsAny(f, "\n\r") {
 			return "", fmt.Errorf("frame %q has a line break in its name, which FFmpeg's concat list cannot hold; rename it", f)
 		}
-		fmt.Fprintf(&b, "file %s\noption framerate %s\nduration %s\n", quoteConcat(f), rate, duration)
+		fmt.Fprintf(&b, "file %s\nduration %s\n", quoteConcat(f), duration)
 	}
 	return b.String(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,7 @@ import (
 // FramesToVideo is the frames-to-video command, with the parameters
 // Flamenco's Simple Blender Render job type sends.
 type FramesToVideo struct {
-	Exe        string   `param:"exe" desc:"FFmpeg to run: a path, or a name looked up in PATH. Empty or \"ffmpeg\": [plugins.ffmpeg] exe from cajon.toml, else ffmpeg from PATH."`
+	Exe        string   `param:"exe" desc:"FFmpeg to run: a path, or a name looked up in PATH. Empty, \"ffmpeg\" or \"ffmpeg.exe\": [plugins.ffmpeg] exe from cajon.toml, else tools/ffmpeg-<os>-<arch> beside the cajon binary, else ffmpeg from PATH."`
 	ExeArgs    string   `param:"exeArgs" desc:"Arguments right after exe, as one string split into words as Flamenco's worker splits it (shlex: quotes, backslashes, # comments; no globbing)."`
 	FPS        float64  `param:"fps,required" desc:"Frames per second of the video; each frame is shown for 1/fps s."`
 	InputGlob  string   `param:"inputGlob" desc:"The frames to encode, e.g. /render/shot/*.png; expanded by the plugin (any OS), in natural order (frame2 before frame10)."`
@@ -33,7 +34,7 @@ type FramesToVideo struct {
 type config struct {
 	// Exe is the FFmpeg to run when the task does not name one (or names
 	// just "ffmpeg"): a path, or a name looked up in PATH.
-	Exe string `json:"exe" desc:"FFmpeg to run when a task names none (or just \"ffmpeg\"): a path, or a name looked up in PATH; empty = ffmpeg in PATH."`
+	Exe string `json:"exe" desc:"FFmpeg to run when a task names none (or just \"ffmpeg\"): a path, or a name looked up in PATH; empty = tools/ffmpeg-<os>-<arch> beside the cajon binary, else ffmpeg in PATH."`
 }
 
 // errorTail is how many of FFmpeg's last log lines go into a failure message.
@@ -51,7 +52,12 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 	if f.OutputFile == "" {
 		return errors.New("parameter outputFile is empty: give the video file to write")
 	}
-	exe, err := cmdline.Program{Name: "ffmpeg", Plugin: "ffmpeg", Param: f.Exe, Configured: cfg.Exe, Dir: run.WorkDir}.Find()
+	param := f.Exe
+	if strings.EqualFold(param, "ffmpeg.exe") {
+		param = "ffmpeg" // as the stock worker: find it, bundled or in PATH
+	}
+	exe, err := cmdline.Program{Name: "ffmpeg", Plugin: "ffmpeg", Param: param, Configured: cfg.Exe, Dir: run.WorkDir,
+		Bundled: bundledFFmpeg(sdk.HostDir(), runtime.GOOS, runtime.GOARCH)}.Find()
 	if err != nil {
 		return err
 	}
@@ -63,18 +69,14 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 	if err != nil {
 		return err
 	}
-	script, err := concatList(frames, f.FPS)
-	if err != nil {
-		return err
-	}
 	tmp, err := os.MkdirTemp("", "cajon-ffmpeg-")
 	if err != nil {
-		return fmt.Errorf("creating a temporary folder for FFmpeg's frame list: %w", err)
+		return fmt.Errorf("creating a temporary folder for FFmpeg's input: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	list := filepath.Join(tmp, "frames.ffconcat")
-	if err := os.WriteFile(list, []byte(script), 0o644); err != nil {
-		return fmt.Errorf("writing FFmpeg's frame list %s: %w", list, err)
+	input, err := inputFor(frames, f.FPS, tmp)
+	if err != nil {
+		return err
 	}
 	output := f.OutputFile
 	if !filepath.IsAbs(output) && run.WorkDir != "" {
@@ -87,11 +89,11 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 		return fmt.Errorf("creating the folder of outputFile %s: %w", output, err)
 	}
 
-	args := ffmpegArgs(exeArgs, f.ArgsBefore, list, f.Args, output)
+	args := ffmpegArgs(exeArgs, input, f.ArgsBefore, f.Args, output)
 	total := int64(len(frames))
 	run.Progress(0, total)
 	run.Activity(fmt.Sprintf("encoding %d frames", total))
-	run.Logf("cajon-plugin-ffmpeg: %d frames from %s, first %s, last %s", total, f.InputGlob, frames[0], frames[len(frames)-1])
+	run.Logf("cajon-plugin-ffmpeg: %d frames from %s, first %s, last %s, read as %s", total, f.InputGlob, frames[0], frames[len(frames)-1], input.how)
 	run.Logf("cajon-plugin-ffmpeg: running %s", cmdline.Join(append([]string{exe}, args...)))
 
 	tail := cmdline.NewTail(errorTail)
@@ -139,15 +141,37 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 
 // ffmpegArgs is FFmpeg's command line after the program: exeArgs, then our
 // global options (machine-readable progress on stdout instead of the stats
-// line; never wait for a keypress), argsBefore, the concat input, args and
-// the output file.
-func ffmpegArgs(exeArgs, argsBefore []string, list string, args []string, output string) []string {
+// line; never wait for a keypress), the frames' input options, argsBefore
+// (the task's input options, after ours so that they win), the input, args
+// and the output file.
+func ffmpegArgs(exeArgs []string, in frameInput, argsBefore, args []string, output string) []string {
 	out := append([]string(nil), exeArgs...)
 	out = append(out, "-nostdin", "-nostats", "-progress", "pipe:1")
+	out = append(out, in.opts...)
 	out = append(out, argsBefore...)
-	out = append(out, "-f", "concat", "-safe", "0", "-i", list)
+	out = append(out, "-i", in.file)
 	out = append(out, args...)
 	return append(out, output)
+}
+
+// bundledFFmpeg are the FFmpeg binaries a Flamenco worker bundle ships in
+// tools/ beside the worker, most specific first, as the stock worker looks
+// for them: ffmpeg-<os>-<arch>, ffmpeg-<os>, ffmpeg (with .exe on Windows).
+// None when the host's folder is not known.
+func bundledFFmpeg(hostDir, goos, goarch string) []string {
+	if hostDir == "" {
+		return nil
+	}
+	exe := ""
+	if goos == "windows" {
+		exe = ".exe"
+	}
+	tools := filepath.Join(hostDir, "tools")
+	return []string{
+		filepath.Join(tools, "ffmpeg-"+goos+"-"+goarch+exe),
+		filepath.Join(tools, "ffmpeg-"+goos+exe),
+		filepath.Join(tools, "ffmpeg"+exe),
+	}
 }
 
 // progressFrame reads "frame=N" from FFmpeg's -progress output.

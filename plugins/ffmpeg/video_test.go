@@ -4,16 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cajonfarm/cajon/sdk/sdktest"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // needFFmpeg skips the test when ffmpeg or ffprobe is missing.
@@ -101,9 +104,9 @@ var progressLine = regexp.MustCompile(`^(frame=\d+|progress=\w+|out_time_us=\d+)
 
 func TestFramesToVideo(t *testing.T) {
 	needFFmpeg(t)
-	tmp := t.TempDir() // where the concat list goes
+	tmp := t.TempDir() // where a frame list or links would go
 	t.Setenv("TMPDIR", tmp)
-	// A quote in the folder name exercises the concat list's escaping.
+	// A quote in the folder name, which FFmpeg's input must take as it is.
 	dir := filepath.Join(t.TempDir(), "it's frames")
 	writeFrames(t, dir, 12)
 	video := filepath.Join(t.TempDir(), "out", "video.mp4")
@@ -164,8 +167,9 @@ func TestFramesToVideoFrameRates(t *testing.T) {
 	needFFmpeg(t)
 	dir := t.TempDir()
 	writeFrames(t, dir, 10)
-	// Without "option framerate" in the list, the last frame lasts 1/25 s
-	// and adds frames at rates above 25.
+	// Read as a frame list without "option framerate", the last frame would
+	// last 1/25 s and add frames at rates above 25; an image2 sequence at
+	// -framerate gives every frame 1/fps s.
 	for _, fps := range []float64{60, 29.97, 12} {
 		video := filepath.Join(dir, fmt.Sprintf("v%g.mkv", fps))
 		res := sdktest.Run(t, plugin(), "frames-to-video", map[string]any{
@@ -178,6 +182,156 @@ func TestFramesToVideoFrameRates(t *testing.T) {
 		if got := ffprobe(t, video).Streams[0].NbReadFrames; got != "10" {
 			t.Errorf("fps %g: %s frames, want 10", fps, got)
 		}
+	}
+}
+
+// writeFrame writes one 64x36 grey frame of brightness shade(i), as PNG
+// or, for a .jpg name, JPEG.
+func writeFrame(t *testing.T, path string, i int) {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 64, 36))
+	for p := range img.Pix {
+		img.Pix[p] = shade(i)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if filepath.Ext(path) == ".jpg" {
+		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 100})
+	} else {
+		err = png.Encode(f, img)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFramesToVideoWithoutASequence encodes frames that are not one
+// numbered sequence with Debian's FFmpeg: frames with gaps (every second
+// frame rendered) are linked as a sequence and keep their exact length at
+// 60 fps.
+func TestFramesToVideoWithoutASequence(t *testing.T) {
+	needFFmpeg(t)
+	for _, tt := range []struct {
+		name string
+		fps  float64
+		file func(i int) string
+		how  string
+	}{
+		{"gaps", 60, func(i int) string { return fmt.Sprintf("frame%d.png", 2*i) }, "linked as a numbered sequence"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			dir := t.TempDir()
+			const n = 10
+			for i := 1; i <= n; i++ {
+				writeFrame(t, filepath.Join(dir, tt.file(i)), i)
+			}
+			video := filepath.Join(t.TempDir(), "v.mkv")
+			res := sdktest.Run(t, plugin(), "frames-to-video", map[string]any{
+				"fps": tt.fps, "inputGlob": filepath.Join(dir, "frame*"), "outputFile": video,
+				"args": []any{"-c:v", "ffv1", "-r", strconv.FormatFloat(tt.fps, 'f', -1, 64)},
+			})
+			if res.Status != sdktest.Completed {
+				t.Fatalf("%s: %s\n%s", res.Status, res.Message, strings.Join(res.Lines, "\n"))
+			}
+			if !strings.Contains(strings.Join(res.Lines, "\n"), tt.how) {
+				t.Errorf("the log does not say the frames were read as %q:\n%s", tt.how, strings.Join(res.Lines, "\n"))
+			}
+			if got := ffprobe(t, video).Streams[0].NbReadFrames; got != strconv.Itoa(n) {
+				t.Errorf("%s frames, want %d", got, n)
+			}
+			shades := frameShades(t, video)
+			for i, got := range shades {
+				if want := shade(i + 1); got+3 < want || got > want+3 {
+					t.Errorf("frame %d has brightness %d, want about %d: %v", i+1, got, want, shades)
+					break
+				}
+			}
+			if left, _ := os.ReadDir(tmp); len(left) > 0 {
+				t.Errorf("temporary files left in %s: %v", tmp, left)
+			}
+		})
+	}
+}
+
+// TestConcatListEncodes: the concat list, the way in when frames cannot be
+// linked, is read by Debian's FFmpeg (TestConcatListNeedsNoNewFFmpeg checks
+// that it holds only what FFmpeg 4.2 reads), every frame in order.
+func TestConcatListEncodes(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	const n = 10
+	var frames []string
+	for i := 1; i <= n; i++ {
+		frames = append(frames, filepath.Join(dir, fmt.Sprintf("it's %c.png", 'a'+i)))
+		writeFrame(t, frames[i-1], i)
+	}
+	in, err := concatInput(frames, 24, t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	video := filepath.Join(dir, "v.mkv")
+	if out, err := exec.Command("ffmpeg", ffmpegArgs([]string{"-v", "error"}, in, nil, []string{"-c:v", "ffv1", "-r", "24"}, video)...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	if got := ffprobe(t, video).Streams[0].NbReadFrames; got != strconv.Itoa(n) {
+		t.Errorf("%s frames, want %d", got, n)
+	}
+	shades := frameShades(t, video)
+	for i, got := range shades {
+		if want := shade(i + 1); got+3 < want || got > want+3 {
+			t.Errorf("frame %d has brightness %d, want about %d: %v", i+1, got, want, shades)
+			break
+		}
+	}
+}
+
+// TestFramesToVideoFindsBundledFFmpeg: with exe "ffmpeg" (what the Manager
+// sends), a Flamenco worker bundle's tools/ffmpeg-<os>-<arch> beside the
+// worker is used, even when PATH has no FFmpeg.
+func TestFramesToVideoFindsBundledFFmpeg(t *testing.T) {
+	needFFmpeg(t)
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-in bundled FFmpeg is a shell script")
+	}
+	real, _ := exec.LookPath("ffmpeg")
+	host := t.TempDir()
+	marker := filepath.Join(host, "used")
+	bundled := filepath.Join(host, "tools", "ffmpeg-"+runtime.GOOS+"-"+runtime.GOARCH)
+	if err := os.MkdirAll(filepath.Dir(bundled), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf("#!/bin/sh\necho bundled > '%s'\nexec '%s' \"$@\"\n", marker, real)
+	if err := os.WriteFile(bundled, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFrames(t, dir, 3)
+	t.Setenv(wire.EnvHostDir, host)
+	t.Setenv("PATH", t.TempDir())
+	for _, exe := range []string{"ffmpeg", "ffmpeg.exe"} {
+		os.Remove(marker)
+		res := sdktest.Run(t, plugin(), "frames-to-video", map[string]any{
+			"exe": exe, "fps": 24, "inputGlob": filepath.Join(dir, "*.png"), "outputFile": filepath.Join(dir, "v.mkv"),
+			"args": []any{"-c:v", "ffv1", "-y"},
+		})
+		if res.Status != sdktest.Completed {
+			t.Fatalf("exe %q: %s: %s", exe, res.Status, res.Message)
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Errorf("exe %q: the bundled FFmpeg %s was not used", exe, bundled)
+		}
+	}
+	t.Setenv(wire.EnvHostDir, t.TempDir())
+	res := sdktest.Run(t, plugin(), "frames-to-video", map[string]any{
+		"exe": "ffmpeg", "fps": 24, "inputGlob": filepath.Join(dir, "*.png"), "outputFile": filepath.Join(dir, "v.mkv"),
+	})
+	if res.Status != sdktest.Failed || !strings.Contains(res.Message, "tools") || !strings.Contains(res.Message, "not in PATH") {
+		t.Errorf("without FFmpeg anywhere: %s %q; want failed, naming tools/ and PATH", res.Status, res.Message)
 	}
 }
 

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,5 +40,37 @@ func TestMoveDirectoryAcrossFileSystems(t *testing.T) {
 	checkTree(t, dest)
 	if _, err := os.Stat(src); !os.IsNotExist(err) {
 		t.Errorf("source still there: %v", err)
+	}
+}
+
+// TestMakeDirectoryMode: folders are made 0775 less the umask, as the stock
+// worker makes them (os.MkdirAll(path, 0o775)), parents included.
+func TestMakeDirectoryMode(t *testing.T) {
+	for _, tt := range []struct {
+		umask int
+		want  os.FileMode
+	}{
+		{0o002, 0o775},
+		{0o022, 0o755},
+		{0o077, 0o700},
+	} {
+		t.Run(fmt.Sprintf("umask %03o", tt.umask), func(t *testing.T) {
+			old := syscall.Umask(tt.umask)
+			defer syscall.Umask(old)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "shot", "frames")
+			if res := run(t, "make-directory", map[string]any{"path": path}, ""); res.Status != sdktest.Completed {
+				t.Fatalf("%s: %s", res.Status, res.Message)
+			}
+			for _, p := range []string{filepath.Dir(path), path} {
+				info, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := info.Mode().Perm(); got != tt.want {
+					t.Errorf("%s has mode %v, want %v", p, got, tt.want)
+				}
+			}
+		})
 	}
 }

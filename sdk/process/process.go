@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/sdk/proctree"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // Defaults for Command's durations.
@@ -70,7 +71,9 @@ type Command struct {
 	// Args are the arguments, without the program name.
 	Args []string
 	// Env is the full environment as "KEY=value" entries; nil inherits this
-	// process's environment.
+	// process's environment. The plugin's plumbing variables
+	// (wire.IsPlumbing: go-plugin's PLUGIN_*, CAJON_PLUGIN,
+	// CAJON_LIFELINE_FD) are left out either way.
 	Env []string
 	// Dir is the working directory; "" is this process's.
 	Dir string
@@ -150,7 +153,14 @@ func Run(ctx context.Context, c Command) (Result, error) {
 		return Result{}, fmt.Errorf("run %s: create stderr pipe: %w", c.Path, err)
 	}
 	cmd := exec.Command(c.Path, c.Args...)
-	cmd.Env = c.Env
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	// A plugin's own environment carries how it was started and connected
+	// to the host (go-plugin's client certificate among them); its commands
+	// get the worker's environment without that.
+	cmd.Env = wire.WithoutPlumbing(env)
 	cmd.Dir = c.Dir
 	cmd.Stdout, cmd.Stderr = outW, errW
 	g, err := proctree.Start(cmd, proctree.Options{Tag: c.Tag})

@@ -157,7 +157,21 @@ func TestRunEnvironmentAndDir(t *testing.T) {
 			cmd:  Command{Path: "pwd", Dir: dir},
 			want: []string{"stdout: " + dir},
 		},
+		{
+			name: "given environment without the plugin's plumbing",
+			cmd: Command{Path: "sh", Args: []string{"-c", "echo \"[$FOO][$PLUGIN_CLIENT_CERT][$CAJON_PLUGIN][$CAJON_LIFELINE_FD][$CAJON_HOST_DIR]\""},
+				Env: []string{"FOO=bar", "PATH=" + os.Getenv("PATH"), "PLUGIN_CLIENT_CERT=secret", "CAJON_PLUGIN=cajon-plugin-v1",
+					"CAJON_LIFELINE_FD=3", "CAJON_HOST_DIR=/opt/cajon"}},
+			want: []string{"stdout: [bar][][][][]"},
+		},
+		{
+			name: "inherited environment without the plugin's plumbing",
+			cmd:  Command{Path: "sh", Args: []string{"-c", "echo \"[$PLUGIN_PROTOCOL_VERSIONS][$PLUGIN_MIN_PORT]\""}},
+			want: []string{"stdout: [][]"},
+		},
 	}
+	t.Setenv("PLUGIN_PROTOCOL_VERSIONS", "1")
+	t.Setenv("PLUGIN_MIN_PORT", "10000")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var l lines

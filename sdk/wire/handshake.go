@@ -19,6 +19,11 @@ const (
 	// reads EOF, the host is stopping the plugin or is gone: the plugin must
 	// end its commands, clean up and exit.
 	EnvLifelineFD = "CAJON_LIFELINE_FD"
+	// EnvHostDir is the folder of the host's executable (symbolic links
+	// resolved), where a Flamenco worker bundle keeps its tools/ folder: a
+	// plugin looks there for bundled programs (FFmpeg), as the stock worker
+	// looks beside itself. Unset when the host cannot tell.
+	EnvHostDir = "CAJON_HOST_DIR"
 )
 
 // ExitTime is how long a plugin has to exit after its lifeline reads EOF,
@@ -35,13 +40,16 @@ const ExitTime = 4 * time.Second
 // should accept messages of this size.
 const MaxMessageBytes = 16 << 20
 
+// magicCookieKey is the variable of the handshake's magic cookie.
+const magicCookieKey = "CAJON_PLUGIN"
+
 // Handshake returns the go-plugin handshake shared by the host and every
 // plugin. The magic cookie is not a security measure: it only stops a user
 // from running a plugin binary by hand by mistake.
 func Handshake() goplugin.HandshakeConfig {
 	return goplugin.HandshakeConfig{
 		ProtocolVersion:  ProtocolVersion,
-		MagicCookieKey:   "CAJON_PLUGIN",
+		MagicCookieKey:   magicCookieKey,
 		MagicCookieValue: "cajon-plugin-v1",
 	}
 }

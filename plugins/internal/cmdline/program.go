@@ -10,7 +10,8 @@ import (
 )
 
 // Program says where a plugin may find the program it runs, in order: the
-// task's exe parameter, the plugin's configured exe, then Name in PATH.
+// task's exe parameter, the plugin's configured exe, a copy bundled beside
+// the worker, then Name in PATH.
 type Program struct {
 	// Name is the program's usual name, e.g. "blender". A task parameter
 	// equal to Name (a Manager that knows no better) defers to the config.
@@ -24,6 +25,10 @@ type Program struct {
 	// Dir is the directory the program will run in: a relative path with a
 	// directory part is relative to it ("" = the current directory).
 	Dir string
+	// Bundled are paths of the program bundled beside the worker, most
+	// specific first (tools/ffmpeg-linux-amd64, ...): the first that exists
+	// is taken after the configured exe and before PATH.
+	Bundled []string
 }
 
 // Find returns the program to run. A value with a directory part is a path
@@ -45,14 +50,23 @@ func (p Program) Find() (string, error) {
 		}
 		return path, nil
 	}
+	for _, b := range p.Bundled {
+		if info, err := os.Stat(b); err == nil && !info.IsDir() {
+			return b, nil
+		}
+	}
 	path, err := exec.LookPath(p.Name)
 	if err != nil {
 		param := "the task gave no exe parameter"
 		if p.Param != "" {
 			param = fmt.Sprintf("the task's exe parameter is just %q", p.Param)
 		}
-		return "", fmt.Errorf("%s not found: %s, [plugins.%s] exe is not set in cajon.toml, and %q is not in PATH (%s); install %s or set one of these",
-			p.Name, param, p.Plugin, p.Name, os.Getenv("PATH"), p.Name)
+		bundled := ""
+		if len(p.Bundled) > 0 {
+			bundled = fmt.Sprintf(", none of %s exists", strings.Join(p.Bundled, ", "))
+		}
+		return "", fmt.Errorf("%s not found: %s, [plugins.%s] exe is not set in cajon.toml%s, and %q is not in PATH (%s); install %s or set one of these",
+			p.Name, param, p.Plugin, bundled, p.Name, os.Getenv("PATH"), p.Name)
 	}
 	return path, nil
 }

@@ -26,6 +26,9 @@ func TestProgramFind(t *testing.T) {
 	inPath := fakeProgram(t, bin, "blender")
 	other := fakeProgram(t, bin, "blender-4.2")
 	elsewhere := fakeProgram(t, t.TempDir(), "myblender")
+	tools := t.TempDir()
+	bundled := fakeProgram(t, tools, "blender-bundled")
+	missing := filepath.Join(tools, "blender-missing")
 	t.Setenv("PATH", bin)
 
 	tests := []struct {
@@ -46,6 +49,11 @@ func TestProgramFind(t *testing.T) {
 		{"param is a directory", Program{Param: bin + "/"}, "", "is a directory"},
 		{"config missing", Program{Configured: "/opt/none/blender"}, "", "[plugins.blender] exe in cajon.toml: /opt/none/blender does not exist"},
 		{"relative path against Dir", Program{Param: "./myblender", Dir: filepath.Dir(elsewhere)}, "./myblender", ""},
+		{"bundled before PATH", Program{Bundled: []string{missing, bundled}}, bundled, ""},
+		{"param is the default name: bundled", Program{Param: "blender", Bundled: []string{bundled}}, bundled, ""},
+		{"config beats bundled", Program{Configured: elsewhere, Bundled: []string{bundled}}, elsewhere, ""},
+		{"param path beats bundled", Program{Param: other, Bundled: []string{bundled}}, other, ""},
+		{"no bundled one: PATH", Program{Bundled: []string{missing, tools}}, inPath, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
