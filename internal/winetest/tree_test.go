@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cajonfarm/cajon/internal/testbin"
@@ -106,7 +107,8 @@ func TestCancelTree(t *testing.T) {
 
 // TestHostKilled: when the host dies without a word, by `taskkill /F` or by
 // SIGKILL of its wine process, its plugins and every process of their
-// commands go with it (the plugins' Job Objects, closed with the host).
+// commands go with it (the plugins' Job Objects, closed with the host), even
+// a plugin that hangs.
 func TestHostKilled(t *testing.T) {
 	env.Require(t)
 	kills := []struct {
@@ -120,6 +122,18 @@ func TestHostKilled(t *testing.T) {
 			}
 		}},
 		{"SIGKILL", func(t *testing.T, h *host) {
+			if err := wine.KillLinux(h.cajonPID(t)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// A hung plugin never reads its lifeline's EOF: only the Job
+		// Object that the host held can end it and its commands.
+		{"SIGKILL with the plugin hung", func(t *testing.T, h *host) {
+			for _, p := range h.named(t, "cajon-plugin-exec") {
+				if err := syscall.Kill(p.PID, syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := wine.KillLinux(h.cajonPID(t)); err != nil {
 				t.Fatal(err)
 			}
