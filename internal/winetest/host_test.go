@@ -59,6 +59,9 @@ func (h *host) run(t testing.TB, cmd ...string) string {
 	c := env.Cajon(h.mark, h.args(cmd...)...)
 	out, err := c.CombinedOutput()
 	if err != nil {
+		if len(out) == 0 {
+			out = []byte("(no output: wine may not have started it; its own messages are off, WINEDEBUG=-all)")
+		}
 		t.Fatalf("cajon.exe %s: %v\n%s", strings.Join(cmd, " "), err, out)
 	}
 	return string(out)
