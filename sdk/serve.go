@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -251,17 +252,22 @@ func failed(msg string) *pluginv1.Result {
 	return &pluginv1.Result{Status: pluginv1.Result_STATUS_FAILED, Message: msg}
 }
 
-// openLifeline opens the lifeline pipe the host gave (wire.EnvLifelineFD),
-// nil when there is none. It is the plugin's own: close-on-exec, so no
-// command inherits it. Serve opens it before it answers the host, so before
-// any command can start.
+// openLifeline opens the read end of the lifeline the host passed: a file
+// descriptor on Unix, an inherited handle on Windows (wire.EnvLifelineFD,
+// wire.EnvLifelineHandle). Nil when there is none. It is the plugin's own:
+// close-on-exec, so no command inherits it. Serve opens it before it answers
+// the host, so before any command can start.
 func openLifeline() *os.File {
-	fd, err := strconv.Atoi(os.Getenv(wire.EnvLifelineFD))
-	if err != nil || fd < 0 {
+	env := wire.EnvLifelineFD
+	if runtime.GOOS == "windows" {
+		env = wire.EnvLifelineHandle
+	}
+	n, err := strconv.ParseUint(os.Getenv(env), 10, 64)
+	if err != nil {
 		return nil
 	}
-	closeOnExec(fd)
-	return os.NewFile(uintptr(fd), "lifeline")
+	closeOnExec(int(n))
+	return os.NewFile(uintptr(n), "lifeline")
 }
 
 // watchHost ends the plugin when the host is gone: SIGTERM (our parent-death

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -167,14 +168,23 @@ type signalCause struct{ sig os.Signal }
 
 func (c signalCause) Error() string { return "received " + signalName(c.sig) }
 
-// signalName is the name an admin knows a signal by.
+// signalName is the name an admin knows a signal by: on Windows, the
+// console event that Go delivers as it.
 func signalName(sig os.Signal) string {
-	switch sig {
-	case syscall.SIGINT:
+	return signalNameOn(runtime.GOOS, sig)
+}
+
+func signalNameOn(goos string, sig os.Signal) string {
+	switch {
+	case sig == syscall.SIGINT && goos == "windows":
+		return "Ctrl+C (or Ctrl+Break)"
+	case sig == syscall.SIGTERM && goos == "windows":
+		return "console closed, logoff or shutdown"
+	case sig == syscall.SIGINT:
 		return "SIGINT"
-	case syscall.SIGTERM:
+	case sig == syscall.SIGTERM:
 		return "SIGTERM"
-	case syscall.SIGHUP:
+	case sig == syscall.SIGHUP:
 		return "SIGHUP"
 	}
 	return sig.String()

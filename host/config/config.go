@@ -232,7 +232,7 @@ const envPrefix = "CAJON_"
 // commands: they are not settings, so they are ignored without a warning.
 func isInternalEnvVar(name string) bool {
 	switch name {
-	case "CAJON_RUN_ID", "CAJON_LIFELINE_FD", "CAJON_PLUGIN", "CAJON_HOST_DIR":
+	case "CAJON_RUN_ID", "CAJON_LIFELINE_FD", "CAJON_LIFELINE_HANDLE", "CAJON_PLUGIN", "CAJON_HOST_DIR":
 		return true
 	}
 	return false

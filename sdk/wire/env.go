@@ -15,7 +15,7 @@ import (
 func IsPlumbing(kv string) bool {
 	name, _, _ := strings.Cut(kv, "=")
 	switch strings.ToUpper(name) {
-	case magicCookieKey, EnvLifelineFD, EnvHostDir,
+	case magicCookieKey, EnvLifelineFD, EnvLifelineHandle, EnvHostDir,
 		// What go-plugin's client sets: ports, protocol versions, the client
 		// certificate of AutoMTLS, socket settings.
 		"PLUGIN_MIN_PORT", "PLUGIN_MAX_PORT", "PLUGIN_PROTOCOL_VERSIONS", "PLUGIN_CLIENT_CERT",
