@@ -16,12 +16,13 @@ LDFLAGS   := -X github.com/cajonfarm/cajon/host/version.Version=$(VERSION)
 # module that ./... does not enter; go.mod's replace puts it in the build).
 PKGS      := ./... github.com/cajonfarm/cajon/sdk/...
 
-.PHONY: help build test proto proto-check proto-breaking lint demo cross bench faults fuzz clean install dist
+.PHONY: help build test test-windows proto proto-check proto-breaking lint demo cross bench faults fuzz clean install dist
 
 help:
 	@echo "make build   build bin/cajon and bin/plugins/cajon-plugin-*"
 	@echo "make demo    build, then run the demo job through the local queue"
 	@echo "make test    run all tests with the race detector"
+	@echo "make test-windows  build cajon.exe and its plugins, run the Windows suite under wine"
 	@echo "make proto   regenerate sdk/proto and the Python example's stubs from plugin.proto"
 	@echo "make lint    gofmt + go vet + generated-code freshness + buf breaking"
 	@echo "make cross   build for linux, darwin and windows"
@@ -44,6 +45,14 @@ build:
 
 test:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+# The Windows lane (docs/PLATFORMS.md): the Windows build of cajon and its
+# plugins, run under wine. Needs Debian's wine64 and gcc-mingw-w64-x86-64-win32;
+# the wine prefix is made on the first run (about a minute) and kept in
+# .tools/wine-prefix. The packages run one at a time: they share the prefix.
+WINE_PKGS := ./internal/winetest/
+test-windows:
+	WINE_SUITE=1 WINE_SUITE_PREFIX=$(TOOLS)/wine-prefix $(GO) test -count=1 -p 1 -timeout 10m $(WINE_PKGS)
 
 demo: build
 	./scripts/demo.sh

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -258,24 +259,36 @@ func (s *server) watchHost() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
 	go func() { sig := <-sigs; gone <- "received " + sig.String() }()
-	if fdText := os.Getenv(wire.EnvLifelineFD); fdText != "" {
-		if fd, err := strconv.Atoi(fdText); err == nil {
-			lifeline := os.NewFile(uintptr(fd), "lifeline")
-			go func() {
-				buf := make([]byte, 1)
-				for {
-					if _, err := lifeline.Read(buf); err != nil {
-						gone <- "lifeline to the host closed"
-						return
-					}
+	if lifeline := openLifeline(); lifeline != nil {
+		go func() {
+			buf := make([]byte, 1)
+			for {
+				if _, err := lifeline.Read(buf); err != nil {
+					gone <- "lifeline to the host closed"
+					return
 				}
-			}()
-		}
+			}
+		}()
 	}
 	why := <-gone
 	fmt.Fprintf(os.Stderr, "cajon-plugin-%s: %s (the host stopped this plugin, or is gone): stopping all commands\n", s.plugin.Name, why)
 	s.shutdown(hostGoneGrace)
 	os.Exit(0)
+}
+
+// openLifeline opens the read end of the lifeline the host passed: a file
+// descriptor on Unix, an inherited handle on Windows (wire.EnvLifelineFD,
+// wire.EnvLifelineHandle). Nil when there is none.
+func openLifeline() *os.File {
+	env := wire.EnvLifelineFD
+	if runtime.GOOS == "windows" {
+		env = wire.EnvLifelineHandle
+	}
+	n, err := strconv.ParseUint(os.Getenv(env), 10, 64)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(n), "lifeline")
 }
 
 // shutdown aborts every running command, waits for them (bounded), then

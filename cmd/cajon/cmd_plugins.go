@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -325,8 +326,12 @@ func pluginBinary(arg string, dirs []string) (string, error) {
 	if _, err := os.Stat(arg); err == nil || strings.ContainsRune(arg, filepath.Separator) {
 		return filepath.Abs(arg)
 	}
+	file := plugins.BinaryPrefix + arg
+	if runtime.GOOS == "windows" && !strings.HasSuffix(strings.ToLower(file), ".exe") {
+		file += ".exe"
+	}
 	for _, d := range dirs {
-		p := filepath.Join(d, plugins.BinaryPrefix+arg)
+		p := filepath.Join(d, file)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}

@@ -225,7 +225,7 @@ const envPrefix = "CAJON_"
 // commands: they are not settings, so they are ignored without a warning.
 func isInternalEnvVar(name string) bool {
 	switch name {
-	case "CAJON_RUN_ID", "CAJON_LIFELINE_FD", "CAJON_PLUGIN":
+	case "CAJON_RUN_ID", "CAJON_LIFELINE_FD", "CAJON_LIFELINE_HANDLE", "CAJON_PLUGIN":
 		return true
 	}
 	return false

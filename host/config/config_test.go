@@ -273,7 +273,7 @@ func TestEnvironment(t *testing.T) {
 		"CAJON_LOG_STORE_MAX_TOTAL_BYTES=0",
 		"CAJON_LOCAL_KEEP_FINISHED=0s",
 		"CAJON_MANAGER_URL=https://mgr.example:8443/",
-		"CAJON_RUN_ID=abc", "CAJON_LIFELINE_FD=3", "CAJON_PLUGIN=cajon-plugin-v1", // internal: silent
+		"CAJON_RUN_ID=abc", "CAJON_LIFELINE_FD=3", "CAJON_LIFELINE_HANDLE=412", "CAJON_PLUGIN=cajon-plugin-v1", // internal: silent
 		"CAJON_MANAGER_ULR=http://typo", // unknown: warned
 		"CAJON_NONSENSE=1",
 		"OTHER_VAR=1",

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -57,7 +58,18 @@ func DefaultDir() (string, error) {
 // shadowed copies are reported as notes. Missing folders are skipped.
 func discover(dirs []string) (found []candidate, notes []string) {
 	seen := map[string]string{}
+	var searched []os.FileInfo
 	for _, dir := range dirs {
+		// The same folder may come twice, spelled differently: as the
+		// default and in plugin_dirs, with another case or separator on
+		// Windows, through a link, with a trailing separator. Its plugins
+		// do not shadow themselves.
+		if info, err := os.Stat(dir); err == nil {
+			if slices.ContainsFunc(searched, func(s os.FileInfo) bool { return os.SameFile(s, info) }) {
+				continue
+			}
+			searched = append(searched, info)
+		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			if !os.IsNotExist(err) {

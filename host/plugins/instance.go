@@ -26,6 +26,7 @@ type instance struct {
 	client   *goplugin.Client
 	rpc      pluginv1.PluginClient
 	lifeline *os.File // write end; the plugin sees EOF when we die
+	hold     *pluginHold
 	pid      int
 	stamp    fileStamp
 	info     *pluginv1.DescribeResponse
@@ -77,9 +78,12 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		return nil, fmt.Errorf("plugin %s: lifeline pipe: %w", name, err)
 	}
 	cmd := exec.Command(path)
-	cmd.ExtraFiles = []*os.File{lifelineR} // fd 3 in the plugin
-	cmd.Env = append(cmd.Env, wire.EnvLifelineFD+"=3")
 	containPlugin(cmd)
+	if err := passLifeline(cmd, lifelineR); err != nil {
+		lifelineR.Close()
+		lifelineW.Close()
+		return nil, fmt.Errorf("plugin %s: %w", name, err)
+	}
 
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake(),
@@ -119,6 +123,9 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	inst := &instance{client: client, lifeline: lifelineW, stamp: stamp, started: time.Now()}
 	if rc := client.ReattachConfig(); rc != nil && rc.Pid != 0 {
 		inst.pid = rc.Pid
+		if inst.hold, err = holdPlugin(inst.pid); err != nil {
+			logger.Warn("the plugin is not tied to the host: if the host is killed, the plugin's processes may outlive it until they notice", "plugin", name, "error", err)
+		}
 	}
 	conn, err := client.Client()
 	if err != nil {
@@ -164,6 +171,7 @@ func (i *instance) stop() {
 		i.kill(ctx)
 		return
 	}
+	i.hold.release()
 	i.client.Kill()
 }
 
@@ -181,6 +189,7 @@ func (i *instance) waitExit(d time.Duration) bool {
 
 // kill ends the plugin and its whole process tree at once.
 func (i *instance) kill(ctx context.Context) {
+	i.hold.kill()
 	if i.pid != 0 {
 		_ = proctree.KillTree(ctx, i.pid)
 	}

@@ -48,13 +48,23 @@ func Root() (string, error) {
 // dir/plugins/cajon-plugin-<name>. Call it once per test binary (TestMain):
 // the Go build cache makes repeated builds cheap.
 func Build(dir string, plugins ...string) error {
+	return BuildFor(runtime.GOOS, dir, plugins...)
+}
+
+// BuildFor is Build for the operating system goos (amd64, without cgo when
+// it is not this one): "windows" gives cajon.exe and cajon-plugin-<name>.exe.
+func BuildFor(goos, dir string, plugins ...string) error {
 	root, err := Root()
 	if err != nil {
 		return err
 	}
 	exe := ""
-	if runtime.GOOS == "windows" {
+	if goos == "windows" {
 		exe = ".exe"
+	}
+	env := os.Environ()
+	if goos != runtime.GOOS {
+		env = append(env, "GOOS="+goos, "GOARCH=amd64", "CGO_ENABLED=0")
 	}
 	targets := [][2]string{{"./cmd/cajon", filepath.Join(dir, "cajon"+exe)}}
 	for _, p := range plugins {
@@ -67,6 +77,7 @@ func Build(dir string, plugins ...string) error {
 	for _, t := range targets {
 		cmd := exec.Command("go", "build", "-o", t[1], t[0])
 		cmd.Dir = root
+		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %v\n%s", t[0], err, strings.TrimSpace(string(out)))
 		}

@@ -15,10 +15,15 @@ const PluginKey = "cajon"
 
 // Environment variables the host sets for a plugin.
 const (
-	// EnvLifelineFD names the file descriptor of the lifeline pipe: when it
-	// reads EOF, the host is stopping the plugin or is gone: the plugin must
-	// end its commands, clean up and exit.
+	// EnvLifelineFD names the file descriptor of the lifeline pipe (Unix):
+	// when it reads EOF, the host is stopping the plugin or is gone: the
+	// plugin must end its commands, clean up and exit.
 	EnvLifelineFD = "CAJON_LIFELINE_FD"
+	// EnvLifelineHandle is EnvLifelineFD on Windows, which passes no file
+	// descriptors to a child: the value of an inherited handle to the read
+	// end of the lifeline pipe, in decimal. Reading it fails with
+	// ERROR_BROKEN_PIPE (EOF) when the host stops the plugin or is gone.
+	EnvLifelineHandle = "CAJON_LIFELINE_HANDLE"
 )
 
 // ExitTime is how long a plugin has to exit after its lifeline reads EOF,
