@@ -356,7 +356,7 @@ func (h *handler) Execute(_ []string, requests <-chan svc.ChangeRequest, status 
 				status <- r.CurrentStatus
 			case svc.Stop, svc.Shutdown:
 				if progress == nil {
-					fmt.Fprintf(h.log, "cajon: service %s: stopping cleanly (the service manager asked)\n", h.name)
+					fmt.Fprintf(h.log, "cajon: service %s: %v: stopping cleanly\n", h.name, ErrStopRequested)
 					cancel(ErrStopRequested)
 					ticker := time.NewTicker(stopWaitHint / 2)
 					defer ticker.Stop()
