@@ -16,7 +16,7 @@ LDFLAGS   := -X github.com/cajonfarm/cajon/host/version.Version=$(VERSION)
 # module that ./... does not enter; go.mod's replace puts it in the build).
 PKGS      := ./... github.com/cajonfarm/cajon/sdk/...
 
-.PHONY: help build test test-windows proto proto-check proto-breaking lint demo cross bench faults fuzz clean install dist
+.PHONY: help build test test-windows test-windows-bench proto proto-check proto-breaking lint demo cross bench faults fuzz clean install dist
 
 help:
 	@echo "make build   build bin/cajon and bin/plugins/cajon-plugin-*"
@@ -49,10 +49,18 @@ test:
 # The Windows lane (docs/PLATFORMS.md): the Windows build of cajon and its
 # plugins, run under wine. Needs Debian's wine64 and gcc-mingw-w64-x86-64-win32;
 # the wine prefix is made on the first run (about a minute) and kept in
-# .tools/wine-prefix. The packages run one at a time: they share the prefix.
-WINE_PKGS := ./internal/winetest/
+# .tools/wine-prefix. The packages run one after the other: they share the
+# prefix (and `taskkill /IM cajon.exe` kills every cajon.exe in it).
+# The real Manager's part (internal/realmanager, TestWine*) skips without a
+# flamenco-manager on PATH. test-windows-bench measures the Manager's Echo
+# Sleep job and a cancel under wine against Linux (docs/BENCHMARKS.md).
+WINE_ENV := WINE_SUITE=1 WINE_SUITE_PREFIX=$(TOOLS)/wine-prefix
 test-windows:
-	WINE_SUITE=1 WINE_SUITE_PREFIX=$(TOOLS)/wine-prefix $(GO) test -count=1 -p 1 -timeout 10m $(WINE_PKGS)
+	$(WINE_ENV) $(GO) test -count=1 -timeout 10m ./internal/winetest/
+	$(WINE_ENV) $(GO) test -count=1 -timeout 10m -run '^TestWine' ./internal/realmanager/
+
+test-windows-bench:
+	$(WINE_ENV) $(GO) test -run '^$$' -bench '^BenchmarkWineEchoSleep$$' -benchtime 3x -timeout 20m ./internal/realmanager/
 
 demo: build
 	./scripts/demo.sh

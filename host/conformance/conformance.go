@@ -424,13 +424,21 @@ func (c *checker) graceful(ctx context.Context) {
 	exited := c.plugin.WaitExit(plugins.ExitWait)
 	took := time.Since(start)
 	if exited {
-		c.rep.add(name, Pass, took, "exited %s after the lifeline (fd $CAJON_LIFELINE_FD) closed", took.Round(time.Millisecond))
+		c.rep.add(name, Pass, took, "exited %s after the lifeline (%s) closed", took.Round(time.Millisecond), lifelineName())
 		c.plugin.Stop()
 	} else {
-		c.rep.add(name, Fail, took, "still running %s after its lifeline closed: exit on EOF of fd $CAJON_LIFELINE_FD; the host kills a plugin that does not", plugins.ExitWait)
+		c.rep.add(name, Fail, took, "still running %s after its lifeline closed: exit on EOF of %s; the host kills a plugin that does not", plugins.ExitWait, lifelineName())
 		c.killPlugin()
 	}
 	c.plugin = nil
+}
+
+// lifelineName says where a plugin finds its lifeline on this OS.
+func lifelineName() string {
+	if runtime.GOOS == "windows" {
+		return "handle $" + wire.EnvLifelineHandle
+	}
+	return "fd $" + wire.EnvLifelineFD
 }
 
 func (c *checker) killPlugin() {
@@ -444,12 +452,13 @@ func (c *checker) killPlugin() {
 }
 
 // leftovers: with the plugin gone, nothing it started may be alive. Its
-// orphans reparented to us (a subreaper), so they are our descendants.
+// orphans reparented to us (a subreaper, Linux), or keep the pid of their
+// dead parent (Windows), so they are our descendants.
 func (c *checker) leftovers() {
 	const name = "leaves no process behind"
 	c.killPlugin()
-	if runtime.GOOS != "linux" {
-		c.rep.add(name, Skip, 0, "needs Linux (a child subreaper finds the orphans)")
+	if runtime.GOOS != "linux" && runtime.GOOS != "windows" {
+		c.rep.add(name, Skip, 0, "needs Linux or Windows (where the host finds the orphans among its descendants)")
 		return
 	}
 	start := time.Now()

@@ -13,12 +13,28 @@ import (
 
 	"github.com/cajonfarm/cajon/internal/proctest"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/internal/wine"
 )
 
-// binDir holds bin/cajon and the shipped plugins, built once in TestMain.
-var binDir string
+// binDir holds bin/cajon and the shipped plugins, built once in TestMain;
+// wineEnv the Windows build under wine (wine_test.go), when the Windows lane
+// is on.
+var (
+	binDir  string
+	wineEnv *wine.Env
+)
 
-func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binDir, "exec", "blender", "ffmpeg", "files")) }
+func TestMain(m *testing.M) {
+	e, cleanup, err := wine.Setup("exec")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "the Windows lane cannot start: %v\n", err)
+		os.Exit(1)
+	}
+	wineEnv = e
+	code := testbin.Main(m, &binDir, "exec", "blender", "ffmpeg", "files")
+	cleanup()
+	os.Exit(code)
+}
 
 // cajon is one `cajon run` process working for a real Manager.
 type cajon struct {

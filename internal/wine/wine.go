@@ -1,15 +1,5 @@
-//go:build linux
+//go:build unix
 
-// Package wine runs the Windows build of Cajon under wine on Linux, for the
-// Windows test lane (make test-windows; docs/PLATFORMS.md says what the lane
-// checks and what wine cannot tell). It finds wine, prepares a wine prefix in
-// which Go programs start, builds the Windows binaries, runs them, and lists
-// the Windows processes that one test started.
-//
-// Wine is not Windows: a test built on this package relies only on what wine
-// does as Windows does (processes, pipes, Job Objects, console control
-// events, files on drive-letter paths), and checks what it can from Linux,
-// where every Windows process of the prefix is a Linux process.
 package wine
 
 import (
@@ -93,7 +83,7 @@ func (e *Env) Require(tb testing.TB) {
 // stops the prefix's wine processes and removes what it made. When the lane
 // is off or wine is missing, *env says so and every test skips (Require).
 func Main(m *testing.M, env **Env, plugins ...string) int {
-	e, cleanup, err := setup(plugins)
+	e, cleanup, err := Setup(plugins...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "the Windows lane cannot start: %v\n", err)
 		return 1
@@ -104,8 +94,10 @@ func Main(m *testing.M, env **Env, plugins ...string) int {
 	return code
 }
 
-// setup makes the Env for Main; an Env with skip set when the lane is off.
-func setup(plugins []string) (*Env, func(), error) {
+// Setup is Main without the tests, for a TestMain that has more to do: it
+// returns the Env (whose tests skip when the lane is off or cannot run
+// here) and the cleanup to call after the tests.
+func Setup(plugins ...string) (*Env, func(), error) {
 	nothing := func() {}
 	if os.Getenv(EnableEnv) == "" {
 		return &Env{skip: "the Windows lane is off: run make test-windows (or set " + EnableEnv + "=1)"}, nothing, nil

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"runtime"
+
 	"github.com/cajonfarm/cajon/sdk"
 )
 
@@ -14,11 +16,21 @@ func main() {
 		Config: sdk.ConfigOf(struct{}{}),
 		Commands: []sdk.Command{
 			sdk.NewCommand[Exec]("exec", "misc", "Run a program (no shell) or an inline script with a #! line.").
-				WithExample(map[string]any{"exe": "sh", "args": []any{"-c", "echo hello from sh; sleep 1"}}),
+				WithExample(execExample(runtime.GOOS)),
 			sdk.NewCommand[Echo]("echo", "misc", "Write a message to the task log.").
 				WithExample(map[string]any{"message": "hello from echo"}),
 			sdk.NewCommand[Sleep]("sleep", "misc", "Wait for a number of seconds; can be aborted.").
 				WithExample(map[string]any{"duration_in_seconds": 0.5}),
 		},
 	})
+}
+
+// execExample is the exec command's example on the OS goos: a line of its
+// shell that prints and waits a second (`cajon plugins check` runs it, and
+// cancels it for the cancel check).
+func execExample(goos string) map[string]any {
+	if goos == "windows" {
+		return map[string]any{"exe": "cmd", "args": []any{"/c", "echo hello from cmd & ping -n 2 127.0.0.1 >nul"}}
+	}
+	return map[string]any{"exe": "sh", "args": []any{"-c", "echo hello from sh; sleep 1"}}
 }

@@ -150,8 +150,10 @@ func (g *Group) Escalated() bool { return g.escalated.Load() }
 // that stopped processes can act on it; CTRL_BREAK on Windows), waits up to
 // grace for all members to be gone, then kills (SIGKILL; TerminateJobObject on
 // Windows) and sweeps again and again until none is left. If ctx is done before
-// grace has passed, it kills at once. The kill phase ignores ctx but gives up
-// after a few seconds, returning an error that lists the surviving pids.
+// grace has passed, or the polite stop could not be sent (Windows: a process
+// without a console, such as a service, cannot send CTRL_BREAK), it kills at
+// once. The kill phase ignores ctx but gives up after a few seconds, returning
+// an error that lists the surviving pids.
 //
 // Terminate returns nil at once when no member is left, so it is cheap to call
 // after every command, and it is safe to call more than once and concurrently
@@ -183,6 +185,9 @@ func (g *Group) Terminate(ctx context.Context, grace time.Duration) error {
 		}
 	}
 	askNew(live) // also when the sweep failed: the process group is still asked
+	if g.sys.unasked() {
+		grace = 0 // nobody was told to stop: no point in waiting for it
+	}
 
 	graceTimer := time.NewTimer(grace)
 	defer graceTimer.Stop()

@@ -115,6 +115,10 @@ type groupSys struct {
 	job   windows.Handle // 0 once closed
 	pid   int
 	asked bool
+	// failed: CTRL_BREAK could not be sent, so nothing in the group knows
+	// it should stop (no console: a service; wine, which sends only
+	// CTRL_C_EVENT).
+	failed bool
 }
 
 // jobProcessIDList is JOBOBJECT_BASIC_PROCESS_ID_LIST with room for n pids.
@@ -151,15 +155,24 @@ func (gs *groupSys) sweep() ([]procKey, error) {
 }
 
 // ask sends CTRL_BREAK to the console process group of the leader (the only
-// polite stop Windows offers; it reaches processes sharing our console).
-// It is sent once: a second CTRL_BREAK may cut a clean shutdown short.
+// polite stop Windows offers console programs; it reaches processes sharing
+// our console). It is sent once: a second CTRL_BREAK may cut a clean
+// shutdown short.
 func (gs *groupSys) ask([]procKey) {
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
 	if !gs.asked {
 		gs.asked = true
-		_ = windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, uint32(gs.pid))
+		gs.failed = windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, uint32(gs.pid)) != nil
 	}
+}
+
+// unasked reports that the polite stop could not be sent: waiting out the
+// grace would only delay the kill.
+func (gs *groupSys) unasked() bool {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	return gs.failed
 }
 
 func (gs *groupSys) kill([]procKey) {

@@ -128,6 +128,9 @@ func (gs *groupSys) kill(keys []procKey) {
 
 func (gs *groupSys) release() {}
 
+// unasked is false on Unix: a signal always reaches the processes.
+func (gs *groupSys) unasked() bool { return false }
+
 // sweeper finds the members of one group in snapshots of the process table
 // and reaps those of its members that are orphaned zombies of ours.
 type sweeper struct {
