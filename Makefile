@@ -194,4 +194,4 @@ install: build
 # LICENSE, and dist/SHA256SUMS. One platform: make dist DIST_PLATFORMS=linux/amd64
 DIST_PLATFORMS ?= linux/amd64 linux/arm64 windows/amd64 darwin/arm64
 dist:
-	$(GO) run ./internal/dist -version '$(VERSION)' -plugins '$(PLUGINS)' -out dist $(DIST_PLATFORMS)
+	$(GO) run ./internal/dist -go '$(GO)' -version '$(VERSION)' -plugins '$(PLUGINS)' -out dist $(DIST_PLATFORMS)

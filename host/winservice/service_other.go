@@ -7,10 +7,6 @@ import (
 	"io"
 )
 
-// ErrStopRequested is the cause of the worker's context when the service
-// manager stops the service; only Windows has one.
-var ErrStopRequested = ErrWindowsOnly
-
 // InstallService is Windows only.
 func InstallService(Install) ([]string, error) { return nil, ErrWindowsOnly }
 

@@ -53,12 +53,13 @@ func main() {
 	out := flag.String("out", "dist", "the folder the archives and SHA256SUMS are written to (emptied first)")
 	repo := flag.String("repo", ".", "the repository's root")
 	plugins := flag.String("plugins", "", "the plugins to ship, separated by spaces (the Makefile's PLUGINS)")
+	goCmd := flag.String("go", "go", "the go command that builds (the Makefile's GO)")
 	flag.Parse()
 	if flag.NArg() == 0 || *plugins == "" {
 		fmt.Fprintln(os.Stderr, "usage: dist -version V -plugins \"exec files ...\" [-out DIR] OS/ARCH...")
 		os.Exit(2)
 	}
-	o := options{repo: *repo, out: *out, version: *version, plugins: strings.Fields(*plugins), platforms: flag.Args(), log: os.Stderr}
+	o := options{goCmd: *goCmd, repo: *repo, out: *out, version: *version, plugins: strings.Fields(*plugins), platforms: flag.Args(), log: os.Stderr}
 	archives, notes, err := build(context.Background(), o)
 	for _, n := range notes {
 		fmt.Fprintln(os.Stderr, "dist: note:", n)
@@ -74,6 +75,7 @@ func main() {
 
 // options say what to build.
 type options struct {
+	goCmd              string // "" is go from PATH
 	repo, out, version string
 	plugins            []string  // names: plugins/NAME is built
 	platforms          []string  // OS/ARCH
@@ -155,7 +157,11 @@ func binaries(ctx context.Context, o options, goos, goarch, dir string) ([]file,
 	for _, t := range targets {
 		fmt.Fprintf(o.log, "build %s/%s %s\n", goos, goarch, t.name)
 		out := filepath.Join(dir, filepath.FromSlash(t.name))
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-X "+versionVar+"="+o.version, "-o", out, t.pkg)
+		goCmd := o.goCmd
+		if goCmd == "" {
+			goCmd = "go"
+		}
+		cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-ldflags", "-X "+versionVar+"="+o.version, "-o", out, t.pkg)
 		cmd.Dir = o.repo
 		cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
 		if msg, err := cmd.CombinedOutput(); err != nil {
