@@ -44,12 +44,18 @@ func elsewhereFor(goos string) (blenderElsewhere, bool) {
 // a bare name (no folder), it tries the system's own Blender, and logs the
 // one it takes.
 func findBlender(p cmdline.Program, logf func(string, ...any)) (string, error) {
+	elsewhere, ok := elsewhereFor(runtime.GOOS)
+	return findBlenderOr(p, elsewhere, ok, logf)
+}
+
+// findBlenderOr is findBlender with the system's place given (ok false:
+// none), so that every system's fallback is tested on any.
+func findBlenderOr(p cmdline.Program, elsewhere blenderElsewhere, ok bool, logf func(string, ...any)) (string, error) {
 	exe, err := p.Find()
 	if err == nil {
 		return exe, nil
 	}
 	name := wantedName(p)
-	elsewhere, ok := elsewhereFor(runtime.GOOS)
 	if !ok || strings.ContainsAny(name, `/\`) {
 		return "", err
 	}

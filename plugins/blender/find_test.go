@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -101,5 +102,51 @@ func TestFindBlenderNoFallback(t *testing.T) {
 	}
 	if logged != 0 {
 		t.Errorf("logged %d lines", logged)
+	}
+}
+
+// TestFindBlenderElsewhere: the fallback's glue on any system, with the
+// macOS place and with a stand-in for it: a bare name PATH does not know
+// falls back and is logged; a path does not; what the place lacks is said.
+func TestFindBlenderElsewhere(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	dir := t.TempDir()
+	standIn := filepath.Join(dir, "Blender")
+	if err := os.WriteFile(standIn, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	there := blenderElsewhere{where: standIn, find: func() (string, error) { return programAt(standIn) }}
+	mac, _ := elsewhereFor("darwin")
+	bare := cmdline.Program{Name: "blender", Plugin: "blender", Param: "blender"}
+	cases := []struct {
+		name      string
+		p         cmdline.Program
+		elsewhere blenderElsewhere
+		want      string // the Blender found; "" = an error saying err
+		err       string
+	}{
+		{"bare name, found elsewhere", bare, there, standIn, ""},
+		{"configured bare name", cmdline.Program{Name: "blender", Plugin: "blender", Configured: "blender-4.2"}, there, standIn, ""},
+		{"a path is never replaced", cmdline.Program{Name: "blender", Plugin: "blender", Param: filepath.Join(dir, "nope", "blender")}, there, "", "does not exist"},
+		{"macOS without Blender.app", bare, mac, "", `"blender" is not in PATH`},
+		{"macOS without Blender.app says where it looked", bare, mac, "", "nor is there a Blender at /Applications/Blender.app/Contents/MacOS/Blender: /Applications/Blender.app/Contents/MacOS/Blender does not exist"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var logged []string
+			got, err := findBlenderOr(c.p, c.elsewhere, true, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
+			if c.want == "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) || len(logged) != 0 {
+					t.Errorf("got %s, %v, logged %q; want an error saying %q", got, err, logged, c.err)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Fatalf("got %s, %v; want %s", got, err, c.want)
+			}
+			if want := "running " + c.want + ", found at " + c.elsewhere.where; len(logged) != 1 || !strings.Contains(logged[0], want) {
+				t.Errorf("logged %q, want a line saying %q", logged, want)
+			}
+		})
 	}
 }
