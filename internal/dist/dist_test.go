@@ -218,3 +218,31 @@ func TestBadVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlierArchivesGo: a new run removes the archives and sums of an
+// earlier one, and nothing else in the folder.
+func TestEarlierArchivesGo(t *testing.T) {
+	out := t.TempDir()
+	for _, name := range []string{"cajon-v1-linux-amd64.tar.gz", "cajon-v1-windows-amd64.zip", "SHA256SUMS", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(out, name), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := build(context.Background(), options{repo: filepath.Join("..", ".."), out: out, version: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "SHA256SUMS notes.txt" {
+		t.Errorf("the folder holds %s", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "SHA256SUMS")); len(b) != 0 {
+		t.Errorf("SHA256SUMS of no archives is %q", b)
+	}
+}

@@ -50,7 +50,7 @@ const sumsFile = "SHA256SUMS"
 
 func main() {
 	version := flag.String("version", "dev", "the version stamped into the binaries and named in the archives")
-	out := flag.String("out", "dist", "the folder the archives and SHA256SUMS are written to (emptied first)")
+	out := flag.String("out", "dist", "the folder the archives and SHA256SUMS are written to (earlier cajon-* archives there are removed)")
 	repo := flag.String("repo", ".", "the repository's root")
 	plugins := flag.String("plugins", "", "the plugins to ship, separated by spaces (the Makefile's PLUGINS)")
 	goCmd := flag.String("go", "go", "the go command that builds (the Makefile's GO)")
@@ -95,11 +95,19 @@ func build(ctx context.Context, o options) (archives, notes []string, err error)
 	if strings.ContainsAny(o.version, `/\ `) || o.version == "" {
 		return nil, nil, fmt.Errorf("version %q cannot be part of a file name", o.version)
 	}
-	if err := os.RemoveAll(o.out); err != nil {
-		return nil, nil, err
-	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return nil, nil, err
+	}
+	// Earlier archives go (their sums would be stale); nothing else in out
+	// is touched.
+	old, err := filepath.Glob(filepath.Join(o.out, "cajon-*"))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range append(old, filepath.Join(o.out, sumsFile)) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, err
+		}
 	}
 	common, notes, err := commonFiles(o.repo)
 	if err != nil {
