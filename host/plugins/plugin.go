@@ -93,6 +93,7 @@ func (p *Plugin) reuse() (*instance, error) {
 	case inst.exited():
 		p.reg.log.Warn("plugin had exited; starting it again", "plugin", p.name)
 		p.reg.crashed(p.name)
+		inst.hold.release() // Windows: whatever the dead plugin left in its job goes
 		p.cur, p.lost = nil, true
 		return nil, nil
 	case stamp != inst.stamp:

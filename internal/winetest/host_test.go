@@ -26,7 +26,7 @@ type host struct {
 // newHost makes a state folder and a config for cajon.exe. Files commands
 // may act under the test's folder only (files.allowed_roots), given as the
 // drive-letter path Windows programs see.
-func newHost(t *testing.T) *host {
+func newHost(t testing.TB) *host {
 	t.Helper()
 	dir := t.TempDir()
 	h := &host{dir: dir, mark: fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())}
@@ -54,7 +54,7 @@ func (h *host) args(cmd ...string) []string {
 
 // run runs a cajon.exe command to its end and returns its output; a failure
 // fails the test.
-func (h *host) run(t *testing.T, cmd ...string) string {
+func (h *host) run(t testing.TB, cmd ...string) string {
 	t.Helper()
 	c := env.Cajon(h.mark, h.args(cmd...)...)
 	out, err := c.CombinedOutput()
@@ -66,7 +66,7 @@ func (h *host) run(t *testing.T, cmd ...string) string {
 
 // requireNoProcesses waits until no process of this host is left, and fails
 // the test naming those that stay.
-func (h *host) requireNoProcesses(t *testing.T) {
+func (h *host) requireNoProcesses(t testing.TB) {
 	t.Helper()
 	var left []wine.Process
 	if !testwait.Poll(testwait.Limit, func() bool {

@@ -19,7 +19,7 @@ import (
 
 // submit writes a job file into the test's folder and submits it; it
 // returns the job's id.
-func (h *host) submit(t *testing.T, name, job string) string {
+func (h *host) submit(t testing.TB, name, job string) string {
 	t.Helper()
 	path := filepath.Join(h.dir, name+".toml")
 	if err := os.WriteFile(path, []byte(job), 0o644); err != nil {
@@ -45,7 +45,7 @@ type localJob struct {
 }
 
 // show reads a job's state.
-func (h *host) show(t *testing.T, id string) localJob {
+func (h *host) show(t testing.TB, id string) localJob {
 	t.Helper()
 	out := h.run(t, "local", "show", id, "--json", "--tail", "0")
 	var j localJob
@@ -64,7 +64,7 @@ type runner struct {
 }
 
 // startRunner starts `cajon.exe local run` with more flags.
-func (h *host) startRunner(t *testing.T, flags ...string) *runner {
+func (h *host) startRunner(t testing.TB, flags ...string) *runner {
 	t.Helper()
 	r := &runner{out: &proctest.Output{}, exited: make(chan struct{})}
 	r.cmd = env.Cajon(h.mark, h.args(append([]string{"local", "run", "--plain"}, flags...)...)...)
@@ -82,7 +82,7 @@ func (h *host) startRunner(t *testing.T, flags ...string) *runner {
 }
 
 // wait waits for the runner to exit.
-func (r *runner) wait(t *testing.T) error {
+func (r *runner) wait(t testing.TB) error {
 	t.Helper()
 	select {
 	case <-r.exited:

@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cajonfarm/cajon/internal/testbin"
 	"github.com/cajonfarm/cajon/internal/testwait"
@@ -27,7 +29,7 @@ name = "pings"
 `
 
 // named returns the processes of h whose program's name starts with prefix.
-func (h *host) named(t *testing.T, prefix string) []wine.Process {
+func (h *host) named(t testing.TB, prefix string) []wine.Process {
 	t.Helper()
 	procs, err := env.Processes(h.mark)
 	if err != nil {
@@ -43,14 +45,14 @@ func (h *host) named(t *testing.T, prefix string) []wine.Process {
 }
 
 // waitTree waits until both pings of pingTree run.
-func (h *host) waitTree(t *testing.T) {
+func (h *host) waitTree(t testing.TB) {
 	t.Helper()
 	testwait.For(t, "both pings of the tree to run", func() bool { return len(h.named(t, "ping")) == 2 })
 }
 
 // requireNone waits until no process of h whose name starts with one of
 // prefixes is left.
-func (h *host) requireNone(t *testing.T, what string, prefixes ...string) {
+func (h *host) requireNone(t testing.TB, what string, prefixes ...string) {
 	t.Helper()
 	var left []wine.Process
 	if !testwait.Poll(testwait.Limit, func() bool {
@@ -65,7 +67,7 @@ func (h *host) requireNone(t *testing.T, what string, prefixes ...string) {
 }
 
 // cajonPID is the Linux pid of the host's cajon.exe.
-func (h *host) cajonPID(t *testing.T) int {
+func (h *host) cajonPID(t testing.TB) int {
 	t.Helper()
 	var pid int
 	testwait.For(t, "cajon.exe to run", func() bool {
@@ -106,7 +108,8 @@ func TestCancelTree(t *testing.T) {
 
 // TestHostKilled: when the host dies without a word, by `taskkill /F` or by
 // SIGKILL of its wine process, its plugins and every process of their
-// commands go with it (the plugins' Job Objects, closed with the host).
+// commands go with it (the plugins' Job Objects, closed with the host), even
+// a plugin that hangs.
 func TestHostKilled(t *testing.T) {
 	env.Require(t)
 	kills := []struct {
@@ -120,6 +123,18 @@ func TestHostKilled(t *testing.T) {
 			}
 		}},
 		{"SIGKILL", func(t *testing.T, h *host) {
+			if err := wine.KillLinux(h.cajonPID(t)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// A hung plugin never reads its lifeline's EOF: only the Job
+		// Object that the host held can end it and its commands.
+		{"SIGKILL with the plugin hung", func(t *testing.T, h *host) {
+			for _, p := range h.named(t, "cajon-plugin-exec") {
+				if err := syscall.Kill(p.PID, syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := wine.KillLinux(h.cajonPID(t)); err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +161,7 @@ func TestHostKilled(t *testing.T) {
 
 // buildWindows builds the Windows program of the package pkg (a path from
 // the module root) into the test's folder and returns its path.
-func buildWindows(t *testing.T, pkg string) string {
+func buildWindows(t testing.TB, pkg string) string {
 	t.Helper()
 	root, err := testbin.Root()
 	if err != nil {
@@ -187,4 +202,39 @@ name = "watch"
 	if j := h.show(t, id); j.Status != "canceled" {
 		t.Errorf("job %s is %s after the cancel, want canceled", id, j.Status)
 	}
+}
+
+// BenchmarkHostKilled: the time from SIGKILL of cajon.exe, while its exec
+// plugin runs a ping tree, until no process of the host is left under wine.
+//
+//	WINE_SUITE=1 WINE_SUITE_PREFIX=.tools/wine-prefix go test -run '^$' -bench HostKilled -benchtime 5x ./internal/winetest/
+func BenchmarkHostKilled(b *testing.B) {
+	env.Require(b)
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		h := newHost(b)
+		h.submit(b, "tree", pingTree)
+		h.startRunner(b)
+		h.waitTree(b)
+		pid := h.cajonPID(b)
+		start := time.Now()
+		if err := wine.KillLinux(pid); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			procs, err := env.Processes(h.mark)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(procs) == 0 {
+				break
+			}
+			if time.Since(start) > time.Minute {
+				b.Fatalf("processes outlived the host by a minute: %v", procs)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "kill-to-gone-s")
 }
