@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cajonfarm/cajon/internal/testtemp"
 	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
 	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 )
@@ -109,8 +110,9 @@ func TestFindBlenderNoFallback(t *testing.T) {
 // macOS place and with a stand-in for it: a bare name PATH does not know
 // falls back and is logged; a path does not; what the place lacks is said.
 func TestFindBlenderElsewhere(t *testing.T) {
-	t.Setenv("PATH", t.TempDir())
-	dir := t.TempDir()
+	// testtemp, not t.TempDir: the wine lane runs this test too.
+	dir := testtemp.Dir(t)
+	t.Setenv("PATH", filepath.Join(dir, "empty"))
 	standIn := filepath.Join(dir, "Blender")
 	if err := os.WriteFile(standIn, nil, 0o755); err != nil {
 		t.Fatal(err)
