@@ -16,7 +16,7 @@ LDFLAGS   := -X github.com/cajonfarm/cajon/host/version.Version=$(VERSION)
 # module that ./... does not enter; go.mod's replace puts it in the build).
 PKGS      := ./... github.com/cajonfarm/cajon/sdk/...
 
-.PHONY: help build test test-windows test-windows-bench proto proto-check proto-breaking lint demo cross bench faults fuzz clean install
+.PHONY: help build test test-windows test-windows-bench proto proto-check proto-breaking lint demo cross bench faults fuzz clean install dist
 
 help:
 	@echo "make build   build bin/cajon and bin/plugins/cajon-plugin-*"
@@ -30,6 +30,7 @@ help:
 	@echo "make faults  run the fault suite (docs/FAULTS.md); one: make faults FAULT=manager-down"
 	@echo "make fuzz    run every fuzz target for FUZZTIME (default 10s)"
 	@echo "make install build, then install under PREFIX (default /usr/local); DESTDIR for packages"
+	@echo "make dist    release archives for DIST_PLATFORMS in dist/, with SHA256SUMS"
 
 # Each target is named as it starts: a cold build cache takes minutes.
 build:
@@ -186,3 +187,11 @@ install: build
 	    echo "installed $(DESTDIR)$(SYSCONFDIR)/cajon/cajon.toml: set [manager] url"; \
 	  fi; \
 	fi
+
+# Release archives (docs/MANAGER.md, "Installing from a release archive"):
+# dist/cajon-$(VERSION)-OS-ARCH.tar.gz (.zip for Windows), each with cajon,
+# plugins/, the example config, the systemd unit or WINDOWS.md, README and
+# LICENSE, and dist/SHA256SUMS. One platform: make dist DIST_PLATFORMS=linux/amd64
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 windows/amd64 darwin/arm64
+dist:
+	$(GO) run ./internal/dist -go '$(GO)' -version '$(VERSION)' -plugins '$(PLUGINS)' -out dist $(DIST_PLATFORMS)

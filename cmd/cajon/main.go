@@ -55,6 +55,7 @@ func subcommands() map[string]subcommand {
 		"local":        {"the local job queue: submit, list, show, logs, cancel, run, prune", cmdLocal},
 		"config":       {"print the effective configuration and where each value came from", cmdConfig},
 		"version":      {"print the version (also cajon --version, cajon -v)", cmdVersion},
+		"service":      {"the Windows service: install, uninstall, start, stop, status", cmdService},
 	}
 }
 
@@ -64,6 +65,13 @@ func main() {
 }
 
 func runCLI(env *cliEnv, args []string) int {
+	return runWith(env, args, signalContext)
+}
+
+// runWith runs the command line args with the context newContext makes:
+// signalContext for a console, the service manager's for the Windows
+// service (cajon service run).
+func runWith(env *cliEnv, args []string, newContext func() (context.Context, func())) int {
 	cmds := subcommands()
 	if len(args) > 0 && isVersionFlag(args[0]) {
 		args = append([]string{"version"}, args[1:]...)
@@ -88,7 +96,7 @@ func runCLI(env *cliEnv, args []string) int {
 	}
 	// The first SIGINT/SIGTERM/SIGHUP cancels ctx: subcommands abort
 	// cleanly. A second one ends the process at once.
-	ctx, stop := signalContext()
+	ctx, stop := newContext()
 	defer stop()
 	err = sc.run(ctx, env, args[1:])
 	if err == nil {

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 )
 
 // takesValue reports whether a Blender option takes one argument, which must
@@ -22,9 +23,10 @@ func takesValue(option string) bool {
 }
 
 // outputDirsInArgs returns the folders that -o/--render-output write into:
-// the folder part of "DIR/frame-######", or DIR itself for "DIR/". Paths
-// relative to the blend file ("//...") are left to Blender.
-func outputDirsInArgs(args []string) []string {
+// the folder part of "DIR/frame-######", or DIR itself for "DIR/", read in
+// the path syntax s of the system Blender runs on. Paths relative to the
+// blend file ("//...") are left to Blender.
+func outputDirsInArgs(s ospath.Syntax, args []string) []string {
 	var dirs []string
 	for i := 0; i+1 < len(args); i++ {
 		a := args[i]
@@ -42,9 +44,9 @@ func outputDirsInArgs(args []string) []string {
 		if out == "" || strings.HasPrefix(out, "//") {
 			continue
 		}
-		if strings.HasSuffix(out, "/") || strings.HasSuffix(out, `\`) {
+		if s.IsSeparator(out[len(out)-1]) {
 			dirs = append(dirs, out)
-		} else if dir := filepath.Dir(out); dir != "." {
+		} else if dir := s.Dir(out); dir != "." {
 			dirs = append(dirs, dir)
 		}
 	}

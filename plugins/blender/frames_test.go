@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 )
 
 func TestFramesInArgs(t *testing.T) {
@@ -57,7 +59,7 @@ func TestOutputDirsInArgs(t *testing.T) {
 		{[]string{"-o"}, ""},
 	}
 	for _, tc := range cases {
-		if got := strings.Join(outputDirsInArgs(tc.args), ","); got != tc.want {
+		if got := strings.Join(outputDirsInArgs(ospath.Unix, tc.args), ","); got != tc.want {
 			t.Errorf("outputDirsInArgs(%q) = %q, want %q", tc.args, got, tc.want)
 		}
 	}

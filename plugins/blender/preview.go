@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 	"github.com/cajonfarm/cajon/sdk"
 )
 
@@ -186,10 +187,10 @@ func previewDir(root, runID string) string {
 }
 
 // previewName is the file name of the n-th preview of a run, made from the
-// frame's own name: "0003-000012.jpg".
-func previewName(n int, frame string) string {
-	stem := strings.TrimSuffix(filepath.Base(frame), filepath.Ext(frame))
-	return fmt.Sprintf("%04d-%s.jpg", n, stem)
+// frame's own name, a path in syntax s: "0003-000012.jpg".
+func previewName(s ospath.Syntax, n int, frame string) string {
+	base := s.Base(frame)
+	return fmt.Sprintf("%04d-%s.jpg", n, strings.TrimSuffix(base, s.Ext(base)))
 }
 
 // removeStalePreviews deletes run folders under root/cajon-preview older than

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 )
 
 func TestPreviewSize(t *testing.T) {
@@ -155,7 +157,7 @@ func TestPreviewPaths(t *testing.T) {
 			t.Errorf("previewDir(%q) = %q, want %q", tt.runID, got, tt.want)
 		}
 	}
-	if got := previewName(3, "/r/shot/000012.png"); got != "0003-000012.jpg" {
+	if got := previewName(ospath.Unix, 3, "/r/shot/000012.png"); got != "0003-000012.jpg" {
 		t.Errorf("previewName = %q", got)
 	}
 	for path, want := range map[string]bool{"a.png": true, "A.JPG": true, "b.jpeg": true, "c.exr": false, "d.tif": false, "png": false} {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
+	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/process"
 )
@@ -43,7 +44,7 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	if r.warm != nil {
 		r.warm.noteJob(run.JobID)
 	}
-	exe, err := cmdline.Program{Name: "blender", Plugin: "blender", Param: r.Exe, Configured: cfg.Exe, Dir: run.WorkDir}.Find()
+	exe, err := findBlender(cmdline.Program{Name: "blender", Plugin: "blender", Param: r.Exe, Configured: cfg.Exe, Dir: run.WorkDir}, run.Logf)
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 
 	// Blenders that start together (chunks of one job) race to create a new
 	// output folder, and the loser fails to save its frame: make it first.
-	for _, dir := range outputDirsInArgs(args) {
+	for _, dir := range outputDirsInArgs(ospath.Native, args) {
 		dir = resolve(run.WorkDir, dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("creating the render output folder %s: %w", dir, err)
@@ -236,18 +237,6 @@ func checkBlendFile(path string) error {
 	return nil
 }
 
-// resolve makes a path Blender printed or was given absolute, relative to
-// the directory Blender runs in.
-func resolve(workDir, path string) string {
-	if filepath.IsAbs(path) || workDir == "" {
-		if abs, err := filepath.Abs(path); err == nil {
-			return abs
-		}
-		return path
-	}
-	return filepath.Join(workDir, path)
-}
-
 // crashReportLines is how much of Blender's crash report goes to the log.
 const crashReportLines = 60
 
@@ -334,7 +323,7 @@ func (p *previewer) work() {
 	n := 0
 	for frame := range p.next {
 		n++
-		dst := filepath.Join(p.dir, previewName(n, frame))
+		dst := filepath.Join(p.dir, previewName(ospath.Native, n, frame))
 		var err error
 		if goDecodes(frame) {
 			err = makePreview(frame, dst, previewMaxSize)

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 )
 
 // expandGlob returns the regular files matching pattern, in natural order
@@ -18,11 +20,7 @@ func expandGlob(pattern, dir string) ([]string, error) {
 	if pattern == "" {
 		return nil, errors.New("parameter inputGlob is empty: give the frames to encode, e.g. /render/shot/*.png")
 	}
-	full := pattern
-	if !filepath.IsAbs(full) && dir != "" {
-		full = filepath.Join(dir, full)
-	}
-	full, err := filepath.Abs(full)
+	full, err := inputPattern(ospath.Native, pattern, dir)
 	if err != nil {
 		return nil, fmt.Errorf("inputGlob %q: %w", pattern, err)
 	}

@@ -8,9 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 	"github.com/cajonfarm/cajon/sdk"
 )
 
@@ -66,7 +66,7 @@ func moveDirectory(ctx context.Context, src, dest string, g *guard, logf func(st
 	case !info.IsDir():
 		return "", fmt.Errorf("move-directory: source %s is not a folder", src)
 	}
-	if src == dest {
+	if within(src, dest) && within(dest, src) { // C:\A and c:\a too
 		return "", fmt.Errorf("move-directory: source and destination are the same folder %s", src)
 	}
 	if within(dest, src) {
@@ -119,10 +119,10 @@ func move(ctx context.Context, src, dest string, logf func(string, ...any)) erro
 	return moveByCopy(ctx, src, dest)
 }
 
-// within reports whether path is dir or below it.
+// within reports whether path is dir or below it, both absolute; on
+// Windows without regard to case, drive letters and UNC shares included.
 func within(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+	return ospath.Native.Within(path, dir)
 }
 
 // backupName is the name an existing destination is renamed to:

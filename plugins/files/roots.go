@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
@@ -143,8 +144,11 @@ func resolve(path string) (string, error) {
 			continue
 		}
 		next := filepath.Join(cur, part)
-		info, err := os.Lstat(next)
-		if err != nil || info.Mode()&os.ModeSymlink == 0 {
+		target, isLink, err := readLink(next)
+		if err != nil {
+			return "", err
+		}
+		if !isLink {
 			// Missing (or unreadable, which the command then cannot
 			// use either) or not a link: take it as it is.
 			cur = next
@@ -153,18 +157,44 @@ func resolve(path string) (string, error) {
 		if links++; links > maxLinks {
 			return "", errors.New("too many levels of symbolic links")
 		}
-		target, err := os.Readlink(next)
-		if err != nil {
-			return "", err
-		}
-		if filepath.IsAbs(target) {
-			tvol := filepath.VolumeName(target)
+		switch tvol := filepath.VolumeName(target); {
+		case filepath.IsAbs(target):
 			cur = tvol + string(filepath.Separator)
 			target = target[len(tvol):]
+		case tvol == "" && target != "" && os.IsPathSeparator(target[0]):
+			// Windows: \x is on the link's own drive.
+			cur = filepath.VolumeName(cur) + string(filepath.Separator)
 		}
 		todo = append(parts(target), todo...)
 	}
 	return cur, nil
+}
+
+// followJunctions says whether resolve follows Windows junctions (mount
+// points) as well as symbolic links. Since Go 1.23 os.Lstat reports a
+// junction as irregular, not as a link, and filepath.EvalSymlinks then
+// stops at it (ENOTDIR below it), so resolve reads it with os.Readlink.
+const followJunctions = runtime.GOOS == "windows"
+
+// readLink reads path if it is a link: a symbolic link, or on Windows a
+// junction. A missing or unreadable path, or any other kind of file, is
+// no link.
+func readLink(path string) (target string, isLink bool, err error) {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return "", false, nil
+	}
+	switch mode := info.Mode(); {
+	case mode&os.ModeSymlink != 0:
+		target, err := os.Readlink(path)
+		return target, err == nil, err
+	case followJunctions && mode&os.ModeIrregular != 0:
+		// Another kind of reparse point (a deduplicated or cloud file)
+		// has no target: it is a file like any other.
+		target, err := os.Readlink(path)
+		return target, err == nil, nil
+	}
+	return "", false, nil
 }
 
 // parts splits a path into its names, dropping empty ones.

@@ -1,0 +1,4 @@
+package ospath
+
+// Native is the syntax of the system the program runs on.
+const Native = Windows
