@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -346,6 +347,7 @@ type previewer struct {
 	ffmpeg    string // for frames Go cannot read; "" when there is none
 	noFFmpeg  string // why there is none, said once at the first such frame
 	saidWhyNo bool
+	failed    int // previews that could not be made; the first says why
 }
 
 // startPreviewer starts making previews into dir. ffmpeg is the configured
@@ -393,7 +395,27 @@ func (p *previewer) offer(frame string) {
 func (p *previewer) finish() {
 	close(p.next)
 	<-p.done
+	if p.failed > 1 {
+		p.run.Logf("cajon-plugin-blender: INFO: %d more frames got no preview either", p.failed-1)
+	}
 }
+
+// noPreview notes a preview that could not be made. A preview is a nicety:
+// the first says why in an INFO line without the word "error" (FFmpeg's
+// "Error while decoding" would read as a failed render to whoever scans
+// the log), the others are only counted.
+func (p *previewer) noPreview(frame string, err error) {
+	p.failed++
+	if p.failed == 1 {
+		p.run.Logf("cajon-plugin-blender: INFO: no preview of %s: %s", filepath.Base(frame), withoutErrorWord(err.Error()))
+	}
+}
+
+// errorWord is the word "error" in any case, alone or in a longer word.
+var errorWord = regexp.MustCompile(`(?i)error`)
+
+// withoutErrorWord replaces the word "error" in a message with "problem".
+func withoutErrorWord(msg string) string { return errorWord.ReplaceAllString(msg, "problem") }
 
 func (p *previewer) work() {
 	defer close(p.done)
@@ -403,15 +425,15 @@ func (p *previewer) work() {
 		dst := filepath.Join(p.dir, previewName(n, frame))
 		var err error
 		if goDecodes(frame) {
-			err = makePreview(frame, dst, previewMaxSize)
+			err = makePreview(frame, dst, previewMaxW, previewMaxH)
 		} else {
-			err = makePreviewFFmpeg(p.ctx, p.run, p.ffmpeg, frame, dst, previewMaxSize)
+			err = makePreviewFFmpeg(p.ctx, p.run, p.ffmpeg, frame, dst, previewMaxW, previewMaxH)
 		}
 		if p.ctx.Err() != nil {
 			return // aborted: the preview does not matter any more
 		}
 		if err != nil {
-			p.run.Logf("cajon-plugin-blender: no preview: %v", err)
+			p.noPreview(frame, err)
 			continue
 		}
 		p.run.Output(dst, "image/jpeg")

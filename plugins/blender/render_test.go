@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"image/jpeg"
 	"image/png"
 	"os"
@@ -403,11 +404,15 @@ func TestRenderEXRPreviews(t *testing.T) {
 	scene := makeScene(t, blender, dir)
 	tests := []struct {
 		name         string
+		format       string // --render-format; "" = OPEN_EXR
 		config       map[string]any
 		wantPreviews bool
 		wantLog      string
 	}{
 		{name: "with ffmpeg", wantPreviews: true},
+		// FFmpeg reads a multilayer EXR only when told the layer: the
+		// preview shows the combined pass.
+		{name: "multilayer", format: "OPEN_EXR_MULTILAYER", wantPreviews: true},
 		{name: "ffmpeg missing", config: map[string]any{"preview_ffmpeg": filepath.Join(dir, "no-ffmpeg")},
 			wantLog: "no previews of EXR frames: ffmpeg \"" + filepath.Join(dir, "no-ffmpeg") + "\" was not found"},
 		{name: "ffmpeg turned off", config: map[string]any{"preview_ffmpeg": ""},
@@ -419,8 +424,11 @@ func TestRenderEXRPreviews(t *testing.T) {
 			frames := filepath.Join(dir, "frames"+strconv.Itoa(i))
 			res := sdktest.Run(t, testPlugin(t), "blender-render", map[string]any{
 				"exeArgs": "-b -y", "blendfile": scene,
-				"args": list("--render-output", filepath.Join(frames, "######"), "--render-format", "OPEN_EXR", "--render-frame", "1..2"),
+				"args": list("--render-output", filepath.Join(frames, "######"), "--render-format", cmp.Or(tt.format, "OPEN_EXR"), "--render-frame", "1..2"),
 			}, sdktest.Options{Config: tt.config})
+			if log := strings.Join(res.Lines, "\n"); strings.Contains(log, "no preview of") {
+				t.Errorf("a preview could not be made:\n%s", log)
+			}
 			if res.Status != sdktest.Completed {
 				t.Fatalf("render %s: %s\n%s", res.Status, res.Message, strings.Join(res.Lines, "\n"))
 			}

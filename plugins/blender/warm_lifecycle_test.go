@@ -161,7 +161,8 @@ func TestWarmColdWhenUnsure(t *testing.T) {
 		wantMode(t, "task 1", first, "new", "")
 		waitGone(t, sessionPid(t, first), "the warm Blender that is no longer like a fresh one")
 		second := mustRender(t, p, renderParams(scene, "-o", out, "-f", "2"), sdktest.Options{Env: env})
-		wantMode(t, "task 2", second, "new", "application handlers that survive a reload")
+		wantMode(t, "task 2", second, "cold", "not warm-safe")
+		wantMode(t, "task 2", second, "cold", "bpy.app.handlers: load_post changed")
 	})
 	t.Run("memory past warm_max_rss", func(t *testing.T) {
 		if runtime.GOOS != "linux" {
