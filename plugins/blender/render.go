@@ -235,8 +235,11 @@ func verdict(res process.Result, tr *tracker, tail []string, fc frameCount, cfg 
 	default:
 		var warnings []string
 		done := "the render completed"
-		if fc.asks {
+		switch {
+		case fc.total > 0:
 			done = "every frame asked for was saved"
+		case fc.asks:
+			done = fmt.Sprintf("it saved %d frames", fc.written)
 		}
 		if len(errs) > 0 {
 			warnings = append(warnings, fmt.Sprintf("Blender reported %s, but %s: %s", count(len(errs), "error"), done, headline(errs[0])))
