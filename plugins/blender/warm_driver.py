@@ -634,7 +634,12 @@ class Driver:
 
     def serve(self):
         # After the first load: what a fresh Blender has when it renders.
-        fingerprint = interpreter_state(self.bundled)
+        # Where it cannot be told, the session serves its first task (as a
+        # fresh Blender) and is not reused.
+        try:
+            fingerprint = interpreter_state(self.bundled)
+        except Exception:
+            fingerprint = "the driver could not summarize the interpreter's state after the first load:\n" + traceback.format_exc()
         self.answer(ev="hello", version=bpy.app.version_string)
         while True:
             line = self.reader.readline()
@@ -678,11 +683,18 @@ class Driver:
         except Exception:
             self.answer(ev="ready", reusable=False, why="reloading the blend file failed:\n" + traceback.format_exc())
             return None
-        why = state_changes(fingerprint, interpreter_state(self.bundled))
+        if isinstance(fingerprint, str):
+            why = fingerprint
+        else:
+            try:
+                why = state_changes(fingerprint, interpreter_state(self.bundled))
+                if why is not None:
+                    why = ("the scene's scripts keep state that a reload of the file does not reset, "
+                           "so the next task would not start as in a fresh Blender: " + why)
+            except Exception:
+                why = "the driver could not summarize the interpreter's state after the reload:\n" + traceback.format_exc()
         if why is not None:
-            self.answer(ev="ready", reusable=False,
-                        why="not warm-safe: the scene's scripts keep state that a reload of the file does not reset, "
-                            "so the next task would not start as in a fresh Blender: " + why)
+            self.answer(ev="ready", reusable=False, why="not warm-safe: " + why)
             return None
         self.answer(ev="ready", reusable=True, reload_s=time.monotonic() - start)
         return fingerprint
