@@ -15,6 +15,7 @@ import (
 	"github.com/cajonfarm/cajon/sdk/process"
 	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // Batching of log lines: one RunEvent per interval or per this many bytes,
@@ -70,6 +71,22 @@ func (r *Run) Log(text string) {
 
 // Logf formats a line and writes it to the task log.
 func (r *Run) Logf(format string, args ...any) { r.Log(fmt.Sprintf(format, args...)) }
+
+// Warn reports a problem that does not fail the command but that an admin
+// should see, e.g. "Blender reported an error but saved every frame: ...".
+// The text goes to the task log at once, after a "WARNING: " mark; its
+// first line (cut to wire.MaxWarningBytes) goes with the command's result,
+// whatever it is, and the host shows it in the task's activity and counts
+// it per command in its /metrics (cajon_command_warnings_total). At most
+// wire.MaxWarnings are sent; the last then says how many more there were.
+func (r *Run) Warn(text string) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return
+	}
+	r.Log("WARNING: " + text)
+	r.out.warn(text)
+}
 
 // Progress reports done of total for this command, in any unit: frames,
 // bytes, files. The host maps it onto the command's share of the task's
@@ -175,6 +192,8 @@ type emitter struct {
 	pendBytes int
 	lastBatch int                // lines in the last batch sent, to size the next
 	prog      *pluginv1.Progress // latest unsent progress
+	warnings  []string           // for the result, bounded by wire.Warnings
+	moreWarn  int                // warnings past wire.MaxWarnings
 	err       error              // first send error; later events are dropped
 	stop      chan struct{}
 	done      chan struct{}
@@ -262,6 +281,17 @@ func (e *emitter) activity(text string) {
 	e.prog.Activity = &text
 }
 
+// warn keeps a warning for the result.
+func (e *emitter) warn(text string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.warnings) < wire.MaxWarnings {
+		e.warnings = append(e.warnings, wire.Warning(text))
+		return
+	}
+	e.moreWarn++
+}
+
 // event sends a non-batched event after everything queued before it.
 func (e *emitter) event(ev *pluginv1.RunEvent) {
 	e.mu.Lock()
@@ -296,6 +326,12 @@ func (e *emitter) finish(res *pluginv1.Result) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.flushLocked()
+	if len(e.warnings) > 0 {
+		res.Warnings = e.warnings
+		if e.moreWarn > 0 {
+			res.Warnings[len(res.Warnings)-1] = fmt.Sprintf("(and %d more warnings, see the task log)", e.moreWarn+1)
+		}
+	}
 	e.sendLocked(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Result{Result: res}})
 	return e.err
 }

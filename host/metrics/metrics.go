@@ -28,6 +28,7 @@ type Metrics struct {
 	taskSeconds     *prometheus.HistogramVec
 	commandSeconds  *prometheus.HistogramVec
 	abortSeconds    *prometheus.HistogramVec
+	commandWarnings *prometheus.CounterVec
 	managerRequests *prometheus.CounterVec
 	managerErrors   *prometheus.CounterVec
 	pluginStarts    *prometheus.CounterVec
@@ -79,6 +80,9 @@ func New() *Metrics {
 	m.abortSeconds = histogram("cajon_abort_latency_seconds",
 		"From the abort of a running command to its confirmed end with its whole process tree gone, by command.",
 		abortBuckets(), "command")
+	m.commandWarnings = counter("cajon_command_warnings_total",
+		"Warnings commands ended with: problems that did not fail them (e.g. Blender reported an error but saved every frame), by command.",
+		"command")
 	m.managerRequests = counter("cajon_manager_requests_total",
 		"Requests to the Flamenco Manager, by worker and endpoint.", "worker", "endpoint")
 	m.managerErrors = counter("cajon_manager_request_errors_total",
@@ -126,4 +130,9 @@ func (m *Metrics) CommandEnded(command string, status plugins.Status, took time.
 // CommandAborted implements plugins.Observer.
 func (m *Metrics) CommandAborted(command string, took time.Duration) {
 	m.abortSeconds.WithLabelValues(command).Observe(took.Seconds())
+}
+
+// CommandWarned implements plugins.Observer.
+func (m *Metrics) CommandWarned(command string, n int) {
+	m.commandWarnings.WithLabelValues(command).Add(float64(n))
 }

@@ -55,6 +55,8 @@ func TestScrapeShowsWhatWasObserved(t *testing.T) {
 	m.PluginStarted("exec", true)
 	m.CommandEnded("echo", plugins.Completed, 2*time.Second)
 	m.CommandAborted("sleep", 300*time.Millisecond)
+	m.CommandWarned("blender-render", 1)
+	m.CommandWarned("blender-render", 2)
 	// Tasks through the wrapped runner; the real reporter still gets the log.
 	log := &keptLog{}
 	runner := w.Tasks(scriptedRunner{lines: []string{"abc", "de"}, out: task.Outcome{Status: task.Failed, Message: "boom"}})
@@ -80,6 +82,7 @@ func TestScrapeShowsWhatWasObserved(t *testing.T) {
 		{"cajon_command_duration_seconds_bucket", []string{"command", "echo", "le", "1"}, 0},
 		{"cajon_command_duration_seconds_bucket", []string{"command", "echo", "le", "5"}, 1},
 		{"cajon_abort_latency_seconds_count", []string{"command", "sleep"}, 1},
+		{"cajon_command_warnings_total", []string{"command", "blender-render"}, 3},
 		{"cajon_abort_latency_seconds_bucket", []string{"command", "sleep", "le", "0.5"}, 1},
 		{"cajon_update_queue_depth", []string{"worker", "render-07"}, 3},
 		{"cajon_manager_requests_total", []string{"worker", "render-07", "endpoint", "task-update"}, 2},

@@ -21,6 +21,9 @@ type Observer interface {
 	// abort (the end of Run's context) to its confirmed end, process tree
 	// gone.
 	CommandAborted(command string, took time.Duration)
+	// CommandWarned reports the warnings a command ended with (problems
+	// that did not fail it, plugin.proto Result.warnings); n > 0.
+	CommandWarned(command string, n int)
 }
 
 // observedRun is Run with the command timed for the observer.
@@ -32,6 +35,9 @@ func (r *Registry) observedRun(ctx context.Context, req Request, events Events) 
 	r.opts.Observer.CommandEnded(req.Command, res.Status, end.Sub(start))
 	if !abortedAt.IsZero() && res.Status == Canceled {
 		r.opts.Observer.CommandAborted(req.Command, end.Sub(abortedAt))
+	}
+	if n := len(res.Warnings); n > 0 {
+		r.opts.Observer.CommandWarned(req.Command, n)
 	}
 	return res
 }

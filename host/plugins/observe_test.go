@@ -39,6 +39,8 @@ func (l *eventLog) CommandEnded(command string, status plugins.Status, took time
 	l.add("%s %s", command, status)
 }
 
+func (l *eventLog) CommandWarned(command string, n int) { l.add("%s warned %d", command, n) }
+
 func (l *eventLog) CommandAborted(command string, took time.Duration) {
 	l.add("aborted %s", command)
 	l.mu.Lock()
@@ -83,6 +85,9 @@ func TestObserverSeesStartsCrashesRestartsAndCommands(t *testing.T) {
 				cancel() // the command runs: abort it
 			}})
 		}, []string{"aborted test-tree", "test-tree canceled"}},
+		{"a command with warnings", func() {
+			reg.Run(context.Background(), req("test-warn", map[string]any{"warnings": []any{"one", "two"}}), nil)
+		}, []string{"test-warn completed", "test-warn warned 2"}},
 		{"an unknown command", func() {
 			reg.Run(context.Background(), req("no-such-command", nil), nil)
 		}, []string{"no-such-command failed"}},

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
@@ -100,6 +101,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		workDir = t.WorkDir
 	}
 	base := 0
+	var warnings []string // of the task's commands, for its last activity
 	for i, c := range t.Commands {
 		if ctx.Err() != nil {
 			return Outcome{Status: Canceled, Message: "aborted", StepsCompleted: base}
@@ -112,6 +114,10 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
 			Params: c.Params, Env: r.Env, WorkDir: workDir, Grace: r.Grace, TotalSteps: c.TotalSteps,
 		}, &commandEvents{rep: rep, base: base, share: cmdSteps})
+		if len(res.Warnings) > 0 {
+			warnings = append(warnings, res.Warnings...)
+			rep.Log([]string{fmt.Sprintf("cajon: command %q %s with %s: %s", c.Name, res.Status, count(len(res.Warnings), "warning"), strings.Join(res.Warnings, "; "))})
+		}
 		switch res.Status {
 		case plugins.Completed:
 			base += cmdSteps
@@ -129,7 +135,20 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 			return Outcome{Status: Failed, Message: msg, StepsCompleted: base}
 		}
 	}
+	if len(warnings) > 0 {
+		// The activity is what the Manager shows of a finished task: a
+		// task that completed despite problems says so there.
+		rep.Progress(base, fmt.Sprintf("completed with %s: %s", count(len(warnings), "warning"), warnings[0]))
+	}
 	return Outcome{Status: Completed, StepsCompleted: base}
+}
+
+// count says "1 warning", "3 warnings".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // commandEvents turns one command's events into task-wide reports: its

@@ -69,6 +69,8 @@ func TestRunner(t *testing.T) {
 		status    task.Status
 		message   string
 		lastSteps int
+		activity  string   // the last activity, if set
+		logged    []string // lines in the task log
 		maxSteps  int
 	}{
 		{
@@ -103,6 +105,24 @@ func TestRunner(t *testing.T) {
 			status:   task.Failed, message: `parameter "duration_in_seconds": expected a number`,
 		},
 		{
+			name: "warnings complete the task and show in its activity",
+			commands: []task.Command{
+				{Name: "test-warn", Params: map[string]any{"warnings": []any{"texture missing", "slow disk"}}},
+				{Name: "echo", Params: map[string]any{"message": "after"}},
+			},
+			status: task.Completed, lastSteps: 2, maxSteps: 2,
+			activity: "completed with 2 warnings: texture missing",
+			logged:   []string{"WARNING: texture missing", `cajon: command "test-warn" completed with 2 warnings: texture missing; slow disk`},
+		},
+		{
+			name: "a failure's warnings are logged too",
+			commands: []task.Command{
+				{Name: "test-warn", Params: map[string]any{"warnings": []any{"texture missing"}, "fail": "no frame"}},
+			},
+			status: task.Failed, message: `command "test-warn" failed: no frame`,
+			logged: []string{`cajon: command "test-warn" failed with 1 warning: texture missing`},
+		},
+		{
 			name:     "an unknown command fails",
 			commands: []task.Command{{Name: "teleport"}},
 			status:   task.Failed, message: `no plugin provides command "teleport"`,
@@ -127,6 +147,14 @@ func TestRunner(t *testing.T) {
 			}
 			if tc.status == task.Failed && !strings.Contains(strings.Join(rec.lines, "\n"), tc.message) {
 				t.Errorf("the failure is not in the task log:\n%s", strings.Join(rec.lines, "\n"))
+			}
+			if tc.activity != "" && (len(rec.activity) == 0 || rec.activity[len(rec.activity)-1] != tc.activity) {
+				t.Errorf("activities %q, want the last to be %q", rec.activity, tc.activity)
+			}
+			for _, l := range tc.logged {
+				if !slices.Contains(rec.lines, l) {
+					t.Errorf("the task log lacks %q:\n%s", l, strings.Join(rec.lines, "\n"))
+				}
 			}
 			if tk.StepsTotal() < out.StepsCompleted {
 				t.Errorf("steps completed %d above steps total %d", out.StepsCompleted, tk.StepsTotal())

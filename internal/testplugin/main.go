@@ -28,6 +28,7 @@ func main() {
 			sdk.NewCommand[Steps]("test-steps", "test", "Report progress steps."),
 			sdk.NewCommand[Bytes]("test-bytes", "test", "Report progress in bytes, as a command hashing a file does."),
 			sdk.NewCommand[Fail]("test-fail", "test", "Fail with a message."),
+			sdk.NewCommand[Warn]("test-warn", "test", "Complete (or fail) with warnings."),
 			sdk.NewCommand[Garbage]("test-garbage", "test", "Write invalid UTF-8, binary bytes and NULs everywhere a plugin can write."),
 			sdk.NewCommand[LongLine]("test-longline", "test", "Print one huge line without a newline."),
 			sdk.NewCommand[BigEvent]("test-bigevent", "test", "Send one event larger than the protocol allows."),
@@ -137,6 +138,23 @@ type Fail struct {
 
 // Run fails with the message.
 func (f *Fail) Run(context.Context, *sdk.Run) error { return fmt.Errorf("%s", f.Message) }
+
+// Warn reports warnings, then completes or fails.
+type Warn struct {
+	Warnings []string `param:"warnings" desc:"The warnings to report."`
+	Fail     string   `param:"fail" desc:"Fail with this message after the warnings; empty: complete."`
+}
+
+// Run reports the warnings.
+func (w *Warn) Run(_ context.Context, run *sdk.Run) error {
+	for _, text := range w.Warnings {
+		run.Warn(text)
+	}
+	if w.Fail != "" {
+		return fmt.Errorf("%s", w.Fail)
+	}
+	return nil
+}
 
 // Garbage writes bytes that are not text to every channel a plugin has: a
 // child's stdout and stderr (the task log), the plugin's own log calls and

@@ -18,11 +18,13 @@ type config struct {
 	// just "blender"): a path, or a name looked up in PATH.
 	Exe string `json:"exe" desc:"Blender to run when a task names none (or just \"blender\"): a path, or a name looked up in PATH; empty = blender in PATH."`
 	// FailOnErrorLines fails the task when Blender prints an error line
-	// ("Error: ...", a Python traceback) even if it exits with status 0.
-	FailOnErrorLines bool `json:"fail_on_error_lines" desc:"Fail the task when Blender prints an error line (Error: ..., a Python traceback), even if it exits 0."`
+	// ("Error: ...", a Python traceback) even if it exits with status 0 and
+	// saved every frame. Off: such a render completes with a warning, as
+	// the stock Flamenco worker completes it.
+	FailOnErrorLines bool `json:"fail_on_error_lines" desc:"Strict: fail the task when Blender prints an error line (Error: ..., a Python traceback) even if it saved every frame; off: the task completes with a warning, failing only when a frame asked for was not written."`
 	// FailOnMissingFiles fails the task when Blender cannot open a file the
-	// scene needs (a linked library, the blend file).
-	FailOnMissingFiles bool `json:"fail_on_missing_files" desc:"Fail the task when Blender cannot open a file the scene needs (a linked library, the blend file)."`
+	// scene needs (a linked library, an image), even if it saved every frame.
+	FailOnMissingFiles bool `json:"fail_on_missing_files" desc:"Strict: fail the task when Blender cannot open a file the scene needs (a linked library, an image) even if it saved every frame; off: the task completes with a warning, failing only when a frame asked for was not written."`
 	// Previews makes a small JPEG of each rendered frame for the host.
 	Previews bool `json:"previews" desc:"Make a small JPEG preview of each rendered frame for the Manager."`
 	// PreviewFFmpeg is the ffmpeg that makes the previews of EXR and TIFF
@@ -42,10 +44,12 @@ type config struct {
 }
 
 // defaultConfig is the configuration of a node without a [plugins.blender]
-// table: strict about errors, with previews and warm sessions.
+// table: a render fails when Blender fails or a frame is missing, as with
+// the stock Flamenco worker (complaints are warnings), with previews and
+// warm sessions.
 func defaultConfig() config {
 	return config{
-		FailOnErrorLines: true, FailOnMissingFiles: true, Previews: true, PreviewFFmpeg: "ffmpeg",
+		Previews: true, PreviewFFmpeg: "ffmpeg",
 		WarmSessions: true, WarmIdle: duration(60 * time.Second), WarmMaxTasks: 100,
 		WarmMaxRSS: memLimit{Percent: 50},
 	}

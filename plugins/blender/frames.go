@@ -1,8 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 )
@@ -155,4 +160,188 @@ func countFrameList(list string) (int64, bool) {
 		n += b - a + 1
 	}
 	return n, true
+}
+
+// maxCheckedFrames bounds how many frames of one task are looked for on
+// disk; a task asking for more is judged by Blender's output alone.
+const maxCheckedFrames = 10000
+
+// frameClockSlack is how much older than the render's start a frame file
+// may look and still count as written by it: shared storage stamps files
+// with its own clock, which may run a little behind the worker's.
+const frameClockSlack = 5 * time.Second
+
+// askedFrames is what Blender's arguments ask it to write.
+type askedFrames struct {
+	asks bool // -f or -a: the task renders frames
+	// frames are the frame numbers asked for; nil when they depend on the
+	// scene (relative frames, -a without -s and -e) or are too many.
+	frames []int64
+	// pattern is the last -o/--render-output, "" when the scene's own
+	// output path applies; blendDir resolves "//" in it.
+	pattern, blendDir string
+}
+
+// askedFramesInArgs reads the frames and the output pattern from Blender's
+// arguments, as framesInArgs counts them.
+func askedFramesInArgs(args []string, blendDir string) askedFrames {
+	a := askedFrames{blendDir: blendDir}
+	var (
+		start, end         int64
+		haveStart, haveEnd bool
+		jump               int64 = 1
+		anim, countable          = false, true
+	)
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		val := ""
+		if i+1 < len(args) {
+			val = args[i+1]
+		}
+		switch {
+		case arg == "--":
+			i = len(args)
+		case arg == "-o" || arg == "--render-output":
+			a.pattern = val
+			i++
+		case arg == "-f" || arg == "--render-frame":
+			a.asks = true
+			i++
+			nums, ok := frameList(val)
+			countable = countable && ok
+			a.frames = append(a.frames, nums...)
+		case arg == "-s" || arg == "--frame-start" || arg == "-e" || arg == "--frame-end" || arg == "-j" || arg == "--frame-jump":
+			i++
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || strings.HasPrefix(val, "+") {
+				countable = false
+				continue
+			}
+			switch arg {
+			case "-s", "--frame-start":
+				start, haveStart = n, true
+			case "-e", "--frame-end":
+				end, haveEnd = n, true
+			default:
+				jump = n
+			}
+		case arg == "-a" || arg == "--render-anim":
+			a.asks, anim = true, true
+		case takesValue(arg):
+			i++
+		}
+	}
+	if anim {
+		if !haveStart || !haveEnd || end < start || jump < 1 || (end-start)/jump >= maxCheckedFrames {
+			countable = false
+		} else {
+			for f := start; f <= end; f += jump {
+				a.frames = append(a.frames, f)
+			}
+		}
+	}
+	if !countable || len(a.frames) > maxCheckedFrames {
+		a.frames = nil
+	}
+	return a
+}
+
+// frameList lists the frames of a -f argument (see countFrameList).
+func frameList(list string) ([]int64, bool) {
+	n, ok := countFrameList(list)
+	if !ok || n > maxCheckedFrames {
+		return nil, false
+	}
+	var out []int64
+	for _, item := range strings.Split(list, ",") {
+		from, to, isRange := strings.Cut(item, "..")
+		a, _ := strconv.ParseInt(from, 10, 64)
+		b := a
+		if isRange {
+			b, _ = strconv.ParseInt(to, 10, 64)
+		}
+		for f := a; f <= b; f++ {
+			out = append(out, f)
+		}
+	}
+	return out, true
+}
+
+// framePath is the file Blender writes frame into for an output pattern,
+// without the extension Blender may add: the last run of '#' in the file
+// name becomes the zero-padded frame number; without one, four digits are
+// appended (Blender's BLI_path_frame).
+func framePath(pattern string, frame int64) string {
+	slash := strings.LastIndexAny(pattern, `/\`)
+	name := pattern[slash+1:]
+	end := strings.LastIndexByte(name, '#')
+	if end < 0 {
+		return fmt.Sprintf("%s%04d", pattern, frame)
+	}
+	start := end
+	for start > 0 && name[start-1] == '#' {
+		start--
+	}
+	digits := end - start + 1
+	return pattern[:slash+1] + name[:start] + fmt.Sprintf("%0*d", digits, frame) + name[end+1:]
+}
+
+// onDisk counts the frames asked for whose files exist and were written
+// since since; -1 when that cannot be told (frames or pattern unknown).
+func (a askedFrames) onDisk(workDir string, since time.Time) int64 {
+	if a.frames == nil || a.pattern == "" {
+		return -1
+	}
+	pattern := a.pattern
+	if rel, ok := strings.CutPrefix(pattern, "//"); ok {
+		if a.blendDir == "" {
+			return -1
+		}
+		pattern = filepath.Join(a.blendDir, rel)
+	}
+	pattern = resolve(workDir, pattern)
+	since = since.Add(-frameClockSlack)
+	var n int64
+	for _, f := range a.frames {
+		if f < 0 {
+			return -1 // Blender's own sign rules; not worth guessing
+		}
+		if frameWritten(framePath(pattern, f), since) {
+			n++
+		}
+	}
+	return n
+}
+
+// frameWritten reports whether a frame's file, as base or base with any
+// extension, was written since since.
+func frameWritten(base string, since time.Time) bool {
+	candidates := []string{base}
+	if glob, ok := globEscape(base); ok {
+		if more, err := filepath.Glob(glob + ".*"); err == nil {
+			candidates = append(candidates, more...)
+		}
+	}
+	for _, c := range candidates {
+		if info, err := os.Stat(c); err == nil && info.Mode().IsRegular() && !info.ModTime().Before(since) {
+			return true
+		}
+	}
+	return false
+}
+
+// globEscape quotes the characters filepath.Glob treats specially; false
+// where it cannot (Windows has no escape: '\' is its separator).
+func globEscape(path string) (string, bool) {
+	if runtime.GOOS == "windows" {
+		return path, !strings.ContainsAny(path, "*?[")
+	}
+	var b strings.Builder
+	for _, r := range path {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String(), true
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -61,6 +62,53 @@ func TestOutputDirsInArgs(t *testing.T) {
 	for _, tc := range cases {
 		if got := strings.Join(outputDirsInArgs(ospath.Unix, tc.args), ","); got != tc.want {
 			t.Errorf("outputDirsInArgs(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestFramePath(t *testing.T) {
+	tests := []struct {
+		pattern string
+		frame   int64
+		want    string
+	}{
+		{"/r/shot/######", 12, "/r/shot/000012"},
+		{"/r/shot/frame-##.png", 7, "/r/shot/frame-07.png"},
+		{"/r/shot/frame-#", 123, "/r/shot/frame-123"},
+		{"/r/sh#ot/frame_", 5, "/r/sh#ot/frame_0005"}, // hashes in a folder do not count
+		{"/r/a##b###", 3, "/r/a##b003"},               // the last run
+		{`C:\r\frame-####`, 2, `C:\r\frame-0002`},
+	}
+	for _, tt := range tests {
+		if got := framePath(tt.pattern, tt.frame); got != tt.want {
+			t.Errorf("framePath(%q, %d) = %q, want %q", tt.pattern, tt.frame, got, tt.want)
+		}
+	}
+}
+
+func TestAskedFramesInArgs(t *testing.T) {
+	tests := []struct {
+		args    string
+		asks    bool
+		frames  string
+		pattern string
+	}{
+		{"", false, "[]", ""},
+		{"-o /r/#### -f 1,3..4", true, "[1 3 4]", "/r/####"},
+		{"-o /r/a -o /r/b -s 2 -e 8 -j 3 -a", true, "[2 5 8]", "/r/b"},
+		{"-f +1", true, "[]", ""},
+		{"-a", true, "[]", ""},
+		{"-f 1..100000", true, "[]", ""}, // too many to look for
+		{"--python-expr -o -f 2 -- -f 5", true, "[2]", ""},
+	}
+	for _, tt := range tests {
+		var args []string
+		if tt.args != "" {
+			args = strings.Fields(tt.args)
+		}
+		a := askedFramesInArgs(args, "/blend")
+		if a.asks != tt.asks || fmt.Sprint(a.frames) != tt.frames || a.pattern != tt.pattern {
+			t.Errorf("askedFramesInArgs(%q) = asks %v, frames %v, pattern %q; want %v, %s, %q", tt.args, a.asks, a.frames, a.pattern, tt.asks, tt.frames, tt.pattern)
 		}
 	}
 }

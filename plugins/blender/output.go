@@ -79,10 +79,11 @@ func parseLine(raw string, prefixed bool) blenderLine {
 		l.path = msg[len("Saved: '") : len(msg)-1]
 	case strings.HasPrefix(msg, "Time: "):
 		l.kind = lineTime
-	case strings.HasPrefix(msg, `skipping existing frame "`):
+	case strings.HasPrefix(msg, `skipping existing frame "`) || strings.HasPrefix(msg, `Skipping existing frame "`):
 		// Overwrite is off and the frame exists: done, nothing written.
+		// Blender 5 writes it with a capital S.
 		l.kind = lineSkipped
-		l.path = strings.TrimSuffix(strings.TrimPrefix(msg, `skipping existing frame "`), `"`)
+		l.path = strings.TrimSuffix(msg[len(`skipping existing frame "`):], `"`)
 	case fraLine.MatchString(msg):
 		l.kind = lineFra
 		m := fraLine.FindStringSubmatch(msg)

@@ -43,6 +43,7 @@ func TestParseLine(t *testing.T) {
 		{"warning not found", "Warning: Path '/textures/wood.png' not found", false, blenderLine{kind: lineMissing}},
 		{"other warning", "Warning: negative range ignored '-f / --render-frame 3..1'.", false, blenderLine{kind: lineOther}},
 		{"skipped", `skipping existing frame "/tmp/bl/out/000001.png"`, false, blenderLine{kind: lineSkipped, path: "/tmp/bl/out/000001.png"}},
+		{"skipped, Blender 5", `Skipping existing frame "/tmp/bl/out/000001.png"`, false, blenderLine{kind: lineSkipped, path: "/tmp/bl/out/000001.png"}},
 		{"crash", "Writing: /tmp/scene.crash.txt", false, blenderLine{kind: lineCrash, path: "/tmp/scene.crash.txt"}},
 		{"Fra inside text is not a Fra line", "Info: Fra:1 was mentioned", false, blenderLine{kind: lineOther}},
 		{"Time inside Fra line is not a Time line", "Fra:1 Mem:1M | Time:00:00.08 | Finished", false, blenderLine{kind: lineFra, frame: 1, status: "Finished"}},

@@ -24,8 +24,12 @@ import (
 // image/jpeg right after the frame they show; the host deletes them once it
 // has dealt with them. See docs/PLUGINS-RENDER.md.
 const (
-	// previewMaxSize bounds a preview's width and height, in pixels.
-	previewMaxSize = 512
+	// previewMaxW and previewMaxH bound a preview, in pixels: the largest
+	// image the Manager shows (its last-rendered.jpg, fitted into 1920x1080
+	// without enlarging). The stock worker uploads the full frame and the
+	// Manager shrinks it to that; a preview already that size shows the
+	// same, and a 4K or 8K frame does not cross the network in full.
+	previewMaxW, previewMaxH = 1920, 1080
 	// previewQuality is the JPEG quality of previews.
 	previewQuality = 85
 	// previewMaxPixels refuses to decode absurdly large images (memory).
@@ -48,13 +52,13 @@ func goDecodes(path string) bool {
 }
 
 // makePreview writes a JPEG of the PNG or JPEG image src, shrunk to fit
-// maxSize x maxSize (never enlarged), to dst.
-func makePreview(src, dst string, maxSize int) error {
+// maxW x maxH (never enlarged), to dst.
+func makePreview(src, dst string, maxW, maxH int) error {
 	img, err := decodeImage(src)
 	if err != nil {
 		return err
 	}
-	small := shrink(img, maxSize, previewBackground)
+	small := shrink(img, maxW, maxH, previewBackground)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("creating the preview folder: %w", err)
 	}
@@ -105,22 +109,22 @@ func decodeImage(path string) (image.Image, error) {
 	return img, nil
 }
 
-// previewSize fits w x h into maxSize x maxSize, keeping the aspect ratio and
+// previewSize fits w x h into maxW x maxH, keeping the aspect ratio and
 // never enlarging; both sides stay at least 1.
-func previewSize(w, h, maxSize int) (int, int) {
-	if w <= maxSize && h <= maxSize {
+func previewSize(w, h, maxW, maxH int) (int, int) {
+	if w <= maxW && h <= maxH {
 		return w, h
 	}
-	if w >= h {
-		return maxSize, max(1, (h*maxSize+w/2)/w)
+	if w*maxH >= h*maxW { // wider than the box: the width decides
+		return maxW, max(1, (h*maxW+w/2)/w)
 	}
-	return max(1, (w*maxSize+h/2)/h), maxSize
+	return max(1, (w*maxH+h/2)/h), maxH
 }
 
-// shrink scales img down to fit maxSize by averaging the source pixels that
+// shrink scales img down to fit maxW x maxH by averaging the source pixels that
 // fall into each preview pixel (a box filter: right for large reductions, and
 // it reads every source pixel once), over an opaque background.
-func shrink(img image.Image, maxSize int, bg color.RGBA) *image.RGBA {
+func shrink(img image.Image, maxW, maxH int, bg color.RGBA) *image.RGBA {
 	b := img.Bounds()
 	src, ok := img.(*image.RGBA)
 	if !ok {
@@ -130,7 +134,7 @@ func shrink(img image.Image, maxSize int, bg color.RGBA) *image.RGBA {
 		draw.Draw(src, b, img, b.Min, draw.Src)
 	}
 	sw, sh := b.Dx(), b.Dy()
-	dw, dh := previewSize(sw, sh, maxSize)
+	dw, dh := previewSize(sw, sh, maxW, maxH)
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
 	xs := make([]int, dw+1)
 	for x := range xs {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,17 +40,35 @@ type execer interface {
 	Exec(ctx context.Context, c process.Command) (process.Result, error)
 }
 
-// makePreviewFFmpeg writes a JPEG of src, shrunk to fit maxSize x maxSize
-// (never enlarged), to dst with ffmpeg. The ffmpeg process is contained in
-// the run's process tree like Blender, so an abort stops it too.
-func makePreviewFFmpeg(ctx context.Context, run execer, ffmpeg, src, dst string, maxSize int) error {
+// makePreviewFFmpeg writes a JPEG of src, shrunk to fit maxW x maxH (never
+// enlarged), to dst with ffmpeg. The ffmpeg process is contained in the
+// run's process tree like Blender, so an abort stops it too.
+func makePreviewFFmpeg(ctx context.Context, run execer, ffmpeg, src, dst string, maxW, maxH int) error {
 	in, _ := ffmpegInputArgs(src)
+	if strings.EqualFold(filepath.Ext(src), ".exr") {
+		channels, err := exrChannels(src)
+		var pathErr *fs.PathError
+		switch {
+		case errors.As(err, &pathErr):
+			return err // it names the file
+		case err != nil:
+			return fmt.Errorf("%s: %w", src, err)
+		}
+		layer, ok := exrPreviewLayer(channels)
+		if !ok {
+			return fmt.Errorf("%s has no layer with R, G and B channels to show (channels %s)", src, strings.Join(channels, ", "))
+		}
+		if layer != "" {
+			// A multilayer EXR: FFmpeg reads only the layer it is told.
+			in = append([]string{"-layer", layer}, in...)
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("creating the preview folder: %w", err)
 	}
 	args := append([]string{"-hide_banner", "-nostdin", "-v", "error", "-y"}, in...)
 	args = append(args, "-i", src, "-frames:v", "1", "-update", "1",
-		"-vf", fmt.Sprintf("scale=w='min(%d,iw)':h='min(%d,ih)':force_original_aspect_ratio=decrease", maxSize, maxSize),
+		"-vf", fmt.Sprintf("scale=w='min(%d,iw)':h='min(%d,ih)':force_original_aspect_ratio=decrease", maxW, maxH),
 		"-q:v", "3", dst)
 	ctx, cancel := context.WithTimeout(ctx, previewTimeout)
 	defer cancel()

@@ -30,6 +30,30 @@ func (directExec) Exec(ctx context.Context, c process.Command) (process.Result, 
 	return process.Run(ctx, c)
 }
 
+// brokenEXR writes an EXR that has a header and no pixels, and returns its
+// path.
+func brokenEXR(t *testing.T, dir string) string {
+	t.Helper()
+	var b []byte
+	b = append(b, exrMagic...)
+	b = append(b, 2, 0, 0, 0)
+	b = append(b, "channels\x00chlist\x00"...)
+	list := []byte{}
+	for _, c := range []string{"B", "G", "R"} {
+		list = append(list, c...)
+		list = append(list, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0)
+	}
+	list = append(list, 0)
+	b = append(b, byte(len(list)), 0, 0, 0)
+	b = append(b, list...)
+	b = append(b, 0)
+	path := filepath.Join(dir, "cut.exr")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestMakePreviewFFmpeg(t *testing.T) {
 	ffmpeg := needFFmpeg(t)
 	dir := t.TempDir()
@@ -54,8 +78,9 @@ func TestMakePreviewFFmpeg(t *testing.T) {
 		{name: "EXR never enlarged", src: frame("small.exr", 64, 36), w: 64, h: 36},
 		{name: "TIFF portrait", src: frame("tall.tif", 300, 900), w: 171, h: 512},
 		{name: "odd sizes", src: frame("odd.tiff", 333, 111), w: 333, h: 111},
-		{name: "not an EXR", src: filepath.Join(dir, "broken.exr"), errHas: []string{"could not make a preview of " + filepath.Join(dir, "broken.exr"), "exit status"}},
-		{name: "missing", src: filepath.Join(dir, "gone.exr"), errHas: []string{"gone.exr", "No such file"}},
+		{name: "not an EXR", src: filepath.Join(dir, "broken.exr"), errHas: []string{filepath.Join(dir, "broken.exr") + ": not an OpenEXR file"}},
+		{name: "EXR that FFmpeg cannot read", src: brokenEXR(t, dir), errHas: []string{"could not make a preview of " + filepath.Join(dir, "cut.exr"), "exit status"}},
+		{name: "missing", src: filepath.Join(dir, "gone.exr"), errHas: []string{"gone.exr"}},
 	}
 	if err := os.WriteFile(filepath.Join(dir, "broken.exr"), []byte("this is no image"), 0o644); err != nil {
 		t.Fatal(err)
@@ -63,7 +88,7 @@ func TestMakePreviewFFmpeg(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dst := filepath.Join(dir, "previews", tt.name+".jpg")
-			err := makePreviewFFmpeg(context.Background(), directExec{}, ffmpeg, tt.src, dst, previewMaxSize)
+			err := makePreviewFFmpeg(context.Background(), directExec{}, ffmpeg, tt.src, dst, 512, 512)
 			if tt.errHas != nil {
 				if err == nil {
 					t.Fatal("no error")

@@ -26,8 +26,26 @@ func TestPreviewSize(t *testing.T) {
 		{2048, 858, 512, 512, 215}, // 2.39:1, rounded
 	}
 	for _, tt := range tests {
-		if w, h := previewSize(tt.w, tt.h, tt.max); w != tt.ww || h != tt.wh {
+		if w, h := previewSize(tt.w, tt.h, tt.max, tt.max); w != tt.ww || h != tt.wh {
 			t.Errorf("previewSize(%d, %d, %d) = %dx%d, want %dx%d", tt.w, tt.h, tt.max, w, h, tt.ww, tt.wh)
+		}
+	}
+}
+
+// The preview box is the Manager's largest view, 1920x1080: frames fit it
+// whatever their shape.
+func TestPreviewSizeManagerBox(t *testing.T) {
+	tests := []struct{ w, h, ww, wh int }{
+		{1920, 1080, 1920, 1080},
+		{3840, 2160, 1920, 1080},
+		{4096, 1716, 1920, 804}, // 2.39:1: the width decides
+		{1080, 1920, 608, 1080}, // portrait: the height decides
+		{2048, 2048, 1080, 1080},
+		{640, 480, 640, 480},
+	}
+	for _, tt := range tests {
+		if w, h := previewSize(tt.w, tt.h, previewMaxW, previewMaxH); w != tt.ww || h != tt.wh {
+			t.Errorf("previewSize(%d, %d) in the Manager's box = %dx%d, want %dx%d", tt.w, tt.h, w, h, tt.ww, tt.wh)
 		}
 	}
 }
@@ -106,7 +124,7 @@ func TestMakePreview(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
 			dst := filepath.Join(dir, "previews", tt.src+".jpg")
-			if err := makePreview(filepath.Join(dir, tt.src), dst, previewMaxSize); err != nil {
+			if err := makePreview(filepath.Join(dir, tt.src), dst, 512, 512); err != nil {
 				t.Fatal(err)
 			}
 			img := readJPEG(t, dst)
@@ -134,7 +152,7 @@ func TestMakePreviewErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, src := range []string{notPNG, filepath.Join(dir, "missing.png")} {
-		err := makePreview(src, filepath.Join(dir, "p.jpg"), previewMaxSize)
+		err := makePreview(src, filepath.Join(dir, "p.jpg"), 512, 512)
 		if err == nil || !strings.Contains(err.Error(), src) {
 			t.Errorf("makePreview(%s) = %v, want an error naming the file", src, err)
 		}
@@ -189,5 +207,39 @@ func TestRemoveStalePreviews(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("fresh preview folder removed: %v", err)
+	}
+}
+
+func TestEXRPreviewLayer(t *testing.T) {
+	tests := []struct {
+		name     string
+		channels string
+		layer    string
+		ok       bool
+	}{
+		{"single layer", "A B G R", "", true},
+		{"Blender multilayer", "ViewLayer.Combined.A ViewLayer.Combined.B ViewLayer.Combined.G ViewLayer.Combined.R ViewLayer.Depth.Z", "ViewLayer.Combined", true},
+		{"combined of the first view layer", "Back.Combined.B Back.Combined.G Back.Combined.R Back.Diffuse.B Back.Diffuse.G Back.Diffuse.R Fore.Combined.B Fore.Combined.G Fore.Combined.R", "Back.Combined", true},
+		{"combined preferred over other passes", "VL.AO.B VL.AO.G VL.AO.R VL.Combined.B VL.Combined.G VL.Combined.R", "VL.Combined", true},
+		{"no combined pass", "VL.Diffuse.B VL.Diffuse.G VL.Diffuse.R VL.Depth.Z", "VL.Diffuse", true},
+		{"no colour", "VL.Depth.Z VL.Combined.A", "", false},
+		{"incomplete colour", "VL.Combined.R VL.Combined.G", "", false},
+	}
+	for _, tt := range tests {
+		layer, ok := exrPreviewLayer(strings.Fields(tt.channels))
+		if layer != tt.layer || ok != tt.ok {
+			t.Errorf("%s: exrPreviewLayer = %q, %v; want %q, %v", tt.name, layer, ok, tt.layer, tt.ok)
+		}
+	}
+}
+
+func TestWithoutErrorWord(t *testing.T) {
+	in := "Error while decoding stream #0:0: Not yet implemented in FFmpeg / ERROR: errors"
+	got := withoutErrorWord(in)
+	if strings.Contains(strings.ToLower(got), "error") {
+		t.Errorf("withoutErrorWord(%q) = %q, still says error", in, got)
+	}
+	if !strings.Contains(got, "while decoding stream #0:0: Not yet implemented in FFmpeg") {
+		t.Errorf("withoutErrorWord(%q) = %q lost the message", in, got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -82,7 +83,11 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 		removeStalePreviews(root, previewStaleAge, time.Now())
 		previews = startPreviewer(ctx, previewDir(root, run.RunID), run, cfg.PreviewFFmpeg)
 	}
-	err = r.render(ctx, run, cfg, exe, exeArgs, args, newRenderOutput(run, previews, total))
+	blendDir := ""
+	if r.BlendFile != "" {
+		blendDir = filepath.Dir(resolve(run.WorkDir, r.BlendFile))
+	}
+	err = r.render(ctx, run, cfg, exe, exeArgs, args, newRenderOutput(run, previews, total, askedFramesInArgs(args, blendDir)))
 	if previews != nil {
 		previews.finish()
 	}
@@ -101,7 +106,7 @@ func (r *Render) render(ctx context.Context, run *sdk.Run, cfg config, exe strin
 				return err
 			}
 			if o.dirty {
-				out = newRenderOutput(run, out.previews, out.total)
+				out = newRenderOutput(run, out.previews, out.total, out.asked)
 			}
 			why = o.cold
 		}
@@ -133,12 +138,14 @@ type renderOutput struct {
 	run      *sdk.Run
 	previews *previewer
 	total    int64
+	asked    askedFrames
+	started  time.Time // frames on disk older than this are not this render's
 	tr       tracker
 	tail     *cmdline.Tail
 }
 
-func newRenderOutput(run *sdk.Run, previews *previewer, total int64) *renderOutput {
-	return &renderOutput{run: run, previews: previews, total: total, tail: cmdline.NewTail(outputTail)}
+func newRenderOutput(run *sdk.Run, previews *previewer, total int64, asked askedFrames) *renderOutput {
+	return &renderOutput{run: run, previews: previews, total: total, asked: asked, started: time.Now(), tail: cmdline.NewTail(outputTail)}
 }
 
 // line takes one line of Blender's output.
@@ -166,39 +173,102 @@ func (o *renderOutput) line(line string) {
 	}
 }
 
-// finishRender judges a render that ended as res said.
+// finishRender judges a render that ended as res said. A render that
+// completes despite Blender's complaints says so in warnings.
 func finishRender(run *sdk.Run, res process.Result, out *renderOutput, cfg config) error {
 	if out.tr.crashFile != "" {
 		logCrashReport(run, out.tr.crashFile)
 	}
-	if err := verdict(res, &out.tr, out.tail.Lines(), out.total, cfg); err != nil {
-		return err
+	tr := &out.tr
+	// Frames written: those Blender said it saved. Only when it complained
+	// about nothing does a frame that it finished (Time:) without a Saved
+	// line count too, as before: it prints Time: after a failed save.
+	written := tr.saved
+	if len(tr.problemsOf(lineError, lineMissing)) == 0 {
+		written = max(written, tr.done)
 	}
-	if len(out.tr.problems) > 0 {
-		run.Logf("cajon-plugin-blender: the render succeeded, though Blender reported %d problems (see above); [plugins.blender] allows them", len(out.tr.problems)+out.tr.extraProblems)
+	if out.total > 0 && written < out.total {
+		// Blender's lines fell short (a log level that hides them, a script
+		// that saves frames itself): what is on disk decides.
+		if n := out.asked.onDisk(run.WorkDir, out.started); n > written {
+			run.Logf("cajon-plugin-blender: Blender's output showed %d of the %d frames asked for as saved; %d of them are on disk, written during this render", written, out.total, n)
+			written = n
+		}
 	}
-	return nil
+	warnings, err := verdict(res, tr, out.tail.Lines(), frameCount{asks: out.asked.asks, total: out.total, written: written}, cfg)
+	for _, w := range warnings {
+		run.Warn("cajon-plugin-blender: " + w)
+	}
+	return err
+}
+
+// frameCount is how many frames a render was asked for and wrote.
+type frameCount struct {
+	asks           bool  // the arguments ask for frames (-f, -a)
+	total, written int64 // total 0: the count depends on the scene
 }
 
 // verdict decides whether the render failed, and says why in words a farm
-// admin can act on.
-func verdict(res process.Result, tr *tracker, tail []string, total int64, cfg config) error {
+// admin can act on. Blender's error and missing-file lines fail it only
+// when a frame asked for is missing, as the stock Flamenco worker completes
+// such renders (it judges Blender's exit status alone), unless the strict
+// settings ask otherwise; a render that completes despite them gets a
+// warning for each kind of problem.
+func verdict(res process.Result, tr *tracker, tail []string, fc frameCount, cfg config) ([]string, error) {
+	errs, missing := tr.problemsOf(lineError), tr.problemsOf(lineMissing)
+	complained := len(errs)+len(missing) > 0
 	var why string
 	switch {
 	case res.ExitCode != 0:
 		why = "Blender " + exitDescription(res)
 	case tr.crashFile != "":
 		why = "Blender crashed"
-	case cfg.FailOnErrorLines && len(tr.problemsOf(lineError)) > 0:
+	case cfg.FailOnErrorLines && len(errs) > 0:
 		why = "Blender reported errors ([plugins.blender] fail_on_error_lines)"
-	case cfg.FailOnMissingFiles && len(tr.problemsOf(lineMissing)) > 0:
+	case cfg.FailOnMissingFiles && len(missing) > 0:
 		why = "Blender could not open files the scene needs ([plugins.blender] fail_on_missing_files)"
-	case total > 0 && tr.done == 0:
-		why = fmt.Sprintf("Blender exited without rendering any of the %d frames asked for", total)
+	case fc.total > 0 && fc.written == 0:
+		why = fmt.Sprintf("Blender exited without rendering any of the %d frames asked for", fc.total)
+	case complained && fc.total > 0 && fc.written < fc.total:
+		why = fmt.Sprintf("Blender reported problems and wrote only %d of the %d frames asked for", fc.written, fc.total)
+	case complained && fc.asks && fc.total == 0 && fc.written == 0:
+		why = "Blender reported problems and wrote no frame"
 	default:
-		return nil
+		var warnings []string
+		done := "the render completed"
+		switch {
+		case fc.total > 0:
+			done = "every frame asked for was saved"
+		case fc.asks:
+			done = fmt.Sprintf("it saved %d frames", fc.written)
+		}
+		if len(errs) > 0 {
+			warnings = append(warnings, fmt.Sprintf("Blender reported %s, but %s: %s", count(len(errs), "error"), done, headline(errs[0])))
+		}
+		if len(missing) > 0 {
+			warnings = append(warnings, fmt.Sprintf("Blender could not open files the scene needs (%s), but %s: %s", count(len(missing), "message"), done, headline(missing[0])))
+		}
+		return warnings, nil
 	}
-	return failure(why, tr, tail)
+	return nil, failure(why, tr, tail)
+}
+
+// headline is a problem in one line: a Python traceback as its first and
+// last lines (the exception).
+func headline(p problem) string {
+	lines := strings.Split(p.text, "\n")
+	if len(lines) == 1 {
+		return p.text
+	}
+	return strings.TrimSpace(lines[0]) + " ... " + strings.TrimSpace(lines[len(lines)-1])
+}
+
+// count says "1 error", "3 errors".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // failure is the error of a failed render: why, then what Blender
@@ -269,6 +339,7 @@ type previewer struct {
 	ffmpeg    string // for frames Go cannot read; "" when there is none
 	noFFmpeg  string // why there is none, said once at the first such frame
 	saidWhyNo bool
+	failed    int // previews that could not be made; the first says why
 }
 
 // startPreviewer starts making previews into dir. ffmpeg is the configured
@@ -316,7 +387,27 @@ func (p *previewer) offer(frame string) {
 func (p *previewer) finish() {
 	close(p.next)
 	<-p.done
+	if p.failed > 1 {
+		p.run.Logf("cajon-plugin-blender: INFO: %d more frames got no preview either", p.failed-1)
+	}
 }
+
+// noPreview notes a preview that could not be made. A preview is a nicety:
+// the first says why in an INFO line without the word "error" (FFmpeg's
+// "Error while decoding" would read as a failed render to whoever scans
+// the log), the others are only counted.
+func (p *previewer) noPreview(frame string, err error) {
+	p.failed++
+	if p.failed == 1 {
+		p.run.Logf("cajon-plugin-blender: INFO: no preview of %s: %s", filepath.Base(frame), withoutErrorWord(err.Error()))
+	}
+}
+
+// errorWord is the word "error" in any case, alone or in a longer word.
+var errorWord = regexp.MustCompile(`(?i)error`)
+
+// withoutErrorWord replaces the word "error" in a message with "problem".
+func withoutErrorWord(msg string) string { return errorWord.ReplaceAllString(msg, "problem") }
 
 func (p *previewer) work() {
 	defer close(p.done)
@@ -326,15 +417,15 @@ func (p *previewer) work() {
 		dst := filepath.Join(p.dir, previewName(ospath.Native, n, frame))
 		var err error
 		if goDecodes(frame) {
-			err = makePreview(frame, dst, previewMaxSize)
+			err = makePreview(frame, dst, previewMaxW, previewMaxH)
 		} else {
-			err = makePreviewFFmpeg(p.ctx, p.run, p.ffmpeg, frame, dst, previewMaxSize)
+			err = makePreviewFFmpeg(p.ctx, p.run, p.ffmpeg, frame, dst, previewMaxW, previewMaxH)
 		}
 		if p.ctx.Err() != nil {
 			return // aborted: the preview does not matter any more
 		}
 		if err != nil {
-			p.run.Logf("cajon-plugin-blender: no preview: %v", err)
+			p.noPreview(frame, err)
 			continue
 		}
 		p.run.Output(dst, "image/jpeg")

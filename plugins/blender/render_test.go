@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"image/jpeg"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,13 +199,33 @@ func TestRenderFailures(t *testing.T) {
 	scene := makeScene(t, blender, dir)
 	out := filepath.Join(dir, "out", "####")
 	libScene, lib := makeLinkedScene(t, blender, dir, scene)
+	if err := os.WriteFile(filepath.Join(dir, "a-file"), []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quiet := quietBlender(t, blender, dir)
+	// Frames of an earlier run: not this render's.
+	if err := os.MkdirAll(filepath.Join(dir, "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"f-01.png", "f-02.png"} {
+		path := filepath.Join(dir, "old", f)
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		hourAgo := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(path, hourAgo, hourAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	tests := []struct {
-		name   string
-		params map[string]any
-		config map[string]any
-		status sdktest.Status
-		want   []string // in the message
+		name     string
+		params   map[string]any
+		config   map[string]any
+		status   sdktest.Status
+		want     []string // in the message
+		warnings []string // in the warnings, in order
+		logged   string   // a line of the log has it
 	}{
 		{name: "blend file missing",
 			params: map[string]any{"exe": "blender", "exeArgs": "-b", "blendfile": filepath.Join(dir, "nope.blend"), "args": list("-f", "1")},
@@ -221,20 +244,38 @@ func TestRenderFailures(t *testing.T) {
 		{name: "exeArgs unterminated quote",
 			params: map[string]any{"exeArgs": "-b 'oops", "blendfile": scene},
 			status: sdktest.Failed, want: []string{"parameter exeArgs", "unterminated single quote"}},
-		{name: "python error fails",
+		{name: "python error, frame saved: completes with a warning",
 			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "raise RuntimeError('boom')", "-o", out, "-f", "1")},
+			status: sdktest.Completed, warnings: []string{"Blender reported 1 error, but every frame asked for was saved: Error: Python: Traceback (most recent call last): ... RuntimeError: boom"}},
+		{name: "python error, strict",
+			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "raise RuntimeError('boom')", "-o", out, "-f", "1")},
+			config: map[string]any{"fail_on_error_lines": true},
 			status: sdktest.Failed, want: []string{"Blender reported errors", "RuntimeError: boom"}},
-		{name: "python error tolerated",
-			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "raise RuntimeError('boom')", "-o", out, "-f", "1")},
-			config: map[string]any{"fail_on_error_lines": false},
-			status: sdktest.Completed},
-		{name: "missing library fails",
+		// A Cycles job that picks its GPU in a --python-expr, on a node
+		// without that GPU (or that API): Blender raises, renders on the
+		// CPU and saves the frame, and the stock worker completes the task.
+		{name: "GPU device script on a node without that GPU",
+			params: map[string]any{"exeArgs": "-b -y", "blendfile": scene, "args": list(
+				"--python-expr", "import bpy\nprefs = bpy.context.preferences.addons['cycles'].preferences\nprefs.compute_device_type = 'CAJON_NO_SUCH_GPU_API'\n",
+				"--python-expr", "import bpy; bpy.context.scene.cycles.device = 'GPU'",
+				"--render-output", out, "--render-format", "PNG", "--render-frame", "1..2")},
+			status: sdktest.Completed, warnings: []string{"Blender reported 1 error, but every frame asked for was saved", "CAJON_NO_SUCH_GPU_API"}},
+		{name: "error and no frame saved fails",
+			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("-o", "//a-file/f-####", "-f", "1")},
+			status: sdktest.Failed, want: []string{"without rendering any of the 1 frames", "cannot save"}},
+		{name: "missing library, frame saved: completes with a warning",
 			params: map[string]any{"exeArgs": "-b", "blendfile": libScene, "args": list("-o", out, "-f", "1")},
+			status: sdktest.Completed, warnings: []string{"Blender could not open files the scene needs (3 messages), but every frame asked for was saved: ", "Unable to open '" + lib + "'"}},
+		{name: "missing library, strict",
+			params: map[string]any{"exeArgs": "-b", "blendfile": libScene, "args": list("-o", out, "-f", "1")},
+			config: map[string]any{"fail_on_missing_files": true},
 			status: sdktest.Failed, want: []string{"could not open files", "Unable to open '" + lib + "'"}},
-		{name: "missing library tolerated",
-			params: map[string]any{"exeArgs": "-b", "blendfile": libScene, "args": list("-o", out, "-f", "1")},
-			config: map[string]any{"fail_on_missing_files": false},
-			status: sdktest.Completed},
+		{name: "no Saved lines, frames on disk",
+			params: map[string]any{"exe": quiet, "exeArgs": "-b", "blendfile": scene, "args": list("-o", filepath.Join(dir, "quiet", "f-##"), "-f", "1..2")},
+			status: sdktest.Completed, logged: "Blender's output showed 0 of the 2 frames asked for as saved; 2 of them are on disk"},
+		{name: "no Saved lines, frames on disk but old",
+			params: map[string]any{"exe": quiet, "exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "import sys; sys.exit(0)", "-o", filepath.Join(dir, "old", "f-##"), "-f", "1..2")},
+			status: sdktest.Failed, want: []string{"without rendering any of the 2 frames"}},
 		{name: "non-zero exit",
 			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-exit-code", "7", "--python-expr", "raise SystemExit(3)")},
 			status: sdktest.Failed, want: []string{"Blender exited with status"}},
@@ -257,9 +298,42 @@ func TestRenderFailures(t *testing.T) {
 					t.Errorf("message %q does not say %q", res.Message, w)
 				}
 			}
+			warned := strings.Join(res.Warnings, "\n")
+			if len(tt.warnings) == 0 && len(res.Warnings) > 0 {
+				t.Errorf("warnings %q, want none", res.Warnings)
+			}
+			for _, w := range tt.warnings {
+				if !strings.Contains(warned, w) {
+					t.Errorf("warnings %q do not say %q", res.Warnings, w)
+				}
+				if len(res.Warnings) > 0 && !slices.Contains(res.Lines, "WARNING: "+res.Warnings[0]) {
+					t.Errorf("the task log lacks the warning %q:\n%s", res.Warnings[0], strings.Join(res.Lines, "\n"))
+				}
+			}
+			if tt.logged != "" && !slices.ContainsFunc(res.Lines, func(l string) bool { return strings.Contains(l, tt.logged) }) {
+				t.Errorf("no line of the log says %q:\n%s", tt.logged, strings.Join(res.Lines, "\n"))
+			}
 		})
 	}
 }
+
+// quietBlender writes a wrapper that runs blender without its Saved: and
+// Time: lines, as a Blender with another log level or a script saving its
+// own frames shows a render, and returns its path.
+func quietBlender(t *testing.T, blender, dir string) string {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the quiet Blender wrapper is a shell script")
+	}
+	path := filepath.Join(dir, "quiet-blender")
+	script := "#!/bin/sh\n" + shellQuote(blender) + " \"$@\" 2>&1 | grep --line-buffered -v -e 'Saved:' -e 'Time:'\nexit 0\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // makeLinkedScene saves in dir a copy of scene that links an object from a
 // library, then deletes the library. It returns the scene and where the
@@ -330,11 +404,15 @@ func TestRenderEXRPreviews(t *testing.T) {
 	scene := makeScene(t, blender, dir)
 	tests := []struct {
 		name         string
+		format       string // --render-format; "" = OPEN_EXR
 		config       map[string]any
 		wantPreviews bool
 		wantLog      string
 	}{
 		{name: "with ffmpeg", wantPreviews: true},
+		// FFmpeg reads a multilayer EXR only when told the layer: the
+		// preview shows the combined pass.
+		{name: "multilayer", format: "OPEN_EXR_MULTILAYER", wantPreviews: true},
 		{name: "ffmpeg missing", config: map[string]any{"preview_ffmpeg": filepath.Join(dir, "no-ffmpeg")},
 			wantLog: "no previews of EXR frames: ffmpeg \"" + filepath.Join(dir, "no-ffmpeg") + "\" was not found"},
 		{name: "ffmpeg turned off", config: map[string]any{"preview_ffmpeg": ""},
@@ -346,8 +424,11 @@ func TestRenderEXRPreviews(t *testing.T) {
 			frames := filepath.Join(dir, "frames"+strconv.Itoa(i))
 			res := sdktest.Run(t, testPlugin(t), "blender-render", map[string]any{
 				"exeArgs": "-b -y", "blendfile": scene,
-				"args": list("--render-output", filepath.Join(frames, "######"), "--render-format", "OPEN_EXR", "--render-frame", "1..2"),
+				"args": list("--render-output", filepath.Join(frames, "######"), "--render-format", cmp.Or(tt.format, "OPEN_EXR"), "--render-frame", "1..2"),
 			}, sdktest.Options{Config: tt.config})
+			if log := strings.Join(res.Lines, "\n"); strings.Contains(log, "no preview of") {
+				t.Errorf("a preview could not be made:\n%s", log)
+			}
 			if res.Status != sdktest.Completed {
 				t.Fatalf("render %s: %s\n%s", res.Status, res.Message, strings.Join(res.Lines, "\n"))
 			}

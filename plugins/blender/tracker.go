@@ -31,6 +31,12 @@ type tracker struct {
 	// as one step.
 	counted bool
 	done    int64
+	// saved counts the frames Blender said it wrote (Saved) or found
+	// written (skipping existing frame); savedThis is true once the current
+	// frame counted. A Time line alone does not count: Blender prints it
+	// after a frame it could not save too.
+	saved     int64
+	savedThis bool
 
 	problems      []problem
 	extraProblems int
@@ -62,21 +68,25 @@ func (t *tracker) feed(raw string) update {
 	switch l.kind {
 	case lineFra:
 		if !t.haveFrame || l.frame != t.frame {
-			t.frame, t.haveFrame, t.counted = l.frame, true, false
+			t.frame, t.haveFrame, t.counted, t.savedThis = l.frame, true, false, false
 		}
 		u.activity = fraActivity(l)
 	case lineSaved:
 		u.saved = l.path
 		u.frameDone = t.finishFrame()
+		t.countSaved()
 	case lineSkipped:
 		t.counted = false
 		u.frameDone = t.finishFrame()
 		t.counted = false
+		t.savedThis = false
+		t.countSaved()
+		t.savedThis = false
 	case lineTime:
 		u.frameDone = t.finishFrame()
 		// Whatever comes next belongs to the next frame, even when Blender
 		// prints no Fra lines (Workbench).
-		t.counted = false
+		t.counted, t.savedThis = false, false
 	case lineError, lineMissing:
 		t.addProblem(l.kind, strings.TrimSpace(l.text))
 		t.inTraceback = strings.Contains(l.text, "Python:")
@@ -102,6 +112,14 @@ func (t *tracker) finishFrame() bool {
 	t.counted = true
 	t.done++
 	return true
+}
+
+// countSaved counts the current frame as written, once.
+func (t *tracker) countSaved() {
+	if !t.savedThis {
+		t.savedThis = true
+		t.saved++
+	}
 }
 
 // continueTraceback adds a line to the Python error being read and says

@@ -187,6 +187,11 @@ func (p *sessions) checkIdleLocked(s *session) {
 		return
 	}
 	if !reusable {
+		// What made it unlike a fresh Blender (the scene's scripts) comes
+		// back with every session of the job: its next tasks render cold.
+		if s.jobID == p.job {
+			p.refused[s.key] = "its driver found that the warm Blender is no longer like a fresh one: " + why
+		}
 		p.dropLocked(s, "its driver says it is no longer like a fresh Blender: "+why)
 		return
 	}

@@ -25,6 +25,7 @@ import socket
 import sys
 import time
 import traceback
+import types
 
 import bpy
 
@@ -200,7 +201,229 @@ def handler_fingerprint():
         value = getattr(handlers, name)
         if isinstance(value, list):
             out.append((name, tuple("%s.%s" % (getattr(f, "__module__", "?"), getattr(f, "__qualname__", type(f).__name__)) for f in value)))
+    return tuple(out)
+
+
+# A warm frame must be the frame a fresh Blender renders. Reloading the file
+# resets everything stored in it, but not what the file's scripts (run at
+# load with autoexec, or add-ons) keep in the interpreter: attributes of
+# bpy.types classes, modules and their globals, bpy.app.driver_namespace,
+# handlers, add-ons, the environment, preferences. The driver takes a
+# summary of all that after the first load, as a fresh Blender has it when
+# it renders, and again after each reload: any difference means the next
+# task would not start from a fresh Blender's state, and the session is not
+# reused (the plugin renders the job's next tasks cold, saying why).
+
+# SUMMARY_ITEMS bounds how much of one container a summary reads.
+SUMMARY_ITEMS = 50
+SIMPLE_TYPES = (int, float, complex, str, bytes, bool, type(None))
+CODE_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type, types.ModuleType)
+
+
+def summarize(value, depth=0):
+    """A comparable summary of a value: plain values and small containers
+    by content, functions, classes and modules by name, other objects by
+    type (their identity changes with every reload)."""
+    if isinstance(value, SIMPLE_TYPES):
+        text = repr(value)
+        return text if len(text) <= 200 else "%s of %d characters, hash %d" % (type(value).__name__, len(text), hash(text))
+    if depth < 3 and isinstance(value, (tuple, list)):
+        return (type(value).__name__, len(value), tuple(summarize(v, depth + 1) for v in value[:SUMMARY_ITEMS]))
+    if depth < 3 and isinstance(value, (set, frozenset)):
+        return (type(value).__name__, len(value), tuple(sorted(repr(summarize(v, depth + 1)) for v in list(value)[:SUMMARY_ITEMS])))
+    if depth < 3 and isinstance(value, dict):
+        items = list(value.items())[:SUMMARY_ITEMS]
+        return ("dict", len(value), tuple(sorted((repr(k), repr(summarize(v, depth + 1))) for k, v in items)))
+    if isinstance(value, CODE_TYPES):
+        return ("code", getattr(value, "__module__", None) or getattr(value, "__name__", "?"), getattr(value, "__qualname__", getattr(value, "__name__", "?")))
+    return ("object", type(value).__module__, type(value).__qualname__)
+
+
+CONTAINER_TYPES = (tuple, list, set, frozenset, dict)
+
+
+# The C-level attributes of Blender's own classes, the bulk of them: their
+# kind is their summary.
+DESCRIPTOR_TYPES = {
+    t: ("descriptor", t.__name__)
+    for t in (types.GetSetDescriptorType, types.MemberDescriptorType, types.MethodDescriptorType,
+              types.WrapperDescriptorType, types.ClassMethodDescriptorType, types.BuiltinFunctionType)
+}
+
+
+class Summaries:
+    """summarize with a memory between calls of interpreter_state: the
+    summaries of values that cannot change in place (plain values,
+    functions, classes, modules, opaque objects) by id, each value kept so
+    that its id is not reused; only what the last state saw is kept."""
+
+    def __init__(self):
+        self.last, self.now = {}, {}
+
+    def new_round(self):
+        self.last, self.now = self.now, {}
+
+    def __call__(self, value):
+        kind = DESCRIPTOR_TYPES.get(type(value))
+        if kind is not None:
+            return kind
+        if isinstance(value, CONTAINER_TYPES):
+            return summarize(value)
+        key = id(value)
+        hit = self.now.get(key) or self.last.get(key)
+        if hit is None or hit[0] is not value:
+            hit = (value, summarize(value))
+        self.now[key] = hit
+        return hit[1]
+
+
+SUMMARIES = Summaries()
+
+
+def namespace(mapping, skip=()):
+    """The summaries of a namespace's names, dunders left out."""
+    try:
+        items = list(mapping.items())
+    except Exception:
+        return {}
+    return {k: SUMMARIES(v) for k, v in items if isinstance(k, str) and k not in skip and not (k.startswith("__") and k.endswith("__"))}
+
+
+def bundled_dirs():
+    """Folders of code that comes with Blender and Python: modules from
+    there may be imported by a render itself (lazily) and keep no scene
+    state; every other module is the scene's or the studio's."""
+    import sysconfig
+
+    dirs = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(path)
+    for kind in ("LOCAL", "SYSTEM"):
+        try:
+            path = bpy.utils.resource_path(kind)
+        except Exception:
+            path = ""
+        if path:
+            dirs.add(path)
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
+
+
+def scene_module(name, module, bundled):
+    """Whether a module may hold the scene's or a studio's state: not
+    built into Blender, and not from Blender's or Python's own folders.
+    Text blocks of the file run as modules without a file of their own."""
+    if name in sys.builtin_module_names:
+        return False
+    path = getattr(module, "__file__", None)
+    if not path:
+        return True
+    return not os.path.realpath(path).startswith(bundled)
+
+
+def rna_settings(struct, depth=0):
+    """The plain settings of an RNA struct (preferences), nested ones to a
+    small depth."""
+    out = {}
+    for prop in struct.bl_rna.properties:
+        ident = prop.identifier
+        if ident == "rna_type":
+            continue
+        try:
+            value = getattr(struct, ident)
+        except Exception:
+            continue
+        if prop.type == "POINTER":
+            if depth < 1 and value is not None and hasattr(value, "bl_rna"):
+                out[ident] = tuple(sorted(rna_settings(value, depth + 1).items()))
+        elif prop.type == "COLLECTION":
+            if depth < 1:
+                out[ident] = tuple(tuple(sorted(rna_settings(v, depth + 1).items())) for v in list(value)[:SUMMARY_ITEMS] if hasattr(v, "bl_rna"))
+        else:
+            out[ident] = summarize(tuple(value) if hasattr(value, "__len__") and not isinstance(value, str) else value)
     return out
+
+
+def interpreter_state(bundled):
+    """What a reload of the file leaves alone, by section: each a dict of
+    name -> summary."""
+    SUMMARIES.new_round()
+    state = {}
+    cls_attrs = {}
+    for name in dir(bpy.types):
+        cls = getattr(bpy.types, name, None)
+        if isinstance(cls, type):
+            for attr, summary in namespace(getattr(cls, "__dict__", {}), skip=("bl_rna",)).items():
+                cls_attrs["bpy.types.%s.%s" % (name, attr)] = summary
+    state["bpy.types"] = cls_attrs
+    modules = {}
+    for name, module in list(sys.modules.items()):
+        if module is None:
+            continue
+        if scene_module(name, module, bundled):
+            for attr, summary in namespace(getattr(module, "__dict__", {})).items():
+                modules["%s.%s" % (name, attr)] = summary
+            modules[name] = "module"
+    for name in ("builtins", "__main__", "bpy", "bpy.app"):
+        module = sys.modules.get(name)
+        if module is not None:
+            for attr, summary in namespace(getattr(module, "__dict__", {})).items():
+                modules["%s.%s" % (name, attr)] = summary
+    state["modules"] = modules
+    addons = {}
+    prefs = bpy.context.preferences
+    for name in prefs.addons.keys():
+        addons[name] = "enabled"
+        module = sys.modules.get(name)
+        if module is not None:
+            for attr, summary in namespace(getattr(module, "__dict__", {})).items():
+                addons["%s.%s" % (name, attr)] = summary
+        addon_prefs = prefs.addons[name].preferences
+        if addon_prefs is not None:
+            for attr, summary in rna_settings(addon_prefs).items():
+                addons["%s preferences.%s" % (name, attr)] = summary
+    state["add-ons"] = addons
+    state["bpy.app.driver_namespace"] = namespace(bpy.app.driver_namespace)
+    state["bpy.app.handlers"] = dict(handler_fingerprint())
+    settings = {}
+    for section in ("system", "edit", "filepaths", "experimental"):
+        struct = getattr(prefs, section, None)
+        if struct is not None:
+            for attr, summary in rna_settings(struct).items():
+                settings["preferences.%s.%s" % (section, attr)] = summary
+    state["preferences"] = settings
+    env = {k: repr(v) for k, v in os.environ.items() if k != TAG_ENV}
+    env["(working folder)"] = repr(os.getcwd())
+    env["(sys.path)"] = repr(sys.path)
+    state["environment"] = env
+    return state
+
+
+def state_changes(before, after, limit=3):
+    """What differs between two interpreter_state results, for a person:
+    None when nothing does."""
+    diffs = []
+    for section in before:
+        a, b = before[section], after.get(section, {})
+        for name in sorted(set(a) | set(b)):
+            if a.get(name) == b.get(name):
+                continue
+            if name not in a:
+                diffs.append("%s: %s appeared" % (section, name))
+            elif name not in b:
+                diffs.append("%s: %s went away" % (section, name))
+            else:
+                diffs.append("%s: %s changed from %s to %s" % (section, name, short(a[name]), short(b[name])))
+    if not diffs:
+        return None
+    more = "" if len(diffs) <= limit else "; and %d more differences" % (len(diffs) - limit)
+    return "; ".join(diffs[:limit]) + more
+
+
+def short(summary):
+    text = summary if isinstance(summary, str) else repr(summary)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class Plan:
@@ -398,6 +621,7 @@ class Driver:
         self.reader = sock.makefile("r", encoding="utf-8", newline="\n")
         self.fflush = flush_c_stdio_fn()
         self.session_tag = os.environ.get(TAG_ENV, "")
+        self.bundled = bundled_dirs()
 
     def answer(self, **event):
         """Writes an answer after everything Blender printed before it."""
@@ -409,7 +633,13 @@ class Driver:
         os.write(1, line.encode("utf-8"))
 
     def serve(self):
-        fingerprint = handler_fingerprint()
+        # After the first load: what a fresh Blender has when it renders.
+        # Where it cannot be told, the session serves its first task (as a
+        # fresh Blender) and is not reused.
+        try:
+            fingerprint = interpreter_state(self.bundled)
+        except Exception:
+            fingerprint = "the driver could not summarize the interpreter's state after the first load:\n" + traceback.format_exc()
         self.answer(ev="hello", version=bpy.app.version_string)
         while True:
             line = self.reader.readline()
@@ -453,10 +683,18 @@ class Driver:
         except Exception:
             self.answer(ev="ready", reusable=False, why="reloading the blend file failed:\n" + traceback.format_exc())
             return None
-        now = handler_fingerprint()
-        if now != fingerprint:
-            self.answer(ev="ready", reusable=False,
-                        why="the scene's scripts add application handlers that survive a reload of the file")
+        if isinstance(fingerprint, str):
+            why = fingerprint
+        else:
+            try:
+                why = state_changes(fingerprint, interpreter_state(self.bundled))
+                if why is not None:
+                    why = ("the scene's scripts keep state that a reload of the file does not reset, "
+                           "so the next task would not start as in a fresh Blender: " + why)
+            except Exception:
+                why = "the driver could not summarize the interpreter's state after the reload:\n" + traceback.format_exc()
+        if why is not None:
+            self.answer(ev="ready", reusable=False, why="not warm-safe: " + why)
             return None
         self.answer(ev="ready", reusable=True, reload_s=time.monotonic() - start)
         return fingerprint

@@ -161,7 +161,8 @@ func TestWarmColdWhenUnsure(t *testing.T) {
 		wantMode(t, "task 1", first, "new", "")
 		waitGone(t, sessionPid(t, first), "the warm Blender that is no longer like a fresh one")
 		second := mustRender(t, p, renderParams(scene, "-o", out, "-f", "2"), sdktest.Options{Env: env})
-		wantMode(t, "task 2", second, "new", "application handlers that survive a reload")
+		wantMode(t, "task 2", second, "cold", "not warm-safe")
+		wantMode(t, "task 2", second, "cold", "bpy.app.handlers: load_post changed")
 	})
 	t.Run("memory past warm_max_rss", func(t *testing.T) {
 		if runtime.GOOS != "linux" {
@@ -183,7 +184,7 @@ func TestWarmColdWhenUnsure(t *testing.T) {
 // TestWarmReloadOutputReachesTheNextTask: what Blender prints while it
 // reloads the file between tasks belongs to the next task, as a cold
 // Blender prints it when it loads: a linked library that is missing is
-// reported by every task.
+// reported by every task (a warning: the frame is saved all the same).
 func TestWarmReloadOutputReachesTheNextTask(t *testing.T) {
 	blender := needBlender(t)
 	isolateTemp(t)
@@ -195,8 +196,8 @@ func TestWarmReloadOutputReachesTheNextTask(t *testing.T) {
 	for i, want := range []string{"new", "warm"} {
 		res := sdktest.Run(t, p, "blender-render", renderParams(linked, "-o", out, "-f", strconv.Itoa(i+1)))
 		wantMode(t, "task "+strconv.Itoa(i+1), res, want, "")
-		if res.Status != sdktest.Failed || !strings.Contains(res.Message, "could not open files") {
-			t.Errorf("task %d: %s (%s), want it failed for the missing library", i+1, res.Status, res.Message)
+		if res.Status != sdktest.Completed || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "could not open files") {
+			t.Errorf("task %d: %s (%s) with warnings %q, want it completed with a warning of the missing library", i+1, res.Status, res.Message, res.Warnings)
 		}
 	}
 }

@@ -57,6 +57,8 @@ type Result struct {
 	// abort).
 	Status  Status
 	Message string
+	// Warnings are the warnings the command ended with (Run.Warn).
+	Warnings []string
 }
 
 // collector gathers a run's events into its Result.
@@ -138,7 +140,7 @@ func Run(t testing.TB, p sdk.Plugin, command string, params map[string]any, opts
 			t.Fatalf("sdktest: %s: stream broke: %v", command, err)
 		}
 		if end, final := wire.Deliver(ev, collector{res}); final {
-			res.Status, res.Message = end.Status, end.Message
+			res.Status, res.Message, res.Warnings = end.Status, end.Message, end.Warnings
 			return res
 		}
 	}

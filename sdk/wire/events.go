@@ -34,6 +34,9 @@ type Result struct {
 	// was being aborted. Empty when it completed and for a plain abort:
 	// the status says that much.
 	Message string
+	// Warnings are problems that did not fail the command, one short line
+	// each (bounded by Warnings), for the task's activity and the metrics.
+	Warnings []string
 }
 
 // Progress is one progress update of a command, decoded from the wire
@@ -130,16 +133,17 @@ func progressOf(p *pluginv1.Progress) Progress {
 // resultOf maps a result onto a status. A status this version does not
 // know, or none, is a failure: it must not pass for success.
 func resultOf(r *pluginv1.Result) Result {
+	warnings := Warnings(r.GetWarnings())
 	switch r.GetStatus() {
 	case pluginv1.Result_STATUS_COMPLETED:
-		return Result{Status: Completed}
+		return Result{Status: Completed, Warnings: warnings}
 	case pluginv1.Result_STATUS_CANCELED:
-		return Result{Status: Canceled, Message: r.GetMessage()}
+		return Result{Status: Canceled, Message: r.GetMessage(), Warnings: warnings}
 	default:
 		msg := r.GetMessage()
 		if msg == "" {
 			msg = "failed without a message"
 		}
-		return Result{Status: Failed, Message: msg}
+		return Result{Status: Failed, Message: msg, Warnings: warnings}
 	}
 }

@@ -64,6 +64,9 @@ func TestDeliver(t *testing.T) {
 			Result{Status: Failed, Message: "failed without a message"}},
 		{"a status added after this version is not success", result(pluginv1.Result_Status(99), "new"), "[]", true,
 			Result{Status: Failed, Message: "new"}},
+		{"warnings come with the result, bounded", &pluginv1.RunEvent{Event: &pluginv1.RunEvent_Result{Result: &pluginv1.Result{
+			Status: pluginv1.Result_STATUS_COMPLETED, Warnings: []string{"missing texture\nmore", ""}}}}, "[]", true,
+			Result{Status: Completed, Warnings: []string{"missing texture ..."}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,12 +75,12 @@ func TestDeliver(t *testing.T) {
 			if got := fmt.Sprint(rec.got); got != tc.events {
 				t.Errorf("received %s, want %s", got, tc.events)
 			}
-			if final != tc.final || res != tc.res {
+			if final != tc.final || !reflect.DeepEqual(res, tc.res) {
 				t.Errorf("Deliver = %+v, %v; want %+v, %v", res, final, tc.res, tc.final)
 			}
 			// Without a receiver, events are dropped and results still come.
 			res, final = Deliver(tc.ev, nil)
-			if final != tc.final || res != tc.res {
+			if final != tc.final || !reflect.DeepEqual(res, tc.res) {
 				t.Errorf("without a receiver: Deliver = %+v, %v; want %+v, %v", res, final, tc.res, tc.final)
 			}
 		})

@@ -1185,7 +1185,13 @@ type Result struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Status Result_Status          `protobuf:"varint,1,opt,name=status,proto3,enum=cajon.plugin.v1.Result_Status" json:"status,omitempty"`
 	// Why the command failed or was canceled; empty on success.
-	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Problems that did not fail the command but that an admin should see,
+	// one short line each (e.g. "Blender reported an error but saved every
+	// frame: ..."). The plugin has already written them to the task log; the
+	// host counts them per command in /metrics and shows them in the task's
+	// activity. Absent (old plugins) = none; old hosts ignore them.
+	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1232,6 +1238,13 @@ func (x *Result) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *Result) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 var File_cajon_plugin_v1_plugin_proto protoreflect.FileDescriptor
@@ -1314,10 +1327,11 @@ const file_cajon_plugin_v1_plugin_proto_rawDesc = "" +
 	"\fChildProcess\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x03R\x03pid\x12\x16\n" +
 	"\x06exited\x18\x02 \x01(\bR\x06exited\x12\x1b\n" +
-	"\texit_code\x18\x03 \x01(\x03R\bexitCode\"\xba\x01\n" +
+	"\texit_code\x18\x03 \x01(\x03R\bexitCode\"\xd6\x01\n" +
 	"\x06Result\x126\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1e.cajon.plugin.v1.Result.StatusR\x06status\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"^\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"^\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_COMPLETED\x10\x01\x12\x11\n" +
