@@ -122,6 +122,7 @@ func openRegistry(ctx context.Context, cfg *config.Config, log hclog.Logger, roo
 		Logger:      log.Named("plugins"),
 		// Plugins whose binary did not change start only when needed.
 		DescribeCache: filepath.Join(cfg.StateDir, "plugins-described.json"),
+		StateDir:      cfg.StateDir,
 		Observer:      obs,
 		ProcessLogger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin", Output: os.Stderr, JSONFormat: strings.EqualFold(cfg.LogFormat, "json"),

@@ -19,6 +19,11 @@ const (
 	// reads EOF, the host is stopping the plugin or is gone: the plugin must
 	// end its commands, clean up and exit.
 	EnvLifelineFD = "CAJON_LIFELINE_FD"
+	// EnvPrivateDir names a folder private to the plugin process (mode
+	// 0700, under the host's state dir): its go-plugin socket, and files
+	// that must not outlive the process, go there. The host makes it
+	// before the start and removes it when the process ended.
+	EnvPrivateDir = "CAJON_PLUGIN_PRIVATE_DIR"
 )
 
 // ExitTime is how long a plugin has to exit after its lifeline reads EOF,
