@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/rundir"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
-	"github.com/cajonfarm/cajon/host/rundir"
 	"github.com/hashicorp/go-hclog"
 )
 
