@@ -465,6 +465,8 @@ class Driver:
 def connect(network, address):
     if network == "unix":
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if address.startswith("@"):
+            address = "\0" + address[1:]  # a Linux abstract socket
         sock.connect(address)
         return sock
     host, _, port = address.rpartition(":")
