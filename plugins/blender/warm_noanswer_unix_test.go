@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -47,4 +48,46 @@ func TestWarmBlenderThatDoesNotAnswer(t *testing.T) {
 	if !strings.Contains(strings.Join(second.Lines, "\n"), "Saved: ") {
 		t.Errorf("task 2 did not render cold:\n%s", strings.Join(second.Lines, "\n"))
 	}
+}
+
+// hangInReloadScript adds to a warm test scene a script that runs at every
+// load of the file (with -y) and hangs at the second load in the same
+// Blender: the warm session's reload after its first task.
+const hangInReloadScript = `
+import bpy
+t = bpy.data.texts.new('hang_in_reload.py')
+t.use_module = True
+t.write("""
+import os, time
+if os.environ.get("CAJON_TEST_LOADED"):
+    print("hook: hanging in the reload", flush=True)
+    time.sleep(600)
+os.environ["CAJON_TEST_LOADED"] = "1"
+""")
+bpy.ops.wm.save_mainfile()
+`
+
+// TestWarmBlenderThatHangsInItsReload: a warm Blender that does not finish
+// reloading the scene after a task is killed with its tree when the next
+// task has waited a few times its start, and that task renders cold,
+// saying why.
+func TestWarmBlenderThatHangsInItsReload(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	if out, err := exec.Command(blender, "-b", scene, "--python-expr", hangInReloadScript).CombinedOutput(); err != nil {
+		t.Fatalf("adding the hanging script to the scene: %v\n%s", err, out)
+	}
+	warm := testSessions(t)
+	p := plugin(warm)
+	frame := func(n int) map[string]any {
+		return renderParams(scene, "--render-output", filepath.Join(dir, "out", "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(n))
+	}
+	first := mustRender(t, p, frame(1), sdktest.Options{JobID: "A"})
+	wantMode(t, "task 1", first, "new", "")
+	pid := sessionPid(t, first)
+	second := mustRender(t, p, frame(2), sdktest.Options{JobID: "A", CancelAfter: time.Minute})
+	wantMode(t, "task 2", second, "cold", "did not finish reloading the scene within")
+	waitGone(t, pid, "the warm Blender that hung in its reload")
 }

@@ -107,6 +107,7 @@ type session struct {
 	tail       *cmdline.Tail // the last lines, for failure messages
 	lastID     int
 	reloadTook time.Duration // how long the last reload took
+	loadTook   time.Duration // how long Blender took to start with the file
 	onReady    func()        // the pool's check after each reload
 	onExited   func()        // the pool's, once Blender ended
 	lastOutput []string      // tail when Blender ended
@@ -287,11 +288,21 @@ func (s *session) noAnswer() error {
 var errSessionEnded = errors.New("the warm Blender exited")
 
 // waitReady waits until the driver can take a task: after start, or after
-// it reloaded the file following the last task.
+// it reloaded the file following the last task. A reload may take a few
+// times as long as Blender's start with the file did, and sessionAnswerWait
+// more: a Blender still reloading then is stopped or hung, and is killed
+// with its tree.
 func (s *session) waitReady(ctx context.Context) error {
 	s.mu.Lock()
 	hello, ready := s.hello, s.ready
+	reloading, loadTook := s.helloDone, s.loadTook
 	s.mu.Unlock()
+	var reloadLimit <-chan time.Time
+	if reloading {
+		t := time.NewTimer(reloadWait(loadTook))
+		defer t.Stop()
+		reloadLimit = t.C
+	}
 	for _, ch := range []chan struct{}{s.connected, hello, ready} {
 		select {
 		case <-ch:
@@ -299,6 +310,13 @@ func (s *session) waitReady(ctx context.Context) error {
 			return errSessionEnded
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-reloadLimit:
+			s.mu.Lock()
+			pid := s.pid
+			s.mu.Unlock()
+			s.kill()
+			return fmt.Errorf("the warm Blender (pid %d) did not finish reloading the scene within %s (its start took %s; stopped or hung?): it was killed with its process tree",
+				pid, reloadWait(loadTook), loadTook.Round(100*time.Millisecond))
 		}
 	}
 	s.mu.Lock()
@@ -307,6 +325,12 @@ func (s *session) waitReady(ctx context.Context) error {
 		return fmt.Errorf("the warm Blender cannot be reused: %s", s.notReuse)
 	}
 	return nil
+}
+
+// reloadWait bounds the reload of a scene whose Blender took loadTook to
+// start with it.
+func reloadWait(loadTook time.Duration) time.Duration {
+	return 3*loadTook + sessionAnswerWait
 }
 
 // render sends a task to the driver and waits for its answer. out gets
@@ -396,6 +420,7 @@ func (s *session) event(text string) {
 	case "hello":
 		if !s.helloDone {
 			s.helloDone = true
+			s.loadTook = time.Since(s.started)
 			s.version = ev.Version
 			s.reusable = true
 			close(s.hello)
