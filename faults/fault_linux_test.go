@@ -109,6 +109,11 @@ func scenarios() []scenario {
 			"plugin sockets and private folders live in the state dir's run folder, removed when a process ends; a killed cajon's folder is swept by the next cajon",
 			"TMPDIR empty and the run folder empty after every step; after the SIGKILL the next `cajon plugins` sweeps the folder left",
 			testNoTmpLeftovers},
+		{"metrics-flood",
+			"400 idle connections to the metrics port of a real `cajon local run` whose RLIMIT_NOFILE is 256, while a job of 6 tasks runs",
+			"the metrics server holds at most 1/8 of the descriptors (32 connections); a new connection takes the place of the oldest silent one; tasks keep their logs; /healthz answers",
+			"the job completes; every task's full log is on disk; /healthz answers 200 with the connections open; no \"too many open files\"; clean exit",
+			testMetricsFlood},
 		// The update queue.
 		{"queue-disk-full",
 			"the real cajon runs with RLIMIT_FSIZE at 256 KiB while the Manager is down, so the queue's files cannot grow",

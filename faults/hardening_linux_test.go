@@ -1,6 +1,10 @@
 package faults
 
 import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -127,4 +131,111 @@ func testPluginsCheckHang(t *testing.T) {
 		}
 	}
 	checkNoDescendants(t, 15*time.Second)
+}
+
+// freePort is a loopback port that was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// jobState is a local job's state as `cajon local show --json` says.
+func jobState(t testing.TB, env []string, id string) string {
+	t.Helper()
+	p := startCajon(t, env, 0, "local", "show", id, "--json")
+	if code := p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("cajon local show: exit %d:\n%s", code, p.out.String())
+	}
+	var j struct {
+		State string `json:"state"`
+	}
+	// Its stdout is the JSON (stderr, in the same output, has log lines).
+	if err := json.NewDecoder(strings.NewReader(p.out.String())).Decode(&j); err != nil {
+		t.Fatalf("cajon local show --json: %v\n%s", err, p.out.String())
+	}
+	return j.State
+}
+
+func testMetricsFlood(t *testing.T) {
+	const nofile, idle = 256, 400
+	base := shortTemp(t)
+	tmp, state := filepath.Join(base, "tmp"), filepath.Join(base, "s")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + freePort(t)
+	env := hardeningEnv(tmp, state)
+	runner := startCajon(t, append(env, "CAJON_METRICS_LISTEN="+addr, nofileEnv+"="+strconv.Itoa(nofile)), 0, "local", "run")
+	healthy := func() bool {
+		c := &http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	testwait.Within(t, "the runner's /healthz", time.Minute, healthy)
+
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range idle {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+	}
+
+	var job strings.Builder
+	job.WriteString("name = \"flooded\"\n")
+	for i := range 6 {
+		fmt.Fprintf(&job, "[[tasks]]\nname = \"echo-%d\"\ntype = \"misc\"\n  [[tasks.commands]]\n  name = \"echo\"\n  [tasks.commands.parameters]\n  message = \"task %d under the flood\"\n", i, i)
+	}
+	jobFile := filepath.Join(base, "job.toml")
+	if err := os.WriteFile(jobFile, []byte(job.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := startCajon(t, env, 0, "local", "submit", jobFile)
+	if code := sub.wait(t, time.Minute); code != 0 {
+		t.Fatalf("cajon local submit: exit %d:\n%s", code, sub.out.String())
+	}
+	id, _, _ := strings.Cut(sub.out.String(), "\n") // stdout's id, then stderr's note
+	id = strings.TrimSpace(id)
+	testwait.Within(t, "the job to end", 2*time.Minute, func() bool {
+		s := jobState(t, env, id)
+		return s == "completed" || s == "failed"
+	})
+	if s := jobState(t, env, id); s != "completed" {
+		t.Errorf("job state %s, want completed", s)
+	}
+	// With the idle connections still open.
+	testwait.Within(t, "/healthz to answer beside the idle connections", 2*time.Minute, healthy)
+
+	runner.signal(t, syscall.SIGTERM)
+	if code := runner.wait(t, time.Minute); code != 0 {
+		t.Errorf("cajon local run: exit %d after SIGTERM", code)
+	}
+	out := runner.out.String()
+	for _, bad := range []string{"too many open files", "not kept on disk"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the runner says %q:\n%s", bad, tail(out, 6000))
+		}
+	}
+	for i := range 6 {
+		logs := startCajon(t, env, 0, "local", "logs", id, fmt.Sprintf("echo-%d", i))
+		if code := logs.wait(t, time.Minute); code != 0 || !strings.Contains(logs.out.String(), fmt.Sprintf("task %d under the flood", i)) {
+			t.Errorf("task echo-%d's full log (exit %d):\n%s", i, code, logs.out.String())
+		}
+	}
 }

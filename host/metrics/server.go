@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
-	"golang.org/x/net/netutil"
 	"gopkg.in/yaml.v3"
 )
 
@@ -29,8 +28,10 @@ func (m *Metrics) Handler(checks ...Check) http.Handler {
 // or idle must not keep its connection, and all clients together must not
 // take the file descriptors that task logs and plugins need.
 const (
-	// MaxConnections is the most connections served at once; more wait in
-	// the kernel's backlog, taking no file descriptor of the worker's.
+	// MaxConnections is the most connections served at once. At the limit
+	// a new one takes the place of the oldest that is not in a request
+	// (evictingListener); when all are, more wait in the kernel's backlog,
+	// taking no file descriptor of the worker's.
 	MaxConnections = 64
 	// fdShare: the connections take at most 1/fdShare of the process's
 	// file descriptor limit (RLIMIT_NOFILE), if that is less.
@@ -46,7 +47,8 @@ const (
 )
 
 // ConnectionLimit is how many connections the server serves at once: at
-// most MaxConnections and 1/8 of the file descriptor limit.
+// most MaxConnections and 1/8 of the file descriptor limit (one more for
+// the moment a new connection takes the place of a silent one).
 func ConnectionLimit() int {
 	n := MaxConnections
 	if fds := fileLimit(); fds > 0 {
@@ -101,7 +103,8 @@ func Listen(addr string, h http.Handler, webConfig string) (*Server, error) {
 		scheme: scheme,
 		done:   make(chan error, 1),
 	}
-	limited := netutil.LimitListener(l, ConnectionLimit())
+	limited := newEvictingListener(l, ConnectionLimit())
+	s.srv.ConnState = limited.track
 	flags := &web.FlagConfig{WebConfigFile: &webConfig, WebListenAddresses: &[]string{}, WebSystemdSocket: new(bool)}
 	go func() {
 		err := web.Serve(limited, s.srv, flags, slog.New(slog.NewTextHandler(io.Discard, nil)))
