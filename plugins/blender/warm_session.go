@@ -174,6 +174,7 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 	// --render-frame turns on; older ones print it anyway.
 	args := append(append([]string(nil), st.prefix...), "--log", "render.*", "--python", script)
 	env := append(append([]string(nil), st.env...), sessionEnv+"="+s.token+" "+network+" "+ln.Addr().String())
+	env = append(env, privateTemp()...)
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Lock()
 	s.cancel = cancel
@@ -512,6 +513,19 @@ func (s *session) ended() (process.Result, error, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.res, s.runErr, s.lastOutput
+}
+
+// privateTemp points a warm Blender's temporary folder (Blender's own
+// blender_* session folder) at the plugin's private folder: the host
+// removes that when the plugin ends, so a warm Blender killed with the
+// plugin leaves nothing in the system's temporary folder. Without a private
+// folder (the plugin started by hand) it is nothing.
+func privateTemp() []string {
+	dir := os.Getenv(wire.EnvPrivateDir)
+	if dir == "" {
+		return nil
+	}
+	return []string{"TMPDIR=" + dir, "TEMP=" + dir, "TMP=" + dir}
 }
 
 // environ is the environment a Blender of run gets: the plugin's own plus
