@@ -314,7 +314,7 @@ func (c *checker) handshake(ctx context.Context) bool {
 	l, err := plugins.Launch(ctx, c.path, c.opts.Logger, c.opts.RunDir)
 	if err != nil {
 		if stopped(ctx) {
-			c.rep.add("handshake", Fail, time.Since(start), "%s: %v", stopReason(ctx), err)
+			c.rep.add("handshake", Fail, time.Since(start), "%s", stopReason(ctx))
 			return false
 		}
 		c.rep.add("handshake", Fail, time.Since(start), "%v", err)

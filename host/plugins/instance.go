@@ -128,7 +128,8 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		abandonStart(client, cmd)
 		os.RemoveAll(dir)
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("plugin %s (%s) did not start: %w (%w)", name, path, context.Cause(ctx), err)
+			// go-plugin's error then only tells of the kill.
+			return nil, fmt.Errorf("plugin %s (%s): its start was given up: %w", name, path, context.Cause(ctx))
 		}
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			return nil, checksumRefusal(name, path)
