@@ -14,7 +14,6 @@ import (
 	"github.com/cajonfarm/cajon/host/conformance"
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/plugins"
-	"github.com/cajonfarm/cajon/host/rundir"
 	"github.com/cajonfarm/cajon/host/task"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
@@ -313,7 +312,7 @@ Example: cajon plugins check ./cajon-plugin-checksum`)
 	}
 	// The plugin's socket and the runs' folders go in the state dir, not
 	// in the system's temporary folder.
-	run, err := rundir.Open(cfg.StateDir)
+	run, err := plugins.OpenRunDir(cfg.StateDir)
 	if err != nil {
 		return err
 	}

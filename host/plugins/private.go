@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/rundir"
 	"github.com/cajonfarm/cajon/sdk/wire"
 	goplugin "github.com/hashicorp/go-plugin"
 )
@@ -25,6 +26,26 @@ func maxSocketPath() int {
 		return 107
 	}
 	return 103
+}
+
+// privateSuffix is the longest path privateDir and go-plugin add to the
+// runtime folder: a private folder ("p" and a random uint32, os.MkdirTemp)
+// and the socket in it.
+const privateSuffix = "/p4294967295/" + socketName
+
+// OpenRunDir opens the process's runtime folder (host/rundir) in stateDir,
+// or in the system's temporary folder when the state dir's path is too
+// long for the plugins' sockets (Windows: always in the state dir).
+func OpenRunDir(stateDir string) (*rundir.Dir, error) {
+	maxLen := 0
+	if runtime.GOOS != "windows" {
+		maxLen = maxSocketPath() - len(privateSuffix)
+	}
+	d, err := rundir.Open(stateDir, maxLen)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	return d, nil
 }
 
 // privateDir makes the private folder of one process of plugin name in
@@ -46,7 +67,7 @@ func privateDir(runDir, name string) (string, error) {
 	sock := filepath.Join(dir, socketName)
 	if len(sock) > maxSocketPath() {
 		os.RemoveAll(dir)
-		fix := "set a shorter state_dir (CAJON_STATE_DIR)"
+		fix := "set a shorter state_dir (CAJON_STATE_DIR) or TMPDIR"
 		if runDir == "" {
 			fix = "set a shorter TMPDIR"
 		}

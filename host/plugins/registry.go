@@ -93,9 +93,9 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	}
 	r := &Registry{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}, commands: map[string]*Plugin{}}
 	if opts.StateDir != "" {
-		d, err := rundir.Open(opts.StateDir)
+		d, err := OpenRunDir(opts.StateDir)
 		if err != nil {
-			return nil, fmt.Errorf("plugins: %w", err)
+			return nil, err
 		}
 		r.runDir = d
 	}

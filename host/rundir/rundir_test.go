@@ -1,10 +1,12 @@
 package rundir_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cajonfarm/cajon/host/rundir"
@@ -18,7 +20,7 @@ func TestHelperHoldsAFolder(t *testing.T) {
 	if state == "" {
 		t.Skip("a helper process")
 	}
-	d, err := rundir.Open(state)
+	d, err := rundir.Open(state, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestSweepTakesOnlyTheFoldersOfGoneProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	d, err := rundir.Open(state)
+	d, err := rundir.Open(state, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,5 +95,47 @@ func TestSweepTakesOnlyTheFoldersOfGoneProcesses(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{live}) {
 		t.Errorf("after Close the run folder holds %v, want only the live process's %s", names, live)
+	}
+}
+
+// TestALongStateDirUsesTheTemporaryFolder: a state dir too long for the
+// sockets gives a folder in TMPDIR, swept there too; both too long is an
+// error that names the path, the limit and the fix.
+func TestALongStateDirUsesTheTemporaryFolder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	long := filepath.Join(t.TempDir(), "state-dir-with-a-long-name")
+	max := len(tmp) + 1 + len(rundir.TempPrefix) + 8
+	if err := os.MkdirAll(filepath.Join(tmp, rundir.TempPrefix+"deadbeef"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, rundir.TempPrefix+"deadbeef", "lock"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "not-ours"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d, err := rundir.Open(long, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(d.Path()) != tmp || !strings.HasPrefix(filepath.Base(d.Path()), rundir.TempPrefix) {
+		t.Errorf("folder %s, want %s%s... in %s", d.Path(), rundir.TempPrefix, "", tmp)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, rundir.TempPrefix+"deadbeef")); !os.IsNotExist(err) {
+		t.Errorf("a dead process's folder in TMPDIR was not swept (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "not-ours")); err != nil {
+		t.Errorf("a folder that is not cajon's went: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(long, rundir.Sub)); !os.IsNotExist(err) {
+		t.Errorf("the too long run folder was made (%v)", err)
+	}
+	d.Close()
+
+	_, err = rundir.Open(long, max-1)
+	var tooLong *rundir.TooLongError
+	if !errors.As(err, &tooLong) || !strings.Contains(err.Error(), filepath.Join(long, rundir.Sub)) || !strings.Contains(err.Error(), "set a shorter state_dir (CAJON_STATE_DIR) or TMPDIR") {
+		t.Errorf("Open with both too long: %v", err)
 	}
 }
