@@ -79,7 +79,9 @@ func main() {
 }
 
 func serve(mode string) error {
-	dir, err := os.MkdirTemp("", "cajon-foreign-")
+	// The host's folder for the socket, as docs/PLUGINS.md says; a fresh
+	// one inside it, removed at the end.
+	dir, err := os.MkdirTemp(os.Getenv("PLUGIN_UNIX_SOCKET_DIR"), "cajon-foreign-")
 	if err != nil {
 		return err
 	}
