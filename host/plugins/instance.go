@@ -26,7 +26,8 @@ type instance struct {
 	client   *goplugin.Client
 	rpc      pluginv1.PluginClient
 	lifeline *os.File // write end; the plugin sees EOF when we die
-	dir      string   // the process's private folder (privateDir)
+	dir      string   // the process's private folder (newProcessDirs)
+	sock     string   // its Unix socket, "" for TCP
 	pid      int
 	stamp    fileStamp
 	info     *pluginv1.DescribeResponse
@@ -75,13 +76,13 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
 	}
-	dir, err := privateDir(runDir, name)
+	dirs, err := newProcessDirs(runDir, name)
 	if err != nil {
 		return nil, err
 	}
 	lifelineR, lifelineW, err := os.Pipe()
 	if err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(dirs.private)
 		return nil, fmt.Errorf("plugin %s: lifeline pipe: %w", name, err)
 	}
 	// go-plugin's Start does not take a context: startCtx ends when ctx
@@ -90,7 +91,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	cmd := exec.CommandContext(startCtx, path)
 	cmd.Cancel = func() error { return killStarted(cmd) }
 	cmd.ExtraFiles = []*os.File{lifelineR} // fd 3 in the plugin
-	cmd.Env = pluginEnv(dir, wire.EnvLifelineFD+"=3")
+	cmd.Env = pluginEnv(dirs, wire.EnvLifelineFD+"=3")
 	containPlugin(cmd)
 
 	client := goplugin.NewClient(&goplugin.ClientConfig{
@@ -126,7 +127,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	if err != nil {
 		lifelineW.Close()
 		abandonStart(client, cmd)
-		os.RemoveAll(dir)
+		os.RemoveAll(dirs.private)
 		if ctx.Err() != nil {
 			// go-plugin's error then only tells of the kill.
 			return nil, fmt.Errorf("plugin %s (%s): its start was given up: %w", name, path, context.Cause(ctx))
@@ -136,7 +137,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		}
 		return nil, fmt.Errorf("plugin %s (%s) did not start: %w", name, path, err)
 	}
-	inst := &instance{client: client, lifeline: lifelineW, dir: dir, stamp: stamp, started: time.Now()}
+	inst := &instance{client: client, lifeline: lifelineW, dir: dirs.private, sock: socketOf(client), stamp: stamp, started: time.Now()}
 	if rc := client.ReattachConfig(); rc != nil && rc.Pid != 0 {
 		inst.pid = rc.Pid
 	}

@@ -28,18 +28,14 @@ func maxSocketPath() int {
 	return 103
 }
 
-// privateSuffix is the longest path privateDir and go-plugin add to the
-// runtime folder: a private folder ("p" and a random uint32, os.MkdirTemp)
-// and the socket in it.
-const privateSuffix = "/p4294967295/" + socketName
-
 // OpenRunDir opens the process's runtime folder (host/rundir) in stateDir,
 // or in the system's temporary folder when the state dir's path is too
-// long for the plugins' sockets (Windows: always in the state dir).
+// long for the plugins' sockets, which go-plugin makes in it (Windows:
+// always in the state dir: go-plugin uses loopback TCP there).
 func OpenRunDir(stateDir string) (*rundir.Dir, error) {
 	maxLen := 0
 	if runtime.GOOS != "windows" {
-		maxLen = maxSocketPath() - len(privateSuffix)
+		maxLen = maxSocketPath() - len(string(filepath.Separator)+socketName)
 	}
 	d, err := rundir.Open(stateDir, maxLen)
 	if err != nil {
@@ -48,47 +44,52 @@ func OpenRunDir(stateDir string) (*rundir.Dir, error) {
 	return d, nil
 }
 
-// privateDir makes the private folder of one process of plugin name in
-// runDir (the process's runtime folder; "" = the system's temporary folder,
-// for tests). A socket path in it that would be too long is an error that
-// names the path, its length, the limit and the fix.
-func privateDir(runDir, name string) (string, error) {
-	where := runDir
+// processDirs are the folders of one plugin process: sockets is where its
+// go-plugin socket goes (the runtime folder, shared by the process's
+// plugins), private a folder of its own, removed when it ended.
+type processDirs struct {
+	sockets, private string
+}
+
+// newProcessDirs makes the folders of one process of plugin name in runDir
+// (the process's runtime folder; "" = the system's temporary folder, for
+// tests). A socket path that would be too long is an error that names the
+// path, its length, the limit and the fix.
+func newProcessDirs(runDir, name string) (processDirs, error) {
+	where, prefix := runDir, ""
 	if where == "" {
-		where = os.TempDir()
+		where, prefix = os.TempDir(), "cajon-plugin-"
 	}
-	dir, err := os.MkdirTemp(where, "p")
-	if err != nil {
-		return "", fmt.Errorf("plugin %s: making its private folder in %s: %w", name, where, err)
-	}
-	if runtime.GOOS == "windows" {
-		return dir, nil // go-plugin uses loopback TCP there
-	}
-	sock := filepath.Join(dir, socketName)
-	if len(sock) > maxSocketPath() {
-		os.RemoveAll(dir)
-		fix := "set a shorter state_dir (CAJON_STATE_DIR) or TMPDIR"
-		if runDir == "" {
-			fix = "set a shorter TMPDIR"
+	if runtime.GOOS != "windows" { // go-plugin uses loopback TCP there
+		if sock := filepath.Join(where, socketName); len(sock) > maxSocketPath() {
+			fix := "set a shorter state_dir (CAJON_STATE_DIR) or TMPDIR"
+			if runDir == "" {
+				fix = "set a shorter TMPDIR"
+			}
+			return processDirs{}, fmt.Errorf("plugin %s: its socket path %s would be %d bytes, longer than the %d a Unix socket path may have: %s",
+				name, sock, len(sock), maxSocketPath(), fix)
 		}
-		return "", fmt.Errorf("plugin %s: its socket path %s would be %d bytes, longer than the %d a Unix socket path may have: %s",
-			name, sock, len(sock), maxSocketPath(), fix)
 	}
-	return dir, nil
+	private, err := os.MkdirTemp(where, prefix+name+"-")
+	if err != nil {
+		return processDirs{}, fmt.Errorf("plugin %s: making its private folder in %s: %w", name, where, err)
+	}
+	return processDirs{sockets: where, private: private}, nil
 }
 
 // pluginEnv is the environment of a plugin process: the host's, without
-// anything that would redirect go-plugin's socket, then extra. go-plugin
+// anything that would redirect go-plugin's socket or the private folder,
+// then the folders and extra. go-plugin
 // would append the host's environment after ours (SkipHostEnv off), so that
 // an inherited PLUGIN_UNIX_SOCKET_DIR would win.
-func pluginEnv(dir string, extra ...string) []string {
+func pluginEnv(dirs processDirs, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, goplugin.EnvUnixSocketDir+"=") && !strings.HasPrefix(kv, wire.EnvPrivateDir+"=") {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, goplugin.EnvUnixSocketDir+"="+dir, wire.EnvPrivateDir+"="+dir)
+	env = append(env, goplugin.EnvUnixSocketDir+"="+dirs.sockets, wire.EnvPrivateDir+"="+dirs.private)
 	return append(env, extra...)
 }
 
@@ -112,9 +113,22 @@ func abandonStart(client *goplugin.Client, cmd *exec.Cmd) {
 	}
 }
 
-// removeDir removes the process's private folder, once it ended.
+// removeDir removes the process's private folder and its socket, once it
+// ended: a plugin that is killed does not remove its socket.
 func (i *instance) removeDir() {
 	if i.dir != "" {
 		os.RemoveAll(i.dir)
 	}
+	if i.sock != "" {
+		os.Remove(i.sock)
+	}
+}
+
+// socketOf is the path of a started plugin's Unix socket, "" for TCP.
+func socketOf(client *goplugin.Client) string {
+	rc := client.ReattachConfig()
+	if rc == nil || rc.Addr == nil || rc.Addr.Network() != "unix" {
+		return ""
+	}
+	return rc.Addr.String()
 }

@@ -42,7 +42,7 @@ func TestPluginSocketsLiveInTheStateDir(t *testing.T) {
 	if res := reg.Run(context.Background(), req("echo", map[string]any{"message": "x"}), nil); res.Status != plugins.Completed {
 		t.Fatal(res)
 	}
-	socks, _ := filepath.Glob(filepath.Join(state, rundir.Sub, "*", "p*", "plugin*"))
+	socks, _ := filepath.Glob(filepath.Join(state, rundir.Sub, "*", "plugin*"))
 	if len(socks) == 0 {
 		t.Errorf("no plugin socket in %s", filepath.Join(state, rundir.Sub))
 	}

@@ -27,7 +27,7 @@ const TempPrefix = "cajon-run-"
 const lockName = "lock"
 
 // idLen is the length of a folder's random name (hex).
-const idLen = 8
+const idLen = 6
 
 // Dir is one process's private runtime folder.
 type Dir struct {
