@@ -79,9 +79,9 @@ func newProcessDirs(runDir, name string) (processDirs, error) {
 
 // pluginEnv is the environment of a plugin process: the host's, without
 // anything that would redirect go-plugin's socket or the private folder,
-// then the folders and extra. go-plugin
-// would append the host's environment after ours (SkipHostEnv off), so that
-// an inherited PLUGIN_UNIX_SOCKET_DIR would win.
+// then the folders and extra. (go-plugin would append the host's
+// environment after ours, SkipHostEnv off, and an inherited
+// PLUGIN_UNIX_SOCKET_DIR would win.)
 func pluginEnv(dirs processDirs, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
