@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,19 +43,23 @@ func cajonEnv(mgr *managertest.Manager, state string) []string {
 }
 
 // startCajon starts bin/cajon with args and extra environment. fsize > 0
-// runs it under RLIMIT_FSIZE = fsize bytes (through the test binary's
-// launcher mode). It is killed when the test ends, if still running.
+// runs it under RLIMIT_FSIZE = fsize bytes, and nofileEnv=N in environ under
+// RLIMIT_NOFILE = N (through the test binary's launcher mode). It is killed when the test ends, if still running.
 func startCajon(t testing.TB, environ []string, fsize int64, args ...string) *cajonProcess {
 	t.Helper()
 	argv := append([]string{filepath.Join(binDir, "cajon")}, args...)
 	var cmd *exec.Cmd
-	if fsize > 0 {
+	// Limits are set by the test binary as a launcher (execWithLimits).
+	limited := slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, nofileEnv+"=") })
+	if fsize > 0 || limited {
 		self, err := os.Executable()
 		if err != nil {
 			t.Fatal(err)
 		}
 		cmd = exec.Command(self, argv...)
-		environ = append(environ, fsizeEnv+"="+strconv.FormatInt(fsize, 10))
+		if fsize > 0 {
+			environ = append(environ, fsizeEnv+"="+strconv.FormatInt(fsize, 10))
+		}
 	} else {
 		cmd = exec.Command(argv[0], argv[1:]...)
 	}

@@ -3,7 +3,9 @@ package faults
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -24,9 +26,14 @@ const suiteEnv = "FAULT_SUITE"
 // arguments. The queue-disk-full scenario starts the real cajon this way.
 const fsizeEnv = "FAULTS_EXEC_WITH_FSIZE"
 
+// nofileEnv is fsizeEnv for RLIMIT_NOFILE (soft and hard, so that Go's
+// raise of the soft limit at start cannot undo it): the metrics-flood
+// scenario starts the real cajon with few file descriptors this way.
+const nofileEnv = "FAULTS_EXEC_WITH_NOFILE"
+
 func TestMain(m *testing.M) {
-	if limit := os.Getenv(fsizeEnv); limit != "" {
-		execWithFileSizeLimit(limit, os.Args[1:])
+	if os.Getenv(fsizeEnv) != "" || os.Getenv(nofileEnv) != "" {
+		execWithLimits(os.Args[1:])
 		return
 	}
 	if os.Getenv(suiteEnv) != "1" {
@@ -41,26 +48,33 @@ func TestMain(m *testing.M) {
 	os.Exit(testbin.Main(m, &binDir, "exec", "testkit"))
 }
 
-// execWithFileSizeLimit replaces this process with args under a file size
-// limit. Go ignores SIGXFSZ, so a write past the limit fails with EFBIG
-// ("file too large"), as a full disk fails with ENOSPC.
-func execWithFileSizeLimit(limit string, args []string) {
-	n, err := strconv.ParseUint(limit, 10, 64)
-	if err != nil || len(args) == 0 {
-		fmt.Fprintf(os.Stderr, "%s=%q: want a byte count and a command to run\n", fsizeEnv, limit)
-		os.Exit(2)
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
-		fmt.Fprintf(os.Stderr, "setrlimit RLIMIT_FSIZE %d: %v\n", n, err)
-		os.Exit(2)
-	}
-	env := make([]string, 0, len(os.Environ()))
-	for _, kv := range os.Environ() {
-		if len(kv) < len(fsizeEnv)+1 || kv[:len(fsizeEnv)+1] != fsizeEnv+"=" {
-			env = append(env, kv)
+// execWithLimits replaces this process with args under the limits that
+// fsizeEnv and nofileEnv set. Go ignores SIGXFSZ, so a write past the file
+// size limit fails with EFBIG ("file too large"), as a full disk fails with
+// ENOSPC.
+func execWithLimits(args []string) {
+	limits := []struct {
+		env      string
+		resource int
+	}{{fsizeEnv, syscall.RLIMIT_FSIZE}, {nofileEnv, syscall.RLIMIT_NOFILE}}
+	env := os.Environ()
+	for _, l := range limits {
+		value := os.Getenv(l.env)
+		if value == "" {
+			continue
 		}
+		n, err := strconv.ParseUint(value, 10, 64)
+		if err != nil || len(args) == 0 {
+			fmt.Fprintf(os.Stderr, "%s=%q: want a number and a command to run\n", l.env, value)
+			os.Exit(2)
+		}
+		if err := syscall.Setrlimit(l.resource, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+			fmt.Fprintf(os.Stderr, "setrlimit %s %d: %v\n", l.env, n, err)
+			os.Exit(2)
+		}
+		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, l.env+"=") })
 	}
-	err = syscall.Exec(args[0], args, env)
+	err := syscall.Exec(args[0], args, env)
 	fmt.Fprintf(os.Stderr, "exec %s: %v\n", args[0], err)
 	os.Exit(2)
 }

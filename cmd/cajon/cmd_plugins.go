@@ -271,7 +271,7 @@ func (t *terminalReporter) Child(int, bool) {}
 
 func cmdPluginsCheck(ctx context.Context, env *cliEnv, args []string) error {
 	var common commonFlags
-	fs := newFlags(env, "plugins check", "plugins check BINARY [--grace D] [flags]",
+	fs := newFlags(env, "plugins check", "plugins check BINARY [--grace D] [--timeout D] [flags]",
 		`Check that a plugin keeps the Cajon plugin protocol, whatever its language:
 the handshake, a valid Describe, each command run with its example
 parameters and well-formed events, a cancel that ends the command's process
@@ -279,11 +279,15 @@ tree within the grace period, an exit of its own when the lifeline closes,
 and no process left behind. BINARY is a path, or a plugin name looked up in
 the plugin folders. Prints a table; --log-level debug shows the plugin's
 stderr.
+Every step has a deadline, and the whole check has one (--timeout): a
+plugin that hangs is a failed row naming the step, and it is killed with
+its process tree.
 Exit status: 0 when no check failed, 1 when one did.
 
 Example: cajon plugins check ./cajon-plugin-checksum`)
 	common.register(fs)
 	grace := fs.Duration("grace", 0, "time between SIGTERM and SIGKILL when a command is canceled (default: kill_grace)")
+	timeout := fs.Duration("timeout", conformance.DefaultTimeout, "give up on the check after this long: the step it is in fails and the plugin is killed with its process tree")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
@@ -307,8 +311,15 @@ Example: cajon plugins check ./cajon-plugin-checksum`)
 	if level > hclog.Debug {
 		level = max(level, hclog.Warn)
 	}
+	// The plugin's socket and the runs' folders go in the state dir, not
+	// in the system's temporary folder.
+	run, err := plugins.OpenRunDir(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer run.Close()
 	rep := conformance.Run(ctx, path, conformance.Options{
-		Grace: *grace, Config: cfg.PluginTables()[plugins.NameOf(path)],
+		Grace: *grace, Timeout: *timeout, RunDir: run.Path(), Config: cfg.PluginTables()[plugins.NameOf(path)],
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: env.stderr, Level: level}),
 	})
 	if err := rep.WriteTable(env.stdout); err != nil {

@@ -66,13 +66,13 @@ func (f *farmMetrics) serve() error {
 	if f == nil {
 		return nil
 	}
-	srv, err := metrics.Listen(f.cfg.Listen, f.m.Handler(f.checks...))
+	srv, err := metrics.Listen(f.cfg.Listen, f.m.Handler(f.checks...), f.cfg.WebConfigFile)
 	if err != nil {
 		return err
 	}
 	f.srv = srv
-	f.log.Info("serving metrics and health", "addr", srv.Addr(), "metrics", "http://"+srv.Addr()+"/metrics",
-		"health", "http://"+srv.Addr()+"/healthz")
+	f.log.Info("serving metrics and health", "addr", srv.Addr(), "metrics", srv.URL()+"/metrics",
+		"health", srv.URL()+"/healthz")
 	return nil
 }
 

@@ -122,6 +122,7 @@ func openRegistry(ctx context.Context, cfg *config.Config, log hclog.Logger, roo
 		Logger:      log.Named("plugins"),
 		// Plugins whose binary did not change start only when needed.
 		DescribeCache: filepath.Join(cfg.StateDir, "plugins-described.json"),
+		StateDir:      cfg.StateDir,
 		Observer:      obs,
 		ProcessLogger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin", Output: os.Stderr, JSONFormat: strings.EqualFold(cfg.LogFormat, "json"),
@@ -135,7 +136,13 @@ func openRegistry(ctx context.Context, cfg *config.Config, log hclog.Logger, roo
 		log.Warn(n)
 	}
 	if len(reg.Plugins()) == 0 {
+		notes := reg.Notes()
 		reg.Close()
+		if len(notes) > 0 {
+			// Plugins were found but none could be used: say why, not
+			// that there are none.
+			return nil, fmt.Errorf("no plugin in %s could be used: %s", strings.Join(dirs, ", "), strings.Join(notes, "; "))
+		}
 		return nil, fmt.Errorf("no plugins found in %s: build them with 'make build' or set plugin_dirs", strings.Join(dirs, ", "))
 	}
 	return reg, nil

@@ -118,6 +118,9 @@ type MetricsConfig struct {
 	// ManagerAnswerMaxAge: /healthz fails when the Manager's last answer is
 	// older than this.
 	ManagerAnswerMaxAge time.Duration
+	// WebConfigFile is a Prometheus exporter web config file (TLS, basic
+	// auth), as node_exporter's --web.config.file; empty = plain HTTP.
+	WebConfigFile string
 }
 
 // FilesConfig is the [files] table: where file commands may act.
@@ -194,6 +197,7 @@ func settings() []setting {
 		{"log_store.max_age", func(c *Config) any { return &c.LogStore.MaxAge }},
 		{"metrics.listen", func(c *Config) any { return &c.Metrics.Listen }},
 		{"metrics.manager_answer_max_age", func(c *Config) any { return &c.Metrics.ManagerAnswerMaxAge }},
+		{"metrics.web_config_file", func(c *Config) any { return &c.Metrics.WebConfigFile }},
 		{"files.allowed_roots", func(c *Config) any { return &c.Files.AllowedRoots }},
 	}
 }

@@ -63,7 +63,7 @@ func TestLoadGoodFiles(t *testing.T) {
 		},
 		Local:    LocalConfig{Slots: 4, KeepFinished: 168 * time.Hour},
 		LogStore: LogStoreConfig{MaxTotalBytes: 2048, MaxAge: 48 * time.Hour},
-		Metrics:  MetricsConfig{Listen: "127.0.0.1:9464", ManagerAnswerMaxAge: 2 * time.Minute},
+		Metrics:  MetricsConfig{Listen: "127.0.0.1:9464", ManagerAnswerMaxAge: 2 * time.Minute, WebConfigFile: "/etc/cajon/web.yml"},
 		Files:    FilesConfig{AllowedRoots: []string{"/srv/flamenco", "/tmp"}},
 		Worker: WorkerConfig{Identities: []IdentityConfig{
 			{Env: map[string]string{"CUDA_VISIBLE_DEVICES": "0"}, TaskTypes: []string{}},

@@ -63,6 +63,7 @@ type fileLogStore[D any] struct {
 type fileMetrics[D any] struct {
 	Listen              *string `toml:"listen"`
 	ManagerAnswerMaxAge *D      `toml:"manager_answer_max_age"`
+	WebConfigFile       *string `toml:"web_config_file"`
 }
 
 type fileFiles struct {

@@ -8,12 +8,14 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
@@ -27,10 +29,17 @@ import (
 
 // Limits of a check run. An example is meant to take seconds.
 const (
+	// DefaultTimeout bounds a whole check run (Options.Timeout, the
+	// --timeout flag of `cajon plugins check`).
+	DefaultTimeout    = time.Minute
 	defaultRunTimeout = time.Minute
 	// byHandTimeout bounds a plugin started without the host's magic cookie:
 	// it should explain and exit at once.
 	byHandTimeout = 5 * time.Second
+	// byHandOutputWait is how long the output of a binary started by hand
+	// is read after it exited; byHandOutput is how much of it is kept.
+	byHandOutputWait = time.Second
+	byHandOutput     = 64 << 10
 	// closeTimeout bounds the wait for a stream to end after its result.
 	closeTimeout = 2 * time.Second
 	// leftoverWait bounds the wait for processes that are still dying.
@@ -108,6 +117,13 @@ type Options struct {
 	Grace time.Duration
 	// RunTimeout bounds each example run (0 = one minute).
 	RunTimeout time.Duration
+	// Timeout bounds the whole check (0 = DefaultTimeout): a step still
+	// going when it passes, or when ctx ends, is a failed row naming the
+	// step, and the plugin is killed with its tree.
+	Timeout time.Duration
+	// RunDir is a private folder for the plugin's sockets and the work
+	// folders of its runs ("" = the system's temporary folder).
+	RunDir string
 	// Config is the plugin's [plugins.<name>] table.
 	Config map[string]any
 	// Logger receives go-plugin's messages and the plugin's stderr (nil =
@@ -136,12 +152,17 @@ func Run(ctx context.Context, path string, opts Options) *Report {
 	if opts.RunTimeout <= 0 {
 		opts.RunTimeout = defaultRunTimeout
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	c := &checker{path: path, opts: opts, rep: &Report{Path: path}}
 	_ = proctree.SetSubreaper()
 	defer func() { c.rep.Took = time.Since(start) }()
+	ctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, errCheckTimeout{opts.Timeout})
+	defer cancel()
 
 	cfg, err := structpb.NewStruct(opts.Config)
 	if err != nil {
@@ -149,61 +170,153 @@ func Run(ctx context.Context, path string, opts Options) *Report {
 		return c.rep
 	}
 	c.cfg = cfg
+	// The leftover check runs whatever happened before: it kills what the
+	// plugin left.
+	defer c.leftovers()
 	c.byHand(ctx)
-	if !c.handshake(ctx) {
-		c.leftovers()
+	if stopped(ctx) || !c.handshake(ctx) {
 		return c.rep
 	}
 	specs := c.describe()
 	c.config()
 	longest, longestTook := (*pluginv1.CommandSpec)(nil), time.Duration(0)
 	for _, spec := range specs {
+		if stopped(ctx) {
+			return c.rep
+		}
 		took, ok := c.runExample(ctx, spec)
 		if ok && took >= longestTook {
 			longest, longestTook = spec, took
 		}
 	}
+	if stopped(ctx) {
+		return c.rep
+	}
 	c.cancel(ctx, longest, longestTook)
+	if stopped(ctx) {
+		return c.rep
+	}
 	c.graceful(ctx)
-	c.leftovers()
 	return c.rep
 }
 
+// errCheckTimeout is the cause of a check's context when its deadline passed.
+type errCheckTimeout struct{ d time.Duration }
+
+func (e errCheckTimeout) Error() string {
+	return fmt.Sprintf("the check's deadline (%s, --timeout) passed", e.d)
+}
+
+// stopped reports whether the check must end: its deadline passed or it was
+// interrupted.
+func stopped(ctx context.Context) bool { return ctx.Err() != nil }
+
+// stopReason says why a step was cut short: the check's deadline, or an
+// interruption (a signal), for the step's FAIL row.
+func stopReason(ctx context.Context) string {
+	cause := context.Cause(ctx)
+	var timeout errCheckTimeout
+	if errors.As(cause, &timeout) {
+		return timeout.Error() + " during this step: the plugin was killed with its process tree"
+	}
+	return fmt.Sprintf("the check was stopped (%v) during this step: the plugin was killed with its process tree", cause)
+}
+
 // byHand starts the binary without the host's magic cookie: a plugin must
-// then say what it is and exit non-zero, not wait for a host.
+// then say what it is and exit non-zero, not wait for a host. It runs in a
+// process group of its own (a Job Object on Windows), killed with its tree
+// when the step ends: a child that keeps the output open must not hold the
+// check.
 func (c *checker) byHand(ctx context.Context) {
 	const name = "refuses a start by hand"
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, byHandTimeout)
+	sctx, cancel := context.WithTimeout(ctx, byHandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.path)
+	cmd := exec.Command(c.path)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CAJON_PLUGIN=") && !strings.HasPrefix(kv, "PLUGIN_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	out, err := cmd.CombinedOutput()
-	took := time.Since(start)
-	msg := firstLine(string(out))
-	switch {
-	case ctx.Err() != nil:
-		c.rep.add(name, Fail, took, "still running %s after a start without CAJON_PLUGIN=cajon-plugin-v1: check the magic cookie and exit non-zero without it", byHandTimeout)
-	case err == nil:
-		c.rep.add(name, Fail, took, "exits 0 without CAJON_PLUGIN=cajon-plugin-v1: exit non-zero, with a message, when the cookie is missing")
-	case cmd.ProcessState == nil:
-		c.rep.add(name, Fail, took, "cannot start it: %v", err)
-	case msg == "":
-		c.rep.add(name, Pass, took, "exit status %d (consider printing what the binary is)", cmd.ProcessState.ExitCode())
-	default:
-		c.rep.add(name, Pass, took, "exit status %d: %q", cmd.ProcessState.ExitCode(), msg)
+	out := &boundedBuffer{max: byHandOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	// Once the binary exited, its output is read this much longer: a child
+	// that inherited it may hold it open for ever.
+	cmd.WaitDelay = byHandOutputWait
+	g, err := proctree.Start(cmd, proctree.Options{Tag: "plugins-check-by-hand"})
+	if err != nil {
+		c.rep.add(name, Fail, time.Since(start), "cannot start it: %v", err)
+		return
 	}
+	waited := make(chan error, 1)
+	go func() { waited <- g.Wait() }()
+	var waitErr error
+	select {
+	case waitErr = <-waited:
+	case <-sctx.Done():
+	}
+	timedOut := sctx.Err() != nil
+	// The step ends: nothing it started may outlive it.
+	kctx, kcancel := context.WithTimeout(context.Background(), proctree.KillTimeout)
+	defer kcancel()
+	_ = g.Terminate(kctx, process.NoGrace)
+	if timedOut {
+		waitErr = <-waited
+	}
+	took := time.Since(start)
+	msg := firstLine(out.String())
+	exitCode := -1
+	if cmd.ProcessState != nil {
+		exitCode = cmd.ProcessState.ExitCode()
+	}
+	switch {
+	case timedOut && stopped(ctx):
+		c.rep.add(name, Fail, took, "%s", stopReason(ctx))
+	case timedOut:
+		c.rep.add(name, Fail, took, "still running %s after a start without CAJON_PLUGIN=cajon-plugin-v1 (killed with its process tree): check the magic cookie and exit non-zero without it", byHandTimeout)
+	case errors.Is(waitErr, exec.ErrWaitDelay):
+		c.rep.add(name, Fail, took, "exit status %d, but a process it started kept its output open (killed with its process tree): exit without leaving processes behind", exitCode)
+	case waitErr == nil:
+		c.rep.add(name, Fail, took, "exits 0 without CAJON_PLUGIN=cajon-plugin-v1: exit non-zero, with a message, when the cookie is missing")
+	case msg == "":
+		c.rep.add(name, Pass, took, "exit status %d (consider printing what the binary is)", exitCode)
+	default:
+		c.rep.add(name, Pass, took, "exit status %d: %q", exitCode, msg)
+	}
+}
+
+// boundedBuffer keeps the first max bytes written to it: a binary started
+// by hand may print without end.
+type boundedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - len(b.buf); room > 0 {
+		b.buf = append(b.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (b *boundedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // handshake launches the plugin as the host does.
 func (c *checker) handshake(ctx context.Context) bool {
 	start := time.Now()
-	l, err := plugins.Launch(ctx, c.path, c.opts.Logger)
+	l, err := plugins.Launch(ctx, c.path, c.opts.Logger, c.opts.RunDir)
 	if err != nil {
+		if stopped(ctx) {
+			c.rep.add("handshake", Fail, time.Since(start), "%s", stopReason(ctx))
+			return false
+		}
 		c.rep.add("handshake", Fail, time.Since(start), "%v", err)
 		return false
 	}
@@ -287,7 +400,7 @@ func (c *checker) ensure(ctx context.Context) (*plugins.Launched, error) {
 	if c.plugin != nil {
 		c.plugin.Stop()
 	}
-	l, err := plugins.Launch(ctx, c.path, c.opts.Logger)
+	l, err := plugins.Launch(ctx, c.path, c.opts.Logger, c.opts.RunDir)
 	if err != nil {
 		c.plugin = nil
 		return nil, fmt.Errorf("the plugin exited and does not start again: %w", err)
@@ -367,6 +480,8 @@ func (c *checker) cancel(ctx context.Context, spec *pluginv1.CommandSpec, took t
 	out := c.runOnce(ctx, l, spec, params, at)
 	deadline := plugins.AbortDeadline(c.opts.Grace)
 	switch {
+	case out.stopped:
+		c.rep.add(name, Fail, out.took, "%s", out.err)
 	case at.err != nil:
 		c.rep.add(name, Fail, out.took, "Cancel failed: %v", at.err)
 	case !at.sent:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/conformance"
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 var pluginDir string
@@ -123,5 +124,79 @@ func TestCheckOfAMissingBinary(t *testing.T) {
 	c, ok := rep.Find("handshake")
 	if !ok || c.Status != conformance.Fail || !strings.Contains(c.Detail, "cajon-plugin-none") {
 		t.Fatalf("handshake check %+v", c)
+	}
+}
+
+// TestCheckOfAPluginThatHangs checks the plugin of issue 19: a shell script
+// that never does the handshake, with a child that keeps its stdout open.
+// The check ends (each step and the whole check have a deadline), the hung
+// steps are FAIL rows that name them, and no process is left.
+func TestCheckOfAPluginThatHangs(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "cajon-plugin-hang")
+	script, err := os.ReadFile(filepath.Join("testdata", "cajon-plugin-hang"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		timeout time.Duration
+		fails   map[string]string // check -> what its detail says
+		absent  []string          // checks that must not be in the report
+	}{
+		{name: "each step's own deadline", fails: map[string]string{
+			"refuses a start by hand": "still running 5s after a start without CAJON_PLUGIN",
+			"handshake":               "timeout while waiting for plugin to start",
+		}},
+		{name: "the check's deadline during the start by hand", timeout: 2 * time.Second, fails: map[string]string{
+			"refuses a start by hand": "the check's deadline (2s, --timeout) passed during this step",
+		}, absent: []string{"handshake"}},
+		{name: "the check's deadline during the handshake", timeout: 7 * time.Second, fails: map[string]string{
+			"refuses a start by hand": "still running 5s",
+			"handshake":               "the check's deadline (7s, --timeout) passed during this step",
+		}, absent: []string{"describe"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// t.TempDir's names are too long for a socket path.
+			runDir, err := os.MkdirTemp("", "rd")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(runDir)
+			done := make(chan *conformance.Report, 1)
+			go func() {
+				done <- conformance.Run(context.Background(), bin, conformance.Options{Timeout: tc.timeout, RunDir: runDir})
+			}()
+			var rep *conformance.Report
+			select {
+			case rep = <-done:
+			case <-time.After(2 * time.Minute):
+				t.Fatal("the check of a hung plugin is still running after 2 minutes")
+			}
+			var table bytes.Buffer
+			_ = rep.WriteTable(&table)
+			for check, want := range tc.fails {
+				if c, ok := rep.Find(check); !ok || c.Status != conformance.Fail || !strings.Contains(c.Detail, want) {
+					t.Errorf("check %q: %v %q, want FAIL saying %q", check, c.Status, c.Detail, want)
+				}
+			}
+			for _, check := range tc.absent {
+				if _, ok := rep.Find(check); ok {
+					t.Errorf("check %q ran after the check's deadline", check)
+				}
+			}
+			if c, ok := rep.Find("leaves no process behind"); !ok || c.Status != conformance.Pass {
+				t.Errorf("leaves no process behind: %v %q", c.Status, c.Detail)
+			}
+			if left, _ := proctree.Descendants(os.Getpid()); len(left) > 0 {
+				t.Errorf("processes %v are left", left)
+			}
+			if t.Failed() {
+				t.Logf("report:\n%s", table.String())
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ type runOutcome struct {
 	events   *eventChecker
 	err      string // the stream broke, ended without a result, or timed out
 	timedOut bool
+	stopped  bool // the check's deadline passed, or it was interrupted
 	took     time.Duration
 }
 
@@ -55,7 +56,7 @@ func (c *checker) runOnce(ctx context.Context, l *plugins.Launched, spec *plugin
 	out := &runOutcome{runID: fmt.Sprintf("check-%d-%s", c.runs, spec.GetName()), events: newEventChecker()}
 	start := time.Now()
 	defer func() { out.took = time.Since(start) }()
-	workDir, err := os.MkdirTemp("", "cajon-plugins-check-")
+	workDir, err := os.MkdirTemp(c.opts.RunDir, "cajon-plugins-check-")
 	if err != nil {
 		out.err = fmt.Sprintf("work folder: %v", err)
 		return out
@@ -114,6 +115,10 @@ func (c *checker) runOnce(ctx context.Context, l *plugins.Launched, spec *plugin
 	for out.res == nil {
 		select {
 		case r := <-recv:
+			if r.err != nil && stopped(ctx) {
+				out.stopped, out.err = true, stopReason(ctx)
+				return out
+			}
 			if r.err != nil {
 				if errors.Is(r.err, io.EOF) {
 					out.err = "the stream ended without a result: end every Run with exactly one Result"
@@ -130,6 +135,9 @@ func (c *checker) runOnce(ctx context.Context, l *plugins.Launched, spec *plugin
 			sendCancel()
 		case <-cancelTimer:
 			sendCancel()
+		case <-ctx.Done():
+			out.stopped, out.err = true, stopReason(ctx)
+			return out
 		case <-timeout.C:
 			out.timedOut = true
 			out.err = fmt.Sprintf("no result after %s", time.Since(start).Round(time.Millisecond))
@@ -144,6 +152,7 @@ func (c *checker) runOnce(ctx context.Context, l *plugins.Launched, spec *plugin
 		} else if !errors.Is(r.err, io.EOF) {
 			out.events.problem("broke", "the stream broke after the result: %v", r.err)
 		}
+	case <-ctx.Done():
 	case <-time.After(closeTimeout):
 		out.events.problem("open", "the stream stayed open %s after the result: return from Run after sending it", closeTimeout)
 	}

@@ -162,7 +162,7 @@ func TestHealthz(t *testing.T) {
 
 func TestListenOnAPortInUseFails(t *testing.T) {
 	addr := serve(t, metrics.New().Handler())
-	if _, err := metrics.Listen(addr, metrics.New().Handler()); err == nil || !strings.Contains(err.Error(), "metrics.listen") {
+	if _, err := metrics.Listen(addr, metrics.New().Handler(), ""); err == nil || !strings.Contains(err.Error(), "metrics.listen") {
 		t.Errorf("second listener on %s: %v, want an error naming metrics.listen", addr, err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // test ends, and returns its address.
 func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
-	srv, err := metrics.Listen("127.0.0.1:0", h)
+	srv, err := metrics.Listen("127.0.0.1:0", h, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,8 @@ type instance struct {
 	client   *goplugin.Client
 	rpc      pluginv1.PluginClient
 	lifeline *os.File // write end; the plugin sees EOF when we die
+	dir      string   // the process's private folder (newProcessDirs)
+	sock     string   // its Unix socket, "" for TCP
 	hold     *pluginHold
 	pid      int
 	stamp    fileStamp
@@ -67,24 +69,39 @@ func (clientSide) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc
 
 // startInstance launches the plugin binary at path, connects and describes
 // it (the negotiation: negotiate.go). A non-nil secure makes go-plugin check
-// the binary's digest first.
-func startInstance(ctx context.Context, name, path string, secure *goplugin.SecureConfig, logger hclog.Logger) (*instance, error) {
+// the binary's digest first. The process's socket and private folder go in
+// runDir ("" = the system's temporary folder). A ctx that ends while the
+// plugin starts kills it with its tree.
+func startInstance(ctx context.Context, name, path string, secure *goplugin.SecureConfig, logger hclog.Logger, runDir string) (*instance, error) {
 	stamp, err := stampOf(path)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
 	}
+	dirs, err := newProcessDirs(runDir, name)
+	if err != nil {
+		return nil, err
+	}
 	lifelineR, lifelineW, err := os.Pipe()
 	if err != nil {
+		os.RemoveAll(dirs.private)
 		return nil, fmt.Errorf("plugin %s: lifeline pipe: %w", name, err)
 	}
-	cmd := exec.Command(path)
+	// go-plugin's Start does not take a context: startCtx ends when ctx
+	// does during the start, and cmd.Cancel then kills the plugin.
+	startCtx, cancelStart := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(startCtx, path)
+	cmd.Cancel = func() error { return killStarted(cmd) }
+	var extra []string
 	if dir, err := hostDir(); err == nil {
-		cmd.Env = append(cmd.Env, wire.EnvHostDir+"="+dir)
+		extra = append(extra, wire.EnvHostDir+"="+dir)
 	}
+	cmd.Env = pluginEnv(dirs, extra...)
 	containPlugin(cmd)
 	if err := passLifeline(cmd, lifelineR); err != nil {
+		cancelStart()
 		lifelineR.Close()
 		lifelineW.Close()
+		os.RemoveAll(dirs.private)
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
 	}
 
@@ -92,6 +109,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		HandshakeConfig:  wire.Handshake(),
 		Plugins:          goplugin.PluginSet{wire.PluginKey: clientSide{}},
 		Cmd:              cmd,
+		SkipHostEnv:      true, // pluginEnv has it
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Logger:           logger,
@@ -113,17 +131,24 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		runtime.UnlockOSThread()
 		startErr <- err
 	}()
+	stopWatch := context.AfterFunc(ctx, cancelStart)
 	err = <-startErr
+	stopWatch()
 	lifelineR.Close()
 	if err != nil {
 		lifelineW.Close()
-		client.Kill()
+		abandonStart(client, cmd)
+		os.RemoveAll(dirs.private)
+		if ctx.Err() != nil {
+			// go-plugin's error then only tells of the kill.
+			return nil, fmt.Errorf("plugin %s (%s): its start was given up: %w", name, path, context.Cause(ctx))
+		}
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			return nil, checksumRefusal(name, path)
 		}
 		return nil, fmt.Errorf("plugin %s (%s) did not start: %w", name, path, err)
 	}
-	inst := &instance{client: client, lifeline: lifelineW, stamp: stamp, started: time.Now()}
+	inst := &instance{client: client, lifeline: lifelineW, dir: dirs.private, sock: socketOf(client), stamp: stamp, started: time.Now()}
 	if rc := client.ReattachConfig(); rc != nil && rc.Pid != 0 {
 		inst.pid = rc.Pid
 		if inst.hold, err = holdPlugin(inst.pid); err != nil {
@@ -176,6 +201,7 @@ func (i *instance) stop() {
 	}
 	i.hold.release()
 	i.client.Kill()
+	i.removeDir()
 }
 
 // waitExit waits up to d for the plugin process to end; false if it did not.
@@ -198,4 +224,5 @@ func (i *instance) kill(ctx context.Context) {
 	}
 	i.client.Kill()
 	i.lifeline.Close()
+	i.removeDir()
 }

@@ -23,14 +23,16 @@ type Launched struct {
 
 // Launch starts the plugin binary at path and asks it to describe itself.
 // The error says which step failed: start, handshake, connection or
-// Describe.
-func Launch(ctx context.Context, path string, logger hclog.Logger) (*Launched, error) {
+// Describe. Its socket and private folder go in runDir ("" = the system's
+// temporary folder). A ctx that ends during the start kills the plugin with
+// its process tree.
+func Launch(ctx context.Context, path string, logger hclog.Logger, runDir string) (*Launched, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
 	// No sha256 allowlist: the binary is one being checked, not one the
 	// worker would run.
-	inst, err := startInstance(ctx, NameOf(path), path, nil, logger)
+	inst, err := startInstance(ctx, NameOf(path), path, nil, logger, runDir)
 	if err != nil {
 		return nil, err
 	}

@@ -132,7 +132,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, err := startInstance(ctx, p.name, p.path, secure, p.reg.opts.ProcessLogger.Named(p.name))
+	inst, err := startInstance(ctx, p.name, p.path, secure, p.reg.opts.ProcessLogger.Named(p.name), p.reg.runDirPath())
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/rundir"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
@@ -43,6 +44,11 @@ type Options struct {
 	// SHA256 is the plugins.sha256 allowlist: plugin name -> hex digest of its
 	// binary. When set, a plugin not in it or with another digest is refused.
 	SHA256 map[string]string
+	// StateDir holds this process's runtime folder (host/rundir), swept of
+	// dead processes' folders at Open, in which each plugin process gets a
+	// private folder for its socket and temporary files ("" = the system's
+	// temporary folder).
+	StateDir string
 }
 
 // Registry maps command names to the plugins that provide them.
@@ -53,6 +59,8 @@ type Registry struct {
 	notes   []string
 	// stopReaping ends the reaping of orphans begun by Open.
 	stopReaping func()
+	// runDir is the process's runtime folder (nil without Options.StateDir).
+	runDir *rundir.Dir
 
 	closeOnce sync.Once
 	// found names every plugin binary found, sorted, those left out too.
@@ -84,6 +92,13 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		opts.ProcessLogger = hclog.NewNullLogger()
 	}
 	r := &Registry{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}, commands: map[string]*Plugin{}}
+	if opts.StateDir != "" {
+		d, err := OpenRunDir(opts.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		r.runDir = d
+	}
 	r.stopReaping = becomeSubreaper(r.log)
 	all, notes := discover(opts.Dirs)
 	for _, c := range all {
@@ -370,5 +385,18 @@ func (r *Registry) Close() {
 		if r.stopReaping != nil {
 			r.stopReaping()
 		}
+		if r.runDir != nil {
+			if err := r.runDir.Close(); err != nil {
+				r.log.Warn(err.Error())
+			}
+		}
 	})
+}
+
+// runDirPath is the folder the plugin processes' private folders go in.
+func (r *Registry) runDirPath() string {
+	if r.runDir == nil {
+		return ""
+	}
+	return r.runDir.Path()
 }

@@ -79,12 +79,24 @@ func main() {
 }
 
 func serve(mode string) error {
-	dir, err := os.MkdirTemp("", "cajon-foreign-")
-	if err != nil {
-		return err
+	// The host's folder for the socket, as docs/PLUGINS.md says (the host
+	// removes it); a temporary one of our own without it.
+	dir := os.Getenv("PLUGIN_UNIX_SOCKET_DIR")
+	if dir == "" {
+		own, err := os.MkdirTemp("", "cajon-foreign-")
+		if err != nil {
+			return err
+		}
+		dir = own
 	}
-	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "plugin.sock")
+	cleanup := func() {
+		os.Remove(sock)
+		if dir != os.Getenv("PLUGIN_UNIX_SOCKET_DIR") {
+			os.RemoveAll(dir)
+		}
+	}
+	defer cleanup()
 	lis, err := net.Listen("unix", sock)
 	if err != nil {
 		return err
@@ -111,7 +123,7 @@ func serve(mode string) error {
 	srv := grpc.NewServer(opts...)
 	pluginv1.RegisterPluginServer(srv, &plugin{mode: mode, runs: map[string]context.CancelFunc{}})
 	if mode != modeIgnoreLifeline {
-		go watchLifeline(dir)
+		go watchLifeline(cleanup)
 	}
 	// core protocol | app protocol | network | address | protocol | cert
 	fmt.Printf("1|1|unix|%s|grpc|%s\n", sock, certText)
@@ -119,7 +131,7 @@ func serve(mode string) error {
 }
 
 // watchLifeline exits when the host's end of the lifeline closes.
-func watchLifeline(dir string) {
+func watchLifeline(cleanup func()) {
 	fd, err := strconv.Atoi(os.Getenv("CAJON_LIFELINE_FD"))
 	if err != nil {
 		return
@@ -134,7 +146,7 @@ func watchLifeline(dir string) {
 	if m := os.Getenv(envMarker); m != "" {
 		_ = os.WriteFile(m, []byte("lifeline\n"), 0o600)
 	}
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(0)
 }
 

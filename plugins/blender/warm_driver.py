@@ -10,8 +10,8 @@
 # changes anything, and the plugin then runs a cold Blender.
 #
 # Protocol: requests are JSON lines on the socket named by CAJON_BLENDER_WARM
-# ("<token> <network> <address>"); the first line the driver sends on it is the
-# token. Answers are lines "cajon-warm:<token> <json>" on stdout, so that they
+# ("<token> <network> <address>"; a unix address starting with "@" is a Linux
+# abstract socket); the first line the driver sends on it is the token. Answers are lines "cajon-warm:<token> <json>" on stdout, so that they
 # are ordered with Blender's own output (stderr is merged into stdout): the
 # plugin knows which output belongs to which request.
 #
@@ -703,6 +703,8 @@ class Driver:
 def connect(network, address):
     if network == "unix":
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if address.startswith("@"):
+            address = "\0" + address[1:]  # a Linux abstract socket
         sock.connect(address)
         return sock
     host, _, port = address.rpartition(":")

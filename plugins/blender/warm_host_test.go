@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/internal/testbin"
+	"github.com/cajonfarm/cajon/internal/testwait"
+	"github.com/cajonfarm/cajon/sdk"
+	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
 // builtBinaries are the cajon host and this plugin, built once for the test
@@ -57,7 +60,7 @@ func hostRun(t *testing.T, params map[string]any, env ...string) (host *exec.Cmd
 	}
 	tmp = t.TempDir()
 	host = exec.Command(filepath.Join(bin, "cajon"), "plugins", "run", "blender-render", "--params", string(raw))
-	host.Env = append(os.Environ(), append(env, "CAJON_STATE_DIR="+t.TempDir(), "TMPDIR="+tmp)...)
+	host.Env = append(os.Environ(), append(env, "CAJON_STATE_DIR="+stateOf(tmp), "TMPDIR="+tmp)...)
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -80,12 +83,39 @@ func hostRun(t *testing.T, params map[string]any, env ...string) (host *exec.Cmd
 	return host, ch, tmp
 }
 
-// noSessionFolders fails the test if a warm session's private folder is
-// left in tmp.
+// stateOf is the state dir of the host that hostRun started with TMPDIR
+// tmp: beside it, in the test's temporary folder, and short enough for the
+// plugins' socket paths.
+func stateOf(tmp string) string { return filepath.Join(filepath.Dir(tmp), "s") }
+
+// warmFolders are the warm sessions' private folders of the host that
+// hostRun started with TMPDIR tmp: in the plugin's private folder in the
+// state dir, or (before issue 19) in TMPDIR.
+func warmFolders(tmp string) []string {
+	inState, _ := filepath.Glob(filepath.Join(stateOf(tmp), "run", "*", "*", "cajon-warm-*"))
+	inTmp, _ := filepath.Glob(filepath.Join(tmp, "cajon-warm-*"))
+	return append(inState, inTmp...)
+}
+
+// noSessionFolders fails the test if a warm session's private folder, or
+// anything else, is left in tmp, or a warm folder in the state dir.
 func noSessionFolders(t *testing.T, tmp string) {
 	t.Helper()
-	if left, _ := filepath.Glob(filepath.Join(tmp, "cajon-warm-*")); len(left) > 0 {
+	if left := warmFolders(tmp); len(left) > 0 {
 		t.Errorf("warm session folders left behind: %q", left)
+	}
+	// cajon-preview is the previews' folder, kept by design (its run
+	// folders go when the host has the previews).
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		var names []string
+		for _, e := range left {
+			if e.Name() != sdk.PreviewFolder {
+				names = append(names, e.Name())
+			}
+		}
+		if len(names) > 0 {
+			t.Errorf("TMPDIR holds %q", names)
+		}
 	}
 }
 
@@ -173,4 +203,37 @@ func parentOf(t *testing.T, pid int) int {
 		t.Fatalf("/proc/%d/stat: %q", pid, s)
 	}
 	return ppid
+}
+
+// TestWarmFoldersGoWithAKilledPlugin kills the plugin (SIGKILL) while its
+// warm Blender starts, when the session's folder (driver script) exists:
+// the host removes the plugin's private folder with it, so nothing is left
+// in TMPDIR or the state dir.
+func TestWarmFoldersGoWithAKilledPlugin(t *testing.T) {
+	blender := needBlender(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	host, lines, tmp := hostRun(t, renderParams(scene, "-o", filepath.Join(dir, "frames", "######"), "-f", "1"))
+	testwait.For(t, "the warm session's folder", func() bool { return len(warmFolders(tmp)) > 0 })
+	plugin := 0
+	pids, _ := proctree.Descendants(host.Process.Pid)
+	for _, pid := range pids {
+		if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.HasPrefix(string(comm), "cajon-plugin-bl") {
+			plugin = pid
+		}
+	}
+	if plugin == 0 {
+		t.Fatalf("no blender plugin among the host's processes %v", pids)
+	}
+	if err := syscall.Kill(plugin, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for range lines {
+	}
+	_ = host.Wait() // the task failed: the plugin crashed
+	waitGone(t, plugin, "the killed plugin")
+	noSessionFolders(t, tmp)
+	if left, _ := os.ReadDir(filepath.Join(stateOf(tmp), "run")); len(left) > 0 {
+		t.Errorf("the state dir's run folder holds %v after the host ended", left)
+	}
 }

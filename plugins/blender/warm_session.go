@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
 	"github.com/cajonfarm/cajon/sdk/process"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // driverScript runs inside the warm Blender (see its header).
@@ -35,8 +36,13 @@ const (
 	// sessionQuitWait is how long a warm Blender asked to quit gets before
 	// it is terminated.
 	sessionQuitWait = 10 * time.Second
-	// sessionAuthWait bounds the wait for a connection's first line.
-	sessionAuthWait = 10 * time.Second
+	// sessionAuthWait bounds the wait for a connection's token, its first
+	// line: the driver sends it as soon as it connected.
+	sessionAuthWait = 2 * time.Second
+	// sessionAnswerWait is how long a ready driver has to answer a task
+	// (it answers as soon as it read the task's arguments): a Blender that
+	// does not is killed with its tree, and the task renders cold.
+	sessionAnswerWait = 5 * time.Second
 	// sessionEnv carries "<token> <network> <address>" to the driver.
 	sessionEnv = "CAJON_BLENDER_WARM"
 	// markerPrefix starts the driver's answers on stdout (then the token).
@@ -55,10 +61,11 @@ type driverEvent struct {
 
 // warmCall is a request waiting for its answer.
 type warmCall struct {
-	id     int
-	out    *renderOutput
-	begin  func() // logs the task's first lines, when the driver starts it
-	result chan driverEvent
+	id       int
+	out      *renderOutput
+	begin    func()        // logs the task's first lines, when the driver starts it
+	answered chan struct{} // closed at the driver's first answer to it
+	result   chan driverEvent
 }
 
 // session is one warm Blender with the scene loaded, and the driver in it.
@@ -100,6 +107,7 @@ type session struct {
 	tail       *cmdline.Tail // the last lines, for failure messages
 	lastID     int
 	reloadTook time.Duration // how long the last reload took
+	loadTook   time.Duration // how long Blender took to start with the file
 	onReady    func()        // the pool's check after each reload
 	onExited   func()        // the pool's, once Blender ended
 	lastOutput []string      // tail when Blender ended
@@ -143,7 +151,10 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 	}
 	s.token = hex.EncodeToString(tok)
 	s.marker = markerPrefix + s.token + " "
-	dir, err := os.MkdirTemp("", "cajon-warm-")
+	// In the plugin process's private folder, which the host removes when
+	// the plugin ends and sweeps at its start: a SIGKILL of the plugin
+	// while Blender starts leaves nothing in the system's temporary folder.
+	dir, err := os.MkdirTemp(os.Getenv(wire.EnvPrivateDir), "cajon-warm-")
 	if err != nil {
 		return fmt.Errorf("warm session folder: %w", err)
 	}
@@ -155,7 +166,7 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 	if err := os.WriteFile(script, driverScript, 0o600); err != nil {
 		return fail(fmt.Errorf("writing the warm session driver: %w", err))
 	}
-	ln, network, err := listenPrivate(dir)
+	ln, network, err := listenPrivate(dir, s.token)
 	if err != nil {
 		return fail(fmt.Errorf("warm session socket: %w", err))
 	}
@@ -163,6 +174,7 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 	// --render-frame turns on; older ones print it anyway.
 	args := append(append([]string(nil), st.prefix...), "--log", "render.*", "--python", script)
 	env := append(append([]string(nil), st.env...), sessionEnv+"="+s.token+" "+network+" "+ln.Addr().String())
+	env = append(env, privateTemp()...)
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.mu.Lock()
 	s.cancel = cancel
@@ -202,57 +214,96 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 	return nil
 }
 
-// listenPrivate listens where only this session's Blender can connect: a
-// Unix socket in the private folder, else (Windows, a long folder path)
-// loopback TCP, which the token guards.
-func listenPrivate(dir string) (net.Listener, string, error) {
-	path := filepath.Join(dir, "s")
-	if runtime.GOOS != "windows" && len(path) < 100 {
-		ln, err := net.Listen("unix", path)
-		if err == nil {
-			return ln, "unix", nil
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	return ln, "tcp", err
-}
-
-// accept takes the driver's connection: the first one that knows the token.
-// Then the private folder has served its purpose (Blender has read the
-// driver, the socket is connected) and goes, so that not even a SIGKILL of
-// the plugin can leave it behind.
+// accept takes the driver's connection: the first one that sends the
+// token. Each connection is served on its own, and one that does not send
+// the token within sessionAuthWait is dropped, so silent connections of
+// someone else cannot delay the driver's. Then the private folder has
+// served its purpose (Blender has read the driver, the socket is
+// connected) and goes, so that not even a SIGKILL of the plugin can leave
+// it behind.
 func (s *session) accept(ln net.Listener, dir string) {
+	var once sync.Once
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		_ = c.SetReadDeadline(time.Now().Add(sessionAuthWait))
-		line, err := bufio.NewReader(c).ReadString('\n')
-		if err != nil || strings.TrimSpace(line) != s.token {
-			c.Close()
-			continue
-		}
-		_ = c.SetReadDeadline(time.Time{})
-		s.mu.Lock()
-		s.conn = c
-		s.mu.Unlock()
-		close(s.connected)
-		ln.Close()
-		os.RemoveAll(dir)
-		return
+		go func() {
+			if !authenticated(c, s.token) {
+				c.Close()
+				return
+			}
+			won := false
+			once.Do(func() {
+				won = true
+				s.mu.Lock()
+				s.conn = c
+				s.mu.Unlock()
+				close(s.connected)
+				ln.Close()
+				os.RemoveAll(dir)
+			})
+			if !won {
+				c.Close()
+			}
+		}()
 	}
+}
+
+// authenticated reads a connection's first line within sessionAuthWait and
+// reports whether it is the token. It reads byte by byte, so that nothing
+// after the line is taken from the connection, and no further than a
+// token's length.
+func authenticated(c net.Conn, token string) bool {
+	if !peerIsUs(c) {
+		return false
+	}
+	_ = c.SetReadDeadline(time.Now().Add(sessionAuthWait))
+	defer c.SetReadDeadline(time.Time{})
+	got := make([]byte, 0, len(token)+1)
+	b := make([]byte, 1)
+	for len(got) <= len(token)+1 {
+		if _, err := io.ReadFull(c, b); err != nil {
+			return false
+		}
+		if b[0] == '\n' {
+			line := strings.TrimSuffix(string(got), "\r")
+			return subtle.ConstantTimeCompare([]byte(line), []byte(token)) == 1
+		}
+		got = append(got, b[0])
+	}
+	return false
+}
+
+// noAnswer kills a warm Blender that did not answer a task with its
+// process tree, and says so: the task then renders cold.
+func (s *session) noAnswer() error {
+	s.mu.Lock()
+	pid := s.pid
+	s.mu.Unlock()
+	s.kill()
+	return fmt.Errorf("the warm Blender (pid %d) did not answer the task within %s (stopped or hung?): it was killed with its process tree", pid, sessionAnswerWait)
 }
 
 // errSessionEnded means the warm Blender exited.
 var errSessionEnded = errors.New("the warm Blender exited")
 
 // waitReady waits until the driver can take a task: after start, or after
-// it reloaded the file following the last task.
+// it reloaded the file following the last task. A reload may take a few
+// times as long as Blender's start with the file did, and sessionAnswerWait
+// more: a Blender still reloading then is stopped or hung, and is killed
+// with its tree.
 func (s *session) waitReady(ctx context.Context) error {
 	s.mu.Lock()
 	hello, ready := s.hello, s.ready
+	reloading, loadTook := s.helloDone, s.loadTook
 	s.mu.Unlock()
+	var reloadLimit <-chan time.Time
+	if reloading {
+		t := time.NewTimer(reloadWait(loadTook))
+		defer t.Stop()
+		reloadLimit = t.C
+	}
 	for _, ch := range []chan struct{}{s.connected, hello, ready} {
 		select {
 		case <-ch:
@@ -260,6 +311,13 @@ func (s *session) waitReady(ctx context.Context) error {
 			return errSessionEnded
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-reloadLimit:
+			s.mu.Lock()
+			pid := s.pid
+			s.mu.Unlock()
+			s.kill()
+			return fmt.Errorf("the warm Blender (pid %d) did not finish reloading the scene within %s (its start took %s; stopped or hung?): it was killed with its process tree",
+				pid, reloadWait(loadTook), loadTook.Round(100*time.Millisecond))
 		}
 	}
 	s.mu.Lock()
@@ -270,13 +328,19 @@ func (s *session) waitReady(ctx context.Context) error {
 	return nil
 }
 
+// reloadWait bounds the reload of a scene whose Blender took loadTook to
+// start with it.
+func reloadWait(loadTook time.Duration) time.Duration {
+	return 3*loadTook + sessionAnswerWait
+}
+
 // render sends a task to the driver and waits for its answer. out gets
 // Blender's output from the moment the driver starts the task (begin is
 // called then, to log the task's first lines).
 func (s *session) render(ctx context.Context, wt warmTask, tag string, out *renderOutput, begin func()) (driverEvent, error) {
 	s.mu.Lock()
 	s.lastID++
-	call := &warmCall{id: s.lastID, out: out, begin: begin, result: make(chan driverEvent, 1)}
+	call := &warmCall{id: s.lastID, out: out, begin: begin, answered: make(chan struct{}), result: make(chan driverEvent, 1)}
 	s.waiting = call
 	s.ready = make(chan struct{})
 	conn := s.conn
@@ -285,6 +349,7 @@ func (s *session) render(ctx context.Context, wt warmTask, tag string, out *rend
 	if err != nil {
 		return driverEvent{}, err
 	}
+	_ = conn.SetWriteDeadline(time.Now().Add(sessionAnswerWait))
 	if _, err := conn.Write(append(req, '\n')); err != nil {
 		select {
 		case <-s.done:
@@ -292,6 +357,19 @@ func (s *session) render(ctx context.Context, wt warmTask, tag string, out *rend
 		case <-time.After(time.Second):
 		}
 		return driverEvent{}, fmt.Errorf("sending the task to the warm Blender: %w", err)
+	}
+	// A ready driver answers at once; one that does not (a stopped or hung
+	// Blender) would hold the task for ever.
+	noAnswer := time.NewTimer(sessionAnswerWait)
+	defer noAnswer.Stop()
+	select {
+	case <-call.answered:
+	case <-s.done:
+		return driverEvent{}, errSessionEnded
+	case <-ctx.Done():
+		return driverEvent{}, ctx.Err()
+	case <-noAnswer.C:
+		return driverEvent{}, s.noAnswer()
 	}
 	select {
 	case ev := <-call.result:
@@ -343,6 +421,7 @@ func (s *session) event(text string) {
 	case "hello":
 		if !s.helloDone {
 			s.helloDone = true
+			s.loadTook = time.Since(s.started)
 			s.version = ev.Version
 			s.reusable = true
 			close(s.hello)
@@ -350,6 +429,7 @@ func (s *session) event(text string) {
 		}
 	case "start":
 		if w := s.waiting; w != nil && w.id == ev.ID {
+			close(w.answered)
 			s.out = w.out
 			w.begin()
 			if s.idleLeft > 0 {
@@ -363,6 +443,9 @@ func (s *session) event(text string) {
 	case "done", "unsupported", "failed":
 		if w := s.waiting; w != nil && w.id == ev.ID {
 			s.out, s.waiting = nil, nil
+			if !isClosed(w.answered) {
+				close(w.answered) // "unsupported" is the only answer
+			}
 			w.result <- ev
 		}
 	case "ready":
@@ -430,6 +513,19 @@ func (s *session) ended() (process.Result, error, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.res, s.runErr, s.lastOutput
+}
+
+// privateTemp points a warm Blender's temporary folder (Blender's own
+// blender_* session folder) at the plugin's private folder: the host
+// removes that when the plugin ends, so a warm Blender killed with the
+// plugin leaves nothing in the system's temporary folder. Without a private
+// folder (the plugin started by hand) it is nothing.
+func privateTemp() []string {
+	dir := os.Getenv(wire.EnvPrivateDir)
+	if dir == "" {
+		return nil
+	}
+	return []string{"TMPDIR=" + dir, "TEMP=" + dir, "TMP=" + dir}
 }
 
 // environ is the environment a Blender of run gets: the plugin's own plus

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/process"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // Exec runs a program without a shell, or an inline script.
@@ -89,7 +90,9 @@ func writeScript(script string) (string, func(), error) {
 	if !strings.HasPrefix(script, "#!") {
 		return "", nil, errors.New(`script must start with a #! line naming its interpreter, e.g. "#!/bin/sh"`)
 	}
-	dir, err := os.MkdirTemp("", "cajon-script-")
+	// In the plugin's private folder, which the host removes with the
+	// plugin: a plugin killed while the script runs leaves nothing in /tmp.
+	dir, err := os.MkdirTemp(os.Getenv(wire.EnvPrivateDir), "cajon-script-")
 	if err != nil {
 		return "", nil, fmt.Errorf("creating a temporary folder for the script: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
 	"github.com/cajonfarm/cajon/sdk"
 	"github.com/cajonfarm/cajon/sdk/process"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // FramesToVideo is the frames-to-video command, with the parameters
@@ -69,7 +70,9 @@ func (f *FramesToVideo) Run(ctx context.Context, run *sdk.Run) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "cajon-ffmpeg-")
+	// In the plugin's private folder, which the host removes with the
+	// plugin: a plugin killed meanwhile leaves nothing in /tmp.
+	tmp, err := os.MkdirTemp(os.Getenv(wire.EnvPrivateDir), "cajon-ffmpeg-")
 	if err != nil {
 		return fmt.Errorf("creating a temporary folder for FFmpeg's input: %w", err)
 	}

@@ -29,6 +29,11 @@ const (
 	// end of the lifeline pipe, in decimal. Reading it fails with
 	// ERROR_BROKEN_PIPE (EOF) when the host stops the plugin or is gone.
 	EnvLifelineHandle = "CAJON_LIFELINE_HANDLE"
+	// EnvPrivateDir names a folder private to the plugin process (mode
+	// 0700, under the host's state dir): its go-plugin socket, and files
+	// that must not outlive the process, go there. The host makes it
+	// before the start and removes it when the process ended.
+	EnvPrivateDir = "CAJON_PLUGIN_PRIVATE_DIR"
 )
 
 // ExitTime is how long a plugin has to exit after its lifeline reads EOF,

@@ -1,0 +1,22 @@
+package plugins
+
+import (
+	"context"
+	"os/exec"
+
+	"github.com/cajonfarm/cajon/sdk/proctree"
+)
+
+// killStarted kills a plugin process that was started and is being given
+// up (its start failed or was canceled) with its process tree: a child that
+// inherited its stdout would otherwise keep go-plugin reading it, and its
+// Kill waiting, for ever.
+func killStarted(cmd *exec.Cmd) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), proctree.KillTimeout)
+	defer cancel()
+	_ = proctree.KillTree(ctx, cmd.Process.Pid)
+	return cmd.Process.Kill()
+}
