@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/rundir"
 	"github.com/cajonfarm/cajon/sdk/proctree"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
@@ -83,7 +84,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	}
 	lifelineR, lifelineW, err := os.Pipe()
 	if err != nil {
-		os.RemoveAll(dirs.private)
+		rundir.RemoveTree(dirs.private)
 		return nil, fmt.Errorf("plugin %s: lifeline pipe: %w", name, err)
 	}
 	// go-plugin's Start does not take a context: startCtx ends when ctx
@@ -101,7 +102,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		cancelStart()
 		lifelineR.Close()
 		lifelineW.Close()
-		os.RemoveAll(dirs.private)
+		rundir.RemoveTree(dirs.private)
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
 	}
 
@@ -138,7 +139,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	if err != nil {
 		lifelineW.Close()
 		abandonStart(client, cmd)
-		os.RemoveAll(dirs.private)
+		rundir.RemoveTree(dirs.private)
 		if ctx.Err() != nil {
 			// go-plugin's error then only tells of the kill.
 			return nil, fmt.Errorf("plugin %s (%s): its start was given up: %w", name, path, context.Cause(ctx))

@@ -117,7 +117,7 @@ func abandonStart(client *goplugin.Client, cmd *exec.Cmd) {
 // ended: a plugin that is killed does not remove its socket.
 func (i *instance) removeDir() {
 	if i.dir != "" {
-		os.RemoveAll(i.dir)
+		rundir.RemoveTree(i.dir)
 	}
 	if i.sock != "" {
 		os.Remove(i.sock)

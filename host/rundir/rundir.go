@@ -74,7 +74,7 @@ func Open(stateDir string, maxLen int) (*Dir, error) {
 	}
 	lock, err := lockFolder(path)
 	if err != nil {
-		os.RemoveAll(path)
+		RemoveTree(path)
 		return nil, fmt.Errorf("runtime folder %s: %w", path, err)
 	}
 	return &Dir{path: path, lock: lock}, nil
@@ -86,7 +86,7 @@ func (d *Dir) Path() string { return d.path }
 // Close removes the folder and all in it.
 func (d *Dir) Close() error {
 	d.lock.Close()
-	if err := os.RemoveAll(d.path); err != nil {
+	if err := RemoveTree(d.path); err != nil {
 		return fmt.Errorf("removing the runtime folder: %w", err)
 	}
 	return nil
@@ -110,7 +110,7 @@ func Sweep(root, prefix string) []string {
 		if err != nil || !stale {
 			continue
 		}
-		if os.RemoveAll(dir) == nil {
+		if RemoveTree(dir) == nil {
 			swept = append(swept, dir)
 		}
 	}

@@ -7,11 +7,11 @@
 package testtemp
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
+
+	"github.com/cajonfarm/cajon/host/rundir"
 )
 
 // Dir creates a temporary folder, resolved through links, that is removed
@@ -33,26 +33,6 @@ func Dir(t testing.TB) string {
 	return dir
 }
 
-// Remove removes dir and everything in it, deepest first, with os.Remove.
-func Remove(dir string) error {
-	var paths []string
-	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		paths = append(paths, path)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// A path sorts after its folder: removing in reverse empties each
-	// folder before it goes.
-	sort.Sort(sort.Reverse(sort.StringSlice(paths)))
-	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			return err
-		}
-	}
-	return nil
-}
+// Remove removes dir and everything in it, where wine's os.RemoveAll fails
+// (rundir.RemoveTree).
+func Remove(dir string) error { return rundir.RemoveTree(dir) }

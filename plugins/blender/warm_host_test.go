@@ -225,7 +225,9 @@ func TestWarmFoldersGoWithAKilledPlugin(t *testing.T) {
 	if plugin == 0 {
 		t.Fatalf("no blender plugin among the host's processes %v", pids)
 	}
-	if err := syscall.Kill(plugin, syscall.SIGKILL); err != nil {
+	if p, err := os.FindProcess(plugin); err != nil {
+		t.Fatal(err)
+	} else if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	for range lines {
