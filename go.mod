@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/cajonfarm/cajon/sdk v0.0.0
+	github.com/coder/websocket v1.8.15
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0
 	github.com/pelletier/go-toml/v2 v2.4.3

@@ -77,6 +77,15 @@ type ManagerConfig struct {
 	AsleepPollInterval time.Duration
 	// FetchBackoffMax caps the wait between task fetches that found no task.
 	FetchBackoffMax time.Duration
+	// EventStream listens to the Manager's event stream (socket.io) for
+	// queued jobs and cancelled tasks; the polls stay the source of truth.
+	EventStream bool
+	// EventMayIRunInterval replaces MayIRunInterval while the event stream is
+	// up: an abort then comes from the stream's event.
+	EventMayIRunInterval time.Duration
+	// EventFetchBackoffMax replaces FetchBackoffMax while the event stream is
+	// up: a queued job then wakes the worker.
+	EventFetchBackoffMax time.Duration
 	// RequestTimeout bounds one HTTP request to the Manager.
 	RequestTimeout time.Duration
 	// FinishTaskOnShutdown lets the running task finish on SIGINT/SIGTERM instead
@@ -144,9 +153,15 @@ func Defaults() Config {
 		KillGrace:         process.DefaultGrace, // the plugins' default too
 		TaskTypes:         []string{},
 		Manager: ManagerConfig{
-			MayIRunInterval:      time.Second,
+			// Without the event stream too, the stock worker's rate: the
+			// Manager's cost per busy worker stays the stock worker's
+			// (docs/MANAGER.md, "What the worker costs the Manager").
+			MayIRunInterval:      10 * time.Second,
 			AsleepPollInterval:   5 * time.Second,
 			FetchBackoffMax:      20 * time.Second,
+			EventStream:          true,
+			EventMayIRunInterval: 10 * time.Second, // the stock worker's
+			EventFetchBackoffMax: 45 * time.Second,
 			RequestTimeout:       30 * time.Second,
 			UpdateQueueHighWater: 1000,
 			MaxUpdateLogBytes:    256 << 10,
@@ -187,6 +202,9 @@ func settings() []setting {
 		{"manager.may_i_run_interval", func(c *Config) any { return &c.Manager.MayIRunInterval }},
 		{"manager.asleep_poll_interval", func(c *Config) any { return &c.Manager.AsleepPollInterval }},
 		{"manager.fetch_backoff_max", func(c *Config) any { return &c.Manager.FetchBackoffMax }},
+		{"manager.event_stream", func(c *Config) any { return &c.Manager.EventStream }},
+		{"manager.event_may_i_run_interval", func(c *Config) any { return &c.Manager.EventMayIRunInterval }},
+		{"manager.event_fetch_backoff_max", func(c *Config) any { return &c.Manager.EventFetchBackoffMax }},
 		{"manager.request_timeout", func(c *Config) any { return &c.Manager.RequestTimeout }},
 		{"manager.finish_task_on_shutdown", func(c *Config) any { return &c.Manager.FinishTaskOnShutdown }},
 		{"manager.update_queue_high_water", func(c *Config) any { return &c.Manager.UpdateQueueHighWater }},

@@ -56,6 +56,8 @@ func TestLoadGoodFiles(t *testing.T) {
 			MayIRunInterval:      2 * time.Second,
 			AsleepPollInterval:   7 * time.Second,
 			FetchBackoffMax:      time.Minute,
+			EventMayIRunInterval: 15 * time.Second,
+			EventFetchBackoffMax: 90 * time.Second,
 			RequestTimeout:       45 * time.Second,
 			FinishTaskOnShutdown: true,
 			UpdateQueueHighWater: 50,

@@ -44,6 +44,9 @@ type fileManager[D any] struct {
 	MayIRunInterval      *D      `toml:"may_i_run_interval"`
 	AsleepPollInterval   *D      `toml:"asleep_poll_interval"`
 	FetchBackoffMax      *D      `toml:"fetch_backoff_max"`
+	EventStream          *bool   `toml:"event_stream"`
+	EventMayIRunInterval *D      `toml:"event_may_i_run_interval"`
+	EventFetchBackoffMax *D      `toml:"event_fetch_backoff_max"`
 	RequestTimeout       *D      `toml:"request_timeout"`
 	FinishTaskOnShutdown *bool   `toml:"finish_task_on_shutdown"`
 	UpdateQueueHighWater *int    `toml:"update_queue_high_water"`

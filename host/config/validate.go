@@ -79,6 +79,8 @@ func validate(cfg *Config, prov *Provenance) error {
 	positive("manager.may_i_run_interval", cfg.Manager.MayIRunInterval)
 	positive("manager.asleep_poll_interval", cfg.Manager.AsleepPollInterval)
 	positive("manager.fetch_backoff_max", cfg.Manager.FetchBackoffMax)
+	positive("manager.event_may_i_run_interval", cfg.Manager.EventMayIRunInterval)
+	positive("manager.event_fetch_backoff_max", cfg.Manager.EventFetchBackoffMax)
 	positive("manager.request_timeout", cfg.Manager.RequestTimeout)
 
 	if cfg.Manager.URL != "" {
@@ -161,13 +163,17 @@ func validateMetrics(cfg *Config, bad func(key string, value any, problem string
 	// An idle awake worker hears from the Manager about every
 	// fetch_backoff_max (+10% jitter), an asleep one every
 	// asleep_poll_interval: a shorter limit would flap between fetches.
-	quiet := max(cfg.Manager.FetchBackoffMax+cfg.Manager.FetchBackoffMax/10, cfg.Manager.AsleepPollInterval)
+	fetchMax := cfg.Manager.FetchBackoffMax
+	if cfg.Manager.EventStream {
+		fetchMax = max(fetchMax, cfg.Manager.EventFetchBackoffMax)
+	}
+	quiet := max(fetchMax+fetchMax/10, cfg.Manager.AsleepPollInterval)
 	switch {
 	case m.ManagerAnswerMaxAge <= 0:
 		bad("metrics.manager_answer_max_age", m.ManagerAnswerMaxAge, "must be more than 0")
 	case m.Listen != "" && cfg.Manager.URL != "" && m.ManagerAnswerMaxAge <= quiet:
 		bad("metrics.manager_answer_max_age", m.ManagerAnswerMaxAge, fmt.Sprintf(
-			"must be longer than the longest quiet time between Manager requests (%s, from manager.fetch_backoff_max and manager.asleep_poll_interval), or /healthz fails between fetches",
+			"must be longer than the longest quiet time between Manager requests (%s, from manager.fetch_backoff_max, manager.event_fetch_backoff_max and manager.asleep_poll_interval), or /healthz fails between fetches",
 			durationString(quiet)))
 	}
 }

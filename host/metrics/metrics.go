@@ -36,6 +36,10 @@ type Metrics struct {
 	pluginRestarts  *prometheus.CounterVec
 	logProduced     *prometheus.CounterVec
 	logSent         *prometheus.CounterVec
+	streamEvents    *prometheus.CounterVec
+	streamConnects  *prometheus.CounterVec
+	pickups         *prometheus.CounterVec
+	managerAborts   *prometheus.CounterVec
 
 	mu      sync.Mutex
 	workers []*Worker
@@ -97,6 +101,18 @@ func New() *Metrics {
 		"Bytes of task log the commands produced (a newline per line counted), by worker.", "worker")
 	m.logSent = counter("cajon_log_sent_bytes_total",
 		"Bytes of task log the Manager accepted, by worker (after the max_log_bytes limit).", "worker")
+	m.streamEvents = counter("cajon_manager_events_total",
+		"Events received on the Manager's event stream (socket.io), by worker and event name (/jobs, /task, ...).",
+		"worker", "event")
+	m.streamConnects = counter("cajon_manager_event_stream_connects_total",
+		"Times the Manager's event stream came up (subscribed), by worker; first is 1 at most, the rest are reconnects.",
+		"worker", "kind")
+	m.pickups = counter("cajon_task_pickups_total",
+		"Tasks fetched to run, by worker and what brought the fetch: stream (an event of the Manager) or poll (the idle wait ran out).",
+		"worker", "source")
+	m.managerAborts = counter("cajon_manager_aborts_total",
+		"Tasks aborted because may-i-run said no, by worker and what brought that request: stream (an event) or poll (its period).",
+		"worker", "source")
 
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "cajon_build_info", Help: "Always 1; the version label is the running cajon's.",

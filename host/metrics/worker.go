@@ -80,6 +80,36 @@ func (w *Worker) QueueChanged(pending int, oldest time.Time) {
 // UpdateDelivered implements updates.Observer.
 func (w *Worker) UpdateDelivered(logBytes int) { w.logSent.Add(float64(logBytes)) }
 
+// StreamEvent implements managerevents.Observer.
+func (w *Worker) StreamEvent(name string) {
+	w.m.streamEvents.WithLabelValues(w.name, eventLabel(name)).Inc()
+}
+
+// eventLabel bounds the label values to the Manager's event names: a
+// hostile or broken Manager must not grow the series without end.
+func eventLabel(name string) string {
+	switch name {
+	case "/jobs", "/task", "/status", "/lifecycle", "/workers", "/workertags", "/last-rendered", "/tasklog":
+		return name
+	}
+	return "other"
+}
+
+// StreamConnected implements managerevents.Observer.
+func (w *Worker) StreamConnected(reconnect bool) {
+	kind := "first"
+	if reconnect {
+		kind = "reconnect"
+	}
+	w.m.streamConnects.WithLabelValues(w.name, kind).Inc()
+}
+
+// TaskPickedUp implements worker.Observer.
+func (w *Worker) TaskPickedUp(source string) { w.m.pickups.WithLabelValues(w.name, source).Inc() }
+
+// TaskAborted implements worker.Observer.
+func (w *Worker) TaskAborted(source string) { w.m.managerAborts.WithLabelValues(w.name, source).Inc() }
+
 // TaskRunner runs one task: *task.Runner is one, and worker.Options.Runner
 // and local.Runner.Tasks take one.
 type TaskRunner interface {

@@ -13,8 +13,9 @@ import (
 )
 
 // BenchmarkAbortLatency cancels a running job on the Manager and measures
-// until the last process of the task's tree is gone, with the default
-// may_i_run_interval (1 s) and kill_grace (10 s). The tree is a shell, a
+// until the last process of the task's tree is gone, with the defaults:
+// the event stream (the fake Manager serves it) brings may-i-run forward,
+// and kill_grace is 10 s. The tree is a shell, a
 // background child, a setsid'd child and a double-forked one; in the
 // "exits-on-TERM" case they all obey SIGTERM, in "ignores-TERM" they trap it,
 // so the abort waits out the grace period and escalates to SIGKILL.

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/cajonfarm/cajon/host/flamenco"
+	"github.com/cajonfarm/cajon/host/managerevents"
 	"github.com/cajonfarm/cajon/host/updates"
 )
 
@@ -15,6 +16,14 @@ import (
 type Observer interface {
 	flamenco.Observer
 	updates.Observer
+	managerevents.Observer
+	// TaskPickedUp is called for every task fetched to run, with what
+	// brought its fetch: SourceStream (a hint of the event stream) or
+	// SourcePoll.
+	TaskPickedUp(source string)
+	// TaskAborted is called when the Manager's may-i-run answer aborts a
+	// task, with what brought that request: SourceStream or SourcePoll.
+	TaskAborted(source string)
 }
 
 // errQueueNotOpen is CheckQueue's answer before Run opened the queue.

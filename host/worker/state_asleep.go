@@ -7,13 +7,14 @@ import (
 )
 
 // stateAsleep runs no task and asks the Manager every asleep_poll_interval
-// whether it wants another status. Failed polls are retried at the same
+// whether it wants another status, and at once when the event stream says
+// the Manager requested a change of this worker. Failed polls are retried at the same
 // pace; a 403 or 409 signs on again.
 func (w *Worker) stateAsleep(ctx context.Context) stateFunc {
 	w.setState(StateAsleep)
 	failed := 0
 	for {
-		if !sleep(ctx, jitter(w.mc.AsleepPollInterval, 0.1)) {
+		if !w.sleepOrHint(ctx, jitter(w.mc.AsleepPollInterval, 0.1)) {
 			return nil
 		}
 		st, changed, err := w.client().State(ctx)

@@ -13,7 +13,9 @@ import (
 
 // stateAwake is the fetch loop: ask for a task, run it, ask again at once.
 // With no task (204) or a failed fetch, the wait grows from
-// Timings.FetchBackoffMin to manager.fetch_backoff_max (±10% jitter). A 423
+// Timings.FetchBackoffMin to manager.fetch_backoff_max (±10% jitter), or to
+// manager.event_fetch_backoff_max while the event stream is up, whose
+// "fetch now" ends an idle wait early. A 423
 // moves to the requested status: such lazy requests take effect between
 // tasks. A 409 (the Manager no longer considers the worker awake, e.g. it
 // timed it out) or 403 signs on again. A task the worker will not run (it
@@ -22,7 +24,8 @@ import (
 func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 	w.setState(StateAwake)
 	wait := backoff{min: w.tm.FetchBackoffMin, max: max(w.mc.FetchBackoffMax, w.tm.FetchBackoffMin), jitter: 0.1}
-	failed := 0 // fetches in a row that failed
+	failed := 0     // fetches in a row that failed
+	hinted := false // the stream's hint brought this fetch forward
 	for {
 		if !w.waitForQueue(ctx) {
 			return nil
@@ -35,11 +38,17 @@ func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 				failed = 0
 			}
 			if at == nil {
-				if !sleep(ctx, wait.next()) {
+				fetch, hint := w.waitIdle(ctx, &wait)
+				if !fetch {
 					return nil
 				}
+				hinted = hint
 				continue
 			}
+			if w.obs != nil {
+				w.obs.TaskPickedUp(sourceOf(hinted))
+			}
+			hinted = false
 			wait.reset()
 			if !slices.Contains(w.taskTypes, at.TaskType) {
 				w.refuseTask(at.UUID, fmt.Sprintf("its task type %q is not one this worker signed on with (%s); "+

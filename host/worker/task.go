@@ -64,7 +64,7 @@ func (w *Worker) runTask(ctx context.Context, at *flamenco.AssignedTask) stateFu
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		w.watchTask(watchCtx, t.ID, abort)
+		w.watchTask(watchCtx, t.JobID, t.ID, abort)
 	}()
 	out := w.runner.Run(taskCtx, t, rep)
 	stopWatch()
@@ -118,19 +118,34 @@ func (w *Worker) requestedState(ctx context.Context) stateFunc {
 	return w.enter(ctx, st.StatusRequested)
 }
 
-// watchTask asks the Manager every may_i_run_interval whether the task may go
-// on, and aborts it on a "no". Failed requests leave the task running: the
-// Manager being unreachable is no reason to give up work.
-func (w *Worker) watchTask(ctx context.Context, taskID string, abort context.CancelCauseFunc) {
-	tick := time.NewTicker(w.mc.MayIRunInterval)
-	defer tick.Stop()
+// watchTask asks the Manager every may_i_run_interval (while the event
+// stream is up, every event_may_i_run_interval, and at once when the stream
+// says the task or its job changed) whether the task may go on, and aborts
+// it on a "no". Failed requests leave the task running: the Manager being
+// unreachable is no reason to give up work.
+func (w *Worker) watchTask(ctx context.Context, jobID, taskID string, abort context.CancelCauseFunc) {
+	hints, stopHints := w.watchHints(jobID, taskID)
+	defer stopHints()
+	last := time.Now()
 	failed := 0
 	for {
+		up, changed := w.streamUp()
+		t := time.NewTimer(time.Until(last.Add(w.mayIRunInterval(up))))
+		source := SourcePoll
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-tick.C:
+		case <-changed:
+			// The period follows the stream's state.
+			t.Stop()
+			continue
+		case <-hints:
+			source = SourceStream
+		case <-t.C:
 		}
+		t.Stop()
+		last = time.Now()
 		ans, err := w.client().MayIRun(ctx, taskID)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -139,6 +154,7 @@ func (w *Worker) watchTask(ctx context.Context, taskID string, abort context.Can
 			switch flamenco.KindOf(err) {
 			case flamenco.KindNotFound, flamenco.KindConflict:
 				w.log.Info("the Manager no longer knows the task as this worker's: aborting it", "task", taskID, "error", err)
+				w.observeAbort(source)
 				abort(&abortCause{reason: err.Error()})
 				return
 			}
@@ -151,11 +167,26 @@ func (w *Worker) watchTask(ctx context.Context, taskID string, abort context.Can
 		failed = 0
 		if !ans.MayKeepRunning {
 			w.log.Info("the Manager says the task may not keep running: aborting it", "task", taskID,
-				"reason", ans.Reason, "status_change_requested", ans.StatusChangeRequested)
+				"reason", ans.Reason, "status_change_requested", ans.StatusChangeRequested, "noticed_by", source)
+			w.observeAbort(source)
 			abort(&abortCause{reason: "the Manager says: " + ans.Reason, statusChange: ans.StatusChangeRequested})
 			return
 		}
 	}
+}
+
+func (w *Worker) observeAbort(source string) {
+	if w.obs != nil {
+		w.obs.TaskAborted(source)
+	}
+}
+
+// sourceOf names what brought a poll forward.
+func sourceOf(hinted bool) string {
+	if hinted {
+		return SourceStream
+	}
+	return SourcePoll
 }
 
 // refuseTask reports a task failed without running it, through the queue

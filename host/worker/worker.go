@@ -29,6 +29,7 @@ import (
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/logstore"
+	"github.com/cajonfarm/cajon/host/managerevents"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/updates"
 	"github.com/hashicorp/go-hclog"
@@ -98,6 +99,8 @@ type Timings struct {
 	// PreviewBackoffMax caps the wait after the Manager answered 429 to a
 	// preview image (default 10 s).
 	PreviewBackoffMax time.Duration
+	// Events tune the event stream's reconnects and pings (its own defaults).
+	Events managerevents.Timings
 }
 
 func (t Timings) withDefaults() Timings {
@@ -158,7 +161,8 @@ type Worker struct {
 	tm        Timings
 	base      *flamenco.Client // without credentials: registration only
 	taskTypes []string
-	obs       Observer // nil: nobody watches
+	obs       Observer    // nil: nobody watches
+	events    eventStream // nil: manager.event_stream is off
 
 	// Set by Run (queue under mu) before any state runs; read-only afterwards.
 	queue    *updates.Queue
@@ -221,6 +225,9 @@ func New(opts Options) (*Worker, error) {
 		rejoin:  backoff{min: tm.RetryMin, max: tm.RetryMax, jitter: 0.2},
 		state:   StateStarting,
 		obs:     opts.Observer,
+	}
+	if err := w.openEventStream(opts); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
 	}
 	var labels []string
 	w.taskTypes, labels = taskTypesToAsk(opts.Plugins.TaskTypes(), opts.Config.TaskTypes)
@@ -286,6 +293,8 @@ func (w *Worker) Run(ctx context.Context) (int, error) {
 
 	stopStatus := w.watchStatusSignal()
 	defer stopStatus()
+	stopEvents := w.runEventStream(ctx)
+	defer stopEvents()
 
 	if n := w.queue.Pending(); n > 0 {
 		// Updates of an earlier run: the Manager must have them before the
@@ -371,6 +380,9 @@ func (w *Worker) setCredentials(c Credentials) {
 	defer w.mu.Unlock()
 	w.creds = c
 	w.api = w.base.WithCredentials(c.WorkerID, c.Secret)
+	if w.events != nil {
+		w.events.SetWorker(c.WorkerID)
+	}
 }
 
 func (w *Worker) hasCredentials() bool {

@@ -160,6 +160,12 @@ func route(method, escapedPath string) (op, taskID string, methodOK, ok bool) {
 }
 
 func (m *Manager) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == socketIOPath {
+		// The event stream has faults of its own (SetStreamFault); Down
+		// closes it like every connection.
+		m.serveSocketIO(w, r)
+		return
+	}
 	op, taskID, methodOK, known := route(r.Method, r.URL.EscapedPath())
 	user, _, _ := r.BasicAuth()
 	handle := func(w http.ResponseWriter) int {

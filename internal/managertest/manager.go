@@ -87,6 +87,7 @@ type Manager struct {
 	// active holds the connections with a request being read or answered
 	// (see TakeDown).
 	active map[net.Conn]bool
+	stream streamState
 }
 
 // Start starts a fake Manager on a loopback port. Close stops it.
@@ -112,6 +113,8 @@ func Start(cfg Config) (*Manager, error) {
 		jobs:    map[string]*job{},
 		tasks:   map[string]*task{},
 		active:  map[net.Conn]bool{},
+		stream: streamState{conns: map[*streamConn]bool{}, sentJob: map[string]string{},
+			sentTask: map[string]string{}},
 	}
 	m.serve(l)
 	return m, nil
@@ -137,6 +140,8 @@ func (m *Manager) Close() {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
+	// Hijacked websocket connections outlive the server's Close.
+	m.DropStreams()
 	m.srvMu.Lock()
 	defer m.srvMu.Unlock()
 	if m.srv != nil {
@@ -179,6 +184,7 @@ func (m *Manager) serve(l net.Listener) {
 // goDown closes the listener and every open connection, so clients see
 // "connection refused" until goUp.
 func (m *Manager) goDown() {
+	defer m.DropStreams()
 	m.srvMu.Lock()
 	defer m.srvMu.Unlock()
 	if m.down {
@@ -221,6 +227,7 @@ func (m *Manager) goUp() error {
 
 // notify wakes WaitFor callers; call with mu held.
 func (m *Manager) notify() {
+	m.streamChanges()
 	close(m.changed)
 	m.changed = make(chan struct{})
 }

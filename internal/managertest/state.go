@@ -394,6 +394,7 @@ func (m *Manager) RequestStatus(workerID, status string, lazy bool) error {
 		return fmt.Errorf("managertest: RequestStatus: worker %q signed on without can_restart", w.name)
 	}
 	w.requested, w.lazy = status, lazy && status != ""
+	m.streamWorker(w)
 	m.notify()
 	return nil
 }
@@ -423,12 +424,17 @@ func (m *Manager) CancelJob(id string) error {
 	if !ok {
 		return fmt.Errorf("managertest: no job %q", id)
 	}
+	// The real Manager announces a mass cancel once, with refresh_tasks, and
+	// sends no update per task.
+	m.streamJob(j, "cancel-requested", j.status(), true)
 	j.canceled = true
 	for _, t := range j.tasks {
 		if t.status != StatusCompleted {
 			t.status = StatusCanceled
+			m.stream.sentTask[t.id] = t.status
 		}
 	}
+	m.stream.sentJob[j.id] = "cancel-requested"
 	m.notify()
 	return nil
 }

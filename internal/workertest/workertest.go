@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/managerevents"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
@@ -35,6 +36,10 @@ func FastTimings() worker.Timings {
 		ShutdownDelivery:  5 * time.Second,
 		SignOffTimeout:    2 * time.Second,
 		PreviewBackoffMax: 200 * time.Millisecond,
+		Events: managerevents.Timings{
+			BackoffMin: 20 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
+			PingEvery: 100 * time.Millisecond, DeadAfter: 500 * time.Millisecond, DialTimeout: 5 * time.Second,
+		},
 	}
 }
 
@@ -49,14 +54,16 @@ func Config(tb testing.TB, mgr *managertest.Manager, name string) *config.Config
 }
 
 // FastConfig is Config with the Manager polled often (may-i-run and the
-// asleep worker's state every 100 ms, fetches at least every 200 ms) and a
-// request timeout of 5 s, so that tests do not wait out production
-// intervals.
+// asleep worker's state every 100 ms, fetches at least every 200 ms, with
+// the event stream up or not) and a request timeout of 5 s, so that tests do
+// not wait out production intervals.
 func FastConfig(tb testing.TB, mgr *managertest.Manager, name string) *config.Config {
 	cfg := Config(tb, mgr, name)
 	cfg.Manager.MayIRunInterval = 100 * time.Millisecond
 	cfg.Manager.AsleepPollInterval = 100 * time.Millisecond
 	cfg.Manager.FetchBackoffMax = 200 * time.Millisecond
+	cfg.Manager.EventMayIRunInterval = cfg.Manager.MayIRunInterval
+	cfg.Manager.EventFetchBackoffMax = cfg.Manager.FetchBackoffMax
 	cfg.Manager.RequestTimeout = 5 * time.Second
 	return cfg
 }
