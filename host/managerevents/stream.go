@@ -552,12 +552,14 @@ func (s *Stream) dispatch(pk Packet) {
 		if json.Unmarshal(pk.Args[0], &j) != nil {
 			return
 		}
+		// Watches first, then the fetch: whoever sees the fetch hint sees
+		// an event whose nudges have been given.
+		if j.Status != "active" {
+			s.nudge(func(w *watch) bool { return w.job == j.ID })
+		}
 		// A queued job has tasks to hand out; a requeueing one soon has.
 		if j.Status == "queued" || j.Status == "requeueing" {
 			poke(s.fetc)
-		}
-		if j.Status != "active" {
-			s.nudge(func(w *watch) bool { return w.job == j.ID })
 		}
 	case "/task":
 		var t taskUpdate

@@ -147,7 +147,8 @@ func TestHints(t *testing.T) {
 // room) nudges its watch, and not the watch of another task.
 func TestTaskCancelNudges(t *testing.T) {
 	m := managertest.New(t, managertest.Config{})
-	s := startStream(t, m.URL(), nil)
+	obs := &counter{}
+	s := startStream(t, m.URL(), obs)
 	testwait.Within(t, "the stream to be up", 10*time.Second, func() bool { return up(s) })
 	<-s.FetchNow()
 	job := m.AddJob(managertest.Job{Tasks: []managertest.Task{{Name: "a"}, {Name: "b"}}})
@@ -164,7 +165,13 @@ func TestTaskCancelNudges(t *testing.T) {
 	}
 	waitHint(t, mine, "nudge for the cancelled task")
 	if !noHint(other) {
-		t.Error("the other task's watch was nudged too")
+		// A stream that came back up nudges every watch (events may have
+		// been missed), and a busy test machine can miss a pong.
+		if _, reconnects, events := obs.get(); reconnects == 0 {
+			t.Errorf("the other task's watch was nudged too (events seen: %v)", events)
+		} else {
+			t.Logf("the other watch was nudged by %d reconnect(s) of the stream", reconnects)
+		}
 	}
 }
 
