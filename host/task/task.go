@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/wire"
+
 	"github.com/cajonfarm/cajon/host/plugins"
 )
 
@@ -108,7 +110,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		}
 		activity := fmt.Sprintf("%s (command %d of %d)", c.Name, i+1, len(t.Commands))
 		rep.Progress(base, activity)
-		rep.Log([]string{fmt.Sprintf("cajon: command %d/%d: %s %s", i+1, len(t.Commands), c.Name, brief(c.Params))})
+		rep.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"command %d/%d: %s %s", i+1, len(t.Commands), c.Name, brief(c.Params))})
 		cmdSteps := max(1, c.TotalSteps)
 		res := r.Commands.Run(ctx, plugins.Request{
 			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
@@ -116,7 +118,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		}, &commandEvents{rep: rep, base: base, share: cmdSteps})
 		if len(res.Warnings) > 0 {
 			warnings = append(warnings, res.Warnings...)
-			rep.Log([]string{fmt.Sprintf("cajon: command %q %s with %s: %s", c.Name, res.Status, count(len(res.Warnings), "warning"), strings.Join(res.Warnings, "; "))})
+			rep.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"command %q %s with %s: %s", c.Name, res.Status, count(len(res.Warnings), "warning"), strings.Join(res.Warnings, "; "))})
 		}
 		switch res.Status {
 		case plugins.Completed:
@@ -127,11 +129,11 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 			if res.Message != "" { // what went wrong on the way: a plain abort has none
 				msg += ": " + res.Message
 			}
-			rep.Log([]string{"cajon: " + msg})
+			rep.Log([]string{wire.HostLinePrefix + msg})
 			return Outcome{Status: Canceled, Message: msg, StepsCompleted: base}
 		default:
 			msg := fmt.Sprintf("command %q failed: %s", c.Name, res.Message)
-			rep.Log([]string{"cajon: " + msg})
+			rep.Log([]string{wire.HostLinePrefix + msg})
 			return Outcome{Status: Failed, Message: msg, StepsCompleted: base}
 		}
 	}

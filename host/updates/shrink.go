@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // shrink halves the log of a request after the Manager refused refused
@@ -55,9 +57,9 @@ func refusedNote(n int, err error, where string) string {
 		why = "refused them as too large (HTTP 413)"
 	}
 	if where == "" {
-		return fmt.Sprintf("cajon: %d bytes of this task's log are missing here: the Manager %s, and the worker keeps no full log of this task", n, why)
+		return fmt.Sprintf(wire.HostLinePrefix+"%d bytes of this task's log are missing here: the Manager %s, and the worker keeps no full log of this task", n, why)
 	}
-	return fmt.Sprintf("cajon: %d bytes of this task's log are missing here: the Manager %s; the full log is on the worker, in %s", n, why, where)
+	return fmt.Sprintf(wire.HostLinePrefix+"%d bytes of this task's log are missing here: the Manager %s; the full log is on the worker, in %s", n, why, where)
 }
 
 func stepsText(steps *int) string {
