@@ -5,8 +5,9 @@ package updates
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
+
+	"github.com/cajonfarm/cajon/host/backoff"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -25,47 +26,45 @@ func (q *Queue) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (q *Queue) newBackoff() *backoff {
-	return &backoff{min: q.minBackoff, max: q.maxBackoff, log: q.log}
+func (q *Queue) newRetry() *retry {
+	return &retry{wait: backoff.Backoff{Min: q.minBackoff, Max: q.maxBackoff, Jitter: retryJitter}, log: q.log}
 }
 
-// backoff is the delay between failed sends: doubling from min to max, each
-// delay drawn between half and all of the current step so that workers that
-// lost the Manager together do not come back in step.
-type backoff struct {
-	min, max time.Duration
-	step     time.Duration
-	failures int
-	log      hclog.Logger
+// retryJitter moves each wait by up to ±20%, as the worker's other retries.
+const retryJitter = 0.2
+
+// retry is the wait between failed sends, and what is logged about them.
+type retry struct {
+	wait backoff.Backoff
+	log  hclog.Logger
 }
 
 // retryAfterError is an error that knows how long the server asked to wait.
 type retryAfterError interface{ RetryAfter() time.Duration }
 
-func (b *backoff) after(err error) time.Duration {
-	b.failures++
-	if b.step == 0 {
-		b.step = b.min
-	} else {
-		b.step = min(2*b.step, b.max)
-	}
-	d := b.step/2 + rand.N(b.step/2+1)
+// after counts the failed send err and returns the wait before the next: the
+// backoff's, or the server's Retry-After when that is longer.
+func (r *retry) after(err error) time.Duration {
+	var floor time.Duration
 	var ra retryAfterError
 	if errors.As(err, &ra) {
-		d = max(d, min(ra.RetryAfter(), maxRetryAfter))
+		floor = ra.RetryAfter()
 	}
+	d := r.wait.NextAtLeast(floor)
 	// The first failure is worth a warning, and so is a failure that goes
 	// on (a redirect or a proxy the admin must fix): at 1, 10, 100, ...
 	// attempts. The rest of an outage is noise.
-	if isPowerOf10(b.failures) {
-		b.log.Warn("sending a task update failed; retrying with backoff", "attempt", b.failures, "retry_in", d, "error", err)
+	if n := r.wait.Failures(); isPowerOf10(n) {
+		r.log.Warn("sending a task update failed; retrying with backoff", "attempt", n, "retry_in", d, "error", err)
 	} else {
-		b.log.Debug("sending a task update failed again", "attempt", b.failures, "retry_in", d, "error", err)
+		r.log.Debug("sending a task update failed again", "attempt", n, "retry_in", d, "error", err)
 	}
 	return d
 }
 
-func (b *backoff) reset() { b.step, b.failures = 0, 0 }
+func (r *retry) failures() int { return r.wait.Failures() }
+
+func (r *retry) reset() { r.wait.Reset() }
 
 func isPowerOf10(n int) bool {
 	for n >= 10 && n%10 == 0 {

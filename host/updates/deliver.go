@@ -14,7 +14,7 @@ import (
 // closed. It sleeps while the queue is empty and backs off while sending
 // fails. It returns ctx's error, or ErrClosed.
 func (q *Queue) Run(ctx context.Context, s Sender) error {
-	retry := q.newBackoff()
+	retry := q.newRetry()
 	for {
 		n, err := q.sendNext(ctx, s, math.MaxInt64)
 		if ctx.Err() != nil {
@@ -29,8 +29,8 @@ func (q *Queue) Run(ctx context.Context, s Sender) error {
 			}
 			continue
 		}
-		if retry.failures > 0 {
-			q.log.Info("task updates are being delivered again", "failed_attempts", retry.failures)
+		if retry.failures() > 0 {
+			q.log.Info("task updates are being delivered again", "failed_attempts", retry.failures())
 		}
 		retry.reset()
 		if n > 0 {
@@ -55,7 +55,7 @@ func (q *Queue) Flush(ctx context.Context, s Sender) error {
 	if err := q.db.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM task_updates`).Scan(&upTo); err != nil {
 		return fmt.Errorf("flush task update queue %s: %w", q.path, err)
 	}
-	retry := q.newBackoff()
+	retry := q.newRetry()
 	var lastErr error
 	for {
 		n, err := q.sendNext(ctx, s, upTo)

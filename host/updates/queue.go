@@ -99,8 +99,6 @@ var (
 const (
 	DefaultMinBackoff = 250 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
-	// maxRetryAfter bounds how long a server's Retry-After can stall the queue.
-	maxRetryAfter = 10 * time.Minute
 	// mergeRowLimit bounds how many rows one request is read from.
 	mergeRowLimit = 1000
 )

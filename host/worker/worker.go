@@ -26,6 +26,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/logstore"
@@ -170,12 +172,12 @@ type Worker struct {
 	fullLogs *fullLogs
 
 	// Used by the state goroutine only.
-	settle   bool    // the next fetch waits for the queue to be empty
-	ignored  string  // a requested status already answered by sleeping
-	rejoin   backoff // slows down repeated sign-ons
-	leaving  bool    // a leave state ran
-	exit     int     // the exit code Run returns
-	signedOn bool    // signed on at least once: sign off when leaving
+	settle   bool            // the next fetch waits for the queue to be empty
+	ignored  string          // a requested status already answered by sleeping
+	rejoin   backoff.Backoff // slows down repeated sign-ons
+	leaving  bool            // a leave state ran
+	exit     int             // the exit code Run returns
+	signedOn bool            // signed on at least once: sign off when leaving
 	// cutOff: the shutdown cut a sign-on request off before its answer, so
 	// the Manager may count the worker as signed on: sign off when leaving.
 	cutOff bool
@@ -222,7 +224,7 @@ func New(opts Options) (*Worker, error) {
 		log:     log,
 		tm:      tm,
 		base:    base,
-		rejoin:  backoff{min: tm.RetryMin, max: tm.RetryMax, jitter: 0.2},
+		rejoin:  backoff.Backoff{Min: tm.RetryMin, Max: tm.RetryMax, Jitter: 0.2},
 		state:   StateStarting,
 		obs:     opts.Observer,
 	}
