@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/phrase"
+
 	"github.com/cajonfarm/cajon/host/backoff"
 
 	"github.com/coder/websocket"
@@ -384,7 +386,7 @@ func (s *Stream) connect(ctx context.Context) (wasUp bool, err error) {
 		case KindEvent:
 			s.dispatch(pk)
 		case KindError:
-			s.log.Debug("the event stream sent an error packet", "text", shorten(pk.Data))
+			s.log.Debug("the event stream sent an error packet", "text", phrase.Cut(string(pk.Data), shownBytes))
 		}
 	}
 }
@@ -457,7 +459,7 @@ func ackResult(args []json.RawMessage) string {
 	}
 	var s string
 	if json.Unmarshal(args[0], &s) != nil {
-		return shorten(args[0])
+		return phrase.Cut(string(args[0]), shownBytes)
 	}
 	return s
 }

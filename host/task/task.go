@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/phrase"
+
 	"github.com/cajonfarm/cajon/sdk/wire"
 
 	"github.com/cajonfarm/cajon/host/plugins"
@@ -118,7 +120,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		}, &commandEvents{rep: rep, base: base, share: cmdSteps})
 		if len(res.Warnings) > 0 {
 			warnings = append(warnings, res.Warnings...)
-			rep.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"command %q %s with %s: %s", c.Name, res.Status, count(len(res.Warnings), "warning"), strings.Join(res.Warnings, "; "))})
+			rep.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"command %q %s with %s: %s", c.Name, res.Status, phrase.Count(len(res.Warnings), "warning"), strings.Join(res.Warnings, "; "))})
 		}
 		switch res.Status {
 		case plugins.Completed:
@@ -140,17 +142,9 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 	if len(warnings) > 0 {
 		// The activity is what the Manager shows of a finished task: a
 		// task that completed despite problems says so there.
-		rep.Progress(base, fmt.Sprintf("completed with %s: %s", count(len(warnings), "warning"), warnings[0]))
+		rep.Progress(base, fmt.Sprintf("completed with %s: %s", phrase.Count(len(warnings), "warning"), warnings[0]))
 	}
 	return Outcome{Status: Completed, StepsCompleted: base}
-}
-
-// count says "1 warning", "3 warnings".
-func count(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // commandEvents turns one command's events into task-wide reports: its

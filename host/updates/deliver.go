@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/cajonfarm/cajon/sdk/phrase"
 )
 
 // Run sends queued updates, oldest first, until ctx ends or the queue is
@@ -219,7 +221,7 @@ func (q *Queue) settled(u Update, sendErr error) error {
 	case errors.Is(sendErr, ErrRejected):
 		q.log.Error("BUG: the Manager rejected a task update; dropped it",
 			"task", u.TaskID, "status", u.Status, "activity", u.Activity, "steps_completed", stepsText(u.StepsCompleted),
-			"log_bytes", len(u.Log), "log_start", prefix(u.Log, 200), "error", sendErr)
+			"log_bytes", len(u.Log), "log_start", phrase.Cut(u.Log, 200), "error", sendErr)
 	case errors.Is(sendErr, ErrTooLarge):
 		q.log.Error("the Manager refused a task update as too large even in its smallest form; dropped it",
 			"task", u.TaskID, "status", u.Status, "activity", u.Activity, "steps_completed", stepsText(u.StepsCompleted),

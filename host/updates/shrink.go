@@ -6,7 +6,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/cajonfarm/cajon/sdk/phrase"
 
 	"github.com/cajonfarm/cajon/sdk/wire"
 )
@@ -35,7 +36,7 @@ func (q *Queue) degrade(b *batch, err error) bool {
 			where = q.fullLog(u.TaskID)
 		}
 		q.log.Error("the Manager refused the log of a task update: sending the rest of the update without it",
-			"task", u.TaskID, "log_bytes_not_delivered", len(u.Log), "log_start", prefix(u.Log, 200),
+			"task", u.TaskID, "log_bytes_not_delivered", len(u.Log), "log_start", phrase.Cut(u.Log, 200),
 			"full_log", cmp.Or(where, "not kept on this worker: that log is lost"), "error", err)
 		u.Log = refusedNote(len(u.Log), err, where)
 		b.noted = true
@@ -67,15 +68,4 @@ func stepsText(steps *int) string {
 		return "unchanged"
 	}
 	return fmt.Sprint(*steps)
-}
-
-// prefix returns the start of s, at most n bytes, cut at a rune boundary.
-func prefix(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }
