@@ -87,6 +87,13 @@ type Outcome struct {
 	StepsCompleted int
 }
 
+// Executor runs one task and says how it ended: *Runner is one, and
+// host/metrics wraps one to count what it runs. The worker (Manager mode) and
+// the local scheduler each take one.
+type Executor interface {
+	Run(ctx context.Context, t Task, rep Reporter) Outcome
+}
+
 // Runner runs tasks through plugins.
 type Runner struct {
 	Commands CommandRunner

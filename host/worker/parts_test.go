@@ -212,7 +212,7 @@ func TestPreviewsAtTaskEnd(t *testing.T) {
 	}
 }
 
-// nopRunner satisfies TaskRunner for tests that do not run tasks.
+// nopRunner is a task.Executor for tests that do not run tasks.
 type nopRunner struct{}
 
 func (nopRunner) Run(context.Context, task.Task, task.Reporter) task.Outcome { return task.Outcome{} }

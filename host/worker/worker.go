@@ -37,11 +37,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// TaskRunner runs one task through the plugins; *task.Runner is one.
-type TaskRunner interface {
-	Run(ctx context.Context, t task.Task, rep task.Reporter) task.Outcome
-}
-
 // Plugins tells the worker what the plugins offer and what runs now;
 // *plugins.Registry is one.
 type Plugins interface {
@@ -58,7 +53,7 @@ type Options struct {
 	// table, state_dir, max_log_bytes, task_types and [log_store].
 	Config *config.Config
 	// Runner runs the tasks.
-	Runner TaskRunner
+	Runner task.Executor
 	// Plugins provide the task types to ask the Manager for.
 	Plugins Plugins
 	// Logger receives the worker's messages; nil logs nothing.
@@ -157,7 +152,7 @@ const (
 type Worker struct {
 	cfg       *config.Config
 	mc        config.ManagerConfig
-	runner    TaskRunner
+	runner    task.Executor
 	plugins   Plugins
 	log       hclog.Logger
 	tm        Timings
