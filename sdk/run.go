@@ -108,7 +108,7 @@ func (r *Run) Activity(text string) { r.out.activity(text) }
 // the log instead, with its invalid bytes escaped.
 func (r *Run) Output(path, mime string) {
 	if !utf8.ValidString(path) || !utf8.ValidString(mime) {
-		r.Logf("cajon: output %q is not valid UTF-8 and cannot be reported", path)
+		r.Logf(wire.HostLinePrefix+"output %q is not valid UTF-8 and cannot be reported", path)
 		return
 	}
 	r.out.event(&pluginv1.RunEvent{Event: &pluginv1.RunEvent_Output{Output: &pluginv1.Output{Path: path, MimeType: mime}}})

@@ -40,7 +40,7 @@ depends_on = ["fill"]
 	testwait.For(t, "the runner to report the full disk", func() bool {
 		return strings.Contains(out.String(), "cannot record the end of a task: no task starts until it is recorded")
 	})
-	if want := fmt.Sprintf(`disk="the disk holding %s (mounted at %s, 0 B free)"`, c.state, c.state); !strings.Contains(out.String(), want) {
+	if want := fmt.Sprintf(`disk="the disk holding %s (mounted at %s, 0 bytes free)"`, c.state, c.state); !strings.Contains(out.String(), want) {
 		t.Errorf("the runner's log does not name the disk (%s):\n%s", want, out)
 	}
 	if strings.Contains(out.String(), "task=after") {

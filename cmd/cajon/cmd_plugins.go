@@ -225,16 +225,13 @@ type terminalReporter struct {
 	held string
 }
 
-// hostLinePrefix starts the lines that the host adds to a task's log.
-const hostLinePrefix = "cajon: "
-
 func (t *terminalReporter) Log(lines []string) {
 	for _, l := range lines {
 		if t.held != "" {
 			fmt.Fprintln(t.env.stdout, t.held)
 			t.held = ""
 		}
-		if strings.HasPrefix(l, hostLinePrefix) {
+		if strings.HasPrefix(l, wire.HostLinePrefix) {
 			t.held = l
 			continue
 		}
@@ -244,7 +241,7 @@ func (t *terminalReporter) Log(lines []string) {
 
 // end prints the held line unless it is the outcome's message.
 func (t *terminalReporter) end(outcome string) {
-	if t.held != "" && t.held != hostLinePrefix+outcome {
+	if t.held != "" && t.held != wire.HostLinePrefix+outcome {
 		fmt.Fprintln(t.env.stdout, t.held)
 	}
 	t.held = ""

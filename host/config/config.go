@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/suggest"
+	"github.com/cajonfarm/cajon/host/suggest"
 	"github.com/cajonfarm/cajon/sdk/process"
 )
 

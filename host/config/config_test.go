@@ -455,44 +455,6 @@ func TestPluginTables(t *testing.T) {
 	}
 }
 
-func TestDecodePluginTable(t *testing.T) {
-	type blender struct {
-		Binary  string            `toml:"binary"`
-		Threads int               `toml:"threads"`
-		Env     map[string]string `toml:"env"`
-	}
-	tests := []struct {
-		name  string
-		table map[string]any
-		want  blender
-		err   string
-	}{
-		{"good", map[string]any{"binary": "/b", "threads": int64(4), "env": map[string]any{"A": "1"}},
-			blender{Binary: "/b", Threads: 4, Env: map[string]string{"A": "1"}}, ""},
-		{"nil table", nil, blender{}, ""},
-		{"unknown key", map[string]any{"binray": "/b"}, blender{}, "plugins.blender.binray: unknown key"},
-		{"wrong type", map[string]any{"threads": "many"}, blender{}, "plugins.blender.threads: cannot decode TOML string"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got blender
-			err := DecodePluginTable("blender", tt.table, &got)
-			if tt.err == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(got, tt.want) {
-					t.Errorf("got %+v, want %+v", got, tt.want)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("error %v, want one containing %q", err, tt.err)
-			}
-		})
-	}
-}
-
 func TestPrintRoundTrip(t *testing.T) {
 	cfg, prov, err := Load(Sources{
 		Files:   fixtures("full.toml", "plugins_b.toml"),

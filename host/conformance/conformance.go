@@ -536,13 +536,13 @@ func (c *checker) graceful(ctx context.Context) {
 	}
 	start := time.Now()
 	c.plugin.CloseLifeline()
-	exited := c.plugin.WaitExit(plugins.ExitWait)
+	exited := c.plugin.WaitExit(wire.ExitTime)
 	took := time.Since(start)
 	if exited {
 		c.rep.add(name, Pass, took, "exited %s after the lifeline (%s) closed", took.Round(time.Millisecond), lifelineName())
 		c.plugin.Stop()
 	} else {
-		c.rep.add(name, Fail, took, "still running %s after its lifeline closed: exit on EOF of %s; the host kills a plugin that does not", plugins.ExitWait, lifelineName())
+		c.rep.add(name, Fail, took, "still running %s after its lifeline closed: exit on EOF of %s; the host kills a plugin that does not", wire.ExitTime, lifelineName())
 		c.killPlugin()
 	}
 	c.plugin = nil

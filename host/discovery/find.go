@@ -3,10 +3,11 @@ package discovery
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cajonfarm/cajon/host/backoff"
 
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/hashicorp/go-hclog"
@@ -138,6 +139,7 @@ func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 	log := opt.Logger
 	base := opt.Window
 	var extra time.Duration
+	grow := backoff.Backoff{Min: retryMin, Max: retryMax, Jitter: 0.2}
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		opt.Window = base + extra
@@ -158,7 +160,7 @@ func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 			}
 			return found, nil
 		}
-		extra = jitter(min(max(2*extra, retryMin), retryMax), 0.2)
+		extra = grow.Next()
 		if err == nil {
 			log.Warn("no Flamenco Manager answered the SSDP search (is its autodiscoverable setting on, and multicast allowed between here and there? or set manager.url); searching again",
 				"attempt", attempt, "next_listens_for", (base + extra).Round(time.Millisecond))
@@ -174,14 +176,4 @@ func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 		case <-t.C:
 		}
 	}
-}
-
-// jitter moves d at random by up to ±frac of it, so that nodes booted
-// together do not search in step.
-func jitter(d time.Duration, frac float64) time.Duration {
-	spread := time.Duration(float64(d) * frac)
-	if spread <= 0 {
-		return d
-	}
-	return d - spread + rand.N(2*spread+1)
 }

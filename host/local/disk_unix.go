@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/cajonfarm/cajon/sdk/bytesize"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -32,23 +34,5 @@ func diskOf(path string) string {
 		return fmt.Sprintf("the disk holding %s (mounted at %s)", dir, mount)
 	}
 	free := uint64(fs.Bavail) * uint64(fs.Bsize)
-	return fmt.Sprintf("the disk holding %s (mounted at %s, %s free)", dir, mount, byteSize(free))
-}
-
-// byteSize writes a byte count briefly: "0 B", "12 KiB", "3.2 GiB".
-func byteSize(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v >= 10 {
-		return fmt.Sprintf("%.0f %ciB", v, "KMGTP"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[exp])
+	return fmt.Sprintf("the disk holding %s (mounted at %s, %s free)", dir, mount, bytesize.Format(int64(free)))
 }

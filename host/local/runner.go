@@ -375,7 +375,7 @@ func (r *Runner) execute(ctx context.Context, rt *runningTask) task.Outcome {
 	}
 	rt.log = w
 	defer w.Close()
-	start := fmt.Sprintf("cajon: job %d %q, task %q, run %d: started at %s by pid %d",
+	start := fmt.Sprintf(wire.HostLinePrefix+"job %d %q, task %q, run %d: started at %s by pid %d",
 		c.jobID, c.jobName, c.task.Name, c.run, c.started.Format(time.RFC3339), os.Getpid())
 	if c.workDir != "" {
 		start += " in " + c.workDir
@@ -393,7 +393,7 @@ func (r *Runner) execute(ctx context.Context, rt *runningTask) task.Outcome {
 	if out.Message != "" {
 		end += ": " + out.Message
 	}
-	rt.Log([]string{fmt.Sprintf("cajon: task %q %s (after %s)", c.task.Name, end, time.Since(c.started).Round(time.Millisecond))})
+	rt.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"task %q %s (after %s)", c.task.Name, end, time.Since(c.started).Round(time.Millisecond))})
 	return out
 }
 

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cajonfarm/cajon/internal/sqlitefile"
+	"github.com/cajonfarm/cajon/host/sqlitefile"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // DefaultMaxBytes is the default per-task budget (the config's max_log_bytes).
@@ -200,9 +202,9 @@ func Marker(bytes, lines int64, fullLogPath string) string {
 		noun = "line"
 	}
 	if fullLogPath == "" {
-		return fmt.Sprintf("[cajon: %d bytes in %d %s left out of this log]", bytes, lines, noun)
+		return fmt.Sprintf("["+wire.HostLinePrefix+"%d bytes in %d %s left out of this log]", bytes, lines, noun)
 	}
-	return fmt.Sprintf("[cajon: %d bytes in %d %s left out of this log; the full log is on the worker at %s]",
+	return fmt.Sprintf("["+wire.HostLinePrefix+"%d bytes in %d %s left out of this log; the full log is on the worker at %s]",
 		bytes, lines, noun, fullLogPath)
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/cajonfarm/cajon/sdk/phrase"
 )
 
 // Kind is what an Engine.IO 3 packet (and, for messages, the Socket.IO 2
@@ -173,7 +175,7 @@ func parseMessage(p Packet, b []byte) (Packet, error) {
 		return p, fmt.Errorf("%w: event without a name", errBadPacket)
 	}
 	if err := json.Unmarshal(args[0], &p.Name); err != nil {
-		return p, fmt.Errorf("%w: event name is not a string: %s", errBadPacket, shorten(args[0]))
+		return p, fmt.Errorf("%w: event name is not a string: %s", errBadPacket, phrase.Cut(string(args[0]), shownBytes))
 	}
 	p.Args = args[1:]
 	return p, nil
@@ -192,11 +194,5 @@ func EncodeEvent(name string, ackID int, payload any) ([]byte, error) {
 	return append(b, args...), nil
 }
 
-// shorten keeps an error message about received bytes readable.
-func shorten(b []byte) string {
-	const limit = 80
-	if len(b) <= limit {
-		return string(b)
-	}
-	return string(b[:limit]) + "..."
-}
+// shownBytes is how much of a malformed packet an error message shows.
+const shownBytes = 80

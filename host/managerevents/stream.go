@@ -17,13 +17,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cajonfarm/cajon/sdk/phrase"
+
+	"github.com/cajonfarm/cajon/host/backoff"
 
 	"github.com/coder/websocket"
 	"github.com/hashicorp/go-hclog"
@@ -215,8 +218,7 @@ func poke(ch chan struct{}) {
 
 // Run connects and keeps the stream connected until ctx ends.
 func (s *Stream) Run(ctx context.Context) {
-	wait := s.tm.BackoffMin
-	failures := 0
+	wait := backoff.Backoff{Min: s.tm.BackoffMin, Max: s.tm.BackoffMax, Jitter: 0.2}
 	for ctx.Err() == nil {
 		wasUp, err := s.connect(ctx)
 		s.setDown()
@@ -230,19 +232,17 @@ func (s *Stream) Run(ctx context.Context) {
 		// that cuts websockets, a silent Manager) backs off like one that
 		// cannot connect, and is logged once.
 		if wasUp && lasted >= stableAfter {
-			wait, failures = s.tm.BackoffMin, 0
+			wait.Reset()
 			s.log.Warn("the Manager's event stream went down; the worker polls at the stream-less rate until it is back", "error", err)
 		} else {
-			failures++
-			if failures == 1 {
+			if wait.Failures() == 0 {
 				s.log.Warn("the Manager's event stream is not available; the worker polls at the stream-less rate and keeps trying",
 					"url", s.url, "error", err)
 			} else {
-				s.log.Debug("the Manager's event stream is still not available", "attempt", failures, "error", err)
+				s.log.Debug("the Manager's event stream is still not available", "attempt", wait.Failures()+1, "error", err)
 			}
 		}
-		d := wait - time.Duration(float64(wait)*0.2) + rand.N(time.Duration(float64(wait)*0.4)+1)
-		wait = min(2*wait, s.tm.BackoffMax)
+		d := wait.Next()
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -386,7 +386,7 @@ func (s *Stream) connect(ctx context.Context) (wasUp bool, err error) {
 		case KindEvent:
 			s.dispatch(pk)
 		case KindError:
-			s.log.Debug("the event stream sent an error packet", "text", shorten(pk.Data))
+			s.log.Debug("the event stream sent an error packet", "text", phrase.Cut(string(pk.Data), shownBytes))
 		}
 	}
 }
@@ -459,7 +459,7 @@ func ackResult(args []json.RawMessage) string {
 	}
 	var s string
 	if json.Unmarshal(args[0], &s) != nil {
-		return shorten(args[0])
+		return phrase.Cut(string(args[0]), shownBytes)
 	}
 	return s
 }

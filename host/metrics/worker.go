@@ -110,18 +110,12 @@ func (w *Worker) TaskPickedUp(source string) { w.m.pickups.WithLabelValues(w.nam
 // TaskAborted implements worker.Observer.
 func (w *Worker) TaskAborted(source string) { w.m.managerAborts.WithLabelValues(w.name, source).Inc() }
 
-// TaskRunner runs one task: *task.Runner is one, and worker.Options.Runner
-// and local.Runner.Tasks take one.
-type TaskRunner interface {
-	Run(ctx context.Context, t task.Task, rep task.Reporter) task.Outcome
-}
-
 // Tasks wraps r so that every task it runs is counted and timed by type and
 // outcome, and the log its commands produce is counted.
-func (w *Worker) Tasks(r TaskRunner) TaskRunner { return observedRunner{next: r, w: w} }
+func (w *Worker) Tasks(r task.Executor) task.Executor { return observedRunner{next: r, w: w} }
 
 type observedRunner struct {
-	next TaskRunner
+	next task.Executor
 	w    *Worker
 }
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cajonfarm/cajon/internal/suggest"
+	"github.com/cajonfarm/cajon/host/suggest"
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
 )

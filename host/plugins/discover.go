@@ -58,15 +58,6 @@ func dirsBeside(exe string) []string {
 	}
 }
 
-// DefaultDir is the first of DefaultDirs: plugins/ beside the cajon binary.
-func DefaultDir() (string, error) {
-	dirs, err := DefaultDirs()
-	if err != nil {
-		return "", err
-	}
-	return dirs[0], nil
-}
-
 // discover lists the plugin executables in dirs, in order. A plugin name found
 // in more than one folder is taken from the first, like PATH lookup; the
 // shadowed copies are reported as notes. Missing folders are skipped.

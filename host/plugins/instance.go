@@ -181,20 +181,16 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 // exited reports whether the plugin process has ended.
 func (i *instance) exited() bool { return i.client.Exited() }
 
-// exitWait is how long a plugin has to exit by itself after its lifeline
-// closed, before the host kills it with its tree: the contract's time.
-const exitWait = wire.ExitTime
-
 // stop ends a plugin in the documented order (docs/PLUGINS.md, "Stopping"):
 // close the lifeline, so the plugin sees EOF, ends its commands and exits;
-// wait up to exitWait; kill it with its tree if it is still there. go-plugin's
+// wait up to wire.ExitTime; kill it with its tree if it is still there. go-plugin's
 // Kill comes last, when the process is gone, and only releases the
 // connection: called first, it asks through go-plugin's own controller
 // service, which a plugin written without go-plugin's Go library does not
 // have, then kills the plugin after 2 s whatever it would have done.
 func (i *instance) stop() {
 	i.lifeline.Close()
-	if !i.waitExit(exitWait) {
+	if !i.waitExit(wire.ExitTime) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		i.kill(ctx)

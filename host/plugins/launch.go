@@ -80,10 +80,6 @@ func (l *Launched) Kill(ctx context.Context) { l.inst.kill(ctx) }
 // (grace, then proctree's kill, then its result; see stopMargin).
 func AbortDeadline(grace time.Duration) time.Duration { return grace + stopMargin }
 
-// ExitWait is how long a plugin has to exit by itself after its lifeline
-// closed before the host kills it.
-const ExitWait = exitWait
-
 // String names the plugin process, for messages.
 func (l *Launched) String() string {
 	return fmt.Sprintf("plugin %s (pid %d)", l.inst.info.GetName(), l.inst.pid)

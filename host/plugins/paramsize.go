@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/cajonfarm/cajon/sdk/bytesize"
+
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
 	"google.golang.org/protobuf/proto"
@@ -86,11 +88,8 @@ func valueBytes(v any) int {
 
 // byteSize shows a size for people, with the exact count.
 func byteSize(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB (%d bytes)", float64(n)/(1<<20), n)
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB (%d bytes)", float64(n)/(1<<10), n)
+	if n < 1<<10 {
+		return bytesize.Format(int64(n))
 	}
-	return fmt.Sprintf("%d bytes", n)
+	return fmt.Sprintf("%s (%d bytes)", bytesize.Format(int64(n)), n)
 }

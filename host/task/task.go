@@ -14,6 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/phrase"
+
+	"github.com/cajonfarm/cajon/sdk/wire"
+
 	"github.com/cajonfarm/cajon/host/plugins"
 )
 
@@ -83,6 +87,13 @@ type Outcome struct {
 	StepsCompleted int
 }
 
+// Executor runs one task and says how it ended: *Runner is one, and
+// host/metrics wraps one to count what it runs. The worker (Manager mode) and
+// the local scheduler each take one.
+type Executor interface {
+	Run(ctx context.Context, t Task, rep Reporter) Outcome
+}
+
 // Runner runs tasks through plugins.
 type Runner struct {
 	Commands CommandRunner
@@ -108,7 +119,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		}
 		activity := fmt.Sprintf("%s (command %d of %d)", c.Name, i+1, len(t.Commands))
 		rep.Progress(base, activity)
-		rep.Log([]string{fmt.Sprintf("cajon: command %d/%d: %s %s", i+1, len(t.Commands), c.Name, brief(c.Params))})
+		rep.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"command %d/%d: %s %s", i+1, len(t.Commands), c.Name, brief(c.Params))})
 		cmdSteps := max(1, c.TotalSteps)
 		res := r.Commands.Run(ctx, plugins.Request{
 			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
@@ -116,7 +127,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		}, &commandEvents{rep: rep, base: base, share: cmdSteps})
 		if len(res.Warnings) > 0 {
 			warnings = append(warnings, res.Warnings...)
-			rep.Log([]string{fmt.Sprintf("cajon: command %q %s with %s: %s", c.Name, res.Status, count(len(res.Warnings), "warning"), strings.Join(res.Warnings, "; "))})
+			rep.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"command %q %s with %s: %s", c.Name, res.Status, phrase.Count(len(res.Warnings), "warning"), strings.Join(res.Warnings, "; "))})
 		}
 		switch res.Status {
 		case plugins.Completed:
@@ -127,28 +138,20 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 			if res.Message != "" { // what went wrong on the way: a plain abort has none
 				msg += ": " + res.Message
 			}
-			rep.Log([]string{"cajon: " + msg})
+			rep.Log([]string{wire.HostLinePrefix + msg})
 			return Outcome{Status: Canceled, Message: msg, StepsCompleted: base}
 		default:
 			msg := fmt.Sprintf("command %q failed: %s", c.Name, res.Message)
-			rep.Log([]string{"cajon: " + msg})
+			rep.Log([]string{wire.HostLinePrefix + msg})
 			return Outcome{Status: Failed, Message: msg, StepsCompleted: base}
 		}
 	}
 	if len(warnings) > 0 {
 		// The activity is what the Manager shows of a finished task: a
 		// task that completed despite problems says so there.
-		rep.Progress(base, fmt.Sprintf("completed with %s: %s", count(len(warnings), "warning"), warnings[0]))
+		rep.Progress(base, fmt.Sprintf("completed with %s: %s", phrase.Count(len(warnings), "warning"), warnings[0]))
 	}
 	return Outcome{Status: Completed, StepsCompleted: base}
-}
-
-// count says "1 warning", "3 warnings".
-func count(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // commandEvents turns one command's events into task-wide reports: its

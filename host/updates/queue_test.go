@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -510,26 +512,30 @@ func TestCloseStopsRun(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	b := &backoff{min: 100 * time.Millisecond, max: time.Second, log: hclog.NewNullLogger()}
+func TestRetry(t *testing.T) {
+	r := &retry{wait: backoff.Backoff{Min: 100 * time.Millisecond, Max: time.Second, Jitter: retryJitter}, log: hclog.NewNullLogger()}
 	plain := errors.New("connection refused")
-	step := b.min
+	step := r.wait.Min
 	for i := range 8 {
-		d := b.after(plain)
-		if d < step/2 || d > step {
-			t.Errorf("failure %d: waits %v, want between %v and %v", i+1, d, step/2, step)
+		d := r.after(plain)
+		spread := time.Duration(float64(step) * retryJitter)
+		if d < step-spread || d > step+spread {
+			t.Errorf("failure %d: waits %v, want %v ±%v", i+1, d, step, spread)
 		}
-		step = min(2*step, b.max)
+		step = min(2*step, r.wait.Max)
 	}
-	if d := b.after(fmt.Errorf("wrapped: %w", temporary{after: 7 * time.Second})); d != 7*time.Second {
+	if d := r.after(fmt.Errorf("wrapped: %w", temporary{after: 7 * time.Second})); d != 7*time.Second {
 		t.Errorf("with Retry-After 7s: waits %v", d)
 	}
-	if d := b.after(temporary{after: 24 * time.Hour}); d != maxRetryAfter {
-		t.Errorf("with Retry-After 24h: waits %v, want the cap %v", d, maxRetryAfter)
+	if d := r.after(temporary{after: 24 * time.Hour}); d != backoff.MaxRetryAfter {
+		t.Errorf("with Retry-After 24h: waits %v, want the cap %v", d, backoff.MaxRetryAfter)
 	}
-	b.reset()
-	if d := b.after(plain); d > b.min {
-		t.Errorf("after reset: waits %v, want at most %v", d, b.min)
+	if r.failures() != 10 {
+		t.Errorf("failures() = %d, want 10", r.failures())
+	}
+	r.reset()
+	if d := r.after(plain); d > r.wait.Min+time.Duration(float64(r.wait.Min)*retryJitter) {
+		t.Errorf("after reset: waits %v, want about %v", d, r.wait.Min)
 	}
 }
 

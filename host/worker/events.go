@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/managerevents"
 )
 
@@ -79,11 +81,11 @@ func (w *Worker) fetchHints() <-chan struct{} {
 // the wait early; a stream that goes down shortens it to the stream-less
 // cap. It reports whether to fetch (false: ctx ended) and whether a hint
 // ended the wait.
-func (w *Worker) waitIdle(ctx context.Context, wait *backoff) (fetch, hinted bool) {
+func (w *Worker) waitIdle(ctx context.Context, wait *backoff.Backoff) (fetch, hinted bool) {
 	up, changed := w.streamUp()
-	wait.max = w.fetchBackoffMax(up)
+	wait.SetMax(w.fetchBackoffMax(up))
 	start := time.Now()
-	d := wait.next()
+	d := wait.Next()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -97,8 +99,7 @@ func (w *Worker) waitIdle(ctx context.Context, wait *backoff) (fetch, hinted boo
 		case <-changed:
 			up, changed = w.streamUp()
 			if !up && d > w.mc.FetchBackoffMax {
-				wait.max = w.mc.FetchBackoffMax
-				wait.cur = min(wait.cur, wait.max)
+				wait.SetMax(w.mc.FetchBackoffMax)
 				d = w.mc.FetchBackoffMax
 				t.Reset(max(0, time.Until(start.Add(d))))
 			}

@@ -92,25 +92,6 @@ func TestTaskTypesToAsk(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	b := backoff{min: 500 * time.Millisecond, max: 20 * time.Second, jitter: 0.1}
-	steps := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 20 * time.Second, 20 * time.Second}
-	for i, step := range steps {
-		d := b.next()
-		lo, hi := step-step/10, step+step/10
-		if d < lo || d > hi {
-			t.Errorf("wait %d: %v, want %v ±10%%", i+1, d, step)
-		}
-	}
-	b.reset()
-	if d := b.next(); d > 550*time.Millisecond {
-		t.Errorf("after reset: %v, want about the minimum", d)
-	}
-	if d := b.nextAtLeast(3 * time.Second); d < 3*time.Second {
-		t.Errorf("nextAtLeast(3s) = %v", d)
-	}
-}
-
 // previewFile writes a preview image where a render plugin would.
 func previewFile(t *testing.T, root, name string) string {
 	t.Helper()
@@ -231,7 +212,7 @@ func TestPreviewsAtTaskEnd(t *testing.T) {
 	}
 }
 
-// nopRunner satisfies TaskRunner for tests that do not run tasks.
+// nopRunner is a task.Executor for tests that do not run tasks.
 type nopRunner struct{}
 
 func (nopRunner) Run(context.Context, task.Task, task.Reporter) task.Outcome { return task.Outcome{} }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/flamenco"
 )
 
@@ -103,7 +105,7 @@ func (p *previewUploader) stop() {
 
 func (p *previewUploader) loop() {
 	defer close(p.done)
-	retry := backoff{min: time.Second, max: p.w.tm.PreviewBackoffMax, jitter: 0.2}
+	retry := backoff.Backoff{Min: time.Second, Max: p.w.tm.PreviewBackoffMax, Jitter: 0.2}
 	for {
 		p.mu.Lock()
 		path, mimeType, stopping := p.path, p.mime, p.stopping
@@ -132,7 +134,7 @@ func (p *previewUploader) loop() {
 				p.discard(path)
 				continue
 			}
-			d := retry.nextAtLeast(flamenco.RetryAfterOf(err))
+			d := retry.NextAtLeast(flamenco.RetryAfterOf(err))
 			p.w.log.Debug("the Manager's thumbnail queue is full; waiting before the next preview", "task", p.taskID, "retry_in", d)
 			if !sleep(p.ctx, d) {
 				return
@@ -140,7 +142,7 @@ func (p *previewUploader) loop() {
 			continue
 		}
 		p.discard(path)
-		retry.reset()
+		retry.Reset()
 		if err != nil && p.ctx.Err() == nil {
 			p.w.log.Warn("sending a preview image to the Manager failed", "task", p.taskID, "file", path, "error", err)
 		}

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/flamenco"
 )
 
@@ -33,7 +35,7 @@ func (w *Worker) register(ctx context.Context) error {
 		Platform:           runtime.GOOS,
 		SupportedTaskTypes: w.taskTypes,
 	}
-	retry := backoff{min: w.tm.RetryMin, max: w.tm.RetryMax, jitter: 0.2}
+	retry := backoff.Backoff{Min: w.tm.RetryMin, Max: w.tm.RetryMax, Jitter: 0.2}
 	for {
 		rw, err := w.base.Register(ctx, reg)
 		if err == nil {
@@ -52,8 +54,8 @@ func (w *Worker) register(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		d := retry.nextAtLeast(flamenco.RetryAfterOf(err))
-		w.log.Warn("registering with the Manager failed; retrying", "attempt", retry.failures, "retry_in", d.Round(time.Millisecond), "error", err)
+		d := retry.NextAtLeast(flamenco.RetryAfterOf(err))
+		w.log.Warn("registering with the Manager failed; retrying", "attempt", retry.Failures(), "retry_in", d.Round(time.Millisecond), "error", err)
 		if !sleep(ctx, d) {
 			return ctx.Err()
 		}

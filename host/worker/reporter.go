@@ -7,7 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/cajonfarm/cajon/sdk/phrase"
 
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/loglimit"
@@ -106,7 +107,7 @@ func (r *reporter) Log(lines []string) {
 	if r.limit.Truncated() && (r.activity == "" || r.lineAct) {
 		// The Manager's log no longer shows what happens; the activity does,
 		// unless the command set one of its own in this batch.
-		r.activity, r.lineAct = shorten(r.limit.Last(), maxActivityBytes), true
+		r.activity, r.lineAct = phrase.Cut(phrase.FirstLine(r.limit.Last()), maxActivityBytes), true
 	}
 	r.changed()
 }
@@ -120,7 +121,7 @@ func (r *reporter) Progress(steps int, activity string) {
 		r.steps = steps
 	}
 	if activity != "" {
-		r.activity, r.lineAct = shorten(activity, maxActivityBytes), false
+		r.activity, r.lineAct = phrase.Cut(phrase.FirstLine(activity), maxActivityBytes), false
 	}
 	r.changed()
 }
@@ -243,7 +244,7 @@ func (r *reporter) finish(status flamenco.TaskStatus, message string) {
 		r.full = nil
 	}
 	if status == flamenco.TaskFailed && message != "" {
-		r.activity = shorten(message, maxActivityBytes)
+		r.activity = phrase.Cut(phrase.FirstLine(message), maxActivityBytes)
 	}
 	u := updates.Update{TaskID: r.taskID, Status: string(status)}
 	r.batch(&u)
@@ -269,18 +270,4 @@ func (r *reporter) append(u updates.Update) {
 			r.log.Error("queueing a task update failed; the Manager will miss it", "status", u.Status, "error", err)
 		}
 	}
-}
-
-// shorten cuts s to at most n bytes at a rune boundary, on its first line.
-func shorten(s string, n int) string {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

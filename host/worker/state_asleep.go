@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/flamenco"
 )
 
@@ -14,7 +16,7 @@ func (w *Worker) stateAsleep(ctx context.Context) stateFunc {
 	w.setState(StateAsleep)
 	failed := 0
 	for {
-		if !w.sleepOrHint(ctx, jitter(w.mc.AsleepPollInterval, 0.1)) {
+		if !w.sleepOrHint(ctx, backoff.Jitter(w.mc.AsleepPollInterval, 0.1)) {
 			return nil
 		}
 		st, changed, err := w.client().State(ctx)
@@ -33,7 +35,7 @@ func (w *Worker) stateAsleep(ctx context.Context) stateFunc {
 			}
 			continue
 		}
-		w.rejoin.reset()
+		w.rejoin.Reset()
 		if failed > 0 {
 			w.log.Info("the Manager answers again", "failed_attempts", failed)
 			failed = 0

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/flamenco"
 )
 
@@ -23,7 +25,7 @@ import (
 // reported failed, and the loop goes on.
 func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 	w.setState(StateAwake)
-	wait := backoff{min: w.tm.FetchBackoffMin, max: max(w.mc.FetchBackoffMax, w.tm.FetchBackoffMin), jitter: 0.1}
+	wait := backoff.Backoff{Min: w.tm.FetchBackoffMin, Max: max(w.mc.FetchBackoffMax, w.tm.FetchBackoffMin), Jitter: 0.1}
 	failed := 0     // fetches in a row that failed
 	hinted := false // the stream's hint brought this fetch forward
 	for {
@@ -32,7 +34,7 @@ func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 		}
 		at, err := w.client().ScheduleTask(ctx)
 		if err == nil {
-			w.rejoin.reset()
+			w.rejoin.Reset()
 			if failed > 0 {
 				w.log.Info("fetching tasks works again", "failed_attempts", failed)
 				failed = 0
@@ -49,7 +51,7 @@ func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 				w.obs.TaskPickedUp(sourceOf(hinted))
 			}
 			hinted = false
-			wait.reset()
+			wait.Reset()
 			if !slices.Contains(w.taskTypes, at.TaskType) {
 				w.refuseTask(at.UUID, fmt.Sprintf("its task type %q is not one this worker signed on with (%s); "+
 					"check the worker's task_types and plugins", at.TaskType, strings.Join(w.taskTypes, ", ")))
@@ -80,7 +82,7 @@ func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 		case flamenco.KindBadTask:
 			var fe *flamenco.Error
 			if errors.As(err, &fe) && fe.TaskID != "" {
-				wait.reset()
+				wait.Reset()
 				w.refuseTask(fe.TaskID, "the Manager handed it out malformed: "+errors.Unwrap(fe).Error())
 				continue
 			}
@@ -90,7 +92,7 @@ func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 				"fetching again with backoff: see the Manager's job", "error", err)
 		}
 		failed++
-		d := wait.nextAtLeast(flamenco.RetryAfterOf(err))
+		d := wait.NextAtLeast(flamenco.RetryAfterOf(err))
 		if failed == 1 {
 			w.log.Warn("fetching a task failed; retrying with backoff", "retry_in", d.Round(time.Millisecond), "error", err)
 		} else {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/flamenco"
 )
 
@@ -81,7 +83,7 @@ func (w *Worker) afterFailedAck(ctx context.Context) stateFunc {
 // errors and 5xx until it lands. It reports false when ctx ended or the
 // Manager refused (403, 409, 400): the caller signs on again.
 func (w *Worker) acknowledge(ctx context.Context, status flamenco.WorkerStatus) bool {
-	retry := backoff{min: w.tm.RetryMin, max: w.tm.RetryMax, jitter: 0.2}
+	retry := backoff.Backoff{Min: w.tm.RetryMin, Max: w.tm.RetryMax, Jitter: 0.2}
 	for {
 		err := w.client().StateChanged(ctx, status)
 		if err == nil {
@@ -95,9 +97,9 @@ func (w *Worker) acknowledge(ctx context.Context, status flamenco.WorkerStatus) 
 			w.log.Warn("the Manager refused the status change; signing on again", "status", status, "error", err)
 			return false
 		}
-		d := retry.nextAtLeast(flamenco.RetryAfterOf(err))
+		d := retry.NextAtLeast(flamenco.RetryAfterOf(err))
 		w.log.Warn("telling the Manager about the status change failed; retrying", "status", status,
-			"attempt", retry.failures, "retry_in", d.Round(time.Millisecond), "error", err)
+			"attempt", retry.Failures(), "retry_in", d.Round(time.Millisecond), "error", err)
 		if !sleep(ctx, d) {
 			return false
 		}

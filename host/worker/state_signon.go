@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/version"
 )
@@ -21,8 +23,8 @@ func (w *Worker) stateSignOn(ctx context.Context) stateFunc {
 	if w.signedOn {
 		// Signing on again (timed out, credentials lost, a rejected state
 		// change): slow down when it keeps happening.
-		d := w.rejoin.next()
-		if w.rejoin.failures > 1 && !sleep(ctx, d) {
+		d := w.rejoin.Next()
+		if w.rejoin.Failures() > 1 && !sleep(ctx, d) {
 			return nil
 		}
 	}
@@ -32,7 +34,7 @@ func (w *Worker) stateSignOn(ctx context.Context) stateFunc {
 		}
 		w.setState(StateSigningOn)
 	}
-	retry := backoff{min: w.tm.RetryMin, max: w.tm.RetryMax, jitter: 0.2}
+	retry := backoff.Backoff{Min: w.tm.RetryMin, Max: w.tm.RetryMax, Jitter: 0.2}
 	for {
 		ans, err := w.client().SignOn(ctx, flamenco.WorkerSignOn{
 			Name:               w.mc.WorkerName,
@@ -56,11 +58,11 @@ func (w *Worker) stateSignOn(ctx context.Context) stateFunc {
 				return nil
 			}
 			w.setState(StateSigningOn)
-			retry.reset()
+			retry.Reset()
 			continue
 		}
-		d := retry.nextAtLeast(flamenco.RetryAfterOf(err))
-		w.log.Warn("signing on failed; retrying", "attempt", retry.failures, "retry_in", d.Round(time.Millisecond), "error", err)
+		d := retry.NextAtLeast(flamenco.RetryAfterOf(err))
+		w.log.Warn("signing on failed; retrying", "attempt", retry.Failures(), "retry_in", d.Round(time.Millisecond), "error", err)
 		if !sleep(ctx, d) {
 			return nil
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/phrase"
+
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/updates"
@@ -197,7 +199,7 @@ func (w *Worker) refuseTask(taskID, reason string) {
 	w.log.Error("refusing a task: reporting it failed without running it", "task", taskID, "reason", reason)
 	msg := "cajon refused to run this task: " + reason
 	err := w.queue.Append(context.Background(), updates.Update{
-		TaskID: taskID, Status: string(flamenco.TaskFailed), Activity: shorten(msg, maxActivityBytes), Log: msg,
+		TaskID: taskID, Status: string(flamenco.TaskFailed), Activity: phrase.Cut(phrase.FirstLine(msg), maxActivityBytes), Log: msg,
 	})
 	if err != nil && !errors.Is(err, updates.ErrNotDurable) {
 		w.log.Error("queueing the failure of a refused task failed; the Manager will hand it out again", "task", taskID, "error", err)

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/backoff"
+
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/flamenco"
 	"github.com/cajonfarm/cajon/host/logstore"
@@ -34,11 +36,6 @@ import (
 	"github.com/cajonfarm/cajon/host/updates"
 	"github.com/hashicorp/go-hclog"
 )
-
-// TaskRunner runs one task through the plugins; *task.Runner is one.
-type TaskRunner interface {
-	Run(ctx context.Context, t task.Task, rep task.Reporter) task.Outcome
-}
 
 // Plugins tells the worker what the plugins offer and what runs now;
 // *plugins.Registry is one.
@@ -56,7 +53,7 @@ type Options struct {
 	// table, state_dir, max_log_bytes, task_types and [log_store].
 	Config *config.Config
 	// Runner runs the tasks.
-	Runner TaskRunner
+	Runner task.Executor
 	// Plugins provide the task types to ask the Manager for.
 	Plugins Plugins
 	// Logger receives the worker's messages; nil logs nothing.
@@ -155,7 +152,7 @@ const (
 type Worker struct {
 	cfg       *config.Config
 	mc        config.ManagerConfig
-	runner    TaskRunner
+	runner    task.Executor
 	plugins   Plugins
 	log       hclog.Logger
 	tm        Timings
@@ -170,12 +167,12 @@ type Worker struct {
 	fullLogs *fullLogs
 
 	// Used by the state goroutine only.
-	settle   bool    // the next fetch waits for the queue to be empty
-	ignored  string  // a requested status already answered by sleeping
-	rejoin   backoff // slows down repeated sign-ons
-	leaving  bool    // a leave state ran
-	exit     int     // the exit code Run returns
-	signedOn bool    // signed on at least once: sign off when leaving
+	settle   bool            // the next fetch waits for the queue to be empty
+	ignored  string          // a requested status already answered by sleeping
+	rejoin   backoff.Backoff // slows down repeated sign-ons
+	leaving  bool            // a leave state ran
+	exit     int             // the exit code Run returns
+	signedOn bool            // signed on at least once: sign off when leaving
 	// cutOff: the shutdown cut a sign-on request off before its answer, so
 	// the Manager may count the worker as signed on: sign off when leaving.
 	cutOff bool
@@ -222,7 +219,7 @@ func New(opts Options) (*Worker, error) {
 		log:     log,
 		tm:      tm,
 		base:    base,
-		rejoin:  backoff{min: tm.RetryMin, max: tm.RetryMax, jitter: 0.2},
+		rejoin:  backoff.Backoff{Min: tm.RetryMin, Max: tm.RetryMax, Jitter: 0.2},
 		state:   StateStarting,
 		obs:     opts.Observer,
 	}

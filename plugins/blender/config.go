@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/bytesize"
+
 	"github.com/cajonfarm/cajon/plugins/internal/pluginconf"
 )
 
@@ -128,16 +130,7 @@ func (m memLimit) String() string {
 	if m.Percent > 0 {
 		return strconv.FormatFloat(m.Percent, 'f', -1, 64) + "%"
 	}
-	return formatBytes(m.Bytes)
-}
-
-// memUnits are the suffixes a memLimit may have.
-var memUnits = []struct {
-	suffix string
-	bytes  float64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+	return bytesize.Format(m.Bytes)
 }
 
 // MarshalJSON writes the limit as UnmarshalJSON reads it, "50%" or a number
@@ -174,30 +167,12 @@ func (m *memLimit) UnmarshalJSON(b []byte) error {
 			*m = memLimit{Percent: f}
 			return nil
 		}
-		scale := 1.0
-		for _, u := range memUnits {
-			if n, ok := strings.CutSuffix(s, u.suffix); ok {
-				s, scale = strings.TrimSpace(n), u.bytes
-				break
-			}
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || f < 0 {
+		n, err := bytesize.Parse(s)
+		if err != nil {
 			return bad
 		}
-		*m = memLimit{Bytes: int64(f * scale)}
+		*m = memLimit{Bytes: n}
 		return nil
 	}
 	return bad
-}
-
-// formatBytes writes n bytes for a person: "512 MiB", "3.2 GiB".
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
-	case n >= 1<<20:
-		return strconv.FormatInt(n>>20, 10) + " MiB"
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
 }

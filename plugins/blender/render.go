@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/phrase"
+
 	"github.com/cajonfarm/cajon/plugins/internal/cmdline"
 	"github.com/cajonfarm/cajon/plugins/internal/ospath"
 	"github.com/cajonfarm/cajon/sdk"
@@ -243,10 +245,10 @@ func verdict(res process.Result, tr *tracker, tail []string, fc frameCount, cfg 
 			done = fmt.Sprintf("it saved %d frames", fc.written)
 		}
 		if len(errs) > 0 {
-			warnings = append(warnings, fmt.Sprintf("Blender reported %s, but %s: %s", count(len(errs), "error"), done, headline(errs[0])))
+			warnings = append(warnings, fmt.Sprintf("Blender reported %s, but %s: %s", phrase.Count(len(errs), "error"), done, headline(errs[0])))
 		}
 		if len(missing) > 0 {
-			warnings = append(warnings, fmt.Sprintf("Blender could not open files the scene needs (%s), but %s: %s", count(len(missing), "message"), done, headline(missing[0])))
+			warnings = append(warnings, fmt.Sprintf("Blender could not open files the scene needs (%s), but %s: %s", phrase.Count(len(missing), "message"), done, headline(missing[0])))
 		}
 		return warnings, nil
 	}
@@ -261,14 +263,6 @@ func headline(p problem) string {
 		return p.text
 	}
 	return strings.TrimSpace(lines[0]) + " ... " + strings.TrimSpace(lines[len(lines)-1])
-}
-
-// count says "1 error", "3 errors".
-func count(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // failure is the error of a failed render: why, then what Blender

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/cajonfarm/cajon/sdk/bytesize"
 )
 
 // maxSessions is how many warm Blenders the plugin keeps: a Manager gives a
@@ -197,7 +199,7 @@ func (p *sessions) checkIdleLocked(s *session) {
 	}
 	if s.maxRSS > 0 {
 		if rss := p.rss(pid); rss > s.maxRSS {
-			p.dropLocked(s, fmt.Sprintf("its memory (%s) passed [plugins.blender] warm_max_rss (%s)", formatBytes(rss), formatBytes(s.maxRSS)))
+			p.dropLocked(s, fmt.Sprintf("its memory (%s) passed [plugins.blender] warm_max_rss (%s)", bytesize.Format(rss), bytesize.Format(s.maxRSS)))
 		}
 	}
 }

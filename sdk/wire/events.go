@@ -147,3 +147,8 @@ func resultOf(r *pluginv1.Result) Result {
 		return Result{Status: Failed, Message: msg, Warnings: warnings}
 	}
 }
+
+// HostLinePrefix starts every line that Cajon itself, the host or the SDK,
+// writes into a task's log ("cajon: command 1/2: ..."), so that people and
+// tools tell those lines from the command's own output.
+const HostLinePrefix = "cajon: "
