@@ -52,3 +52,17 @@ func TestStderrTail(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkStderrTail is the cost of one stderr line of a plugin, which
+// passes through the tail for the plugin's whole life, written as go-plugin
+// writes it (the line, then its newline).
+func BenchmarkStderrTail(b *testing.B) {
+	var tail stderrTail
+	line := []byte(`{"@level":"debug","@message":"rendering frame 12 of 250","@timestamp":"2026-01-01T00:00:00.000000Z"}`)
+	nl := []byte{'\n'}
+	b.ReportAllocs()
+	for b.Loop() {
+		tail.Write(line)
+		tail.Write(nl)
+	}
+}
