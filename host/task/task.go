@@ -127,11 +127,11 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 			if res.Message != "" { // what went wrong on the way: a plain abort has none
 				msg += ": " + res.Message
 			}
-			rep.Log(hostLines(msg))
+			rep.Log([]string{"cajon: " + msg})
 			return Outcome{Status: Canceled, Message: msg, StepsCompleted: base}
 		default:
 			msg := fmt.Sprintf("command %q failed: %s", c.Name, res.Message)
-			rep.Log(hostLines(msg))
+			rep.Log([]string{"cajon: " + msg})
 			return Outcome{Status: Failed, Message: msg, StepsCompleted: base}
 		}
 	}
@@ -141,14 +141,6 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		rep.Progress(base, fmt.Sprintf("completed with %s: %s", count(len(warnings), "warning"), warnings[0]))
 	}
 	return Outcome{Status: Completed, StepsCompleted: base}
-}
-
-// hostLines is a message of the host's for the task log, one entry a line:
-// a plugin's start failure quotes its stderr on lines of their own.
-func hostLines(msg string) []string {
-	lines := strings.Split(msg, "\n")
-	lines[0] = "cajon: " + lines[0]
-	return lines
 }
 
 // count says "1 warning", "3 warnings".
