@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -128,6 +129,9 @@ func (c *checker) runOnce(ctx context.Context, l *plugins.Launched, spec *plugin
 				return out
 			}
 			out.events.add(r.ev)
+			if o := r.ev.GetOutput(); o != nil {
+				removePreview(o, out.runID)
+			}
 			if res := r.ev.GetResult(); res != nil {
 				out.res, out.resultAt = res, time.Now()
 				continue // the loop ends
@@ -370,4 +374,18 @@ func processName(pid int) string {
 func uniqueSorted(pids []int) []int {
 	slices.Sort(pids)
 	return slices.Compact(pids)
+}
+
+// removePreview deletes a preview the run reported, and its run's folder once
+// empty, as the host does after showing it (wire.PreviewFolder): a check
+// leaves nothing in the temporary folder. Only a JPEG in the folder of this
+// very run is touched, whatever path the plugin names.
+func removePreview(o *pluginv1.Output, runID string) {
+	path := o.GetPath()
+	dir := filepath.Dir(path)
+	if !wire.IsPreview(path, o.GetMimeType()) || filepath.Base(dir) != runID || filepath.Base(filepath.Dir(dir)) != wire.PreviewFolder {
+		return
+	}
+	_ = os.Remove(path)
+	_ = os.Remove(dir) // fails while other previews are in it
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,6 +107,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
 	}
 
+	stderr := &stderrTail{}
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake(),
 		Plugins:          goplugin.PluginSet{wire.PluginKey: clientSide{}},
@@ -114,6 +116,7 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Logger:           logger,
+		Stderr:           stderr, // besides the logger: quoted when the start fails
 		StartTimeout:     startTimeout,
 		SecureConfig:     secure,
 		// go-plugin allows 2 GiB each way; the plugin's server takes
@@ -142,12 +145,12 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		rundir.RemoveTree(dirs.private)
 		if ctx.Err() != nil {
 			// go-plugin's error then only tells of the kill.
-			return nil, fmt.Errorf("plugin %s (%s): its start was given up: %w", name, path, context.Cause(ctx))
+			return nil, fmt.Errorf("plugin %s (%s): its start was given up: %w%s", name, path, context.Cause(ctx), stderr.quote())
 		}
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			return nil, checksumRefusal(name, path)
 		}
-		return nil, fmt.Errorf("plugin %s (%s) did not start: %w", name, path, err)
+		return nil, fmt.Errorf("plugin %s (%s) did not start: %w%s", name, path, handshakeFailure(err), stderr.quote())
 	}
 	inst := &instance{client: client, lifeline: lifelineW, dir: dirs.private, sock: socketOf(client), stamp: stamp, started: time.Now()}
 	if rc := client.ReattachConfig(); rc != nil && rc.Pid != 0 {
@@ -159,12 +162,12 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	conn, err := client.Client()
 	if err != nil {
 		inst.kill(ctx)
-		return nil, fmt.Errorf("plugin %s (%s): connecting: %w", name, path, err)
+		return nil, fmt.Errorf("plugin %s (%s): connecting: %w%s", name, path, err, stderr.quote())
 	}
 	raw, err := conn.Dispense(wire.PluginKey)
 	if err != nil {
 		inst.kill(ctx)
-		return nil, fmt.Errorf("plugin %s (%s): %w", name, path, err)
+		return nil, fmt.Errorf("plugin %s (%s): %w%s", name, path, err, stderr.quote())
 	}
 	inst.rpc = raw.(pluginv1.PluginClient)
 	dctx, cancel := context.WithTimeout(ctx, startTimeout)
@@ -172,10 +175,31 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 	info, err := inst.rpc.Describe(dctx, describeRequest())
 	if err != nil {
 		inst.kill(ctx)
-		return nil, fmt.Errorf("plugin %s (%s): Describe failed: %w", name, path, err)
+		return nil, fmt.Errorf("plugin %s (%s): Describe failed: %w%s", name, path, err, stderr.quote())
 	}
 	inst.info = info
 	return inst, nil
+}
+
+// handshakeFailure replaces go-plugin's error for a plugin whose stdout did
+// not start with the handshake line: that text guesses at a wrong
+// architecture, missing libraries or file modes, while such a plugin usually
+// ran and exited, saying why on its stderr (quoted after this).
+// go-plugin says "exited before we could connect" instead when it notices
+// the exit first.
+func handshakeFailure(err error) error {
+	msg := err.Error()
+	first, _, _ := strings.Cut(msg, "\n")
+	line, unrecognized := strings.CutPrefix(first, "Unrecognized remote plugin message: ")
+	switch {
+	case msg == "plugin exited before we could connect",
+		unrecognized && strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
+		return errors.New("it exited, or closed its stdout, without writing go-plugin's handshake line there")
+	case unrecognized:
+		return fmt.Errorf("its first line on stdout is %q, not go-plugin's handshake line (a plugin writes nothing to stdout before it)", line)
+	default:
+		return err
+	}
 }
 
 // exited reports whether the plugin process has ended.

@@ -345,3 +345,42 @@ func TestAbortThroughPlugin(t *testing.T) {
 		t.Fatalf("outcome %v %q, want canceled %q", out.Status, out.Message, `command "exec" aborted`)
 	}
 }
+
+// TestAPluginThatNoLongerStartsFailsWithItsStderr: a plugin described earlier
+// (the description cache) that dies when a command needs it fails the task
+// with the end of its stderr, in the task log too.
+func TestAPluginThatNoLongerStartsFailsWithItsStderr(t *testing.T) {
+	root, err := testbin.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join(root, "host", "plugins", "testdata", "dies-at-start.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "cajon-plugin-exec"), script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := plugins.Options{Dirs: []string{dir}, DescribeCache: filepath.Join(t.TempDir(), "described.json")}
+	t.Setenv("DIES_LINES", "2")
+	t.Setenv("DIES_REAL", filepath.Join(pluginDir, "cajon-plugin-exec")) // describes itself as exec
+	reg, err := plugins.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Close()
+	t.Setenv("DIES_REAL", "") // from now on it dies at start
+	if reg, err = plugins.Open(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	rec := &recorder{}
+	out := (&task.Runner{Commands: reg}).Run(context.Background(), task.Task{Commands: []task.Command{{Name: "echo", Params: map[string]any{"message": "x"}}}}, rec)
+	if out.Status != task.Failed || !strings.Contains(out.Message, "did not start") || !strings.HasSuffix(out.Message, "\n    line 2 of 2") {
+		t.Fatalf("outcome %v: %q", out.Status, out.Message)
+	}
+	if n := len(rec.lines); n == 0 || rec.lines[n-1] != "cajon: "+out.Message {
+		t.Fatalf("task log %q", rec.lines)
+	}
+}

@@ -89,7 +89,9 @@ func serve(mode string) error {
 		}
 		dir = own
 	}
-	sock := filepath.Join(dir, "plugin.sock")
+	// The host's folder is shared by all its plugins: a name of this
+	// process's own, of at most 16 bytes (docs/PLUGINS.md).
+	sock := filepath.Join(dir, fmt.Sprintf("plugin%d", os.Getpid()))
 	cleanup := func() {
 		os.Remove(sock)
 		if dir != os.Getenv("PLUGIN_UNIX_SOCKET_DIR") {

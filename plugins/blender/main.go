@@ -23,7 +23,24 @@ func plugin(warm *sessions) sdk.Plugin {
 		Commands: []sdk.Command{
 			sdk.NewCommandWith("blender-render", "blender",
 				"Render with Blender: exe, exeArgs..., argsBefore..., blendfile, args...; progress per frame, outputs and previews.",
-				func() *Render { return &Render{warm: warm} }),
+				func() *Render { return &Render{warm: warm} }).
+				WithExample(renderExample),
 		},
 	}
+}
+
+// renderExample renders one tiny frame of Blender's factory startup scene
+// with Cycles on the CPU, one sample, no denoiser: no blend file, GPU,
+// display or add-on needed, so `cajon plugins check blender` completes
+// wherever a Blender is installed, in a few seconds, and shows a real
+// render's progress, output and preview. A node without Blender fails the
+// check, naming the missing program: it could not render either.
+var renderExample = map[string]any{
+	"exeArgs": "-b --factory-startup",
+	"args": []any{
+		"--python-expr", "import bpy; s = bpy.context.scene; s.render.engine = 'CYCLES'; " +
+			"s.cycles.device = 'CPU'; s.cycles.samples = 1; s.cycles.use_denoising = False; " +
+			"s.render.resolution_x = 64; s.render.resolution_y = 36; s.render.resolution_percentage = 100",
+		"--render-output", "frames/frame_####", "--render-format", "PNG", "--render-frame", "1",
+	},
 }
