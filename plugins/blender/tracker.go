@@ -50,6 +50,9 @@ type update struct {
 	frameDone bool   // a frame finished: done was incremented
 	activity  string // new activity text ("" = none)
 	saved     string // a file Blender wrote
+	// frameEnd: Blender is through with a frame (Time:, or it skipped an
+	// existing one); nothing more of that frame follows.
+	frameEnd bool
 }
 
 // pythonException ends a traceback: "RuntimeError: boom".
@@ -76,6 +79,7 @@ func (t *tracker) feed(raw string) update {
 		u.frameDone = t.finishFrame()
 		t.countSaved()
 	case lineSkipped:
+		u.frameEnd = true
 		t.counted = false
 		u.frameDone = t.finishFrame()
 		t.counted = false
@@ -83,6 +87,7 @@ func (t *tracker) feed(raw string) update {
 		t.countSaved()
 		t.savedThis = false
 	case lineTime:
+		u.frameEnd = true
 		u.frameDone = t.finishFrame()
 		// Whatever comes next belongs to the next frame, even when Blender
 		// prints no Fra lines (Workbench).
