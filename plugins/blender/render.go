@@ -255,7 +255,7 @@ func (o *renderOutput) line(line string) {
 		}
 		run.Progress(done, o.total)
 	}
-	if u.frameEnd && o.total > 0 && o.tr.saved >= o.total && !isClosed(o.finished) {
+	if o.tr.throughAll(u, o.total) && !isClosed(o.finished) {
 		close(o.finished)
 	}
 }

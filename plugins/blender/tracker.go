@@ -109,6 +109,14 @@ func (t *tracker) feed(raw string) update {
 	return u
 }
 
+// throughAll reports whether u, what the latest line changed, ends a
+// render of total frames: Blender is through with a frame and said it
+// saved (or found) every frame asked for. With total 0 (the count depends
+// on the scene) it never does.
+func (t *tracker) throughAll(u update, total int64) bool {
+	return u.frameEnd && total > 0 && t.saved >= total
+}
+
 // finishFrame counts the current frame as finished, once.
 func (t *tracker) finishFrame() bool {
 	if t.counted {
