@@ -68,7 +68,8 @@ func TestExitTimeout(t *testing.T) {
 		env    map[string]string
 		config map[string]any
 		mode   string
-		warn   string
+		warn   string // the one warning; "" = none
+		logged string // a line of the log has it
 	}{
 		{name: "cold, atexit (the FAQ's case)",
 			params: renderParams(scene, "--python-expr", "import atexit, time; atexit.register(lambda: time.sleep(3600))", "-o", filepath.Join(dir, "atexit", "####"), "-f", "1"),
@@ -80,6 +81,11 @@ func TestExitTimeout(t *testing.T) {
 		{name: "warm, render_complete handler",
 			params: renderParams(scene, "-o", filepath.Join(dir, "handler-warm", "####"), "-f", "1"), env: hang,
 			mode: "new", warn: "did not answer within 2s after its last frame ([plugins.blender] exit_timeout)"},
+		// A script after the frames is work of the task, not a hang: it
+		// runs past exit_timeout and Blender then exits by itself.
+		{name: "cold, a script after the frames",
+			params: renderParams(scene, "-o", filepath.Join(dir, "script", "####"), "-f", "1", "--python-expr", "import time; time.sleep(3)"),
+			mode:   "cold", logged: "exit_timeout does not apply to this task: its --python-expr after the last frame runs once the frames are saved"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,14 +97,19 @@ func TestExitTimeout(t *testing.T) {
 			res := mustRender(t, p, tt.params, sdktest.Options{Env: tt.env, Config: cfg})
 			log := strings.Join(res.Lines, "\n")
 			wantMode(t, "the task", res, tt.mode, "")
-			if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], tt.warn) {
+			switch {
+			case tt.warn == "" && len(res.Warnings) > 0:
+				t.Errorf("warnings %q, want none\n%s", res.Warnings, log)
+			case tt.warn != "" && (len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], tt.warn)):
 				t.Errorf("warnings %q, want one saying %q\n%s", res.Warnings, tt.warn, log)
-			}
-			if len(res.Warnings) > 0 && !slices.Contains(res.Lines, "WARNING: "+res.Warnings[0]) {
+			case len(res.Warnings) > 0 && !slices.Contains(res.Lines, "WARNING: "+res.Warnings[0]):
 				t.Errorf("the task log lacks the warning:\n%s", log)
 			}
-			out := tt.params["args"].([]any)
-			frame := strings.Replace(out[len(out)-3].(string), "####", "0001", 1) + ".png"
+			if tt.logged != "" && !strings.Contains(log, tt.logged) {
+				t.Errorf("no line of the log says %q:\n%s", tt.logged, log)
+			}
+			args := tt.params["args"].([]any)
+			frame := strings.Replace(args[slices.Index(args, any("-o"))+1].(string), "####", "0001", 1) + ".png"
 			if _, err := os.Stat(frame); err != nil {
 				t.Errorf("the frame is not on disk: %v", err)
 			}

@@ -75,6 +75,10 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	}
 
 	total := framesInArgs(args)
+	if script := workAfterFrames(args); script != "" && cfg.ExitTimeout > 0 && total > 0 {
+		run.Logf("cajon-plugin-blender: [plugins.blender] exit_timeout does not apply to this task: its %s after the last frame runs once the frames are saved", script)
+		cfg.ExitTimeout = 0
+	}
 	run.Progress(0, total)
 	run.Activity("starting Blender")
 
