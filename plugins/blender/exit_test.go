@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,6 +128,30 @@ func TestExitTimeout(t *testing.T) {
 			// another, saying why.
 			next := mustRender(t, p, renderParams(scene, "-o", filepath.Join(dir, "next", "####"), "-f", "2"), sdktest.Options{Config: cfg})
 			wantMode(t, "the next task", next, "new", "it did not answer within 2s after its task's last frame")
+		})
+	}
+}
+
+func TestWithoutCanceled(t *testing.T) {
+	canceled := fmt.Errorf("run blender: canceled: %w", context.Canceled)
+	survived := errors.New("run blender: 1 process survived SIGKILL")
+	tests := []struct {
+		name string
+		err  error
+		want string // "" = nil
+	}{
+		{"nil", nil, ""},
+		{"canceled", canceled, ""},
+		{"joined canceled", errors.Join(canceled), ""},
+		{"joined with another", errors.Join(canceled, survived), survived.Error()},
+		{"another", survived, survived.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := withoutCanceled(tt.err)
+			if (got == nil) != (tt.want == "") || got != nil && got.Error() != tt.want {
+				t.Errorf("withoutCanceled(%v) = %v, want %q", tt.err, got, tt.want)
+			}
 		})
 	}
 }

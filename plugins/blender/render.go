@@ -190,29 +190,20 @@ func noExitWarning(pid int, cfg config) string {
 		pid, time.Duration(cfg.ExitTimeout))
 }
 
-// withoutCanceled is err without the context.Canceled errors in it (one
-// joined error of several), nil if nothing else is left.
+// withoutCanceled is err (one error, or several joined) without the
+// context.Canceled errors in it; nil if nothing else is left.
 func withoutCanceled(err error) error {
-	if err == nil || errors.Is(err, context.Canceled) && !isJoined(err) {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return err
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
 	}
 	var rest []error
-	for _, e := range j.Unwrap() {
-		if !errors.Is(e, context.Canceled) {
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, context.Canceled) {
 			rest = append(rest, e)
 		}
 	}
 	return errors.Join(rest...)
-}
-
-// isJoined reports whether err joins several errors.
-func isJoined(err error) bool {
-	_, ok := err.(interface{ Unwrap() []error })
-	return ok
 }
 
 // renderOutput follows the output of one render: the log, progress,

@@ -384,7 +384,7 @@ func (s *session) render(ctx context.Context, wt warmTask, tag string, out *rend
 	if exitTimeout <= 0 {
 		finished = nil
 	}
-	var noExit <-chan time.Time
+	var silent <-chan time.Time
 	for {
 		select {
 		case ev := <-call.result:
@@ -397,8 +397,8 @@ func (s *session) render(ctx context.Context, wt warmTask, tag string, out *rend
 			finished = nil
 			t := time.NewTimer(exitTimeout)
 			defer t.Stop()
-			noExit = t.C
-		case <-noExit:
+			silent = t.C
+		case <-silent:
 			s.kill()
 			return driverEvent{}, errNoAnswerAfterFrames
 		}
