@@ -33,6 +33,13 @@ type config struct {
 	// frames (a path, or a name looked up in PATH); "" or a missing ffmpeg
 	// means those frames get none. PNG and JPEG frames never need it.
 	PreviewFFmpeg string `json:"preview_ffmpeg" desc:"FFmpeg that makes the previews of EXR and TIFF frames (a path, or a name in PATH); empty = none for those."`
+	// ExitTimeout is how long Blender gets to exit once it saved every
+	// frame asked for and printed its last Time: line. A Blender that
+	// takes longer (a script or add-on that keeps it from quitting) has its
+	// process tree ended and the task completes with a warning: its frames
+	// are written, and failing it would only have them rendered again.
+	// 0 waits for ever, as the stock Flamenco worker does.
+	ExitTimeout duration `json:"exit_timeout" type:"string" desc:"How long Blender gets to exit after it saved every frame asked for; then its processes are ended and the task completes with a warning: a Go duration (\"60s\") or seconds, 0 = wait for ever."`
 	// WarmSessions keeps a Blender with the scene loaded between the tasks
 	// of a job (warm.go) instead of starting one per task.
 	WarmSessions bool `json:"warm_sessions" desc:"Keep a Blender with the scene loaded between the tasks of a job."`
@@ -51,11 +58,16 @@ type config struct {
 // warm sessions.
 func defaultConfig() config {
 	return config{
-		Previews: true, PreviewFFmpeg: "ffmpeg",
+		Previews: true, PreviewFFmpeg: "ffmpeg", ExitTimeout: duration(defaultExitTimeout),
 		WarmSessions: true, WarmIdle: duration(60 * time.Second), WarmMaxTasks: 100,
 		WarmMaxRSS: memLimit{Percent: 50},
 	}
 }
+
+// defaultExitTimeout is [plugins.blender] exit_timeout when not set: far
+// longer than any Blender needs to tidy up after its last frame, far
+// shorter than a night.
+const defaultExitTimeout = 60 * time.Second
 
 // loadConfig reads the [plugins.blender] table over the defaults.
 func loadConfig(src pluginconf.Source) (config, error) {
@@ -72,6 +84,8 @@ func loadConfig(src pluginconf.Source) (config, error) {
 // check rejects values that decode but make no sense.
 func (c config) check() error {
 	switch {
+	case c.ExitTimeout < 0:
+		return fmt.Errorf("[plugins.blender] exit_timeout must be a duration such as \"60s\", or 0 to wait for ever, not %s", time.Duration(c.ExitTimeout))
 	case c.WarmIdle <= 0:
 		return fmt.Errorf("[plugins.blender] warm_idle must be a positive duration such as \"60s\", not %s", time.Duration(c.WarmIdle))
 	case c.WarmMaxTasks < 1:

@@ -345,3 +345,33 @@ func globEscape(path string) (string, bool) {
 	}
 	return b.String(), true
 }
+
+// workAfterFrames returns the first argument after Blender's last render
+// argument (-f, -a) that runs a script (-P, --python, --python-expr,
+// --python-text, --python-console), or "". Blender handles its arguments in
+// order: such a script runs once the frames are saved, so a render that
+// goes on after its last frame is not a Blender that will not quit.
+func workAfterFrames(args []string) string {
+	script := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch a {
+		case "--":
+			return script // the rest is for Python scripts
+		case "-f", "--render-frame", "-a", "--render-anim":
+			script = ""
+			if a == "-f" || a == "--render-frame" {
+				i++
+			}
+			continue
+		case "-P", "--python", "--python-expr", "--python-text", "--python-console":
+			if script == "" {
+				script = a
+			}
+		}
+		if takesValue(a) {
+			i++
+		}
+	}
+	return script
+}

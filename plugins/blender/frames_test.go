@@ -112,3 +112,29 @@ func TestAskedFramesInArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkAfterFrames(t *testing.T) {
+	tests := []struct {
+		args, want string
+	}{
+		{"", ""},
+		{"-o /r/#### -f 1", ""},
+		{"--python-expr x -o /r/#### -f 1..3", ""},
+		{"-f 1 --python-expr x", "--python-expr"},
+		{"-a -P post.py", "-P"},
+		{"-f 1 --python post.py -f 2", ""},
+		{"-f 1 --python-text Text --python-expr x", "--python-text"},
+		{"-f 1 --python-console", "--python-console"},
+		{"-f 1 -- --python-expr x", ""},
+		{"-f 1 -o --python-expr", ""}, // the output path, not the option
+	}
+	for _, tt := range tests {
+		var args []string
+		if tt.args != "" {
+			args = strings.Fields(tt.args)
+		}
+		if got := workAfterFrames(args); got != tt.want {
+			t.Errorf("workAfterFrames(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cajonfarm/cajon/sdk/phrase"
@@ -76,6 +77,10 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	}
 
 	total := framesInArgs(args)
+	if script := workAfterFrames(args); script != "" && cfg.ExitTimeout > 0 && total > 0 {
+		run.Logf("cajon-plugin-blender: [plugins.blender] exit_timeout does not apply to this task: its %s after the last frame runs once the frames are saved", script)
+		cfg.ExitTimeout = 0
+	}
 	run.Progress(0, total)
 	run.Activity("starting Blender")
 
@@ -120,18 +125,87 @@ func (r *Render) render(ctx context.Context, run *sdk.Run, cfg config, exe strin
 // renderCold runs a Blender of its own for the task.
 func renderCold(ctx context.Context, run *sdk.Run, cfg config, exe string, args []string, out *renderOutput) error {
 	run.Logf("cajon-plugin-blender: running %s", cmdline.Join(append([]string{exe}, args...)))
-	res, err := run.Exec(ctx, process.Command{
+	bctx, endBlender := context.WithCancelCause(ctx)
+	defer endBlender(nil)
+	stopWatch := watchExit(out, time.Duration(cfg.ExitTimeout), func() { endBlender(errNoExit) })
+	res, err := run.Exec(bctx, process.Command{
 		Path:   exe,
 		Args:   args,
 		OnLine: func(_ process.Stream, line string) { out.line(line) },
 	})
+	stopWatch()
 	if ctx.Err() != nil {
 		return ctx.Err() // aborted: the SDK reports it as canceled
+	}
+	if res.Canceled && errors.Is(context.Cause(bctx), errNoExit) {
+		// Ended by us, not by the task's abort: only the ending's own
+		// canceled error is expected; anything else (a process that
+		// survived SIGKILL) still fails the task.
+		if err = withoutCanceled(err); err != nil {
+			return fmt.Errorf("running Blender %s: ending it after it did not exit: %w", exe, err)
+		}
+		run.Warn(noExitWarning(res.Pid, cfg))
+		// The frames are written: judged as a Blender that exited by itself.
+		return finishRender(run, process.Result{Pid: res.Pid}, out, cfg)
 	}
 	if err != nil {
 		return fmt.Errorf("running Blender %s: %w", exe, err)
 	}
 	return finishRender(run, res, out, cfg)
+}
+
+// errNoExit is the cause of ending a Blender that did not exit after its
+// last frame.
+var errNoExit = errors.New("blender did not exit after its last frame ([plugins.blender] exit_timeout)")
+
+// watchExit calls end when out's render saved every frame and then the
+// exit timeout passed (never with a timeout of 0). The returned stop ends
+// the watch; it is safe to call more than once.
+func watchExit(out *renderOutput, timeout time.Duration, end func()) (stop func()) {
+	if timeout <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		select {
+		case <-out.finished:
+		case <-done:
+			return
+		}
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			end()
+		case <-done:
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// noExitWarning names the hang for the task log and the host's warnings.
+func noExitWarning(pid int, cfg config) string {
+	return fmt.Sprintf("Blender (pid %d) saved every frame asked for but did not exit within %s after its last frame ([plugins.blender] exit_timeout): "+
+		"its processes were ended; the frames are written, so the task is not failed for it. "+
+		"A script or add-on of the scene likely keeps Blender from quitting (an atexit or render_complete handler).",
+		pid, time.Duration(cfg.ExitTimeout))
+}
+
+// withoutCanceled is err (one error, or several joined) without the
+// context.Canceled errors in it; nil if nothing else is left.
+func withoutCanceled(err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var rest []error
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, context.Canceled) {
+			rest = append(rest, e)
+		}
+	}
+	return errors.Join(rest...)
 }
 
 // renderOutput follows the output of one render: the log, progress,
@@ -144,10 +218,15 @@ type renderOutput struct {
 	started  time.Time // frames on disk older than this are not this render's
 	tr       tracker
 	tail     *cmdline.Tail
+	// finished is closed once Blender saved every frame asked for and is
+	// through with the last one: from then on it only has to exit (or, warm,
+	// answer). Never closed when the count of frames is not known.
+	finished chan struct{}
 }
 
 func newRenderOutput(run *sdk.Run, previews *previewer, total int64, asked askedFrames) *renderOutput {
-	return &renderOutput{run: run, previews: previews, total: total, asked: asked, started: time.Now(), tail: cmdline.NewTail(outputTail)}
+	return &renderOutput{run: run, previews: previews, total: total, asked: asked, started: time.Now(),
+		tail: cmdline.NewTail(outputTail), finished: make(chan struct{})}
 }
 
 // line takes one line of Blender's output.
@@ -172,6 +251,9 @@ func (o *renderOutput) line(line string) {
 			done = o.total // more Saved lines than frames asked: never past 100%
 		}
 		run.Progress(done, o.total)
+	}
+	if o.tr.throughAll(u, o.total) && !isClosed(o.finished) {
+		close(o.finished)
 	}
 }
 

@@ -50,6 +50,9 @@ type update struct {
 	frameDone bool   // a frame finished: done was incremented
 	activity  string // new activity text ("" = none)
 	saved     string // a file Blender wrote
+	// frameEnd: Blender is through with a frame (Time:, or it skipped an
+	// existing one); nothing more of that frame follows.
+	frameEnd bool
 }
 
 // pythonException ends a traceback: "RuntimeError: boom".
@@ -76,6 +79,7 @@ func (t *tracker) feed(raw string) update {
 		u.frameDone = t.finishFrame()
 		t.countSaved()
 	case lineSkipped:
+		u.frameEnd = true
 		t.counted = false
 		u.frameDone = t.finishFrame()
 		t.counted = false
@@ -83,6 +87,7 @@ func (t *tracker) feed(raw string) update {
 		t.countSaved()
 		t.savedThis = false
 	case lineTime:
+		u.frameEnd = true
 		u.frameDone = t.finishFrame()
 		// Whatever comes next belongs to the next frame, even when Blender
 		// prints no Fra lines (Workbench).
@@ -102,6 +107,14 @@ func (t *tracker) feed(raw string) update {
 		}
 	}
 	return u
+}
+
+// throughAll reports whether u, what the latest line changed, ends a
+// render of total frames: Blender is through with a frame and said it
+// saved (or found) every frame asked for. With total 0 (the count depends
+// on the scene) it never does.
+func (t *tracker) throughAll(u update, total int64) bool {
+	return u.frameEnd && total > 0 && t.saved >= total
 }
 
 // finishFrame counts the current frame as finished, once.

@@ -170,6 +170,10 @@ func TestConfigWarmSettings(t *testing.T) {
 		{"rss off", table{"warm_max_rss": "0"}, func(c config) bool { return c.WarmMaxRSS.of(8<<30) == 0 }, ""},
 		{"rss unreadable", table{"warm_max_rss": "lots"}, nil, `memory size "lots"`},
 		{"rss share too big", table{"warm_max_rss": "150%"}, nil, "memory size"},
+		{"exit timeout default", nil, func(c config) bool { return time.Duration(c.ExitTimeout) == time.Minute }, ""},
+		{"exit timeout", table{"exit_timeout": "5m"}, func(c config) bool { return time.Duration(c.ExitTimeout) == 5*time.Minute }, ""},
+		{"exit timeout off", table{"exit_timeout": 0}, func(c config) bool { return c.ExitTimeout == 0 }, ""},
+		{"exit timeout negative", table{"exit_timeout": "-1s"}, nil, "exit_timeout must be a duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

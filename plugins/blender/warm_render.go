@@ -86,10 +86,16 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		run.Log(label)
 		run.Logf("cajon-plugin-blender: running %s", cmdline.Join(wt.argv))
 	}
-	ev, err := s.render(ctx, wt, run.RunID+"/warm", out, begin)
+	ev, err := s.render(ctx, wt, run.RunID+"/warm", out, time.Duration(cfg.ExitTimeout), begin)
 	switch {
 	case ctx.Err() != nil:
 		return aborted()
+	case errors.Is(err, errNoAnswerAfterFrames):
+		// Its frames are written: the task completes as a cold one whose
+		// Blender did not exit, and the Blender is not used again.
+		r.warm.drop(s, fmt.Sprintf("it did not answer within %s after its task's last frame ([plugins.blender] exit_timeout)", time.Duration(cfg.ExitTimeout)))
+		run.Warn(noAnswerWarning(pid, cfg))
+		return rendered(), finishRender(run, process.Result{Pid: pid}, out, cfg)
 	case errors.Is(err, errSessionEnded):
 		why := endedWhy(s)
 		if !began.Load() {
@@ -141,4 +147,12 @@ func endedWhy(s *session) string {
 		why += "; its last output:\n" + strings.Join(last, "\n")
 	}
 	return why
+}
+
+// noAnswerWarning names a warm Blender's hang after its frames for the task
+// log and the host's warnings.
+func noAnswerWarning(pid int, cfg config) string {
+	return fmt.Sprintf("the warm Blender (pid %d) saved every frame asked for but did not answer within %s after its last frame ([plugins.blender] exit_timeout): "+
+		"it was killed with its process tree and will not be used again; the frames are written, so the task is not failed for it. "+
+		"A script or add-on of the scene likely hangs after rendering (a render_complete handler).", pid, time.Duration(cfg.ExitTimeout))
 }

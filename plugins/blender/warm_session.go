@@ -334,10 +334,16 @@ func reloadWait(loadTook time.Duration) time.Duration {
 	return 3*loadTook + sessionAnswerWait
 }
 
+// errNoAnswerAfterFrames means the warm Blender saved every frame of the
+// task but did not answer within exit_timeout: it was killed with its tree.
+var errNoAnswerAfterFrames = errors.New("the warm Blender did not answer after its frames")
+
 // render sends a task to the driver and waits for its answer. out gets
 // Blender's output from the moment the driver starts the task (begin is
-// called then, to log the task's first lines).
-func (s *session) render(ctx context.Context, wt warmTask, tag string, out *renderOutput, begin func()) (driverEvent, error) {
+// called then, to log the task's first lines). A Blender that saved every
+// frame of the task and then does not answer within exitTimeout (0: no
+// limit) is killed with its tree (errNoAnswerAfterFrames).
+func (s *session) render(ctx context.Context, wt warmTask, tag string, out *renderOutput, exitTimeout time.Duration, begin func()) (driverEvent, error) {
 	s.mu.Lock()
 	s.lastID++
 	call := &warmCall{id: s.lastID, out: out, begin: begin, answered: make(chan struct{}), result: make(chan driverEvent, 1)}
@@ -371,13 +377,31 @@ func (s *session) render(ctx context.Context, wt warmTask, tag string, out *rend
 	case <-noAnswer.C:
 		return driverEvent{}, s.noAnswer()
 	}
-	select {
-	case ev := <-call.result:
-		return ev, nil
-	case <-s.done:
-		return driverEvent{}, errSessionEnded
-	case <-ctx.Done():
-		return driverEvent{}, ctx.Err()
+	// As a cold Blender must exit, the warm one must answer once it is
+	// through with the task's frames; a handler of the scene's that hangs
+	// after the last one would hold the task for ever.
+	finished := out.finished
+	if exitTimeout <= 0 {
+		finished = nil
+	}
+	var silent <-chan time.Time
+	for {
+		select {
+		case ev := <-call.result:
+			return ev, nil
+		case <-s.done:
+			return driverEvent{}, errSessionEnded
+		case <-ctx.Done():
+			return driverEvent{}, ctx.Err()
+		case <-finished:
+			finished = nil
+			t := time.NewTimer(exitTimeout)
+			defer t.Stop()
+			silent = t.C
+		case <-silent:
+			s.kill()
+			return driverEvent{}, errNoAnswerAfterFrames
+		}
 	}
 }
 

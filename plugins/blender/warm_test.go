@@ -22,8 +22,9 @@ import (
 // format given as argv[-2]; and a second scene "Other" (48x27) that shares
 // the objects. Registered text "warm_hook.py" runs on load (with -y): it
 // does what the environment variable CAJON_TEST_HOOK says at render time
-// ("sleep" sleeps at frame 2, "crash" segfaults at frame 2) and, with
-// "handler", adds a persistent handler each time the file loads.
+// ("sleep" sleeps at frame 2, "crash" segfaults at frame 2, "hang" sleeps
+// once a render is complete, after its last frame) and, with "handler",
+// adds a persistent handler each time the file loads.
 const warmSceneScript = `
 import bpy, sys
 fmt, path = sys.argv[-2], sys.argv[-1]
@@ -65,6 +66,12 @@ def pre(scene, *args):
         import ctypes
         ctypes.string_at(0)
 bpy.app.handlers.render_pre.append(pre)
+if what == "hang":
+    def hang(*args):
+        import time
+        print("hook: hanging after the render", flush=True)
+        time.sleep(600)
+    bpy.app.handlers.render_complete.append(hang)
 if what == "handler":
     @persistent
     def stays(*args):
