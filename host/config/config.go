@@ -275,6 +275,8 @@ func expectedType(key string) string {
 		return `a table of strings, e.g. env = { CUDA_VISIBLE_DEVICES = "1" }`
 	case key == identitiesKey+".task_types":
 		return "a list of strings"
+	case key == identitiesKey+".cycles_device":
+		return `a string, e.g. cycles_device = "OPTIX"`
 	case key == "manager" || key == "local" || key == "log_store" || key == "metrics" || key == "files" || key == "worker":
 		return "a table ([" + key + "])"
 	}
