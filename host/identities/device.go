@@ -9,15 +9,8 @@ import (
 	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
-// Visibility variables: what each GPU runtime reads to show a process only
-// some GPUs. Cycles renders on every GPU it sees, so this is how an
-// identity gets its own.
-const (
-	envCUDAVisible  = "CUDA_VISIBLE_DEVICES"
-	envCUDAOrder    = "CUDA_DEVICE_ORDER"
-	envHIPVisible   = "HIP_VISIBLE_DEVICES"
-	envOneAPISelect = "ONEAPI_DEVICE_SELECTOR"
-)
+// envCUDAOrder is how CUDA numbers the GPUs.
+const envCUDAOrder = "CUDA_DEVICE_ORDER"
 
 // DeviceEnv is the environment that gives an identity's commands its GPUs
 // and its Cycles device (wire.EnvCyclesDevice). gpus and device must have
@@ -32,18 +25,20 @@ func DeviceEnv(gpus []string, device string) map[string]string {
 	if len(gpus) == 0 {
 		return env
 	}
+	// Cycles renders on every GPU it sees, so the GPU runtime's own
+	// variable is how an identity gets only its own.
 	list := strings.Join(gpus, ",")
 	switch wire.CyclesGPU(device) {
 	case "CUDA", "OPTIX":
-		env[envCUDAVisible] = list
 		// CUDA numbers the GPUs fastest first unless told otherwise;
 		// in bus order its indices are the ones nvidia-smi shows.
 		env[envCUDAOrder] = "PCI_BUS_ID"
-	case "HIP":
-		env[envHIPVisible] = list
 	case "ONEAPI":
 		// Cycles renders on oneAPI through Level Zero.
-		env[envOneAPISelect] = "level_zero:" + list
+		list = "level_zero:" + list
+	}
+	if v := wire.GPUVisibilityVar(device); v != "" {
+		env[v] = list
 	}
 	return env
 }

@@ -45,3 +45,19 @@ func CyclesGPU(device string) string {
 	}
 	return gpu
 }
+
+// GPUVisibilityVar is the variable through which the runtime of a Cycles
+// device's GPUs shows a process only some of them: CUDA_VISIBLE_DEVICES for
+// CUDA and OPTIX, HIP_VISIBLE_DEVICES for HIP, ONEAPI_DEVICE_SELECTOR for
+// ONEAPI; "" for CPU and METAL, which have none.
+func GPUVisibilityVar(device string) string {
+	switch CyclesGPU(device) {
+	case "CUDA", "OPTIX":
+		return "CUDA_VISIBLE_DEVICES"
+	case "HIP":
+		return "HIP_VISIBLE_DEVICES"
+	case "ONEAPI":
+		return "ONEAPI_DEVICE_SELECTOR"
+	}
+	return ""
+}

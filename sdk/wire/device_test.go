@@ -38,6 +38,9 @@ func TestCyclesDevice(t *testing.T) {
 			if g := CyclesGPU(got); g != tt.gpu {
 				t.Errorf("CyclesGPU(%q) = %q, want %q", got, g, tt.gpu)
 			}
+			if v := GPUVisibilityVar(got); (v == "") != (tt.gpu == "" || tt.gpu == "METAL") {
+				t.Errorf("GPUVisibilityVar(%q) = %q", got, v)
+			}
 		})
 	}
 }
