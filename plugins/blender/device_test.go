@@ -75,7 +75,7 @@ func TestRenderOnTheIdentitysDevice(t *testing.T) {
 		{name: "no device: as the scene says", env: map[string]string{"CUDA_VISIBLE_DEVICES": "1"}, cfg: cold,
 			args:   []string{"-o", out, "-f", "1"},
 			status: sdktest.Completed,
-			lines: []string{"cajon-plugin-blender: running ", "cajon-plugin-blender: Cycles device: as the blend file and Blender's preferences say (the worker identity sets no cycles_device); GPUs: CUDA_VISIBLE_DEVICES=1"}},
+			lines:  []string{"cajon-plugin-blender: running ", "cajon-plugin-blender: Cycles device: as the blend file and Blender's preferences say (the worker identity sets no cycles_device); GPUs: CUDA_VISIBLE_DEVICES=1"}},
 		{name: "CUDA without a GPU fails clearly", env: map[string]string{"CAJON_CYCLES_DEVICE": "CUDA", "CUDA_VISIBLE_DEVICES": "1"}, cfg: cold,
 			args:   []string{"-o", out, "-f", "1"},
 			status: sdktest.Failed,
