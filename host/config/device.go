@@ -125,3 +125,17 @@ func validateDevice(where string, id IdentityConfig) []error {
 	}
 	return errs
 }
+
+// gpuValue is gpus as written in a file: indices as integers, UUIDs as
+// strings.
+func gpuValue(gpus []string) []any {
+	out := make([]any, len(gpus))
+	for i, g := range gpus {
+		if n, err := strconv.ParseInt(g, 10, 64); err == nil && isGPUIndex(g) {
+			out[i] = n
+		} else {
+			out[i] = g
+		}
+	}
+	return out
+}

@@ -141,7 +141,7 @@ func printIdentities(out *strings.Builder, ids []IdentityConfig, p *Provenance) 
 			}
 		}
 		if len(id.GPU) > 0 {
-			if err := writeLine(out, "gpu", id.GPU, ""); err != nil {
+			if err := writeLine(out, "gpu", gpuValue(id.GPU), ""); err != nil {
 				return err
 			}
 		}
