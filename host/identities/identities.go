@@ -165,7 +165,11 @@ func (f *Farm) logDevice(id Identity) {
 		case wire.CyclesGPU(id.CyclesDevice) == "":
 			gpus = "none"
 		}
-		log.Info("Blender renders on the identity's Cycles device", "identity", id.N, "cycles_device", id.CyclesDevice, "gpu", gpus)
+		args := []any{"identity", id.N, "cycles_device", id.CyclesDevice, "gpu", gpus}
+		if v := wire.GPUVisibilityVar(id.CyclesDevice); v != "" && id.Env[v] != "" {
+			args = append(args, "env", v+"="+id.Env[v]) // what the commands get, env's own included
+		}
+		log.Info("Blender renders on the identity's Cycles device", args...)
 	}
 	for _, c := range id.EnvConflicts {
 		log.Warn("worker identity "+strconv.Itoa(id.N)+": "+c, "identity", id.N)

@@ -223,8 +223,17 @@ func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	f := startFarm(t, mgr, []config.IdentityConfig{
 		{GPU: []string{"0"}, CyclesDevice: "OPTIX"},
-		{Env: map[string]string{"CUDA_VISIBLE_DEVICES": "1"}},
+		{GPU: []string{"5"}, CyclesDevice: "CUDA", Env: map[string]string{"CUDA_VISIBLE_DEVICES": "1"}}, // env wins
 	})
+	for _, want := range []string{
+		`node-1: Blender renders on the identity's Cycles device: identity=1 cycles_device=OPTIX gpu=0 env=CUDA_VISIBLE_DEVICES=0`,
+		`node-2: Blender renders on the identity's Cycles device: identity=2 cycles_device=CUDA gpu=5 env=CUDA_VISIBLE_DEVICES=1`,
+		`[WARN]  node-2: worker identity 2: env sets CUDA_VISIBLE_DEVICES="1", but gpu and cycles_device give "5": the identity's env wins`,
+	} {
+		if !strings.Contains(f.log.String(), want) {
+			t.Errorf("the farm's start-up log has no %q", want)
+		}
+	}
 	testwait.For(t, "both identities to be awake", awake(mgr, "node-1", "node-2"))
 	if len(mgr.Workers()) != 2 {
 		t.Fatalf("the Manager has %d workers, want 2: %+v", len(mgr.Workers()), mgr.Workers())
@@ -249,7 +258,7 @@ func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 	}
 	wantGPU := map[string]string{}
 	for _, w := range mgr.Workers() {
-		wantGPU[w.ID] = map[string]string{"node-1": "0:OPTIX", "node-2": "1:"}[w.Name]
+		wantGPU[w.ID] = map[string]string{"node-1": "0:OPTIX", "node-2": "1:CUDA"}[w.Name]
 	}
 	if gpuA != wantGPU[stA.Worker] || gpuB != wantGPU[stB.Worker] {
 		t.Errorf("GPU of task a %q (want %q), of task b %q (want %q)", gpuA, wantGPU[stA.Worker], gpuB, wantGPU[stB.Worker])
