@@ -843,6 +843,8 @@ func TestIdentities(t *testing.T) {
 			nil, "an empty list; leave gpu out"},
 		{"GPU a float", []string{"[[worker.identities]]\ngpu = 1.0\ncycles_device = \"CUDA\"\n"},
 			nil, "not a float"},
+		{"a device in env Blender does not know", []string{"[[worker.identities]]\nenv = { CAJON_CYCLES_DEVICE = \"GPU\" }\n"},
+			nil, `env CAJON_CYCLES_DEVICE: Cycles device "GPU" is not one Blender knows`},
 		{"device not a string", []string{"[[worker.identities]]\ncycles_device = 1\n"},
 			nil, `worker.identities.cycles_device must be a string, e.g. cycles_device = "OPTIX", not an integer`},
 	}

@@ -99,6 +99,13 @@ func normalDevice(d string) string {
 // device decides which variable hides the other GPUs.
 func validateDevice(where string, id IdentityConfig) []error {
 	var errs []error
+	if v, ok := id.Env[wire.EnvCyclesDevice]; ok {
+		// env wins over cycles_device (docs/CONFIG.md): a bad value would
+		// fail every render of the identity.
+		if _, err := wire.CyclesDevice(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: env %s: %w", where, wire.EnvCyclesDevice, err))
+		}
+	}
 	if id.CyclesDevice != "" {
 		if _, err := wire.CyclesDevice(id.CyclesDevice); err != nil {
 			errs = append(errs, fmt.Errorf("%s: cycles_device: %w", where, err))
