@@ -25,6 +25,7 @@ func runIdentities(ctx context.Context, cfg *config.Config, configured []config.
 	for _, id := range ids {
 		if wm := fm.worker(id.Name); wm != nil {
 			observed[id.N] = wm
+			wm.Device(id.GPU, id.CyclesDevice)
 		}
 	}
 	farm, err := identities.New(identities.Options{

@@ -141,6 +141,13 @@ func TestMetricsOfIdentities(t *testing.T) {
 		}
 		return true
 	})
+	// Set before /metrics is served: no device, no GPU of their own here.
+	_, metrics := fetch(addr, "/metrics")
+	for _, name := range []string{"gpu-node-1", "gpu-node-2"} {
+		if want := `cajon_worker_device_info{cycles_device="",gpu="",worker="` + name + `"} 1`; !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("cajon after SIGTERM: %v\n%s", err, out.String())

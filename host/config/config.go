@@ -13,6 +13,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/suggest"
 	"github.com/cajonfarm/cajon/sdk/process"
+	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // Config is the effective worker configuration after all layers are merged.
@@ -254,7 +255,7 @@ const envPrefix = "CAJON_"
 // commands: they are not settings, so they are ignored without a warning.
 func isInternalEnvVar(name string) bool {
 	switch name {
-	case "CAJON_RUN_ID", "CAJON_LIFELINE_FD", "CAJON_LIFELINE_HANDLE", "CAJON_PLUGIN", "CAJON_HOST_DIR":
+	case "CAJON_RUN_ID", "CAJON_LIFELINE_FD", "CAJON_LIFELINE_HANDLE", "CAJON_PLUGIN", "CAJON_HOST_DIR", wire.EnvCyclesDevice:
 		return true
 	}
 	return false
@@ -275,6 +276,8 @@ func expectedType(key string) string {
 		return `a table of strings, e.g. env = { CUDA_VISIBLE_DEVICES = "1" }`
 	case key == identitiesKey+".task_types":
 		return "a list of strings"
+	case key == identitiesKey+".cycles_device":
+		return `a string, e.g. cycles_device = "OPTIX"`
 	case key == "manager" || key == "local" || key == "log_store" || key == "metrics" || key == "files" || key == "worker":
 		return "a table ([" + key + "])"
 	}

@@ -98,7 +98,11 @@ func decodeFile(path string, data []byte) (layer, error) {
 	}
 	values := map[string]any{}
 	flattenFile(reflect.ValueOf(parsed), "", values)
-	return layer{values: values, plugins: parsed.Plugins, identities: identitiesOf(parsed.Worker)}, nil
+	ids, err := identitiesOf(parsed.Worker)
+	if err != nil {
+		return layer{}, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return layer{values: values, plugins: parsed.Plugins, identities: ids}, nil
 }
 
 func decodeStrict(data []byte, v any) error {

@@ -25,6 +25,12 @@ type IdentityConfig struct {
 	// TaskTypes narrows the task types this identity asks for; empty = the
 	// top-level task_types.
 	TaskTypes []string
+	// GPU lists the GPUs this identity's commands may see: device indices
+	// (as decimal text) or device UUIDs; empty = every GPU.
+	GPU []string
+	// CyclesDevice is the Cycles device its Blender renders on, as Blender
+	// spells it (wire.CyclesDevice); "" = what the blend file says.
+	CyclesDevice string
 }
 
 // identitiesKey is the provenance key of [[worker.identities]]: the list is
@@ -40,19 +46,28 @@ type fileIdentity struct {
 	Name      string            `toml:"name"`
 	Env       map[string]string `toml:"env"`
 	TaskTypes []string          `toml:"task_types"`
+	// GPU is an index, a UUID or a list of them: decoded loosely and
+	// checked by gpuList, so that each form gets a clear message.
+	GPU          any    `toml:"gpu"`
+	CyclesDevice string `toml:"cycles_device"`
 }
 
 // identitiesOf converts a file's [[worker.identities]]; nil when the file
 // has none.
-func identitiesOf(w fileWorker) []IdentityConfig {
+func identitiesOf(w fileWorker) ([]IdentityConfig, error) {
 	if w.Identities == nil {
-		return nil
+		return nil, nil
 	}
 	out := make([]IdentityConfig, 0, len(*w.Identities))
-	for _, id := range *w.Identities {
-		out = append(out, normalIdentity(IdentityConfig{Name: id.Name, Env: id.Env, TaskTypes: id.TaskTypes}))
+	for i, id := range *w.Identities {
+		gpus, err := gpuList(id.GPU)
+		if err != nil {
+			return nil, fmt.Errorf("worker.identities[%d]: gpu: %w", i+1, err)
+		}
+		out = append(out, normalIdentity(IdentityConfig{Name: id.Name, Env: id.Env, TaskTypes: id.TaskTypes,
+			GPU: gpus, CyclesDevice: normalDevice(id.CyclesDevice)}))
 	}
-	return out
+	return out, nil
 }
 
 // normalIdentity gives empty maps and lists one form, so configs compare equal.
@@ -62,6 +77,9 @@ func normalIdentity(id IdentityConfig) IdentityConfig {
 	}
 	if id.TaskTypes == nil {
 		id.TaskTypes = []string{}
+	}
+	if id.GPU == nil {
+		id.GPU = []string{}
 	}
 	return id
 }
@@ -93,6 +111,7 @@ func validateIdentities(cfg *Config, prov *Provenance) []error {
 		if slices.Contains(id.TaskTypes, "") {
 			errs = append(errs, fmt.Errorf("%s: task_types has an empty task type", where))
 		}
+		errs = append(errs, validateDevice(where, id)...)
 	}
 	return errs
 }
@@ -118,6 +137,16 @@ func printIdentities(out *strings.Builder, ids []IdentityConfig, p *Provenance) 
 		}
 		if len(id.TaskTypes) > 0 {
 			if err := writeLine(out, "task_types", id.TaskTypes, ""); err != nil {
+				return err
+			}
+		}
+		if len(id.GPU) > 0 {
+			if err := writeLine(out, "gpu", gpuValue(id.GPU), ""); err != nil {
+				return err
+			}
+		}
+		if id.CyclesDevice != "" {
+			if err := writeLine(out, "cycles_device", id.CyclesDevice, ""); err != nil {
 				return err
 			}
 		}

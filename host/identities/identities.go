@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +27,7 @@ import (
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
+	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -39,10 +39,17 @@ type Identity struct {
 	Name string
 	// StateDir holds its credentials, update queue and task logs.
 	StateDir string
-	// Env is added to the environment of its commands.
+	// Env is added to the environment of its commands: the configured env
+	// over the variables its GPUs and Cycles device give (DeviceEnv).
 	Env map[string]string
 	// TaskTypes narrows the task types it asks for; empty = all.
 	TaskTypes []string
+	// GPU and CyclesDevice are the configured ones (config.IdentityConfig).
+	GPU          []string
+	CyclesDevice string
+	// EnvConflicts are the variables that env sets otherwise than GPU and
+	// CyclesDevice would, each said as a warning when the farm starts.
+	EnvConflicts []string
 }
 
 // StateDir is where identity n keeps its state, under the process's
@@ -78,7 +85,9 @@ func Resolve(cfg *config.Config, configured []config.IdentityConfig) ([]Identity
 		if len(types) == 0 {
 			types = cfg.TaskTypes
 		}
-		ids = append(ids, Identity{N: n, Name: name, StateDir: StateDir(cfg.StateDir, n), Env: maps.Clone(c.Env), TaskTypes: types})
+		env, conflicts := mergeEnv(DeviceEnv(c.GPU, c.CyclesDevice), c.Env)
+		ids = append(ids, Identity{N: n, Name: name, StateDir: StateDir(cfg.StateDir, n), Env: env, TaskTypes: types,
+			GPU: slices.Clone(c.GPU), CyclesDevice: c.CyclesDevice, EnvConflicts: conflicts})
 	}
 	return ids, nil
 }
@@ -134,6 +143,7 @@ func New(opts Options) (*Farm, error) {
 	}
 	f := &Farm{opts: opts, log: opts.Logger, workers: make([]*worker.Worker, len(opts.Identities))}
 	for i, id := range opts.Identities {
+		f.logDevice(id)
 		w, err := f.newWorker(id)
 		if err != nil {
 			return nil, fmt.Errorf("worker identity %q: %w", id.Name, err)
@@ -141,6 +151,29 @@ func New(opts Options) (*Farm, error) {
 		f.workers[i] = w
 	}
 	return f, nil
+}
+
+// logDevice says where identity id renders, and warns of env variables
+// that override its GPUs.
+func (f *Farm) logDevice(id Identity) {
+	log := f.log.Named(id.Name)
+	if id.CyclesDevice != "" {
+		gpus := "every one it sees"
+		switch {
+		case len(id.GPU) > 0:
+			gpus = strings.Join(id.GPU, ", ")
+		case wire.CyclesGPU(id.CyclesDevice) == "":
+			gpus = "none"
+		}
+		args := []any{"identity", id.N, "cycles_device", id.CyclesDevice, "gpu", gpus}
+		if v := wire.GPUVisibilityVar(id.CyclesDevice); v != "" && id.Env[v] != "" {
+			args = append(args, "env", v+"="+id.Env[v]) // what the commands get, env's own included
+		}
+		log.Info("Blender renders on the identity's Cycles device", args...)
+	}
+	for _, c := range id.EnvConflicts {
+		log.Warn("worker identity "+strconv.Itoa(id.N)+": "+c, "identity", id.N)
+	}
 }
 
 // restartCode is the exit code an identity's worker uses for the Manager's

@@ -48,6 +48,32 @@ func TestResolve(t *testing.T) {
 			{N: 1, Name: "gpu0", StateDir: "/var/lib/cajon/identity-1", Env: map[string]string{"CUDA_VISIBLE_DEVICES": "0"}, TaskTypes: []string{"blender", "misc"}},
 			{N: 2, Name: "render-07-2", StateDir: "/var/lib/cajon/identity-2", TaskTypes: []string{"file-management"}},
 		}, ""},
+		{"GPUs and devices", []config.IdentityConfig{
+			{GPU: []string{"0", "GPU-8f6e"}, CyclesDevice: "OPTIX"},
+			{GPU: []string{"1"}, CyclesDevice: "HIP+CPU"},
+			{GPU: []string{"0", "1"}, CyclesDevice: "ONEAPI"},
+			{CyclesDevice: "CUDA"},
+			{CyclesDevice: "CPU"},
+			{GPU: []string{"2"}, CyclesDevice: "CUDA", Env: map[string]string{"CUDA_VISIBLE_DEVICES": "3", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "OCIO": "/o"}},
+		}, []identities.Identity{
+			{N: 1, Name: "render-07-1", StateDir: "/var/lib/cajon/identity-1", TaskTypes: []string{"blender", "misc"},
+				Env: map[string]string{"CAJON_CYCLES_DEVICE": "OPTIX", "CUDA_VISIBLE_DEVICES": "0,GPU-8f6e", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"},
+				GPU: []string{"0", "GPU-8f6e"}, CyclesDevice: "OPTIX"},
+			{N: 2, Name: "render-07-2", StateDir: "/var/lib/cajon/identity-2", TaskTypes: []string{"blender", "misc"},
+				Env: map[string]string{"CAJON_CYCLES_DEVICE": "HIP+CPU", "HIP_VISIBLE_DEVICES": "1"},
+				GPU: []string{"1"}, CyclesDevice: "HIP+CPU"},
+			{N: 3, Name: "render-07-3", StateDir: "/var/lib/cajon/identity-3", TaskTypes: []string{"blender", "misc"},
+				Env: map[string]string{"CAJON_CYCLES_DEVICE": "ONEAPI", "ONEAPI_DEVICE_SELECTOR": "level_zero:0,1"},
+				GPU: []string{"0", "1"}, CyclesDevice: "ONEAPI"},
+			{N: 4, Name: "render-07-4", StateDir: "/var/lib/cajon/identity-4", TaskTypes: []string{"blender", "misc"},
+				Env: map[string]string{"CAJON_CYCLES_DEVICE": "CUDA"}, CyclesDevice: "CUDA"},
+			{N: 5, Name: "render-07-5", StateDir: "/var/lib/cajon/identity-5", TaskTypes: []string{"blender", "misc"},
+				Env: map[string]string{"CAJON_CYCLES_DEVICE": "CPU"}, CyclesDevice: "CPU"},
+			{N: 6, Name: "render-07-6", StateDir: "/var/lib/cajon/identity-6", TaskTypes: []string{"blender", "misc"},
+				Env: map[string]string{"CAJON_CYCLES_DEVICE": "CUDA", "CUDA_VISIBLE_DEVICES": "3", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "OCIO": "/o"},
+				GPU: []string{"2"}, CyclesDevice: "CUDA",
+				EnvConflicts: []string{`env sets CUDA_VISIBLE_DEVICES="3", but gpu and cycles_device give "2": the identity's env wins`}},
+		}, ""},
 		{"a name that a default takes too", []config.IdentityConfig{{Name: "render-07-2"}, {}}, nil,
 			`worker identities 1 and 2 are both named "render-07-2"`},
 	}
@@ -172,15 +198,16 @@ func awake(mgr *managertest.Manager, names ...string) func() bool {
 	}
 }
 
-// slotTask records the GPU its identity gives it, then runs until aborted.
+// slotTask records the GPU and Cycles device its identity gives it, then
+// runs until aborted.
 func slotTask(name, dir string) managertest.Task {
 	return managertest.Task{Name: name, Type: "test", Commands: []managertest.Command{
-		{Name: "test-tree", Parameters: map[string]any{"script": fmt.Sprintf(`echo "$$ $GPU" > %s/%s.tmp && mv %s/%s.tmp %s/%s; exec sleep 60`,
+		{Name: "test-tree", Parameters: map[string]any{"script": fmt.Sprintf(`echo "$$ $CUDA_VISIBLE_DEVICES:$CAJON_CYCLES_DEVICE" > %s/%s.tmp && mv %s/%s.tmp %s/%s; exec sleep 60`,
 			dir, name, dir, name, dir, name)}},
 	}}
 }
 
-// started reads what a slotTask wrote: its pid and GPU.
+// started reads what a slotTask wrote: its pid, and its GPU and device.
 func started(dir, name string) (pid int, gpu string, ok bool) {
 	raw, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
@@ -195,9 +222,18 @@ func started(dir, name string) (pid int, gpu string, ok bool) {
 func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 	mgr := managertest.New(t, managertest.Config{})
 	f := startFarm(t, mgr, []config.IdentityConfig{
-		{Env: map[string]string{"GPU": "0"}},
-		{Env: map[string]string{"GPU": "1"}},
+		{GPU: []string{"0"}, CyclesDevice: "OPTIX"},
+		{GPU: []string{"5"}, CyclesDevice: "CUDA", Env: map[string]string{"CUDA_VISIBLE_DEVICES": "1"}}, // env wins
 	})
+	for _, want := range []string{
+		`node-1: Blender renders on the identity's Cycles device: identity=1 cycles_device=OPTIX gpu=0 env=CUDA_VISIBLE_DEVICES=0`,
+		`node-2: Blender renders on the identity's Cycles device: identity=2 cycles_device=CUDA gpu=5 env=CUDA_VISIBLE_DEVICES=1`,
+		`[WARN]  node-2: worker identity 2: env sets CUDA_VISIBLE_DEVICES="1", but gpu and cycles_device give "5": the identity's env wins`,
+	} {
+		if !strings.Contains(f.log.String(), want) {
+			t.Errorf("the farm's start-up log has no %q", want)
+		}
+	}
 	testwait.For(t, "both identities to be awake", awake(mgr, "node-1", "node-2"))
 	if len(mgr.Workers()) != 2 {
 		t.Fatalf("the Manager has %d workers, want 2: %+v", len(mgr.Workers()), mgr.Workers())
@@ -222,7 +258,7 @@ func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 	}
 	wantGPU := map[string]string{}
 	for _, w := range mgr.Workers() {
-		wantGPU[w.ID] = map[string]string{"node-1": "0", "node-2": "1"}[w.Name]
+		wantGPU[w.ID] = map[string]string{"node-1": "0:OPTIX", "node-2": "1:CUDA"}[w.Name]
 	}
 	if gpuA != wantGPU[stA.Worker] || gpuB != wantGPU[stB.Worker] {
 		t.Errorf("GPU of task a %q (want %q), of task b %q (want %q)", gpuA, wantGPU[stA.Worker], gpuB, wantGPU[stB.Worker])

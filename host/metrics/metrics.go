@@ -40,6 +40,7 @@ type Metrics struct {
 	streamConnects  *prometheus.CounterVec
 	pickups         *prometheus.CounterVec
 	managerAborts   *prometheus.CounterVec
+	deviceInfo      *prometheus.GaugeVec
 
 	mu      sync.Mutex
 	workers []*Worker
@@ -113,6 +114,10 @@ func New() *Metrics {
 	m.managerAborts = counter("cajon_manager_aborts_total",
 		"Tasks aborted because may-i-run said no, by worker and what brought that request: stream (an event) or poll (its period).",
 		"worker", "source")
+
+	m.deviceInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cajon_worker_device_info", Help: deviceInfoHelp},
+		[]string{"worker", "gpu", "cycles_device"})
+	m.reg.MustRegister(m.deviceInfo)
 
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "cajon_build_info", Help: "Always 1; the version label is the running cajon's.",

@@ -30,7 +30,8 @@ type Render struct {
 	BlendFile  string   `param:"blendfile" desc:"The blend file to render; left out of the command line when empty."`
 	Args       []string `param:"args" desc:"Arguments after the blend file, e.g. --render-output, --render-format, --render-frame."`
 
-	warm *sessions // the plugin's warm Blender; nil: always cold
+	warm   *sessions // the plugin's warm Blender; nil: always cold
+	device string    // the worker identity's Cycles device (device.go); "" = the scene's
 }
 
 // outputTail is how many of Blender's last lines go into a failure message
@@ -66,6 +67,9 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 		args = append(args, r.BlendFile)
 	}
 	args = append(args, r.Args...)
+	if args, err = r.onDevice(run, args); err != nil {
+		return err
+	}
 
 	// Blenders that start together (chunks of one job) race to create a new
 	// output folder, and the loser fails to save its frame: make it first.
@@ -108,6 +112,7 @@ func (r *Render) render(ctx context.Context, run *sdk.Run, cfg config, exe strin
 	if r.warm != nil && cfg.WarmSessions {
 		var wt warmTask
 		if wt, why = warmFor(exe, exeArgs, r.ArgsBefore, r.BlendFile, r.Args, run.WorkDir, run.Env); why == "" {
+			wt = wt.onDevice(r.device)
 			o, err := r.renderWarm(ctx, run, cfg, wt, out)
 			if o.rendered {
 				return err
@@ -125,6 +130,7 @@ func (r *Render) render(ctx context.Context, run *sdk.Run, cfg config, exe strin
 // renderCold runs a Blender of its own for the task.
 func renderCold(ctx context.Context, run *sdk.Run, cfg config, exe string, args []string, out *renderOutput) error {
 	run.Logf("cajon-plugin-blender: running %s", cmdline.Join(append([]string{exe}, args...)))
+	logDevice(run)
 	bctx, endBlender := context.WithCancelCause(ctx)
 	defer endBlender(nil)
 	stopWatch := watchExit(out, time.Duration(cfg.ExitTimeout), func() { endBlender(errNoExit) })

@@ -24,6 +24,8 @@ type warmTask struct {
 	args []string
 	// argv is the cold command line, exe first.
 	argv []string
+	// device is the Cycles device its Blender starts with; "" = the scene's.
+	device string
 }
 
 // Options a warm session may start with (before the blend file): they take

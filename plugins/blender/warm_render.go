@@ -43,7 +43,7 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 	if c.fresh {
 		err := s.start(ctx, sessionStart{
 			exe: wt.argv[0], prefix: wt.prefix, dir: run.WorkDir, env: environ(run.Env),
-			tag: run.RunID + "/warm", grace: run.Grace,
+			tag: run.RunID + "/warm", grace: run.Grace, device: wt.device,
 		})
 		if err != nil {
 			r.warm.drop(s, err.Error())
@@ -85,6 +85,7 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 		began.Store(true)
 		run.Log(label)
 		run.Logf("cajon-plugin-blender: running %s", cmdline.Join(wt.argv))
+		logDevice(run)
 	}
 	ev, err := s.render(ctx, wt, run.RunID+"/warm", out, time.Duration(cfg.ExitTimeout), begin)
 	switch {

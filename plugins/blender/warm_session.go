@@ -129,6 +129,7 @@ type sessionStart struct {
 	env    []string // full environment
 	tag    string   // CAJON_RUN_ID of the session's processes
 	grace  time.Duration
+	device string // the Cycles device (device.go); "" = the scene's
 }
 
 // start starts Blender with the driver; it returns at once (waitReady
@@ -173,6 +174,9 @@ func (s *session) launch(ctx context.Context, st sessionStart) error {
 	// Blender 5 prints "Saved:" only with render logging on, which its own
 	// --render-frame turns on; older ones print it anyway.
 	args := append(append([]string(nil), st.prefix...), "--log", "render.*", "--python", script)
+	if st.device != "" {
+		args = append(args, "--", cyclesDeviceOption, st.device)
+	}
 	env := append(append([]string(nil), st.env...), sessionEnv+"="+s.token+" "+network+" "+ln.Addr().String())
 	env = append(env, privateTemp()...)
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
