@@ -54,6 +54,22 @@ func open(m *mgr.Mgr, name string) (*mgr.Service, error) {
 	return s, nil
 }
 
+// withService opens the service manager and the named service for fn, and
+// closes both after it.
+func withService(name string, fn func(s *mgr.Service) error) error {
+	m, err := connect()
+	if err != nil {
+		return err
+	}
+	defer m.Disconnect()
+	s, err := open(m, name)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
+}
+
 // InstallService creates the service, started at boot (the worker waits
 // for the Manager by itself, so no delayed start is needed), with recovery actions that restart it when cajon
 // exits with a non-zero code (restart_exit_code, when the Manager asks for
@@ -113,68 +129,42 @@ func InstallService(in Install) ([]string, error) {
 // UninstallService stops the service if it runs, then removes it and its
 // event log source.
 func UninstallService(name string) error {
-	m, err := connect()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := open(m, name)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if st, err := s.Query(); err == nil && st.State != svc.Stopped {
-		if err := stop(s, name); err != nil {
-			return err
+	return withService(name, func(s *mgr.Service) error {
+		if st, err := s.Query(); err == nil && st.State != svc.Stopped {
+			if err := stop(s, name); err != nil {
+				return err
+			}
 		}
-	}
-	if err := s.Delete(); err != nil {
-		return fmt.Errorf("removing service %s: %w", name, err)
-	}
-	_ = eventlog.Remove(name)
-	return nil
+		if err := s.Delete(); err != nil {
+			return fmt.Errorf("removing service %s: %w", name, err)
+		}
+		_ = eventlog.Remove(name)
+		return nil
+	})
 }
 
 // StartService starts the service and waits until it runs. A service that
 // stops again at once (a broken config) is an error with its exit code.
 func StartService(name string) error {
-	m, err := connect()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := open(m, name)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := s.Start(); err != nil {
-		return fmt.Errorf("starting service %s: %w", name, err)
-	}
-	st, err := waitWhile(s, svc.StartPending, startTimeout)
-	if err != nil {
-		return fmt.Errorf("starting service %s: %w", name, err)
-	}
-	if st.State != svc.Running {
-		return fmt.Errorf("service %s did not start: it is %s with exit code %d; see its log and the Application event log", name, stateName(st.State), exitCode(st))
-	}
-	return nil
+	return withService(name, func(s *mgr.Service) error {
+		if err := s.Start(); err != nil {
+			return fmt.Errorf("starting service %s: %w", name, err)
+		}
+		st, err := waitWhile(s, svc.StartPending, startTimeout)
+		if err != nil {
+			return fmt.Errorf("starting service %s: %w", name, err)
+		}
+		if st.State != svc.Running {
+			return fmt.Errorf("service %s did not start: it is %s with exit code %d; see its log and the Application event log", name, stateName(st.State), exitCode(st))
+		}
+		return nil
+	})
 }
 
 // StopService stops the service: the worker aborts its task, delivers its
 // updates and signs off, as on SIGTERM elsewhere.
 func StopService(name string) error {
-	m, err := connect()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := open(m, name)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return stop(s, name)
+	return withService(name, func(s *mgr.Service) error { return stop(s, name) })
 }
 
 func stop(s *mgr.Service, name string) error {
@@ -208,26 +198,20 @@ func stop(s *mgr.Service, name string) error {
 
 // QueryService says what state the service is in and how it is set up.
 func QueryService(name string) (Status, error) {
-	m, err := connect()
-	if err != nil {
-		return Status{}, err
-	}
-	defer m.Disconnect()
-	s, err := open(m, name)
-	if err != nil {
-		return Status{}, err
-	}
-	defer s.Close()
-	st, err := s.Query()
-	if err != nil {
-		return Status{}, fmt.Errorf("querying service %s: %w", name, err)
-	}
-	out := Status{State: stateName(st.State), PID: st.ProcessId, ExitCode: exitCode(st)}
-	if cfg, err := s.Config(); err == nil {
-		out.Command = cfg.BinaryPathName
-		out.StartType = startTypeName(cfg.StartType)
-	}
-	return out, nil
+	var out Status
+	err := withService(name, func(s *mgr.Service) error {
+		st, err := s.Query()
+		if err != nil {
+			return fmt.Errorf("querying service %s: %w", name, err)
+		}
+		out = Status{State: stateName(st.State), PID: st.ProcessId, ExitCode: exitCode(st)}
+		if cfg, err := s.Config(); err == nil {
+			out.Command = cfg.BinaryPathName
+			out.StartType = startTypeName(cfg.StartType)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // waitWhile polls the service while it is in state, up to timeout.
