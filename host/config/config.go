@@ -40,7 +40,8 @@ type Config struct {
 	// OOMScoreAdjust is the Linux OOM-killer adjustment (-1000 to 1000) for
 	// the processes of commands, so the kernel kills a runaway render before
 	// the worker; 0 leaves it alone. Imported from the stock worker's
-	// oom_score_adjust; not applied yet (see docs/CONFIG.md).
+	// oom_score_adjust. The host gives it to each plugin process, whose
+	// commands inherit it.
 	OOMScoreAdjust int
 
 	// Manager is the [manager] table.

@@ -132,7 +132,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, err := startInstance(ctx, p.name, p.path, secure, p.reg.opts.ProcessLogger.Named(p.name), p.reg.runDirPath())
+	inst, err := startInstance(ctx, p.name, p.path, secure, p.reg.opts.ProcessLogger.Named(p.name), p.reg.runDirPath(), p.reg.opts.OOMScoreAdjust)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,10 @@ type Options struct {
 	// private folder for its socket and temporary files ("" = the system's
 	// temporary folder).
 	StateDir string
+	// OOMScoreAdjust, when not 0, is the Linux OOM-killer adjustment of
+	// each plugin process and so of every process of its commands
+	// (oom_score_adjust); the host's own is left alone.
+	OOMScoreAdjust int
 }
 
 // Registry maps command names to the plugins that provide them.
