@@ -258,3 +258,11 @@ func (i *instance) use() {
 		i.idle = nil
 	}
 }
+
+// alone reports whether inst runs one command at most: then every process
+// below it belongs to that command.
+func (i *instance) alone() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.active <= 1
+}

@@ -1,0 +1,277 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cajonfarm/cajon/sdk/proctree"
+)
+
+// Guard is what the host watches in one running command, for the node's
+// sake (docs/CONFIG.md, stall_timeout and max_task_memory). The zero Guard
+// only measures the command's peak memory.
+type Guard struct {
+	// StallTimeout aborts a command whose output and process-tree CPU time
+	// have not moved for this long, as a cancel does (TERM, grace, KILL),
+	// and fails it naming the stall (0 = never).
+	StallTimeout time.Duration
+	// MaxMemory kills a command whose process tree holds more than this many
+	// bytes resident, at once (SIGKILL, as the kernel's OOM killer does),
+	// and fails it saying so (0 = no cap).
+	MaxMemory int64
+}
+
+// GuardInterval is how often the host samples a running command's
+// processes: how far past MaxMemory a tree can grow before it is killed, and
+// how late after StallTimeout a stall is seen.
+const GuardInterval = 500 * time.Millisecond
+
+// errStalled ends a run's context when its command stalled.
+var errStalled = errors.New("the command stalled")
+
+// watch guards one run: it samples the run's processes below the plugin,
+// notes the run's output, and trips on a stall or on the memory cap.
+type watch struct {
+	guard    Guard
+	inst     *instance
+	runID    string
+	sampler  *proctree.Sampler
+	abort    context.CancelCauseFunc
+	started  time.Time
+	oomKills int64 // the kernel's OOM kill count when the run started; -1 unknown
+
+	stop chan struct{}
+	done chan struct{}
+
+	mu         sync.Mutex
+	lastOutput time.Time // zero: none yet
+	lastLine   string
+	peak       int64
+	sampled    bool   // a sample succeeded
+	sampleErr  error  // the first failed sample
+	tripped    string // "" or the failure message for the task
+	trippedBy  string // stall, max_task_memory
+}
+
+// startWatch starts guarding a run on inst; abort ends the run's context.
+func startWatch(inst *instance, runID string, g Guard, abort context.CancelCauseFunc) *watch {
+	w := &watch{
+		guard: g, inst: inst, runID: runID, abort: abort, started: time.Now(),
+		sampler:  proctree.NewSampler(inst.pid, runID),
+		oomKills: kernelOOMKills(),
+		stop:     make(chan struct{}), done: make(chan struct{}),
+	}
+	go w.loop()
+	return w
+}
+
+func (w *watch) loop() {
+	defer close(w.done)
+	tick := time.NewTicker(GuardInterval)
+	defer tick.Stop()
+	var cpu time.Duration = -1
+	cpuMoved := w.started
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-tick.C:
+		}
+		// A plugin that runs only this command may keep processes between
+		// commands (a warm Blender) under a tag of their own: they are this
+		// command's too.
+		w.sampler.All = w.inst.alone()
+		u, err := w.sampler.Sample()
+		now := time.Now()
+		w.mu.Lock()
+		if err != nil {
+			if w.sampleErr == nil {
+				w.sampleErr = err
+			}
+			w.mu.Unlock()
+			continue
+		}
+		w.sampled = true
+		w.peak = max(w.peak, u.RSS)
+		if u.CPU != cpu {
+			cpu, cpuMoved = u.CPU, now
+		}
+		if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory {
+			w.tripped = fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", formatBytes(w.peak), formatBytes(w.guard.MaxMemory))
+			w.trippedBy = "max_task_memory"
+			all := w.sampler.All
+			w.mu.Unlock()
+			w.killTree(all)
+			w.abort(errors.New(w.tripped))
+			return
+		}
+		if w.guard.StallTimeout > 0 {
+			last := cpuMoved
+			if w.lastOutput.After(last) {
+				last = w.lastOutput
+			}
+			if quiet := now.Sub(last); quiet >= w.guard.StallTimeout {
+				w.tripped = w.stallMessage(now)
+				w.trippedBy = "stall"
+				w.mu.Unlock()
+				w.abort(errStalled)
+				return
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// stallMessage names the stall, the time since the last output and the
+// last line. w.mu is held.
+func (w *watch) stallMessage(now time.Time) string {
+	msg := fmt.Sprintf("stalled: no output and no CPU time in the command's processes for %s (stall_timeout)", w.guard.StallTimeout)
+	if w.lastOutput.IsZero() {
+		return msg + fmt.Sprintf("; no output at all since it started %s ago", now.Sub(w.started).Round(time.Second))
+	}
+	return msg + fmt.Sprintf("; last output %s ago: %q", now.Sub(w.lastOutput).Round(time.Second), w.lastLine)
+}
+
+// killTree SIGKILLs the run's processes: every descendant of the plugin
+// when the run is alone in it, else those with the run's tag. The plugin
+// then sees its command die as it would by the kernel's OOM killer.
+func (w *watch) killTree(all bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), proctree.KillTimeout)
+	defer cancel()
+	if all {
+		_ = proctree.KillDescendants(ctx, w.inst.pid)
+		return
+	}
+	_ = proctree.KillTagged(ctx, w.inst.pid, w.runID)
+}
+
+// output notes a line or progress of the run.
+func (w *watch) output(lines []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lastOutput = time.Now()
+	if len(lines) > 0 {
+		w.lastLine = lines[len(lines)-1]
+	}
+}
+
+// finish stops the watch and turns the run's result into what the task must
+// say: a stall or the memory cap fails it with its message, a process
+// killed by the kernel's OOM killer is named as such, and the log ends with
+// the command's peak memory. ctx is the caller's: once it has ended, the
+// command was aborted, and that is what it says.
+func (w *watch) finish(ctx context.Context, res Result, events Events, obs Observer, command string) Result {
+	close(w.stop)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sampled && events != nil {
+		events.Log([]string{fmt.Sprintf("cajon: peak memory of the command's processes: %s (resident, sampled every %s)", formatBytes(w.peak), GuardInterval)})
+	}
+	if obs != nil && w.sampled {
+		obs.CommandMemory(command, w.peak)
+	}
+	if ctx.Err() != nil {
+		return res
+	}
+	switch {
+	case w.tripped != "":
+		if res.Message != "" && w.trippedBy == "max_task_memory" {
+			res.Message = w.tripped + " (the plugin said: " + res.Message + ")"
+		} else {
+			res.Message = w.tripped
+		}
+		res.Status = Failed
+		if obs != nil {
+			obs.CommandGuarded(command, w.trippedBy)
+		}
+	case res.Status == Failed && w.oomKills >= 0 && kernelOOMKills() > w.oomKills:
+		limit := "limit " + formatBytes(w.guard.MaxMemory)
+		if w.guard.MaxMemory <= 0 {
+			limit = "the node's memory " + formatBytes(nodeMemory())
+		}
+		res.Message = fmt.Sprintf("killed by the out-of-memory killer: peak %s, %s (the kernel killed a process while the command ran; the plugin said: %s)", formatBytes(w.peak), limit, res.Message)
+		if obs != nil {
+			obs.CommandGuarded(command, "oom_killer")
+		}
+	}
+	return res
+}
+
+// watchEvents passes a run's events on and tells the watch about output.
+type watchEvents struct {
+	to Events
+	w  *watch
+}
+
+func (e watchEvents) Log(lines []string) {
+	e.w.output(lines)
+	if e.to != nil {
+		e.to.Log(lines)
+	}
+}
+
+func (e watchEvents) Progress(p Progress) {
+	e.w.output(nil)
+	if e.to != nil {
+		e.to.Progress(p)
+	}
+}
+
+func (e watchEvents) Output(o Output) {
+	e.w.output(nil)
+	if e.to != nil {
+		e.to.Output(o)
+	}
+}
+
+func (e watchEvents) Child(c ChildProcess) {
+	if e.to != nil {
+		e.to.Child(c)
+	}
+}
+
+// formatBytes writes n for a render-farm admin: GiB with one decimal from
+// 1 GiB, else MiB.
+func formatBytes(n int64) string {
+	const mib, gib = 1 << 20, 1 << 30
+	if n >= gib {
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/gib), ".0") + " GiB"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(n)/mib)
+}
+
+// kernelOOMKills is the kernel's count of OOM kills since boot
+// (/proc/vmstat oom_kill, Linux 4.13+); -1 where there is none.
+func kernelOOMKills() int64 {
+	return procField("/proc/vmstat", "oom_kill ", 1)
+}
+
+// nodeMemory is the node's memory in bytes (/proc/meminfo MemTotal); 0
+// where unknown.
+func nodeMemory() int64 {
+	return max(procField("/proc/meminfo", "MemTotal:", 1024), 0)
+}
+
+// procField reads the number after prefix on a line of a /proc file, times
+// unit; -1 if there is none.
+func procField(path, prefix string, unit int64) int64 {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			var n int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &n); err == nil {
+				return n * unit
+			}
+		}
+	}
+	return -1
+}
