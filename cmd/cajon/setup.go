@@ -162,3 +162,9 @@ func withRetryTimeout(ctx context.Context, d time.Duration) (context.Context, co
 	}
 	return context.WithTimeout(ctx, d)
 }
+
+// commandGuard is the node guard of the process's commands (stall_timeout,
+// max_task_memory); identities set their own memory cap (host/identities).
+func commandGuard(cfg *config.Config) plugins.Guard {
+	return plugins.Guard{StallTimeout: cfg.StallTimeout, MaxMemory: cfg.MaxTaskMemory}
+}

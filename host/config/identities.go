@@ -25,6 +25,9 @@ type IdentityConfig struct {
 	// TaskTypes narrows the task types this identity asks for; empty = the
 	// top-level task_types.
 	TaskTypes []string
+	// MaxTaskMemory caps the resident memory of each of this identity's
+	// commands, in bytes; 0 = the top-level max_task_memory.
+	MaxTaskMemory int64
 }
 
 // identitiesKey is the provenance key of [[worker.identities]]: the list is
@@ -37,9 +40,10 @@ type fileWorker struct {
 }
 
 type fileIdentity struct {
-	Name      string            `toml:"name"`
-	Env       map[string]string `toml:"env"`
-	TaskTypes []string          `toml:"task_types"`
+	Name          string            `toml:"name"`
+	Env           map[string]string `toml:"env"`
+	TaskTypes     []string          `toml:"task_types"`
+	MaxTaskMemory int64             `toml:"max_task_memory"`
 }
 
 // identitiesOf converts a file's [[worker.identities]]; nil when the file
@@ -50,7 +54,7 @@ func identitiesOf(w fileWorker) []IdentityConfig {
 	}
 	out := make([]IdentityConfig, 0, len(*w.Identities))
 	for _, id := range *w.Identities {
-		out = append(out, normalIdentity(IdentityConfig{Name: id.Name, Env: id.Env, TaskTypes: id.TaskTypes}))
+		out = append(out, normalIdentity(IdentityConfig{Name: id.Name, Env: id.Env, TaskTypes: id.TaskTypes, MaxTaskMemory: id.MaxTaskMemory}))
 	}
 	return out
 }
@@ -93,6 +97,9 @@ func validateIdentities(cfg *Config, prov *Provenance) []error {
 		if slices.Contains(id.TaskTypes, "") {
 			errs = append(errs, fmt.Errorf("%s: task_types has an empty task type", where))
 		}
+		if id.MaxTaskMemory < 0 {
+			errs = append(errs, fmt.Errorf("%s: max_task_memory = %d must be 0 (the top-level max_task_memory) or more", where, id.MaxTaskMemory))
+		}
 	}
 	return errs
 }
@@ -118,6 +125,11 @@ func printIdentities(out *strings.Builder, ids []IdentityConfig, p *Provenance) 
 		}
 		if len(id.TaskTypes) > 0 {
 			if err := writeLine(out, "task_types", id.TaskTypes, ""); err != nil {
+				return err
+			}
+		}
+		if id.MaxTaskMemory != 0 {
+			if err := writeLine(out, "max_task_memory", id.MaxTaskMemory, ""); err != nil {
 				return err
 			}
 		}

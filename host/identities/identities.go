@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/hashicorp/go-hclog"
@@ -43,6 +44,9 @@ type Identity struct {
 	Env map[string]string
 	// TaskTypes narrows the task types it asks for; empty = all.
 	TaskTypes []string
+	// MaxTaskMemory caps the resident memory of each of its commands, in
+	// bytes (0 = no cap): its own max_task_memory, else the process's.
+	MaxTaskMemory int64
 }
 
 // StateDir is where identity n keeps its state, under the process's
@@ -78,7 +82,11 @@ func Resolve(cfg *config.Config, configured []config.IdentityConfig) ([]Identity
 		if len(types) == 0 {
 			types = cfg.TaskTypes
 		}
-		ids = append(ids, Identity{N: n, Name: name, StateDir: StateDir(cfg.StateDir, n), Env: maps.Clone(c.Env), TaskTypes: types})
+		memory := c.MaxTaskMemory
+		if memory == 0 {
+			memory = cfg.MaxTaskMemory
+		}
+		ids = append(ids, Identity{N: n, Name: name, StateDir: StateDir(cfg.StateDir, n), Env: maps.Clone(c.Env), TaskTypes: types, MaxTaskMemory: memory})
 	}
 	return ids, nil
 }
@@ -156,8 +164,9 @@ func (f *Farm) newWorker(id Identity) (*worker.Worker, error) {
 	cfg.Manager.RestartExitCode = restartCode
 	cfg.TaskTypes = id.TaskTypes
 	opts := worker.Options{
-		Config:  &cfg,
-		Runner:  &task.Runner{Commands: f.opts.Commands, Grace: cfg.KillGrace, Env: id.Env},
+		Config: &cfg,
+		Runner: &task.Runner{Commands: f.opts.Commands, Grace: cfg.KillGrace, Env: id.Env,
+			Guard: plugins.Guard{StallTimeout: cfg.StallTimeout, MaxMemory: id.MaxTaskMemory}},
 		Plugins: f.opts.Plugins,
 		Logger:  f.log.Named(id.Name),
 		Timings: f.opts.Timings,
