@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
@@ -343,5 +344,25 @@ func TestAbortThroughPlugin(t *testing.T) {
 	out := (&task.Runner{Commands: reg}).Run(ctx, tk, rep)
 	if out.Status != task.Canceled || out.Message != `command "exec" aborted` {
 		t.Fatalf("outcome %v %q, want canceled %q", out.Status, out.Message, `command "exec" aborted`)
+	}
+}
+
+// The runner's guard reaches every command (the local queue and each
+// Manager identity run tasks through a Runner): a silent sleep past the
+// stall timeout fails its task naming the stall, not as an abort.
+func TestRunnerGuardFailsAStalledCommand(t *testing.T) {
+	reg, err := plugins.Open(context.Background(), plugins.Options{Dirs: []string{pluginDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	tk := task.Task{ID: "t1", JobID: "j1", Commands: []task.Command{
+		{Name: "exec", Params: map[string]any{"exe": "sleep", "args": []any{"600"}}},
+	}}
+	runner := &task.Runner{Commands: reg, Grace: 200 * time.Millisecond, Guard: plugins.Guard{StallTimeout: time.Second}}
+	rep := &recorder{}
+	out := runner.Run(context.Background(), tk, rep)
+	if out.Status != task.Failed || !strings.Contains(out.Message, "stalled: no output and no CPU time") {
+		t.Fatalf("outcome %v %q, want failed for the stall", out.Status, out.Message)
 	}
 }
