@@ -43,7 +43,7 @@ type watch struct {
 	sampler  *proctree.Sampler
 	abort    context.CancelCauseFunc
 	started  time.Time
-	oomKills int64 // the kernel's OOM kill count when the run started; -1 unknown
+	oomKills int64 // the kernel's OOM kill count at the first sample; -1 unknown
 
 	stop chan struct{}
 	done chan struct{}
@@ -63,7 +63,7 @@ func startWatch(inst *instance, runID string, g Guard, abort context.CancelCause
 	w := &watch{
 		guard: g, inst: inst, runID: runID, abort: abort, started: time.Now(),
 		sampler:  proctree.NewSampler(inst.pid, runID),
-		oomKills: kernelOOMKills(),
+		oomKills: -1,
 		stop:     make(chan struct{}), done: make(chan struct{}),
 	}
 	go w.loop()
@@ -96,9 +96,20 @@ func (w *watch) loop() {
 			w.mu.Unlock()
 			continue
 		}
+		if !w.sampled {
+			// Read here, not at the start: a command that ends before its
+			// first sample (most file commands) then costs no /proc/vmstat.
+			w.oomKills = kernelOOMKills()
+		}
 		w.sampled = true
 		w.peak = max(w.peak, u.RSS)
-		if u.CPU != cpu {
+		switch {
+		case cpu < 0:
+			// The first sample sets the baseline: what the command used
+			// before it is not known to be recent, so the quiet time counts
+			// from the start.
+			cpu = u.CPU
+		case u.CPU != cpu:
 			cpu, cpuMoved = u.CPU, now
 		}
 		if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory {
