@@ -181,8 +181,14 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.sampled && events != nil {
+	switch {
+	case events == nil:
+	case w.sampled:
 		events.Log([]string{fmt.Sprintf("cajon: peak memory of the command's processes: %s (resident, sampled every %s)", formatBytes(w.peak), GuardInterval)})
+	case w.sampleErr != nil && (w.guard.StallTimeout > 0 || w.guard.MaxMemory > 0):
+		// stall_timeout or max_task_memory is set and did nothing: say so
+		// where the admin looks.
+		events.Log([]string{"cajon: stall_timeout and max_task_memory could not watch this command: " + w.sampleErr.Error()})
 	}
 	if obs != nil && w.sampled {
 		obs.CommandMemory(command, w.peak)
