@@ -45,8 +45,13 @@ type watch struct {
 	started  time.Time
 	oomKills int64 // the kernel's OOM kill count at the first sample; -1 unknown
 
-	stop chan struct{}
-	done chan struct{}
+	// tickMu is held by a sample in progress, so finish stops the watch
+	// between samples; timer, stopped, cpu and cpuMoved are under it.
+	tickMu   sync.Mutex
+	timer    *time.Timer
+	stopped  bool
+	cpu      time.Duration // the tree's CPU time at the last sample; -1 none
+	cpuMoved time.Time     // when it last changed
 
 	mu         sync.Mutex
 	lastOutput time.Time // zero: none yet
@@ -63,79 +68,84 @@ func startWatch(inst *instance, runID string, g Guard, abort context.CancelCause
 	w := &watch{
 		guard: g, inst: inst, runID: runID, abort: abort, started: time.Now(),
 		sampler:  proctree.NewSampler(inst.pid, runID),
-		oomKills: -1,
-		stop:     make(chan struct{}), done: make(chan struct{}),
+		oomKills: -1, cpu: -1,
 	}
-	go w.loop()
+	w.cpuMoved = w.started
+	// A timer rather than a goroutine: most commands (file commands, an
+	// echo) end before the first sample and cost next to nothing.
+	w.tickMu.Lock()
+	w.timer = time.AfterFunc(GuardInterval, w.tick)
+	w.tickMu.Unlock()
 	return w
 }
 
-func (w *watch) loop() {
-	defer close(w.done)
-	tick := time.NewTicker(GuardInterval)
-	defer tick.Stop()
-	var cpu time.Duration = -1
-	cpuMoved := w.started
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-tick.C:
-		}
-		// A plugin that runs only this command may keep processes between
-		// commands (a warm Blender) under a tag of their own: they are this
-		// command's too.
-		w.sampler.All = w.inst.alone()
-		u, err := w.sampler.Sample()
-		now := time.Now()
-		w.mu.Lock()
-		if err != nil {
-			if w.sampleErr == nil {
-				w.sampleErr = err
-			}
-			w.mu.Unlock()
-			continue
-		}
-		if !w.sampled {
-			// Read here, not at the start: a command that ends before its
-			// first sample (most file commands) then costs no /proc/vmstat.
-			w.oomKills = kernelOOMKills()
-		}
-		w.sampled = true
-		w.peak = max(w.peak, u.RSS)
-		switch {
-		case cpu < 0:
-			// The first sample sets the baseline: what the command used
-			// before it is not known to be recent, so the quiet time counts
-			// from the start.
-			cpu = u.CPU
-		case u.CPU != cpu:
-			cpu, cpuMoved = u.CPU, now
-		}
-		if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory {
-			w.tripped = fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", formatBytes(w.peak), formatBytes(w.guard.MaxMemory))
-			w.trippedBy = "max_task_memory"
-			all := w.sampler.All
-			w.mu.Unlock()
-			w.killTree(all)
-			w.abort(errors.New(w.tripped))
-			return
-		}
-		if w.guard.StallTimeout > 0 {
-			last := cpuMoved
-			if w.lastOutput.After(last) {
-				last = w.lastOutput
-			}
-			if quiet := now.Sub(last); quiet >= w.guard.StallTimeout {
-				w.tripped = w.stallMessage(now)
-				w.trippedBy = "stall"
-				w.mu.Unlock()
-				w.abort(errStalled)
-				return
-			}
+// tick takes one sample and arms the next one, unless the watch stopped
+// or tripped.
+func (w *watch) tick() {
+	w.tickMu.Lock()
+	defer w.tickMu.Unlock()
+	if !w.stopped && w.sample() {
+		w.timer.Reset(GuardInterval)
+	}
+}
+
+// sample measures the run's processes once and trips on the cap or a
+// stall; false when it tripped. w.tickMu is held.
+func (w *watch) sample() bool {
+	// A plugin that runs only this command may keep processes between
+	// commands (a warm Blender) under a tag of their own: they are this
+	// command's too.
+	w.sampler.All = w.inst.alone()
+	u, err := w.sampler.Sample()
+	now := time.Now()
+	w.mu.Lock()
+	if err != nil {
+		if w.sampleErr == nil {
+			w.sampleErr = err
 		}
 		w.mu.Unlock()
+		return true
 	}
+	if !w.sampled {
+		// Read here, not at the start: a command that ends before its
+		// first sample (most file commands) then costs no /proc/vmstat.
+		w.oomKills = kernelOOMKills()
+	}
+	w.sampled = true
+	w.peak = max(w.peak, u.RSS)
+	switch {
+	case w.cpu < 0:
+		// The first sample sets the baseline: what the command used
+		// before it is not known to be recent, so the quiet time counts
+		// from the start.
+		w.cpu = u.CPU
+	case u.CPU != w.cpu:
+		w.cpu, w.cpuMoved = u.CPU, now
+	}
+	if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory {
+		w.tripped = fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", formatBytes(w.peak), formatBytes(w.guard.MaxMemory))
+		w.trippedBy = "max_task_memory"
+		all := w.sampler.All
+		w.mu.Unlock()
+		w.killTree(all)
+		w.abort(errors.New(w.tripped))
+		return false
+	}
+	if w.guard.StallTimeout > 0 {
+		last := w.cpuMoved
+		if w.lastOutput.After(last) {
+			last = w.lastOutput
+		}
+		if quiet := now.Sub(last); quiet >= w.guard.StallTimeout {
+			w.tripped = w.stallMessage(now)
+			w.trippedBy = "stall"
+			w.mu.Unlock()
+			w.abort(errStalled)
+			return false
+		}
+	}
+	w.mu.Unlock()
+	return true
 }
 
 // stallMessage names the stall, the time since the last output and the
@@ -177,8 +187,11 @@ func (w *watch) output(lines []string) {
 // the command's peak memory. ctx is the caller's: once it has ended, the
 // command was aborted, and that is what it says.
 func (w *watch) finish(ctx context.Context, res Result, events Events, obs Observer, command string) Result {
-	close(w.stop)
-	<-w.done
+	// A sample in progress ends first (a kill over the cap included).
+	w.tickMu.Lock()
+	w.stopped = true
+	w.timer.Stop()
+	w.tickMu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {

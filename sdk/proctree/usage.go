@@ -30,10 +30,10 @@ type Sampler struct {
 	// runs (a warm application session).
 	All bool
 
-	tagged map[procKey]bool // processes whose tag was read
+	tagged map[procKey]bool // processes whose tag was read; nil until one is
 }
 
 // NewSampler returns a Sampler of the processes below root that carry tag.
 func NewSampler(root int, tag string) *Sampler {
-	return &Sampler{root: root, tag: tag, tagged: map[procKey]bool{}}
+	return &Sampler{root: root, tag: tag}
 }

@@ -77,6 +77,9 @@ func (s *Sampler) hasTag(k procKey, seen map[procKey]bool) bool {
 	}
 	has, sure := environHasTag(k.pid, s.tag, true)
 	if sure {
+		if s.tagged == nil {
+			s.tagged = map[procKey]bool{}
+		}
 		s.tagged[k] = has
 	}
 	return has

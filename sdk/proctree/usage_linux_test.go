@@ -59,3 +59,30 @@ func TestSamplerCountsTheRunsProcesses(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSample: one sample of a run's processes, the node guard's cost
+// per GuardInterval (it reads every process's stat in /proc).
+func BenchmarkSample(b *testing.B) {
+	s := proctree.NewSampler(os.Getpid(), "no-such-run")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Sample(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(mustProcs(b))), "procs")
+}
+
+func mustProcs(b *testing.B) []string {
+	d, err := os.ReadDir("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []string
+	for _, e := range d {
+		if c := e.Name()[0]; c >= '0' && c <= '9' {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
