@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,7 +46,7 @@ type watch struct {
 	sampler  *proctree.Sampler
 	abort    context.CancelCauseFunc
 	started  time.Time
-	oomKills int64 // the kernel's OOM kill count at the first sample; -1 unknown
+	oomKills int64 // the kernel's OOM kill count about when the run started; -1 unknown
 
 	// tickMu is held by a sample in progress, so finish stops the watch
 	// between samples; timer, stopped, cpu and cpuMoved are under it.
@@ -64,11 +67,12 @@ type watch struct {
 }
 
 // startWatch starts guarding a run on inst; abort ends the run's context.
-func startWatch(inst *instance, runID string, g Guard, abort context.CancelCauseFunc) *watch {
+// oomKills is the kernel's OOM kill count about now (oomCounter).
+func startWatch(inst *instance, runID string, g Guard, abort context.CancelCauseFunc, oomKills int64) *watch {
 	w := &watch{
 		guard: g, inst: inst, runID: runID, abort: abort, started: time.Now(),
 		sampler:  proctree.NewSampler(inst.pid, runID),
-		oomKills: -1, cpu: -1,
+		oomKills: oomKills, cpu: -1,
 	}
 	w.cpuMoved = w.started
 	// A timer rather than a goroutine: most commands (file commands, an
@@ -105,11 +109,6 @@ func (w *watch) sample() bool {
 		}
 		w.mu.Unlock()
 		return true
-	}
-	if !w.sampled {
-		// Read here, not at the start: a command that ends before its
-		// first sample (most file commands) then costs no /proc/vmstat.
-		w.oomKills = kernelOOMKills()
 	}
 	w.sampled = true
 	w.peak = max(w.peak, u.RSS)
@@ -221,11 +220,11 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 			obs.CommandGuarded(command, w.trippedBy)
 		}
 	case res.Status == Failed && w.oomKills >= 0 && kernelOOMKills() > w.oomKills:
-		limit := "limit " + formatBytes(w.guard.MaxMemory)
-		if w.guard.MaxMemory <= 0 {
-			limit = "the node's memory " + formatBytes(nodeMemory())
+		peak := "unknown (it ended before its first sample)"
+		if w.sampled {
+			peak = formatBytes(w.peak)
 		}
-		res.Message = fmt.Sprintf("killed by the out-of-memory killer: peak %s, %s (the kernel killed a process while the command ran; the plugin said: %s)", formatBytes(w.peak), limit, res.Message)
+		res.Message = fmt.Sprintf("killed by the out-of-memory killer: peak %s, limit %s; the kernel killed a process while the command ran, and the plugin said: %s", peak, w.memoryLimit(), res.Message)
 		if obs != nil {
 			obs.CommandGuarded(command, "oom_killer")
 		}
@@ -276,10 +275,81 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%.0f MiB", float64(n)/mib)
 }
 
+// oomCounter is the kernel's OOM kill count as runs start, read at most
+// once per GuardInterval: a run of short commands (file commands, echo)
+// does not read /proc/vmstat for each. A kill elsewhere in the last
+// GuardInterval before a command started, which then failed, is taken for
+// the command's.
+type oomCounter struct {
+	mu sync.Mutex
+	at time.Time
+	n  int64
+}
+
+// recent returns the count, read again when the last reading is older than
+// GuardInterval.
+func (c *oomCounter) recent() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); now.Sub(c.at) >= GuardInterval {
+		c.n, c.at = kernelOOMKills(), now
+	}
+	return c.n
+}
+
 // kernelOOMKills is the kernel's count of OOM kills since boot
 // (/proc/vmstat oom_kill, Linux 4.13+); -1 where there is none.
 func kernelOOMKills() int64 {
 	return procField("/proc/vmstat", "oom_kill ", 1)
+}
+
+// memoryLimit says what memory the command had: the lowest of the cap,
+// the plugin's memory cgroup limit (a service's MemoryMax=, a container's
+// limit), which its commands share, and the node's memory.
+func (w *watch) memoryLimit() string {
+	limit, what := nodeMemory(), "the node's memory"
+	if n := cgroupMemoryLimit(w.inst.pid); n > 0 && (limit <= 0 || n < limit) {
+		limit, what = n, "the plugin's memory cgroup"
+	}
+	if n := w.guard.MaxMemory; n > 0 && (limit <= 0 || n < limit) {
+		limit, what = n, "max_task_memory"
+	}
+	return formatBytes(limit) + " (" + what + ")"
+}
+
+// cgroupMemoryLimit is the memory limit of pid's cgroup in bytes (cgroup v2
+// memory.max, or v1 memory.limit_in_bytes); 0 when it has none or it
+// cannot be read. Only the process's own cgroup is read, not its parents'.
+func cgroupMemoryLimit(pid int) int64 {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		// "hierarchy-id:controllers:path"
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var file string
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			file = filepath.Join("/sys/fs/cgroup", parts[2], "memory.max")
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			file = filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes")
+		default:
+			continue
+		}
+		text, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		// "max" (v2), or v1's "no limit", a page-rounded huge number.
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(text)), 10, 64); err == nil && n > 0 && n < 1<<62 {
+			return n
+		}
+	}
+	return 0
 }
 
 // nodeMemory is the node's memory in bytes (/proc/meminfo MemTotal); 0

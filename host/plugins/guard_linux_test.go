@@ -2,12 +2,16 @@ package plugins_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
+	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
 // The node guard: a command over max_task_memory is killed and fails
@@ -75,4 +79,59 @@ func TestGuardStopsRunawayCommands(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A command that the kernel's OOM killer kills is reported as such, not as
+// a bare "killed": the command moves itself into a memory cgroup of 64 MiB
+// and allocates 200 MiB. Skipped where this process cannot make a cgroup v1
+// memory group (most cgroup v2 systems: the host's own cap is the watchdog).
+func TestKernelOOMKillIsNamed(t *testing.T) {
+	group := memoryCgroup(t, 64<<20)
+	reg := open(t, []string{filepath.Join(binDir, "plugins")})
+	script := fmt.Sprintf(`echo $$ > %s/cgroup.procs && exec perl -e '$n = 200 << 20; $x = "x" x $n; sleep 1000'`, group)
+	var c collector
+	res := reg.Run(context.Background(), req("test-tree", map[string]any{"script": script}), &c)
+	t.Logf("%v: %s", res.Status, res.Message)
+	if res.Status != plugins.Failed || !strings.HasPrefix(res.Message, "killed by the out-of-memory killer: peak ") || !strings.Contains(res.Message, ", limit ") {
+		t.Fatalf("status %v %q, want failed by the out-of-memory killer", res.Status, res.Message)
+	}
+}
+
+// memoryCgroup makes a cgroup v1 memory group below this process's own,
+// with a limit of limit bytes and no swap, removed at the end of the test.
+func memoryCgroup(t *testing.T, limit int64) string {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Skip(err)
+	}
+	var own string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && parts[1] == "memory" {
+			own = parts[2]
+		}
+	}
+	if own == "" {
+		t.Skip("no cgroup v1 memory controller")
+	}
+	dir := filepath.Join("/sys/fs/cgroup/memory", own, fmt.Sprintf("cajon-oom-test-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("cannot make a memory cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		// Its processes are gone once the command ended.
+		testwait.For(t, "the test cgroup to be removed", func() bool { return os.Remove(dir) == nil || !exists(dir) })
+	})
+	for _, f := range []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"} {
+		err := os.WriteFile(filepath.Join(dir, f), []byte(strconv.FormatInt(limit, 10)), 0)
+		if err != nil && f == "memory.limit_in_bytes" {
+			t.Skipf("cannot limit the memory cgroup: %v", err)
+		}
+	}
+	return dir
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -72,6 +72,9 @@ type Registry struct {
 
 	mu       sync.RWMutex
 	commands map[string]*Plugin // by command name
+
+	// ooms is the kernel's OOM kill count as runs start (the node guard).
+	ooms oomCounter
 }
 
 // CommandInfo is one command as a plugin described it.

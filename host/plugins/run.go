@@ -122,7 +122,7 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 	// command is then aborted as by a cancel, but fails.
 	runCtx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
-	w := startWatch(inst, req.RunID, req.Guard, abort)
+	w := startWatch(inst, req.RunID, req.Guard, abort, r.ooms.recent())
 	res := r.runOn(runCtx, p, inst, req, watchEvents{to: events, w: w}, abortedAt)
 	return w.finish(ctx, res, events, r.opts.Observer, req.Command)
 }
