@@ -135,3 +135,37 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// Two commands at once in one plugin process (identities share plugins):
+// the cap of one counts and kills only its own processes, by their run's
+// tag; the other command runs on and completes.
+func TestGuardCapKillsOnlyItsOwnCommand(t *testing.T) {
+	reg := open(t, []string{filepath.Join(binDir, "plugins")})
+	dir := t.TempDir()
+	release := filepath.Join(dir, "release")
+	// The neighbour holds 150 MiB, over the hog's cap by itself: counted
+	// with the hog's, it would be killed too.
+	neighbour := req("test-tree", map[string]any{"script": fmt.Sprintf(
+		`perl -e '$n = 150 << 20; $x = "x" x $n; open(F, ">%s/ready") or die; close F; select(undef, undef, undef, 0.05) until -e "%s"'`, dir, release)})
+	done := make(chan plugins.Result, 1)
+	go func() { done <- reg.Run(context.Background(), neighbour, nil) }()
+	testwait.For(t, "the neighbour to hold its memory", func() bool { return exists(filepath.Join(dir, "ready")) })
+
+	hog := req("test-tree", map[string]any{"script": `perl -e '$n = 200 << 20; $x = "x" x $n; sleep 1000'`})
+	hog.Guard = plugins.Guard{MaxMemory: 100 << 20}
+	res := reg.Run(context.Background(), hog, nil)
+	if res.Status != plugins.Failed || !strings.Contains(res.Message, "(max_task_memory)") {
+		t.Fatalf("hog: %v %q, want failed over the cap", res.Status, res.Message)
+	}
+	select {
+	case res := <-done:
+		t.Fatalf("the neighbour ended with the hog: %v %q", res.Status, res.Message)
+	default:
+	}
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res.Status != plugins.Completed {
+		t.Fatalf("neighbour: %v %q, want completed", res.Status, res.Message)
+	}
+}
