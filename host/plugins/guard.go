@@ -108,7 +108,8 @@ func (w *watch) sample() bool {
 			w.sampleErr = err
 		}
 		w.mu.Unlock()
-		return true
+		// Where the OS offers no way (not Linux), asking again is no use.
+		return !errors.Is(err, errors.ErrUnsupported)
 	}
 	w.sampled = true
 	w.peak = max(w.peak, u.RSS)
