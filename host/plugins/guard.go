@@ -123,7 +123,7 @@ func (w *watch) sample() bool {
 		w.cpu, w.cpuMoved = u.CPU, now
 	}
 	if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory {
-		w.tripped = fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", formatBytes(w.peak), formatBytes(w.guard.MaxMemory))
+		w.tripped = fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", FormatBytes(w.peak), FormatBytes(w.guard.MaxMemory))
 		w.trippedBy = "max_task_memory"
 		all := w.sampler.All
 		w.mu.Unlock()
@@ -197,7 +197,9 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 	switch {
 	case events == nil:
 	case w.sampled:
-		events.Log([]string{fmt.Sprintf("cajon: peak memory of the command's processes: %s (resident, sampled every %s)", formatBytes(w.peak), GuardInterval)})
+		if pe, ok := events.(PeakEvents); ok {
+			pe.PeakMemory(w.peak)
+		}
 	case w.sampleErr != nil && (w.guard.StallTimeout > 0 || w.guard.MaxMemory > 0):
 		// stall_timeout or max_task_memory is set and did nothing: say so
 		// where the admin looks.
@@ -223,7 +225,7 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 	case res.Status == Failed && w.oomKills >= 0 && kernelOOMKills() > w.oomKills:
 		peak := "unknown (it ended before its first sample)"
 		if w.sampled {
-			peak = formatBytes(w.peak)
+			peak = FormatBytes(w.peak)
 		}
 		res.Message = fmt.Sprintf("killed by the out-of-memory killer: peak %s, limit %s; the kernel killed a process while the command ran, and the plugin said: %s", peak, w.memoryLimit(), res.Message)
 		if obs != nil {
@@ -231,6 +233,17 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 		}
 	}
 	return res
+}
+
+// PeakEvents is Events that also takes the peak memory of the command's
+// processes: the task runner ends the task's log with it. It is told once,
+// before Run returns, where the host could measure it (Linux, a command
+// that ran past its first sample).
+type PeakEvents interface {
+	Events
+	// PeakMemory is the highest sum of the processes' resident memory, in
+	// bytes, sampled every GuardInterval.
+	PeakMemory(bytes int64)
 }
 
 // watchEvents passes a run's events on and tells the watch about output.
@@ -266,9 +279,9 @@ func (e watchEvents) Child(c ChildProcess) {
 	}
 }
 
-// formatBytes writes n for a render-farm admin: GiB with one decimal from
-// 1 GiB, else MiB.
-func formatBytes(n int64) string {
+// FormatBytes writes n bytes for a render-farm admin: GiB with one decimal
+// from 1 GiB, else MiB.
+func FormatBytes(n int64) string {
 	const mib, gib = 1 << 20, 1 << 30
 	if n >= gib {
 		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/gib), ".0") + " GiB"
@@ -315,7 +328,7 @@ func (w *watch) memoryLimit() string {
 	if n := w.guard.MaxMemory; n > 0 && (limit <= 0 || n < limit) {
 		limit, what = n, "max_task_memory"
 	}
-	return formatBytes(limit) + " (" + what + ")"
+	return FormatBytes(limit) + " (" + what + ")"
 }
 
 // cgroupMemoryLimit is the memory limit of pid's cgroup in bytes (cgroup v2

@@ -165,6 +165,12 @@ type commandEvents struct {
 
 func (e *commandEvents) Log(lines []string) { e.rep.Log(lines) }
 
+// PeakMemory ends the command's part of the log with its peak memory
+// (plugins.PeakEvents).
+func (e *commandEvents) PeakMemory(bytes int64) {
+	e.rep.Log([]string{fmt.Sprintf("cajon: peak memory of the command's processes: %s (resident, sampled every %s)", plugins.FormatBytes(bytes), plugins.GuardInterval)})
+}
+
 func (e *commandEvents) Progress(p plugins.Progress) {
 	steps := -1 // unchanged
 	if s, ok := commandSteps(p, e.share); ok {

@@ -365,4 +365,9 @@ func TestRunnerGuardFailsAStalledCommand(t *testing.T) {
 	if out.Status != task.Failed || !strings.Contains(out.Message, "stalled: no output and no CPU time") {
 		t.Fatalf("outcome %v %q, want failed for the stall", out.Status, out.Message)
 	}
+	// The command's part of the log ends with its peak memory; the
+	// runner's line saying why the task failed comes after it.
+	if n := len(rep.lines); n < 2 || !strings.HasPrefix(rep.lines[n-2], "cajon: peak memory of the command's processes: ") {
+		t.Errorf("the command's log does not end with its peak memory:\n%s", strings.Join(rep.lines, "\n"))
+	}
 }
