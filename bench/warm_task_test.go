@@ -22,7 +22,8 @@ func (c *countingReporter) Child(int, bool)       { c.children++ }
 // out, every event decoded and handed to the task's Reporter, the result
 // back. "echo" is the fixed cost of a call; "log-10k-lines" is a command
 // whose child process prints 10,000 lines of 80 bytes, the volume a
-// command's events are mostly made of. host-cpu-us/op is the CPU time of the
+// command's events are mostly made of; "sleep-1s" is a quiet command, whose
+// host CPU is what watching a running command costs (the node guard). host-cpu-us/op is the CPU time of the
 // host alone (this process: not the plugin, not its child; in 10 ms ticks
 // summed over the run), the side the decoding is on, and steadier than wall
 // time on a shared machine. log-batches/op counts the Log calls the
@@ -38,6 +39,8 @@ func BenchmarkWarmTask(b *testing.B) {
 	}{
 		{"echo", task.Command{Name: "echo", Params: map[string]any{"message": "x"}}, 1},
 		{"log-10k-lines", task.Command{Name: "test-flood", Params: map[string]any{"lines": 10_000, "width": 80}}, 10_000},
+		// A quiet second: what watching a running command costs the host.
+		{"sleep-1s", task.Command{Name: "exec", Params: map[string]any{"exe": "sleep", "args": []any{"1"}}}, 1},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {

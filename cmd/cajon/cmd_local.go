@@ -794,7 +794,7 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 		return err
 	}
 	defer reg.Close()
-	var tasks local.TaskRunner = &task.Runner{Commands: reg, Grace: cfg.KillGrace}
+	var tasks local.TaskRunner = &task.Runner{Commands: reg, Grace: cfg.KillGrace, Guard: commandGuard(cfg)}
 	if wm := fm.worker("local"); wm != nil {
 		tasks = wm.Tasks(tasks)
 	}

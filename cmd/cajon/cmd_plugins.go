@@ -143,7 +143,7 @@ Example: cajon plugins run exec --params '{"exe": "ls", "args": ["-l"]}'`)
 	if err := reg.CheckParams(command, p, false); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	runner := task.Runner{Commands: reg, Grace: cfg.KillGrace}
+	runner := task.Runner{Commands: reg, Grace: cfg.KillGrace, Guard: commandGuard(cfg)}
 	start := time.Now()
 	tk := task.Task{ID: "cli", Name: command, Commands: []task.Command{{Name: command, Params: p, TotalSteps: max(*steps, 0)}}}
 	rep := &terminalReporter{env: env, total: tk.StepsTotal(), steps: -1}

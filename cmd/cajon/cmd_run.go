@@ -163,7 +163,7 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 	}
 	opts := worker.Options{
 		Config:  cfg,
-		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace},
+		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace, Guard: commandGuard(cfg)},
 		Plugins: reg,
 		Logger:  log.Named("worker"),
 	}

@@ -121,9 +121,10 @@ func openRegistry(ctx context.Context, cfg *config.Config, log hclog.Logger, roo
 		SHA256:      cfg.PluginDigests(),
 		Logger:      log.Named("plugins"),
 		// Plugins whose binary did not change start only when needed.
-		DescribeCache: filepath.Join(cfg.StateDir, "plugins-described.json"),
-		StateDir:      cfg.StateDir,
-		Observer:      obs,
+		DescribeCache:  filepath.Join(cfg.StateDir, "plugins-described.json"),
+		StateDir:       cfg.StateDir,
+		Observer:       obs,
+		OOMScoreAdjust: cfg.OOMScoreAdjust,
 		ProcessLogger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin", Output: os.Stderr, JSONFormat: strings.EqualFold(cfg.LogFormat, "json"),
 			Level: max(hclog.LevelFromString(cfg.LogLevel), hclog.Warn),
@@ -160,4 +161,10 @@ func withRetryTimeout(ctx context.Context, d time.Duration) (context.Context, co
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// commandGuard is the node guard of the process's commands (stall_timeout,
+// max_task_memory); identities set their own memory cap (host/identities).
+func commandGuard(cfg *config.Config) plugins.Guard {
+	return plugins.Guard{StallTimeout: cfg.StallTimeout, MaxMemory: cfg.MaxTaskMemory}
 }

@@ -41,8 +41,17 @@ type Config struct {
 	// OOMScoreAdjust is the Linux OOM-killer adjustment (-1000 to 1000) for
 	// the processes of commands, so the kernel kills a runaway render before
 	// the worker; 0 leaves it alone. Imported from the stock worker's
-	// oom_score_adjust; not applied yet (see docs/CONFIG.md).
+	// oom_score_adjust. The host gives it to each plugin process, whose
+	// commands inherit it.
 	OOMScoreAdjust int
+	// StallTimeout aborts a command whose output and process-tree CPU time
+	// have not moved for this long, and fails its task naming the stall;
+	// 0 = never.
+	StallTimeout time.Duration
+	// MaxTaskMemory caps the resident memory of each command's processes,
+	// in bytes: a command over it is killed and its task fails saying so;
+	// 0 = no cap. An identity may set its own ([[worker.identities]]).
+	MaxTaskMemory int64
 
 	// Manager is the [manager] table.
 	Manager ManagerConfig
@@ -197,6 +206,8 @@ func settings() []setting {
 		{"kill_grace", func(c *Config) any { return &c.KillGrace }},
 		{"task_types", func(c *Config) any { return &c.TaskTypes }},
 		{"oom_score_adjust", func(c *Config) any { return &c.OOMScoreAdjust }},
+		{"stall_timeout", func(c *Config) any { return &c.StallTimeout }},
+		{"max_task_memory", func(c *Config) any { return &c.MaxTaskMemory }},
 		{"manager.url", func(c *Config) any { return &c.Manager.URL }},
 		{"manager.worker_name", func(c *Config) any { return &c.Manager.WorkerName }},
 		{"manager.restart_exit_code", func(c *Config) any { return &c.Manager.RestartExitCode }},
@@ -278,6 +289,8 @@ func expectedType(key string) string {
 		return "a list of strings"
 	case key == identitiesKey+".cycles_device":
 		return `a string, e.g. cycles_device = "OPTIX"`
+	case key == identitiesKey+".max_task_memory":
+		return "an integer"
 	case key == "manager" || key == "local" || key == "log_store" || key == "metrics" || key == "files" || key == "worker":
 		return "a table ([" + key + "])"
 	}

@@ -49,6 +49,8 @@ func TestLoadGoodFiles(t *testing.T) {
 		KillGrace:         3 * time.Second,
 		TaskTypes:         []string{"blender", "ffmpeg"},
 		OOMScoreAdjust:    500,
+		StallTimeout:      30 * time.Minute,
+		MaxTaskMemory:     12 << 30,
 		Manager: ManagerConfig{
 			URL:                  "http://flamenco:8080",
 			WorkerName:           "render-07",
@@ -70,7 +72,7 @@ func TestLoadGoodFiles(t *testing.T) {
 		Worker: WorkerConfig{Identities: []IdentityConfig{
 			{Env: map[string]string{"CUDA_VISIBLE_DEVICES": "0"}, TaskTypes: []string{}, GPU: []string{}},
 			{Name: "render-07-gpu1", Env: map[string]string{"OCIO": "/srv/ocio/config.ocio"},
-				TaskTypes: []string{"blender"}, GPU: []string{"1"}, CyclesDevice: "OPTIX"},
+				TaskTypes: []string{"blender"}, GPU: []string{"1"}, CyclesDevice: "OPTIX", MaxTaskMemory: 24 << 30},
 		}},
 		Plugins: map[string]map[string]any{
 			"blender": {"binary": "/opt/blender/blender", "threads": int64(8)},
@@ -771,6 +773,10 @@ func TestIdentities(t *testing.T) {
 			nil, `env has the variable name "A=B"`},
 		{"empty task type", []string{"[[worker.identities]]\ntask_types = [\"\"]\n"},
 			nil, "task_types has an empty task type"},
+		{"own memory cap", []string{"max_task_memory = 1024\n[[worker.identities]]\nmax_task_memory = 2048\n[[worker.identities]]\n"},
+			[]IdentityConfig{normalIdentity(IdentityConfig{MaxTaskMemory: 2048}), normalIdentity(IdentityConfig{})}, ""},
+		{"negative memory cap", []string{"[[worker.identities]]\nmax_task_memory = -1\n"},
+			nil, "max_task_memory = -1 must be 0"},
 		{"unknown key", []string{"[[worker.identities]]\nnmae = \"a\"\n"},
 			nil, `unknown key "worker.identities.nmae" (did you mean "worker.identities.name"?)`},
 		{"env value not a string", []string{"[[worker.identities]]\nenv = { CUDA_VISIBLE_DEVICES = 1 }\n"},

@@ -26,6 +26,8 @@ type fileConfig[D any] struct {
 	KillGrace         *D        `toml:"kill_grace"`
 	TaskTypes         *[]string `toml:"task_types"`
 	OOMScoreAdjust    *int      `toml:"oom_score_adjust"`
+	StallTimeout      *D        `toml:"stall_timeout"`
+	MaxTaskMemory     *int64    `toml:"max_task_memory"`
 
 	Manager  fileManager[D]  `toml:"manager"`
 	Local    fileLocal[D]    `toml:"local"`
@@ -158,7 +160,7 @@ func fileDecodeError(path string, err error) error {
 	var strictErr *toml.StrictMissingError
 	if errors.As(err, &strictErr) {
 		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins",
-			"worker", identitiesKey, identitiesKey+".name", identitiesKey+".env", identitiesKey+".task_types")
+			"worker", identitiesKey, identitiesKey+".name", identitiesKey+".env", identitiesKey+".task_types", identitiesKey+".max_task_memory")
 		errs := make([]error, 0, len(strictErr.Errors))
 		for i := range strictErr.Errors {
 			de := &strictErr.Errors[i]

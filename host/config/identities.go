@@ -31,6 +31,9 @@ type IdentityConfig struct {
 	// CyclesDevice is the Cycles device its Blender renders on, as Blender
 	// spells it (wire.CyclesDevice); "" = what the blend file says.
 	CyclesDevice string
+	// MaxTaskMemory caps the resident memory of each of this identity's
+	// commands, in bytes; 0 = the top-level max_task_memory.
+	MaxTaskMemory int64
 }
 
 // identitiesKey is the provenance key of [[worker.identities]]: the list is
@@ -48,8 +51,9 @@ type fileIdentity struct {
 	TaskTypes []string          `toml:"task_types"`
 	// GPU is an index, a UUID or a list of them: decoded loosely and
 	// checked by gpuList, so that each form gets a clear message.
-	GPU          any    `toml:"gpu"`
-	CyclesDevice string `toml:"cycles_device"`
+	GPU           any    `toml:"gpu"`
+	CyclesDevice  string `toml:"cycles_device"`
+	MaxTaskMemory int64  `toml:"max_task_memory"`
 }
 
 // identitiesOf converts a file's [[worker.identities]]; nil when the file
@@ -65,7 +69,7 @@ func identitiesOf(w fileWorker) ([]IdentityConfig, error) {
 			return nil, fmt.Errorf("worker.identities[%d]: gpu: %w", i+1, err)
 		}
 		out = append(out, normalIdentity(IdentityConfig{Name: id.Name, Env: id.Env, TaskTypes: id.TaskTypes,
-			GPU: gpus, CyclesDevice: normalDevice(id.CyclesDevice)}))
+			GPU: gpus, CyclesDevice: normalDevice(id.CyclesDevice), MaxTaskMemory: id.MaxTaskMemory}))
 	}
 	return out, nil
 }
@@ -112,6 +116,9 @@ func validateIdentities(cfg *Config, prov *Provenance) []error {
 			errs = append(errs, fmt.Errorf("%s: task_types has an empty task type", where))
 		}
 		errs = append(errs, validateDevice(where, id)...)
+		if id.MaxTaskMemory < 0 {
+			errs = append(errs, fmt.Errorf("%s: max_task_memory = %d must be 0 (the top-level max_task_memory) or more", where, id.MaxTaskMemory))
+		}
 	}
 	return errs
 }
@@ -147,6 +154,11 @@ func printIdentities(out *strings.Builder, ids []IdentityConfig, p *Provenance) 
 		}
 		if id.CyclesDevice != "" {
 			if err := writeLine(out, "cycles_device", id.CyclesDevice, ""); err != nil {
+				return err
+			}
+		}
+		if id.MaxTaskMemory != 0 {
+			if err := writeLine(out, "max_task_memory", id.MaxTaskMemory, ""); err != nil {
 				return err
 			}
 		}

@@ -56,6 +56,7 @@ func validate(cfg *Config, prov *Provenance) error {
 		}
 	}
 	atLeastZero("max_log_bytes", cfg.MaxLogBytes)
+	atLeastZero("max_task_memory", cfg.MaxTaskMemory)
 	atLeastZero("log_store.max_total_bytes", cfg.LogStore.MaxTotalBytes)
 
 	notNegative := func(key string, d time.Duration) {
@@ -65,6 +66,7 @@ func validate(cfg *Config, prov *Provenance) error {
 	}
 	notNegative("plugin_idle_timeout", cfg.PluginIdleTimeout)
 	notNegative("kill_grace", cfg.KillGrace)
+	notNegative("stall_timeout", cfg.StallTimeout)
 	if cfg.KillGrace == 0 {
 		// "0s" means no grace; 0 itself would mean the plugins' default.
 		cfg.KillGrace = process.NoGrace

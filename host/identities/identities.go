@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/config"
+	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/host/worker"
 	"github.com/cajonfarm/cajon/sdk/wire"
@@ -50,6 +51,9 @@ type Identity struct {
 	// EnvConflicts are the variables that env sets otherwise than GPU and
 	// CyclesDevice would, each said as a warning when the farm starts.
 	EnvConflicts []string
+	// MaxTaskMemory caps the resident memory of each of its commands, in
+	// bytes (0 = no cap): its own max_task_memory, else the process's.
+	MaxTaskMemory int64
 }
 
 // StateDir is where identity n keeps its state, under the process's
@@ -86,8 +90,12 @@ func Resolve(cfg *config.Config, configured []config.IdentityConfig) ([]Identity
 			types = cfg.TaskTypes
 		}
 		env, conflicts := mergeEnv(DeviceEnv(c.GPU, c.CyclesDevice), c.Env)
+		memory := c.MaxTaskMemory
+		if memory == 0 {
+			memory = cfg.MaxTaskMemory
+		}
 		ids = append(ids, Identity{N: n, Name: name, StateDir: StateDir(cfg.StateDir, n), Env: env, TaskTypes: types,
-			GPU: slices.Clone(c.GPU), CyclesDevice: c.CyclesDevice, EnvConflicts: conflicts})
+			GPU: slices.Clone(c.GPU), CyclesDevice: c.CyclesDevice, EnvConflicts: conflicts, MaxTaskMemory: memory})
 	}
 	return ids, nil
 }
@@ -189,8 +197,9 @@ func (f *Farm) newWorker(id Identity) (*worker.Worker, error) {
 	cfg.Manager.RestartExitCode = restartCode
 	cfg.TaskTypes = id.TaskTypes
 	opts := worker.Options{
-		Config:  &cfg,
-		Runner:  &task.Runner{Commands: f.opts.Commands, Grace: cfg.KillGrace, Env: id.Env},
+		Config: &cfg,
+		Runner: &task.Runner{Commands: f.opts.Commands, Grace: cfg.KillGrace, Env: id.Env,
+			Guard: plugins.Guard{StallTimeout: cfg.StallTimeout, MaxMemory: id.MaxTaskMemory}},
 		Plugins: f.opts.Plugins,
 		Logger:  f.log.Named(id.Name),
 		Timings: f.opts.Timings,

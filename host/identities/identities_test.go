@@ -318,3 +318,80 @@ func TestTwoIdentitiesShareTheHostAndLiveApart(t *testing.T) {
 		}
 	}
 }
+
+// Each identity has its own memory cap: the same hog fails for the capped
+// identity, saying so in its task log, and runs on for the other one.
+func TestIdentitiesHaveTheirOwnMemoryCap(t *testing.T) {
+	mgr := managertest.New(t, managertest.Config{FailAfter: 1})
+	startFarm(t, mgr, []config.IdentityConfig{
+		{MaxTaskMemory: 64 << 20},
+		{}, // the top-level max_task_memory: none
+	})
+	testwait.For(t, "both identities to be awake", awake(mgr, "node-1", "node-2"))
+	dir := t.TempDir()
+	release := filepath.Join(dir, "release")
+	hog := func(name string) managertest.Task {
+		script := fmt.Sprintf(`perl -e '$x = "x" x (200 << 20); open(F, ">%s/%s") or die; print F "$$\n"; close F; select(undef, undef, undef, 0.05) until -e "%s"'`, dir, name, release)
+		return managertest.Task{Name: name, Type: "test", Commands: []managertest.Command{{Name: "test-tree", Parameters: map[string]any{"script": script}}}}
+	}
+	// Two jobs: a failed task fails its job, which cancels the job's other tasks.
+	jobs := []managertest.Job{
+		mgr.AddJob(managertest.Job{Tasks: []managertest.Task{hog("a")}}),
+		mgr.AddJob(managertest.Job{Tasks: []managertest.Task{hog("b")}}),
+	}
+	names := map[string]string{} // worker id -> name
+	for _, w := range mgr.Workers() {
+		names[w.ID] = w.Name
+	}
+	var capped, free managertest.TaskState
+	ranOn := map[string]string{} // task id -> worker id; a failed task has none
+	testwait.For(t, "one task to fail over the cap while the other runs", func() bool {
+		for _, j := range jobs {
+			st, _ := mgr.Task(j.Tasks[0].ID)
+			if st.Worker != "" {
+				ranOn[st.ID] = st.Worker
+			}
+			switch {
+			case st.Status == managertest.StatusFailed:
+				capped = st
+			case st.Status == managertest.StatusActive:
+				if _, err := os.Stat(filepath.Join(dir, st.Name)); err == nil {
+					free = st
+				}
+			}
+		}
+		return capped.ID != "" && free.ID != ""
+	})
+	if names[ranOn[capped.ID]] == "node-2" || names[free.Worker] != "node-2" {
+		t.Errorf("the task over the cap ran on %q, the other on %q; want node-1 and node-2", names[ranOn[capped.ID]], names[free.Worker])
+	}
+	if !strings.Contains(capped.Log, "killed by the out-of-memory killer (max_task_memory)") || !strings.Contains(capped.Log, "limit 64 MiB") {
+		t.Errorf("the failed task's log does not say why:\n%s", capped.Log)
+	}
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "the uncapped task to complete", func() bool {
+		st, _ := mgr.Task(free.ID)
+		free = st
+		return st.Status == managertest.StatusCompleted
+	})
+	if !strings.Contains(free.Log, "cajon: peak memory of the command's processes: ") {
+		t.Errorf("the completed task's log has no peak memory:\n%s", free.Log)
+	}
+}
+
+// An identity's own max_task_memory wins; without one it has the process's.
+func TestResolveMemoryCaps(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.StateDir = "/var/lib/cajon"
+	cfg.Manager.WorkerName = "render-07"
+	cfg.MaxTaskMemory = 8 << 30
+	ids, err := identities.Resolve(&cfg, []config.IdentityConfig{{MaxTaskMemory: 24 << 30}, {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []int64{ids[0].MaxTaskMemory, ids[1].MaxTaskMemory}; got[0] != 24<<30 || got[1] != 8<<30 {
+		t.Errorf("memory caps %v, want [24 GiB, 8 GiB]", got)
+	}
+}

@@ -29,6 +29,8 @@ type Metrics struct {
 	commandSeconds  *prometheus.HistogramVec
 	abortSeconds    *prometheus.HistogramVec
 	commandWarnings *prometheus.CounterVec
+	commandMemory   *prometheus.HistogramVec
+	commandGuarded  *prometheus.CounterVec
 	managerRequests *prometheus.CounterVec
 	managerErrors   *prometheus.CounterVec
 	pluginStarts    *prometheus.CounterVec
@@ -57,6 +59,12 @@ func taskBuckets() []float64 {
 // normal worst case.
 func abortBuckets() []float64 {
 	return []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30}
+}
+
+// memoryBuckets are the peak memory buckets in bytes: 64 MiB to 256 GiB,
+// doubling.
+func memoryBuckets() []float64 {
+	return prometheus.ExponentialBuckets(64<<20, 2, 13)
 }
 
 // New returns a Metrics with its own registry, which also holds the Go
@@ -88,6 +96,12 @@ func New() *Metrics {
 	m.commandWarnings = counter("cajon_command_warnings_total",
 		"Warnings commands ended with: problems that did not fail them (e.g. Blender reported an error but saved every frame), by command.",
 		"command")
+	m.commandMemory = histogram("cajon_command_peak_memory_bytes",
+		"Peak resident memory of a command's processes (their RSS summed, sampled), by command.", memoryBuckets(),
+		"command")
+	m.commandGuarded = counter("cajon_command_guard_failures_total",
+		"Commands the node guard failed, by command and cause: oom_killer (the kernel's OOM killer struck while it ran), max_task_memory (over the cap, killed), stall (no output and no CPU for stall_timeout, aborted).",
+		"command", "cause")
 	m.managerRequests = counter("cajon_manager_requests_total",
 		"Requests to the Flamenco Manager, by worker and endpoint.", "worker", "endpoint")
 	m.managerErrors = counter("cajon_manager_request_errors_total",
@@ -151,6 +165,16 @@ func (m *Metrics) CommandEnded(command string, status plugins.Status, took time.
 // CommandAborted implements plugins.Observer.
 func (m *Metrics) CommandAborted(command string, took time.Duration) {
 	m.abortSeconds.WithLabelValues(command).Observe(took.Seconds())
+}
+
+// CommandMemory implements plugins.Observer.
+func (m *Metrics) CommandMemory(command string, peak int64) {
+	m.commandMemory.WithLabelValues(command).Observe(float64(peak))
+}
+
+// CommandGuarded implements plugins.Observer.
+func (m *Metrics) CommandGuarded(command, by string) {
+	m.commandGuarded.WithLabelValues(command, by).Inc()
 }
 
 // CommandWarned implements plugins.Observer.

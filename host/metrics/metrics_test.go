@@ -57,6 +57,10 @@ func TestScrapeShowsWhatWasObserved(t *testing.T) {
 	m.CommandAborted("sleep", 300*time.Millisecond)
 	m.CommandWarned("blender-render", 1)
 	m.CommandWarned("blender-render", 2)
+	m.CommandMemory("blender-render", 3<<30)
+	m.CommandGuarded("blender-render", "max_task_memory")
+	m.CommandGuarded("blender-render", "stall")
+	m.CommandGuarded("blender-render", "stall")
 	// Tasks through the wrapped runner; the real reporter still gets the log.
 	log := &keptLog{}
 	runner := w.Tasks(scriptedRunner{lines: []string{"abc", "de"}, out: task.Outcome{Status: task.Failed, Message: "boom"}})
@@ -84,6 +88,12 @@ func TestScrapeShowsWhatWasObserved(t *testing.T) {
 		{"cajon_abort_latency_seconds_count", []string{"command", "sleep"}, 1},
 		{"cajon_command_warnings_total", []string{"command", "blender-render"}, 3},
 		{"cajon_abort_latency_seconds_bucket", []string{"command", "sleep", "le", "0.5"}, 1},
+		{"cajon_command_peak_memory_bytes_count", []string{"command", "blender-render"}, 1},
+		{"cajon_command_peak_memory_bytes_sum", []string{"command", "blender-render"}, 3 << 30},
+		{"cajon_command_peak_memory_bytes_bucket", []string{"command", "blender-render", "le", "2.147483648e+09"}, 0},
+		{"cajon_command_peak_memory_bytes_bucket", []string{"command", "blender-render", "le", "4.294967296e+09"}, 1},
+		{"cajon_command_guard_failures_total", []string{"command", "blender-render", "cause", "max_task_memory"}, 1},
+		{"cajon_command_guard_failures_total", []string{"command", "blender-render", "cause", "stall"}, 2},
 		{"cajon_update_queue_depth", []string{"worker", "render-07"}, 3},
 		{"cajon_manager_requests_total", []string{"worker", "render-07", "endpoint", "task-update"}, 2},
 		{"cajon_manager_requests_total", []string{"worker", "render-07", "endpoint", "may-i-run"}, 1},

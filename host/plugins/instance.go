@@ -73,8 +73,9 @@ func (clientSide) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc
 // it (the negotiation: negotiate.go). A non-nil secure makes go-plugin check
 // the binary's digest first. The process's socket and private folder go in
 // runDir ("" = the system's temporary folder). A ctx that ends while the
-// plugin starts kills it with its tree.
-func startInstance(ctx context.Context, name, path string, secure *goplugin.SecureConfig, logger hclog.Logger, runDir string) (*instance, error) {
+// plugin starts kills it with its tree. A non-zero oomAdj is the plugin's
+// OOM-killer adjustment (oom_score_adjust), inherited by its commands.
+func startInstance(ctx context.Context, name, path string, secure *goplugin.SecureConfig, logger hclog.Logger, runDir string, oomAdj int) (*instance, error) {
 	stamp, err := stampOf(path)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
@@ -157,6 +158,13 @@ func startInstance(ctx context.Context, name, path string, secure *goplugin.Secu
 		inst.pid = rc.Pid
 		if inst.hold, err = holdPlugin(inst.pid); err != nil {
 			logger.Warn("the plugin is not tied to the host: if the host is killed, the plugin's processes may outlive it until they notice", "plugin", name, "error", err)
+		}
+		// Before the plugin is sent any command, so every process of
+		// every command inherits it.
+		if oomAdj != 0 {
+			if err := adjustOOM(inst.pid, oomAdj); err != nil {
+				logger.Warn("the OOM-killer adjustment was not applied", "plugin", name, "error", err)
+			}
 		}
 	}
 	conn, err := client.Client()

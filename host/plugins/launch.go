@@ -32,7 +32,7 @@ func Launch(ctx context.Context, path string, logger hclog.Logger, runDir string
 	}
 	// No sha256 allowlist: the binary is one being checked, not one the
 	// worker would run.
-	inst, err := startInstance(ctx, NameOf(path), path, nil, logger, runDir)
+	inst, err := startInstance(ctx, NameOf(path), path, nil, logger, runDir, 0)
 	if err != nil {
 		return nil, err
 	}

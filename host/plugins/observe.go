@@ -24,6 +24,13 @@ type Observer interface {
 	// CommandWarned reports the warnings a command ended with (problems
 	// that did not fail it, plugin.proto Result.warnings); n > 0.
 	CommandWarned(command string, n int)
+	// CommandMemory reports the peak resident memory of a command's
+	// processes, in bytes, where the host could measure it.
+	CommandMemory(command string, peak int64)
+	// CommandGuarded reports a command that the node guard failed: by is
+	// "stall" (stall_timeout), "max_task_memory" (the cap) or "oom_killer"
+	// (the kernel killed a process while it ran).
+	CommandGuarded(command string, by string)
 }
 
 // observedRun is Run with the command timed for the observer.

@@ -17,6 +17,7 @@ type eventLog struct {
 	mu      sync.Mutex
 	events  []string
 	aborted []time.Duration
+	peaks   []int64 // CommandMemory, kept out of events: every run reports it
 }
 
 func (l *eventLog) add(format string, args ...any) {
@@ -40,6 +41,14 @@ func (l *eventLog) CommandEnded(command string, status plugins.Status, took time
 }
 
 func (l *eventLog) CommandWarned(command string, n int) { l.add("%s warned %d", command, n) }
+
+func (l *eventLog) CommandGuarded(command, by string) { l.add("%s guarded %s", command, by) }
+
+func (l *eventLog) CommandMemory(command string, peak int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.peaks = append(l.peaks, peak)
+}
 
 func (l *eventLog) CommandAborted(command string, took time.Duration) {
 	l.add("aborted %s", command)

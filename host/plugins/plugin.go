@@ -132,7 +132,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, err := startInstance(ctx, p.name, p.path, secure, p.reg.opts.ProcessLogger.Named(p.name), p.reg.runDirPath())
+	inst, err := startInstance(ctx, p.name, p.path, secure, p.reg.opts.ProcessLogger.Named(p.name), p.reg.runDirPath(), p.reg.opts.OOMScoreAdjust)
 	if err != nil {
 		return nil, err
 	}
@@ -257,4 +257,12 @@ func (i *instance) use() {
 		i.idle.Stop()
 		i.idle = nil
 	}
+}
+
+// alone reports whether inst runs one command at most: then every process
+// below it belongs to that command.
+func (i *instance) alone() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.active <= 1
 }

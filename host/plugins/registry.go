@@ -49,6 +49,10 @@ type Options struct {
 	// private folder for its socket and temporary files ("" = the system's
 	// temporary folder).
 	StateDir string
+	// OOMScoreAdjust, when not 0, is the Linux OOM-killer adjustment of
+	// each plugin process and so of every process of its commands
+	// (oom_score_adjust); the host's own is left alone.
+	OOMScoreAdjust int
 }
 
 // Registry maps command names to the plugins that provide them.
@@ -68,6 +72,9 @@ type Registry struct {
 
 	mu       sync.RWMutex
 	commands map[string]*Plugin // by command name
+
+	// ooms is the kernel's OOM kill count as runs start (the node guard).
+	ooms oomCounter
 }
 
 // CommandInfo is one command as a plugin described it.

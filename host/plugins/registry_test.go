@@ -75,6 +75,13 @@ type collector struct {
 	mu    sync.Mutex
 	lines []string
 	pids  []int
+	peaks []int64
+}
+
+func (c *collector) PeakMemory(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.peaks = append(c.peaks, n)
 }
 
 func (c *collector) Log(lines []string) {

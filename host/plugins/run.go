@@ -51,6 +51,8 @@ type Request struct {
 	// TotalSteps is the task's step count for this command (a Manager's
 	// total_step_count; 0 = none), passed on to the plugin.
 	TotalSteps int
+	// Guard is what the host watches in the command: stalls and memory.
+	Guard Guard
 }
 
 // A run's events and result are the wire contract's Go types (sdk/wire),
@@ -115,6 +117,19 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 		return Result{Status: Failed, Message: err.Error()}
 	}
 	defer p.release(inst)
+
+	// The guard's stall abort ends runCtx, not the caller's ctx: the
+	// command is then aborted as by a cancel, but fails.
+	runCtx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	w := startWatch(inst, req.RunID, req.Guard, abort, r.ooms.recent())
+	res := r.runOn(runCtx, p, inst, req, watchEvents{to: events, w: w}, abortedAt)
+	return w.finish(ctx, res, events, r.opts.Observer, req.Command)
+}
+
+// runOn runs req on inst, a plugin process acquired for it, and returns how
+// it ended; ctx's end aborts it.
+func (r *Registry) runOn(ctx context.Context, p *Plugin, inst *instance, req Request, events Events, abortedAt *time.Time) Result {
 
 	rreq, err := r.buildRequest(ctx, p.name, req)
 	if err != nil {

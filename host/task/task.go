@@ -102,6 +102,8 @@ type Runner struct {
 	// WorkDir and Env are given to every command.
 	WorkDir string
 	Env     map[string]string
+	// Guard is what the host watches in every command: stalls and memory.
+	Guard plugins.Guard
 }
 
 // Run executes t's commands in order and reports through rep. Cancelling
@@ -124,6 +126,7 @@ func (r *Runner) Run(ctx context.Context, t Task, rep Reporter) Outcome {
 		res := r.Commands.Run(ctx, plugins.Request{
 			JobID: t.JobID, TaskID: t.ID, RunID: runID(t.ID, i), Command: c.Name,
 			Params: c.Params, Env: r.Env, WorkDir: workDir, Grace: r.Grace, TotalSteps: c.TotalSteps,
+			Guard: r.Guard,
 		}, &commandEvents{rep: rep, base: base, share: cmdSteps})
 		if len(res.Warnings) > 0 {
 			warnings = append(warnings, res.Warnings...)
@@ -164,6 +167,12 @@ type commandEvents struct {
 }
 
 func (e *commandEvents) Log(lines []string) { e.rep.Log(lines) }
+
+// PeakMemory ends the command's part of the log with its peak memory
+// (plugins.PeakEvents).
+func (e *commandEvents) PeakMemory(bytes int64) {
+	e.rep.Log([]string{fmt.Sprintf("cajon: peak memory of the command's processes: %s (resident, sampled every %s)", plugins.FormatBytes(bytes), plugins.GuardInterval)})
+}
 
 func (e *commandEvents) Progress(p plugins.Progress) {
 	steps := -1 // unchanged

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
@@ -382,5 +383,30 @@ func TestAPluginThatNoLongerStartsFailsWithItsStderr(t *testing.T) {
 	}
 	if n := len(rec.lines); n == 0 || rec.lines[n-1] != "cajon: "+out.Message {
 		t.Fatalf("task log %q", rec.lines)
+	}
+}
+
+// The runner's guard reaches every command (the local queue and each
+// Manager identity run tasks through a Runner): a silent sleep past the
+// stall timeout fails its task naming the stall, not as an abort.
+func TestRunnerGuardFailsAStalledCommand(t *testing.T) {
+	reg, err := plugins.Open(context.Background(), plugins.Options{Dirs: []string{pluginDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	tk := task.Task{ID: "t1", JobID: "j1", Commands: []task.Command{
+		{Name: "exec", Params: map[string]any{"exe": "sleep", "args": []any{"600"}}},
+	}}
+	runner := &task.Runner{Commands: reg, Grace: 200 * time.Millisecond, Guard: plugins.Guard{StallTimeout: time.Second}}
+	rep := &recorder{}
+	out := runner.Run(context.Background(), tk, rep)
+	if out.Status != task.Failed || !strings.Contains(out.Message, "stalled: no output and no CPU time") {
+		t.Fatalf("outcome %v %q, want failed for the stall", out.Status, out.Message)
+	}
+	// The command's part of the log ends with its peak memory; the
+	// runner's line saying why the task failed comes after it.
+	if n := len(rep.lines); n < 2 || !strings.HasPrefix(rep.lines[n-2], "cajon: peak memory of the command's processes: ") {
+		t.Errorf("the command's log does not end with its peak memory:\n%s", strings.Join(rep.lines, "\n"))
 	}
 }

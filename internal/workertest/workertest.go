@@ -97,8 +97,9 @@ type Worker struct {
 func Start(tb testing.TB, cfg *config.Config, reg *plugins.Registry, tm worker.Timings, log *proctest.Output) *Worker {
 	tb.Helper()
 	return StartOptions(tb, worker.Options{
-		Config:  cfg,
-		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace},
+		Config: cfg,
+		Runner: &task.Runner{Commands: reg, Grace: cfg.KillGrace,
+			Guard: plugins.Guard{StallTimeout: cfg.StallTimeout, MaxMemory: cfg.MaxTaskMemory}},
 		Plugins: reg,
 		Timings: tm,
 	}, log)
