@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/internal/testwait"
 )
 
@@ -207,7 +208,15 @@ func flamencoCommit(src string) string {
 func startTableWorker(tb testing.TB, m *manager, which, name string) (stop func()) {
 	tb.Helper()
 	if which == "cajon" {
-		c := startCajon(tb, m, name, cajonOptions{})
+		// Cajon's own defaults, not the quick polls that startCajon gives
+		// tests: the table compares what an admin gets.
+		def := config.Defaults()
+		env := []string{
+			config.EnvVar("manager.fetch_backoff_max") + "=" + def.Manager.FetchBackoffMax.String(),
+			config.EnvVar("manager.asleep_poll_interval") + "=" + def.Manager.AsleepPollInterval.String(),
+			config.EnvVar("kill_grace") + "=" + def.KillGrace.String(),
+		}
+		c := startCajon(tb, m, name, cajonOptions{env: env})
 		m.waitWorker(name, "awake", 60*time.Second)
 		return func() { stopCajon(tb, c) }
 	}
