@@ -237,7 +237,11 @@ type jobTypeRun struct {
 	status   string
 	wall     time.Duration
 	tasks    int
-	warnings int // tasks whose activity says they completed with a warning
+	warnings int    // tasks whose activity says they completed with a warning
+	warning  string // the first such activity
+	// warm counts the tasks whose log says Cajon's Blender ran them in a
+	// warm session; render counts those that say warm or cold.
+	warm, render int
 }
 
 // runJobType submits a row's job and waits for it to end, whatever the end.
@@ -260,6 +264,16 @@ func runJobType(m *manager, r jobTypeRow, blend, out, worker string) *jobTypeRun
 		}
 		if strings.HasPrefix(d.Activity, "completed with") && strings.Contains(d.Activity, "warning") {
 			run.warnings++
+			if run.warning == "" {
+				run.warning = d.Activity
+			}
+		}
+		switch log := string(m.taskLog(t.ID)); {
+		case strings.Contains(log, "cajon-plugin-blender: warm: "):
+			run.warm++
+			run.render++
+		case strings.Contains(log, "cajon-plugin-blender: cold: "):
+			run.render++
 		}
 	}
 	return run
@@ -447,8 +461,15 @@ func jobTypeTable(rows []jobTypeRow, results []jobTypeResult, src string) string
 		cajonStatus, cajonS := "", ""
 		if c := res.cajon; c != nil {
 			cajonStatus, cajonS, tasks = c.status, secs(c.wall), fmt.Sprint(c.tasks)
+			var notes []string
+			if c.render > 0 {
+				notes = append(notes, fmt.Sprintf("%d of %d renders warm", c.warm, c.render))
+			}
 			if c.warnings > 0 {
-				cajonStatus += fmt.Sprintf(" (%d of %d tasks with a warning)", c.warnings, c.tasks)
+				notes = append(notes, fmt.Sprintf("%d of %d tasks with a warning", c.warnings, c.tasks))
+			}
+			if len(notes) > 0 {
+				cajonStatus += " (" + strings.Join(notes, "; ") + ")"
 			}
 			if res.stock != nil {
 				ratio = fmt.Sprintf("%.2f", c.wall.Seconds()/res.stock.wall.Seconds())
@@ -467,6 +488,11 @@ func jobTypeTable(rows []jobTypeRow, results []jobTypeResult, src string) string
 		}
 		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			label, tasks, stockStatus, cajonStatus, stockS, cajonS, ratio, bare, pixels)
+	}
+	for i, r := range rows {
+		if c := results[i].cajon; c != nil && c.warning != "" {
+			fmt.Fprintf(&s, "\n%s, Cajon's first warning: %q", r.label, c.warning)
+		}
 	}
 	return s.String()
 }
