@@ -242,6 +242,7 @@ type jobTypeRun struct {
 	// warm counts the tasks whose log says Cajon's Blender ran them in a
 	// warm session; render counts those that say warm or cold.
 	warm, render int
+	coldWhy      string // the first cold render's reason, as its log gives it
 }
 
 // runJobType submits a row's job and waits for it to end, whatever the end.
@@ -274,6 +275,10 @@ func runJobType(m *manager, r jobTypeRow, blend, out, worker string) *jobTypeRun
 			run.render++
 		case strings.Contains(log, "cajon-plugin-blender: cold: "):
 			run.render++
+			if run.coldWhy == "" {
+				_, why, _ := strings.Cut(log, "cajon-plugin-blender: cold: ")
+				run.coldWhy, _, _ = strings.Cut(why, "\n")
+			}
 		}
 	}
 	return run
@@ -490,6 +495,9 @@ func jobTypeTable(rows []jobTypeRow, results []jobTypeResult, src string) string
 			label, tasks, stockStatus, cajonStatus, stockS, cajonS, ratio, bare, pixels)
 	}
 	for i, r := range rows {
+		if c := results[i].cajon; c != nil && c.coldWhy != "" {
+			fmt.Fprintf(&s, "\n%s, why Cajon rendered cold: %q", r.label, c.coldWhy)
+		}
 		if c := results[i].cajon; c != nil && c.warning != "" {
 			fmt.Fprintf(&s, "\n%s, Cajon's first warning: %q", r.label, c.warning)
 		}
