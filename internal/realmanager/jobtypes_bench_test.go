@@ -450,7 +450,10 @@ func jobTypeTable(rows []jobTypeRow, results []jobTypeResult, src string) string
 	s.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range rows {
 		label := r.label
-		if r.script != "" {
+		switch {
+		case r.script != "" && r.skip != "":
+			label += " (website)"
+		case r.script != "":
 			label += " (website, " + flamencoCommit(src) + ")"
 		}
 		if r.skip != "" {
