@@ -19,6 +19,7 @@ import (
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/local"
+	"github.com/cajonfarm/cajon/host/local/jobfile"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 )
@@ -236,14 +237,14 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 	var sub local.Submission
 	now := time.Now()
 	if *at != "" {
-		t, err := local.ParseAt(*at, now)
+		t, err := jobfile.ParseAt(*at, now)
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--at: %w", err)}
 		}
 		sub.At = t
 	}
 	if *every != "" {
-		d, err := local.ParseEvery(*every)
+		d, err := jobfile.ParseEvery(*every)
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--every: %w", err)}
 		}
@@ -261,11 +262,11 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 	}
 	defer store.Close()
 	// Parse first: a broken file needs no plugins to be reported.
-	data, err := local.ReadJobData(file)
+	data, err := jobfile.ReadJobData(file)
 	if err != nil {
 		return err
 	}
-	job, err := local.ParseJob(ctx, file, data)
+	job, err := jobfile.ParseJob(ctx, file, data)
 	if err != nil {
 		return stoppedSubmit(ctx, err)
 	}
@@ -274,7 +275,7 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 	if err != nil {
 		return err
 	}
-	verr := job.Validate(ctx, file, local.RegistryCommands{Registry: reg})
+	verr := job.Validate(ctx, file, jobfile.RegistryCommands{Registry: reg})
 	reg.Close()
 	if verr != nil {
 		return stoppedSubmit(ctx, verr)
@@ -286,10 +287,10 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 	fmt.Fprintln(env.stdout, id)
 	when := "due now"
 	if !sub.At.IsZero() {
-		when = fmt.Sprintf("due at %s (in %s)", sub.At.Format(time.RFC3339), local.FormatDuration(sub.At.Sub(now).Round(time.Second)))
+		when = fmt.Sprintf("due at %s (in %s)", sub.At.Format(time.RFC3339), jobfile.FormatDuration(sub.At.Sub(now).Round(time.Second)))
 	}
 	if sub.Every > 0 {
-		when += ", then every " + local.FormatDuration(sub.Every)
+		when += ", then every " + jobfile.FormatDuration(sub.Every)
 	}
 	fmt.Fprintf(env.stderr, "cajon: job %d %q submitted: %d %s, %s; run it with 'cajon local run'\n",
 		id, job.Name, len(job.Tasks), plural(len(job.Tasks), "task", "tasks"), when)
@@ -389,7 +390,7 @@ func jobWhen(j *local.JobInfo, now time.Time) string {
 	var s string
 	switch j.Status(now) {
 	case "scheduled":
-		s = fmt.Sprintf("due %s (in %s)", clock(j.DueAt, now), local.FormatDuration(j.DueAt.Sub(now).Round(time.Second)))
+		s = fmt.Sprintf("due %s (in %s)", clock(j.DueAt, now), jobfile.FormatDuration(j.DueAt.Sub(now).Round(time.Second)))
 	case "queued":
 		s = "due since " + clock(j.DueAt, now)
 	case "running", local.JobInterrupted:
@@ -402,7 +403,7 @@ func jobWhen(j *local.JobInfo, now time.Time) string {
 		}
 	}
 	if j.Every > 0 {
-		s += fmt.Sprintf("; every %s, run %d", local.FormatDuration(j.Every), j.Run)
+		s += fmt.Sprintf("; every %s, run %d", jobfile.FormatDuration(j.Every), j.Run)
 		if j.LastState != "" {
 			s += ", last run " + j.LastState
 		}
@@ -461,7 +462,7 @@ of the log of tasks that are running, failed or were canceled.`)
 	fmt.Fprintf(w, "  priority:   %d\n", job.Priority)
 	fmt.Fprintf(w, "  submitted:  %s\n", job.Created.Local().Format(time.RFC3339))
 	if job.Every > 0 {
-		fmt.Fprintf(w, "  recurring:  every %s; this is run %d\n", local.FormatDuration(job.Every), job.Run)
+		fmt.Fprintf(w, "  recurring:  every %s; this is run %d\n", jobfile.FormatDuration(job.Every), job.Run)
 		if job.LastState != "" {
 			last := job.LastState
 			if job.LastFinished != nil {
@@ -475,7 +476,7 @@ of the log of tasks that are running, failed or were canceled.`)
 	}
 	due := job.DueAt.Local().Format(time.RFC3339)
 	if job.DueAt.After(now) {
-		due += fmt.Sprintf(" (in %s)", local.FormatDuration(job.DueAt.Sub(now).Round(time.Second)))
+		due += fmt.Sprintf(" (in %s)", jobfile.FormatDuration(job.DueAt.Sub(now).Round(time.Second)))
 	}
 	fmt.Fprintf(w, "  due:        %s\n", due)
 	if job.Started != nil {
@@ -705,7 +706,7 @@ they are gone, unless --no-wait.`)
 		return nil
 	}
 	fmt.Fprintf(env.stderr, "cajon: job %d canceled; cajon local run (pid %d) is stopping %s (up to %s grace, then SIGKILL)\n",
-		id, res.RunnerPid, strings.Join(quoteAll(res.Aborting), ", "), local.FormatDuration(cfg.KillGrace))
+		id, res.RunnerPid, strings.Join(quoteAll(res.Aborting), ", "), jobfile.FormatDuration(cfg.KillGrace))
 	if *noWait {
 		return nil
 	}
@@ -858,7 +859,7 @@ same by itself when it starts and about once an hour.
 	}
 	var age time.Duration
 	if *olderThan != "" {
-		d, err := local.ParseDuration(strings.TrimSpace(*olderThan))
+		d, err := jobfile.ParseDuration(strings.TrimSpace(*olderThan))
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--older-than: %w", err)}
 		}
@@ -891,7 +892,7 @@ same by itself when it starts and about once an hour.
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "removed 0 jobs: none finished before %s (%s ago)\n", before.Local().Format(time.RFC3339), local.FormatDuration(age))
+		fmt.Fprintf(env.stdout, "removed 0 jobs: none finished before %s (%s ago)\n", before.Local().Format(time.RFC3339), jobfile.FormatDuration(age))
 		return nil
 	}
 	ids := make([]string, len(res.Jobs))
@@ -899,7 +900,7 @@ same by itself when it starts and about once an hour.
 		ids[i] = strconv.FormatInt(id, 10)
 	}
 	fmt.Fprintf(env.stdout, "removed %d %s that finished before %s (%s ago): %s\n", len(res.Jobs), plural(len(res.Jobs), "job", "jobs"),
-		before.Local().Format(time.RFC3339), local.FormatDuration(age), strings.Join(ids, ", "))
+		before.Local().Format(time.RFC3339), jobfile.FormatDuration(age), strings.Join(ids, ", "))
 	fmt.Fprintf(env.stderr, "cajon: with %d log %s (%d bytes) and %d %s\n", res.LogFiles, plural(res.LogFiles, "file", "files"),
 		res.LogBytes, res.Previews, plural(res.Previews, "preview", "previews"))
 	return err

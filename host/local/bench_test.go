@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/local/jobfile"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 )
@@ -21,11 +22,11 @@ func (instantTasks) Run(_ context.Context, t task.Task, rep task.Reporter) task.
 }
 
 // benchJob is a job of n independent one-command echo tasks.
-func benchJob(n int) *Job {
-	job := &Job{Name: "bench", Priority: DefaultPriority}
+func benchJob(n int) *jobfile.Job {
+	job := &jobfile.Job{Name: "bench", Priority: jobfile.DefaultPriority}
 	for i := 0; i < n; i++ {
-		job.Tasks = append(job.Tasks, Task{Name: fmt.Sprintf("t%06d", i), Type: "misc",
-			Commands: []Command{{Name: "echo", Parameters: map[string]any{"message": "x"}}}})
+		job.Tasks = append(job.Tasks, jobfile.Task{Name: fmt.Sprintf("t%06d", i), Type: "misc",
+			Commands: []jobfile.Command{{Name: "echo", Parameters: map[string]any{"message": "x"}}}})
 	}
 	return job
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/cajonfarm/cajon/sdk/bytesize"
-
 	"golang.org/x/sys/unix"
 )
 

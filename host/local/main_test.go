@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cajonfarm/cajon/host/local/jobfile"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/testbin"
 )
@@ -39,10 +40,10 @@ func runTests(m *testing.M) int {
 }
 
 // registry returns the test plugins, as job validation sees them.
-func registry(t testing.TB) RegistryCommands {
+func registry(t testing.TB) jobfile.RegistryCommands {
 	t.Helper()
 	if testPlugins == nil {
 		t.Fatal("plugins not built")
 	}
-	return RegistryCommands{Registry: testPlugins}
+	return jobfile.RegistryCommands{Registry: testPlugins}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cajonfarm/cajon/host/local/jobfile"
 )
 
 // v1Store writes testdata/local-v1.sql, a store of schema version 1, to a
@@ -140,7 +142,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 // returns its id and task ids.
 func submitEcho(t *testing.T, s *Store, name string) (int64, []int64) {
 	t.Helper()
-	job, err := ParseJob(context.Background(), "new.toml", []byte("name = \""+name+"\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"hi\" }\n"))
+	job, err := jobfile.ParseJob(context.Background(), "new.toml", []byte("name = \""+name+"\"\n[[tasks]]\nname = \"t\"\n[[tasks.commands]]\nname = \"echo\"\nparameters = { message = \"hi\" }\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

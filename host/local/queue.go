@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cajonfarm/cajon/host/local/jobfile"
 )
 
 // This file holds the store's side of running jobs: claiming ready tasks,
@@ -20,7 +22,7 @@ type claim struct {
 	taskID, jobID, attemptID int64
 	jobName                  string
 	run                      int
-	task                     Task
+	task                     jobfile.Task
 	logPath                  string
 	started                  time.Time
 	// workDir is the job file's folder: relative paths in the job are
@@ -294,7 +296,7 @@ func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*jobEn
 		return nil, nil
 	}
 	if every > 0 {
-		next := nextDue(time.Unix(0, due), time.Duration(every), now)
+		next := jobfile.NextDue(time.Unix(0, due), time.Duration(every), now)
 		end.rearmed, end.next = true, next
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, run = run + 1, due_at = ?, started_at = NULL, finished_at = NULL,
 			message = '', last_state = ?, last_finished = ?, last_message = ? WHERE id = ?`,

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/local/jobfile"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/internal/proctest"
@@ -63,7 +64,7 @@ func newQueue(t testing.TB, slots int) *queue {
 // submit parses, validates and stores a job given as TOML.
 func (q *queue) submit(t testing.TB, toml string, sub Submission) int64 {
 	t.Helper()
-	job, err := ParseJob(context.Background(), "test.toml", []byte(toml))
+	job, err := jobfile.ParseJob(context.Background(), "test.toml", []byte(toml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +270,7 @@ func TestRecurringJob(t *testing.T) {
 	}
 
 	// The same again is refused; another interval or content is not.
-	job, err := ParseJob(context.Background(), "again.toml", []byte(src))
+	job, err := jobfile.ParseJob(context.Background(), "again.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,7 +699,7 @@ func TestUnrecordedEndFailsTheRun(t *testing.T) {
 // not kept in the job's row, which every change of its state rewrites.
 func TestJobHash(t *testing.T) {
 	q := newQueue(t, 1)
-	job, err := ParseJob(context.Background(), "c.toml", []byte(`name = "c"`+"\n"+echoTask("a", "x <&> y")+echoTask("b", "y", "a")))
+	job, err := jobfile.ParseJob(context.Background(), "c.toml", []byte(`name = "c"`+"\n"+echoTask("a", "x <&> y")+echoTask("b", "y", "a")))
 	if err != nil {
 		t.Fatal(err)
 	}

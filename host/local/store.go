@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/local/jobfile"
 	"github.com/cajonfarm/cajon/host/sqlitefile"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -324,11 +325,11 @@ type DuplicateError struct {
 
 func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("recurring job %q (every %s) is already in the queue as job %d, with the same content; cancel it first with 'cajon local cancel %d' to replace it",
-		e.Name, FormatDuration(e.Every), e.ID, e.ID)
+		e.Name, jobfile.FormatDuration(e.Every), e.ID, e.ID)
 }
 
 // Submit stores a validated job and returns its id.
-func (s *Store) Submit(ctx context.Context, job *Job, sub Submission) (int64, error) {
+func (s *Store) Submit(ctx context.Context, job *jobfile.Job, sub Submission) (int64, error) {
 	// Each task's commands are encoded once, for its row and for the hash
 	// of the job's JSON (the same bytes as encoding the whole job at once).
 	// The JSON itself is not stored: it is all in the tasks, and a job row
@@ -532,22 +533,22 @@ func (j *JobInfo) Status(now time.Time) string {
 
 // TaskInfo is a task as show reports it.
 type TaskInfo struct {
-	ID         int64      `json:"id"`
-	Name       string     `json:"name"`
-	Type       string     `json:"type"`
-	DependsOn  []string   `json:"depends_on,omitempty"`
-	Commands   []Command  `json:"commands"`
-	Status     string     `json:"status"`
-	StepsDone  int        `json:"steps_done"`
-	StepsTotal int        `json:"steps_total"`
-	Activity   string     `json:"activity,omitempty"`
-	Pids       []int      `json:"pids,omitempty"`
-	Started    *time.Time `json:"started_at,omitempty"`
-	Finished   *time.Time `json:"finished_at,omitempty"`
-	Message    string     `json:"message,omitempty"`
-	Output     string     `json:"output,omitempty"`
-	Preview    string     `json:"preview,omitempty"`
-	LogPath    string     `json:"log_path,omitempty"`
+	ID         int64             `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	DependsOn  []string          `json:"depends_on,omitempty"`
+	Commands   []jobfile.Command `json:"commands"`
+	Status     string            `json:"status"`
+	StepsDone  int               `json:"steps_done"`
+	StepsTotal int               `json:"steps_total"`
+	Activity   string            `json:"activity,omitempty"`
+	Pids       []int             `json:"pids,omitempty"`
+	Started    *time.Time        `json:"started_at,omitempty"`
+	Finished   *time.Time        `json:"finished_at,omitempty"`
+	Message    string            `json:"message,omitempty"`
+	Output     string            `json:"output,omitempty"`
+	Preview    string            `json:"preview,omitempty"`
+	LogPath    string            `json:"log_path,omitempty"`
 	// RunnerGone is the pid of the gone runner of an interrupted task.
 	RunnerGone int `json:"runner_gone_pid,omitempty"`
 	// Attempts lists every execution of the task, oldest first.
@@ -933,10 +934,10 @@ func (s *Store) notFound(id int64) error {
 	return fmt.Errorf("job %d is not in the local queue %s (see 'cajon local list'): %w", id, s.path, ErrNotFound)
 }
 
-func decodeCommands(raw string) ([]Command, error) {
+func decodeCommands(raw string) ([]jobfile.Command, error) {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber() // keep integers exact
-	var cmds []Command
+	var cmds []jobfile.Command
 	if err := dec.Decode(&cmds); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,9 @@
-package local
+// Package jobfile reads the local queue's job files: TOML that names a job,
+// its tasks, their dependencies and commands. It parses strictly (an unknown
+// key is an error), lists every problem with its line, bounds what a hostile
+// file may cost, and checks the commands against the plugins. It also reads
+// the times and intervals a job is submitted with (--at, --every).
+package jobfile
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package local
+package jobfile
 
 import "github.com/cajonfarm/cajon/host/plugins"
 

@@ -1,4 +1,4 @@
-package local
+package jobfile
 
 import (
 	"strings"
@@ -120,8 +120,8 @@ func TestNextDue(t *testing.T) {
 		want  time.Time
 	}{"interval past the range", 100000 * 24 * time.Hour, due.Add(time.Minute), due.Add(time.Minute + MaxDuration)})
 	for _, tt := range tests {
-		if got := nextDue(due, tt.every, tt.now); !got.Equal(tt.want) {
-			t.Errorf("%s: nextDue = %v, want %v", tt.name, got, tt.want)
+		if got := NextDue(due, tt.every, tt.now); !got.Equal(tt.want) {
+			t.Errorf("%s: NextDue = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

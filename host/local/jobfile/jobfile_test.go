@@ -1,4 +1,4 @@
-package local
+package jobfile
 
 import (
 	"bytes"
@@ -185,7 +185,7 @@ func TestLongDependencyChain(t *testing.T) {
 }
 
 func TestExampleJobFiles(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "jobs", "*.toml"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "examples", "jobs", "*.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}

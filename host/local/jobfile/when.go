@@ -1,4 +1,4 @@
-package local
+package jobfile
 
 import (
 	"errors"
@@ -165,10 +165,10 @@ func FormatDuration(d time.Duration) string {
 	return s + r
 }
 
-// nextDue is when a recurring job runs next after the run that was due at
+// NextDue is when a recurring job runs next after the run that was due at
 // due ended at now: one interval after its due time, but never in the past,
 // so a late run does not make runs pile up and a run is never early.
-func nextDue(due time.Time, every time.Duration, now time.Time) time.Time {
+func NextDue(due time.Time, every time.Duration, now time.Time) time.Time {
 	next := due.Add(every)
 	if latest := now.Add(MaxDuration); next.After(latest) || every <= 0 {
 		// Only a store written before the range was checked holds such an
