@@ -20,6 +20,7 @@ import (
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/local"
 	"github.com/cajonfarm/cajon/host/local/jobfile"
+	"github.com/cajonfarm/cajon/host/local/jobstore"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 )
@@ -78,19 +79,19 @@ type localPaths struct{ db, logs, previews string }
 
 func pathsOf(cfg *config.Config) localPaths {
 	return localPaths{
-		db:       filepath.Join(cfg.StateDir, local.DBFile),
+		db:       filepath.Join(cfg.StateDir, jobstore.DBFile),
 		logs:     filepath.Join(cfg.StateDir, "logs"),
 		previews: filepath.Join(cfg.StateDir, "previews"),
 	}
 }
 
 // openLocal loads the config and opens the job store.
-func openLocal(ctx context.Context, env *cliEnv, common *commonFlags, extra map[string]string) (*config.Config, *local.Store, error) {
+func openLocal(ctx context.Context, env *cliEnv, common *commonFlags, extra map[string]string) (*config.Config, *jobstore.Store, error) {
 	cfg, _, err := common.load(env, extra)
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := local.Open(ctx, pathsOf(cfg).db)
+	store, err := jobstore.Open(ctx, pathsOf(cfg).db)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -234,7 +235,7 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 	if err := parseLocalFlags(fs, args, 1, 1); err != nil {
 		return err
 	}
-	var sub local.Submission
+	var sub jobstore.Submission
 	now := time.Now()
 	if *at != "" {
 		t, err := jobfile.ParseAt(*at, now)
@@ -351,7 +352,7 @@ func cmdLocalList(ctx context.Context, env *cliEnv, args []string) error {
 
 // jobJSON is a job with its displayed status, for --json.
 type jobJSON struct {
-	*local.JobInfo
+	*jobstore.JobInfo
 	Status string `json:"status"`
 }
 
@@ -364,20 +365,20 @@ func writeJSON(w io.Writer, v any) error {
 // statusText is a status as people read it: an interrupted job or task
 // names the runner that is gone.
 func statusText(status string, runnerGone int) string {
-	if runnerGone != 0 && strings.EqualFold(status, local.TaskInterrupted) {
+	if runnerGone != 0 && strings.EqualFold(status, jobstore.TaskInterrupted) {
 		return fmt.Sprintf("%s (runner pid %d gone)", status, runnerGone)
 	}
 	return status
 }
 
 // taskCounts summarises a job's tasks: "3/5 completed, 1 running".
-func taskCounts(j *local.JobInfo) string {
+func taskCounts(j *jobstore.JobInfo) string {
 	total := 0
 	for _, n := range j.Tasks {
 		total += n
 	}
-	parts := []string{fmt.Sprintf("%d/%d completed", j.Tasks[local.TaskCompleted], total)}
-	for _, s := range []string{local.TaskRunning, local.TaskInterrupted, local.TaskFailed, local.TaskCanceled, local.TaskSkipped} {
+	parts := []string{fmt.Sprintf("%d/%d completed", j.Tasks[jobstore.TaskCompleted], total)}
+	for _, s := range []string{jobstore.TaskRunning, jobstore.TaskInterrupted, jobstore.TaskFailed, jobstore.TaskCanceled, jobstore.TaskSkipped} {
 		if n := j.Tasks[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -386,14 +387,14 @@ func taskCounts(j *local.JobInfo) string {
 }
 
 // jobWhen says when a job runs or ran.
-func jobWhen(j *local.JobInfo, now time.Time) string {
+func jobWhen(j *jobstore.JobInfo, now time.Time) string {
 	var s string
 	switch j.Status(now) {
 	case "scheduled":
 		s = fmt.Sprintf("due %s (in %s)", clock(j.DueAt, now), jobfile.FormatDuration(j.DueAt.Sub(now).Round(time.Second)))
 	case "queued":
 		s = "due since " + clock(j.DueAt, now)
-	case "running", local.JobInterrupted:
+	case "running", jobstore.JobInterrupted:
 		if j.Started != nil {
 			s = fmt.Sprintf("started %s", clock(*j.Started, now))
 		}
@@ -453,7 +454,7 @@ of the log of tasks that are running, failed or were canceled.`)
 	if *asJSON {
 		return writeJSON(env.stdout, struct {
 			jobJSON
-			TaskList []*local.TaskInfo `json:"task_list"`
+			TaskList []*jobstore.TaskInfo `json:"task_list"`
 		}{jobJSON{job, job.Status(now)}, tasks})
 	}
 	w := env.stdout
@@ -500,7 +501,7 @@ of the log of tasks that are running, failed or were canceled.`)
 			switch {
 			case t.Finished != nil:
 				took = round(t.Finished.Sub(*t.Started)).String()
-			case t.Status == local.TaskRunning:
+			case t.Status == jobstore.TaskRunning:
 				took = round(now.Sub(*t.Started)).String()
 			}
 		}
@@ -514,10 +515,10 @@ of the log of tasks that are running, failed or were canceled.`)
 	tw.Flush()
 	for _, t := range tasks {
 		var notes []string
-		if t.Activity != "" && t.Status == local.TaskRunning {
+		if t.Activity != "" && t.Status == jobstore.TaskRunning {
 			notes = append(notes, "activity: "+t.Activity)
 		}
-		if t.Message != "" && t.Status != local.TaskCompleted {
+		if t.Message != "" && t.Status != jobstore.TaskCompleted {
 			notes = append(notes, "why: "+t.Message)
 		}
 		if t.Output != "" {
@@ -540,7 +541,7 @@ of the log of tasks that are running, failed or were canceled.`)
 	if *tail > 0 {
 		for _, t := range tasks {
 			switch t.Status {
-			case local.TaskRunning, local.TaskInterrupted, local.TaskFailed, local.TaskCanceled:
+			case jobstore.TaskRunning, jobstore.TaskInterrupted, jobstore.TaskFailed, jobstore.TaskCanceled:
 			default:
 				continue
 			}
@@ -561,7 +562,7 @@ of the log of tasks that are running, failed or were canceled.`)
 	return nil
 }
 
-func attemptSummary(as []local.Attempt) string {
+func attemptSummary(as []jobstore.Attempt) string {
 	parts := make([]string, len(as))
 	for i, a := range as {
 		parts[i] = fmt.Sprintf("run %d %s", a.Run, a.Status)
@@ -721,9 +722,9 @@ they are gone, unless --no-wait.`)
 		running, gone := 0, 0
 		for _, t := range tasks {
 			switch t.Status {
-			case local.TaskRunning:
+			case jobstore.TaskRunning:
 				running++
-			case local.TaskInterrupted:
+			case jobstore.TaskInterrupted:
 				gone = t.RunnerGone
 			}
 		}
@@ -801,7 +802,7 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 	}
 	fm.check("local job store", func(ctx context.Context) error {
 		// An empty queue answers too (ErrNotFound).
-		if _, err := store.LatestJob(ctx); err != nil && !errors.Is(err, local.ErrNotFound) {
+		if _, err := store.LatestJob(ctx); err != nil && !errors.Is(err, jobstore.ErrNotFound) {
 			return fmt.Errorf("the local job store %s does not answer: %w", store.Path(), err)
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/local"
+	"github.com/cajonfarm/cajon/host/local/jobstore"
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
 )
@@ -128,16 +129,16 @@ func (o *runOutput) event(e local.Event) {
 		line = fmt.Sprintf("%s %s started", at, what)
 	case local.TaskEnded:
 		switch e.Status {
-		case local.TaskQueued:
+		case jobstore.TaskQueued:
 			line = fmt.Sprintf("%s %s interrupted after %s: it runs again next time", at, what, round(e.Took))
-		case local.TaskCompleted:
+		case jobstore.TaskCompleted:
 			line = fmt.Sprintf("%s %s completed in %s", at, what, round(e.Took))
 		default:
 			line = fmt.Sprintf("%s %s %s after %s: %s", at, what, strings.ToUpper(e.Status), round(e.Took), e.Message)
 		}
 	case local.JobEnded:
 		line = fmt.Sprintf("%s %s: %s", at, what, strings.ToUpper(e.Status))
-		if e.Message != "" && e.Status != local.TaskCompleted {
+		if e.Message != "" && e.Status != jobstore.TaskCompleted {
 			line += ": " + e.Message
 		}
 		if !e.NextDue.IsZero() {
@@ -183,11 +184,11 @@ func (o *runOutput) logEvent(e local.Event) {
 	case local.TaskEnded:
 		args = append(args, "status", e.Status, "took", round(e.Took))
 		switch e.Status {
-		case local.TaskCompleted:
+		case jobstore.TaskCompleted:
 			o.logger.Info("task completed", args...)
-		case local.TaskQueued:
+		case jobstore.TaskQueued:
 			o.logger.Info("task interrupted; it runs again next time", args...)
-		case local.TaskCanceled:
+		case jobstore.TaskCanceled:
 			// Someone canceled the job, or another of its tasks failed
 			// (that failure is the error).
 			o.logger.Info("task canceled", append(args, "why", e.Message)...)
@@ -202,7 +203,7 @@ func (o *runOutput) logEvent(e local.Event) {
 		if !e.NextDue.IsZero() {
 			args = append(args, "next_run", e.NextDue.Format(time.RFC3339))
 		}
-		if e.Status == local.TaskFailed {
+		if e.Status == jobstore.TaskFailed {
 			o.logger.Error("job ended", args...)
 		} else {
 			o.logger.Info("job ended", args...)

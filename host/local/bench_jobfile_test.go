@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/local/jobfile"
+	"github.com/cajonfarm/cajon/host/local/jobstore"
 	"github.com/cajonfarm/cajon/host/logstore"
 )
 
@@ -42,7 +43,7 @@ func BenchmarkAcceptJob100k(b *testing.B) {
 	var cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		store, err := Open(ctx, filepath.Join(b.TempDir(), DBFile))
+		store, err := jobstore.Open(ctx, filepath.Join(b.TempDir(), jobstore.DBFile))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -58,7 +59,7 @@ func BenchmarkAcceptJob100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		t2 := time.Now()
-		if _, err := store.Submit(ctx, job, Submission{Source: "big.toml"}); err != nil {
+		if _, err := store.Submit(ctx, job, jobstore.Submission{Source: "big.toml"}); err != nil {
 			b.Fatal(err)
 		}
 		t3 := time.Now()
@@ -92,7 +93,7 @@ func cpuTime(b *testing.B) time.Duration {
 func BenchmarkQueueIn100kJob(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	store, err := Open(ctx, filepath.Join(dir, DBFile))
+	store, err := jobstore.Open(ctx, filepath.Join(dir, jobstore.DBFile))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,15 +106,15 @@ func BenchmarkQueueIn100kJob(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := store.Submit(ctx, job, Submission{}); err != nil {
+	if _, err := store.Submit(ctx, job, jobstore.Submission{}); err != nil {
 		b.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	r := &Runner{Store: store, Logs: logs, Tasks: instantTasks{}}
 	recorded := 0
-	r.record = func(ctx context.Context, c claim, e ending) (*jobEnd, error) {
-		end, err := store.finishTask(ctx, c, e)
+	r.record = func(ctx context.Context, c jobstore.Claim, e jobstore.Ending) (*jobstore.JobEnd, error) {
+		end, err := store.FinishTask(ctx, c, e)
 		if recorded++; recorded == b.N {
 			stop()
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/local/jobfile"
+	"github.com/cajonfarm/cajon/host/local/jobstore"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 )
@@ -34,7 +35,7 @@ func benchJob(n int) *jobfile.Job {
 func benchQueue(b *testing.B, tasks TaskRunner, slots, n int) {
 	b.Helper()
 	dir := b.TempDir()
-	store, err := Open(context.Background(), filepath.Join(dir, DBFile))
+	store, err := jobstore.Open(context.Background(), filepath.Join(dir, jobstore.DBFile))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func benchQueue(b *testing.B, tasks TaskRunner, slots, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := store.Submit(context.Background(), benchJob(n), Submission{}); err != nil {
+	if _, err := store.Submit(context.Background(), benchJob(n), jobstore.Submission{}); err != nil {
 		b.Fatal(err)
 	}
 	r := &Runner{Store: store, Logs: logs, Tasks: tasks, Slots: slots}

@@ -10,13 +10,15 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cajonfarm/cajon/host/local/jobstore"
 )
 
 // age moves a job's end (and a recurring job's last end) back to ago before now.
 func (q *queue) age(t testing.TB, id int64, ago time.Duration) {
 	t.Helper()
 	at := time.Now().Add(-ago).UnixNano()
-	if _, err := q.store.db.Exec(`UPDATE jobs SET
+	if _, err := q.db(t).Exec(`UPDATE jobs SET
 		finished_at = CASE WHEN finished_at IS NULL THEN NULL ELSE ? END,
 		last_finished = CASE WHEN last_finished IS NULL THEN NULL ELSE ? END WHERE id = ?`, at, at, id); err != nil {
 		t.Fatal(err)
@@ -45,7 +47,7 @@ func (q *queue) keepPreviews(t testing.TB, id int64) []string {
 // maxIDs is the highest job and task id in the store.
 func (q *queue) maxIDs(t testing.TB) (job, task int64) {
 	t.Helper()
-	if err := q.store.db.QueryRow(`SELECT (SELECT max(id) FROM jobs), (SELECT max(id) FROM tasks)`).Scan(&job, &task); err != nil {
+	if err := q.db(t).QueryRow(`SELECT (SELECT max(id) FROM jobs), (SELECT max(id) FROM tasks)`).Scan(&job, &task); err != nil {
 		t.Fatal(err)
 	}
 	return job, task
@@ -55,7 +57,7 @@ func TestPruneFinishedJobs(t *testing.T) {
 	ctx := context.Background()
 	q := newQueue(t, 2)
 	const old, recent = 40 * 24 * time.Hour, time.Hour
-	later := Submission{At: time.Now().Add(time.Hour)}
+	later := jobstore.Submission{At: time.Now().Add(time.Hour)}
 	failing := "[[tasks]]\nname = \"broken\"\n[[tasks.commands]]\nname = \"test-fail\"\nparameters = { message = \"no\" }\n"
 
 	// Each case is a job in one store; they are made in this order, so the
@@ -71,19 +73,19 @@ func TestPruneFinishedJobs(t *testing.T) {
 	ran := map[string]bool{} // jobs that need the runner, submitted before it runs
 	cases := []job{
 		{"completed long ago, with dependencies", func(t *testing.T) int64 {
-			return q.submit(t, `name = "done-old"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+			return q.submit(t, `name = "done-old"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), jobstore.Submission{})
 		}, old, true},
 		{"completed recently", func(t *testing.T) int64 {
-			return q.submit(t, `name = "done-new"`+"\n"+echoTask("a", "x"), Submission{})
+			return q.submit(t, `name = "done-new"`+"\n"+echoTask("a", "x"), jobstore.Submission{})
 		}, recent, false},
 		{"failed long ago", func(t *testing.T) int64 {
-			return q.submit(t, `name = "failed-old"`+"\n"+echoTask("a", "x")+failing, Submission{})
+			return q.submit(t, `name = "failed-old"`+"\n"+echoTask("a", "x")+failing, jobstore.Submission{})
 		}, old, true},
 		{"recurring, armed, last run long ago", func(t *testing.T) int64 {
-			return q.submit(t, `name = "every-armed"`+"\n"+echoTask("a", "x"), Submission{Every: time.Hour})
+			return q.submit(t, `name = "every-armed"`+"\n"+echoTask("a", "x"), jobstore.Submission{Every: time.Hour})
 		}, old, false},
 		{"recurring, canceled long ago", func(t *testing.T) int64 {
-			return q.submit(t, `name = "every-canceled"`+"\n"+echoTask("a", "x"), Submission{Every: time.Hour})
+			return q.submit(t, `name = "every-canceled"`+"\n"+echoTask("a", "x"), jobstore.Submission{Every: time.Hour})
 		}, old, true},
 	}
 	for _, c := range cases {
@@ -94,18 +96,18 @@ func TestPruneFinishedJobs(t *testing.T) {
 			return q.submit(t, `name = "scheduled"`+"\n"+echoTask("a", "x"), later)
 		}, 0, false},
 		job{"running", func(t *testing.T) int64 {
-			id := q.submit(t, `name = "running"`+"\n"+echoTask("a", "x"), Submission{})
-			if _, err := q.store.claimTasks(ctx, 10, time.Now(), q.runner.logPath); err != nil {
+			id := q.submit(t, `name = "running"`+"\n"+echoTask("a", "x"), jobstore.Submission{})
+			if _, err := q.store.ClaimTasks(ctx, 10, time.Now(), q.runner.logPath); err != nil {
 				t.Fatal(err)
 			}
 			return id
 		}, 0, false},
 		job{"canceled long ago, task still being aborted", func(t *testing.T) int64 {
-			id := q.submit(t, `name = "aborting"`+"\n"+echoTask("a", "x"), Submission{})
-			if _, err := q.store.claimTasks(ctx, 10, time.Now(), q.runner.logPath); err != nil {
+			id := q.submit(t, `name = "aborting"`+"\n"+echoTask("a", "x"), jobstore.Submission{})
+			if _, err := q.store.ClaimTasks(ctx, 10, time.Now(), q.runner.logPath); err != nil {
 				t.Fatal(err)
 			}
-			release, err := q.store.lockRunner() // a runner is at work: it will abort the task
+			release, err := q.store.LockRunner() // a runner is at work: it will abort the task
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +180,7 @@ func TestPruneFinishedJobs(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			id := ids[c.name]
 			_, _, err := q.store.Job(ctx, id)
-			if gone := errors.Is(err, ErrNotFound); gone != c.pruned {
+			if gone := errors.Is(err, jobstore.ErrNotFound); gone != c.pruned {
 				t.Errorf("job %d: removed = %v (%v), want %v", id, gone, err, c.pruned)
 			}
 			for _, p := range previews[c.name] {
@@ -193,13 +195,14 @@ func TestPruneFinishedJobs(t *testing.T) {
 			}
 		})
 	}
+	db := q.db(t)
 	for _, q2 := range []string{
 		`SELECT count(*) FROM tasks WHERE job_id NOT IN (SELECT id FROM jobs)`,
 		`SELECT count(*) FROM attempts WHERE task_id NOT IN (SELECT id FROM tasks)`,
 		`SELECT count(*) FROM task_deps WHERE task_id NOT IN (SELECT id FROM tasks) OR dep_id NOT IN (SELECT id FROM tasks)`,
 	} {
 		var n int
-		if err := q.store.db.QueryRow(q2).Scan(&n); err != nil || n != 0 {
+		if err := db.QueryRow(q2).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d rows left (%v)", q2, n, err)
 		}
 	}
@@ -208,9 +211,9 @@ func TestPruneFinishedJobs(t *testing.T) {
 	if again, err := q.store.DeleteFinished(ctx, time.Now().Add(-30*24*time.Hour)); err != nil || len(again.Jobs) != 0 {
 		t.Errorf("second prune: %+v, %v", again, err)
 	}
-	id, taskIDs := submitEcho(t, q.store, "after-prune")
-	if id <= maxJob || taskIDs[0] <= maxTask {
-		t.Errorf("job submitted after the prune: id %d, task ids %v; the highest before were %d and %d", id, taskIDs, maxJob, maxTask)
+	id := q.submit(t, `name = "after-prune"`+"\n"+echoTask("t", "hi"), jobstore.Submission{At: time.Now().Add(time.Hour)})
+	if _, tasks := q.job(t, id); id <= maxJob || tasks["t"].ID <= maxTask {
+		t.Errorf("job submitted after the prune: id %d, task id %d; the highest before were %d and %d", id, tasks["t"].ID, maxJob, maxTask)
 	}
 }
 
@@ -228,13 +231,13 @@ func TestRunnerPrunesAtStart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newQueue(t, 1)
-			id := q.submit(t, `name = "j"`+"\n"+echoTask("a", "x"), Submission{})
+			id := q.submit(t, `name = "j"`+"\n"+echoTask("a", "x"), jobstore.Submission{})
 			q.runUntilIdle(t)
 			q.age(t, id, tt.ended)
 			q.runner.KeepFinished = tt.keep
 			q.runUntilIdle(t)
 			_, _, err := q.store.Job(context.Background(), id)
-			if gone := errors.Is(err, ErrNotFound); gone != tt.pruned {
+			if gone := errors.Is(err, jobstore.ErrNotFound); gone != tt.pruned {
 				t.Errorf("job removed = %v (%v), want %v", gone, err, tt.pruned)
 			}
 			if _, err := os.Stat(filepath.Join(q.logs.Dir(), logJobKey(id))); os.IsNotExist(err) != tt.pruned {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/local/jobstore"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/sdk/wire"
@@ -44,7 +45,7 @@ type TaskRunner interface {
 // at a time, through Tasks, keeps their full logs in Logs and records their
 // progress and end in the Store.
 type Runner struct {
-	Store *Store
+	Store *jobstore.Store
 	Tasks TaskRunner
 	Logs  *logstore.Store
 	// Slots is how many tasks run at once (0 = 1).
@@ -77,13 +78,13 @@ type Runner struct {
 	unrecorded      []*unrecorded // ended attempts the store refused to record
 	progressFailing bool          // the last save of progress failed
 	// record stores the end of an attempt; tests replace it.
-	record func(ctx context.Context, c claim, e ending) (*jobEnd, error)
+	record func(ctx context.Context, c jobstore.Claim, e jobstore.Ending) (*jobstore.JobEnd, error)
 }
 
 // unrecorded is the end of an attempt that the store could not record yet.
 type unrecorded struct {
-	c      claim
-	e      ending
+	c      jobstore.Claim
+	e      jobstore.Ending
 	err    error // the latest refusal
 	since  time.Time
 	tries  int
@@ -179,31 +180,31 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 		poll = DefaultPoll
 	}
 	if r.record == nil {
-		r.record = r.Store.finishTask
+		r.record = r.Store.FinishTask
 	}
 	patience := r.RecordPatience
 	if patience <= 0 {
 		patience = DefaultRecordPatience
 	}
 	r.unrecorded = nil
-	release, err := r.Store.lockRunner()
+	release, err := r.Store.LockRunner()
 	if err != nil {
 		return sum, err
 	}
 	defer release()
 	// Last, under the lock: what this runner leaves only waits.
 	defer func() {
-		if err := r.Store.requeueIdleJobs(ctx); err != nil {
+		if err := r.Store.RequeueIdleJobs(ctx); err != nil {
 			log.Warn("cannot mark the jobs left behind as queued", "error", err)
 		}
 	}()
-	recs, err := r.Store.recoverInterrupted(ctx)
+	recs, err := r.Store.RecoverInterrupted(ctx)
 	if err != nil {
 		return sum, err
 	}
 	for _, rc := range recs {
-		log.Warn("task was interrupted by a crash", "job", rc.jobID, "task", rc.task, "now", rc.status)
-		r.emit(Event{Kind: TaskRecovered, Time: time.Now(), JobID: rc.jobID, JobName: rc.jobName, Task: rc.task, Status: rc.status})
+		log.Warn("task was interrupted by a crash", "job", rc.JobID, "task", rc.Task, "now", rc.Status)
+		r.emit(Event{Kind: TaskRecovered, Time: time.Now(), JobID: rc.JobID, JobName: rc.JobName, Task: rc.Task, Status: rc.Status})
 	}
 	// Said once the lock is ours: a second runner refuses before this.
 	log.Info("working the local queue", "store", r.Store.Path(), "slots", slots, "until_idle", untilIdle)
@@ -231,7 +232,7 @@ func (r *Runner) Run(ctx context.Context, untilIdle bool) (Summary, error) {
 			// No task starts while the end of another is not recorded:
 			// the disk is most likely full.
 			if n < slots && len(r.unrecorded) == 0 {
-				claims, err := r.Store.claimTasks(ctx, slots-n, time.Now(), r.logPath)
+				claims, err := r.Store.ClaimTasks(ctx, slots-n, time.Now(), r.logPath)
 				if err != nil {
 					if claimErr == nil || claimErr.Error() != err.Error() {
 						log.Error("cannot take tasks from the queue; retrying", "error", err)
@@ -352,14 +353,14 @@ func logTaskKey(name string, run int) string {
 }
 
 // start runs a claimed task in its own goroutine.
-func (r *Runner) start(ctx context.Context, c claim, done chan<- taskDone) {
+func (r *Runner) start(ctx context.Context, c jobstore.Claim, done chan<- taskDone) {
 	// Not derived from ctx: a shutdown cancels it with its own cause.
 	tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	rt := &runningTask{claim: c, cancel: cancel, ctx: tctx, previewDir: r.PreviewDir, pids: map[int]bool{}}
 	r.mu.Lock()
-	r.running[c.taskID] = rt
+	r.running[c.TaskID] = rt
 	r.mu.Unlock()
-	r.emit(Event{Kind: TaskStarted, Time: c.started, JobID: c.jobID, JobName: c.jobName, Task: c.task.Name, Run: c.run})
+	r.emit(Event{Kind: TaskStarted, Time: c.Started, JobID: c.JobID, JobName: c.JobName, Task: c.Task.Name, Run: c.Run})
 	go func() {
 		out := r.execute(tctx, rt)
 		done <- taskDone{rt: rt, outcome: out, at: time.Now()}
@@ -369,31 +370,31 @@ func (r *Runner) start(ctx context.Context, c claim, done chan<- taskDone) {
 // execute runs one attempt with its log open.
 func (r *Runner) execute(ctx context.Context, rt *runningTask) task.Outcome {
 	c := rt.claim
-	w, err := r.Logs.Writer(logJobKey(c.jobID), logTaskKey(c.task.Name, c.run))
+	w, err := r.Logs.Writer(logJobKey(c.JobID), logTaskKey(c.Task.Name, c.Run))
 	if err != nil {
 		return task.Outcome{Status: task.Failed, Message: err.Error()}
 	}
 	rt.log = w
 	defer w.Close()
 	start := fmt.Sprintf(wire.HostLinePrefix+"job %d %q, task %q, run %d: started at %s by pid %d",
-		c.jobID, c.jobName, c.task.Name, c.run, c.started.Format(time.RFC3339), os.Getpid())
-	if c.workDir != "" {
-		start += " in " + c.workDir
+		c.JobID, c.JobName, c.Task.Name, c.Run, c.Started.Format(time.RFC3339), os.Getpid())
+	if c.WorkDir != "" {
+		start += " in " + c.WorkDir
 	}
 	rt.Log([]string{start})
-	cmds := make([]task.Command, len(c.task.Commands))
-	for i, cmd := range c.task.Commands {
+	cmds := make([]task.Command, len(c.Task.Commands))
+	for i, cmd := range c.Task.Commands {
 		cmds[i] = task.Command{Name: cmd.Name, Params: cmd.Parameters, TotalSteps: cmd.TotalStepCount}
 	}
 	out := r.Tasks.Run(ctx, task.Task{
-		ID: fmt.Sprintf("local-%d", c.taskID), JobID: logJobKey(c.jobID), Name: c.task.Name, Type: c.task.Type, Commands: cmds,
-		WorkDir: c.workDir,
+		ID: fmt.Sprintf("local-%d", c.TaskID), JobID: logJobKey(c.JobID), Name: c.Task.Name, Type: c.Task.Type, Commands: cmds,
+		WorkDir: c.WorkDir,
 	}, rt)
 	end := out.Status.String()
 	if out.Message != "" {
 		end += ": " + out.Message
 	}
-	rt.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"task %q %s (after %s)", c.task.Name, end, time.Since(c.started).Round(time.Millisecond))})
+	rt.Log([]string{fmt.Sprintf(wire.HostLinePrefix+"task %q %s (after %s)", c.Task.Name, end, time.Since(c.Started).Round(time.Millisecond))})
 	return out
 }
 
@@ -405,71 +406,71 @@ func (r *Runner) finish(ctx context.Context, d taskDone, sum *Summary, log hclog
 	rt := d.rt
 	c := rt.claim
 	r.mu.Lock()
-	delete(r.running, c.taskID)
+	delete(r.running, c.TaskID)
 	r.mu.Unlock()
 	p := rt.snapshot()
-	e := ending{at: d.at, message: d.outcome.Message, steps: d.outcome.StepsCompleted}
+	e := jobstore.Ending{At: d.at, Message: d.outcome.Message, Steps: d.outcome.StepsCompleted}
 	switch d.outcome.Status {
 	case task.Completed:
-		e.status = TaskCompleted
+		e.Status = jobstore.TaskCompleted
 	case task.Canceled:
 		switch cause := context.Cause(rt.ctx); {
 		case errors.Is(cause, errShutdown):
-			e.status, e.message = TaskQueued, "interrupted: cajon local run stopped; it runs again next time"
+			e.Status, e.Message = jobstore.TaskQueued, "interrupted: cajon local run stopped; it runs again next time"
 		case errors.Is(cause, errJobCanceled):
-			e.status, e.message = TaskCanceled, "aborted: the job was canceled"
+			e.Status, e.Message = jobstore.TaskCanceled, "aborted: the job was canceled"
 		case errors.Is(cause, errJobFailed):
-			e.status, e.message = TaskCanceled, "aborted: another task of the job failed"
+			e.Status, e.Message = jobstore.TaskCanceled, "aborted: another task of the job failed"
 		default:
-			e.status = TaskFailed // the plugin gave up on its own
+			e.Status = jobstore.TaskFailed // the plugin gave up on its own
 		}
 	default:
-		e.status = TaskFailed
+		e.Status = jobstore.TaskFailed
 	}
 	rt.cancel(nil)
 	// The last progress goes in with the end, so outputs and previews stay.
-	if err := r.Store.saveProgress(ctx, []progress{rt.progressRow(p)}); err != nil {
+	if err := r.Store.SaveProgress(ctx, []jobstore.TaskProgress{rt.progressRow(p)}); err != nil {
 		log.Warn("cannot save task progress", "error", err)
 	}
 	end, err := r.record(ctx, c, e)
 	switch {
-	case errors.Is(err, errStale):
-		log.Warn("the end of a task was not recorded: another runner took it over", "job", c.jobID, "task", c.task.Name, "error", err)
+	case errors.Is(err, jobstore.ErrStale):
+		log.Warn("the end of a task was not recorded: another runner took it over", "job", c.JobID, "task", c.Task.Name, "error", err)
 	case err != nil:
 		u := &unrecorded{c: c, e: e, err: err, since: time.Now(), tries: 1, logged: time.Now()}
 		r.unrecorded = append(r.unrecorded, u)
 		log.Error("cannot record the end of a task: no task starts until it is recorded; retrying",
-			"job", c.jobID, "task", c.task.Name, "status", e.status, "disk", diskOf(r.Store.Path()), "error", err)
+			"job", c.JobID, "task", c.Task.Name, "status", e.Status, "disk", r.Store.Disk(), "error", err)
 	}
-	switch e.status {
-	case TaskCompleted:
+	switch e.Status {
+	case jobstore.TaskCompleted:
 		sum.Completed++
-	case TaskFailed:
+	case jobstore.TaskFailed:
 		sum.Failed++
-	case TaskCanceled:
+	case jobstore.TaskCanceled:
 		sum.Canceled++
-	case TaskQueued:
+	case jobstore.TaskQueued:
 		sum.Interrupted++
 	}
-	r.emit(Event{Kind: TaskEnded, Time: d.at, JobID: c.jobID, JobName: c.jobName, Task: c.task.Name, Run: c.run,
-		Status: e.status, Message: e.message, Took: d.at.Sub(c.started)})
-	if e.status == TaskFailed {
-		r.abortJob(c.jobID, errJobFailed)
+	r.emit(Event{Kind: TaskEnded, Time: d.at, JobID: c.JobID, JobName: c.JobName, Task: c.Task.Name, Run: c.Run,
+		Status: e.Status, Message: e.Message, Took: d.at.Sub(c.Started)})
+	if e.Status == jobstore.TaskFailed {
+		r.abortJob(c.JobID, errJobFailed)
 	}
 	r.jobEnded(c, end, d.at, sum)
 }
 
 // jobEnded reports the end of a job's run, when recording a task's end
 // ended it.
-func (r *Runner) jobEnded(c claim, end *jobEnd, at time.Time, sum *Summary) {
+func (r *Runner) jobEnded(c jobstore.Claim, end *jobstore.JobEnd, at time.Time, sum *Summary) {
 	if end == nil {
 		return
 	}
-	if end.state == jobFailed {
-		sum.FailedJobs = append(sum.FailedJobs, c.jobID)
+	if end.State == jobstore.JobFailed {
+		sum.FailedJobs = append(sum.FailedJobs, c.JobID)
 	}
-	r.emit(Event{Kind: JobEnded, Time: at, JobID: c.jobID, JobName: c.jobName, Run: c.run,
-		Status: end.state, Message: end.message, NextDue: end.next})
+	r.emit(Event{Kind: JobEnded, Time: at, JobID: c.JobID, JobName: c.JobName, Run: c.Run,
+		Status: end.State, Message: end.Message, NextDue: end.Next})
 }
 
 // retryRecords tries again to record the ends the store refused, in the
@@ -479,24 +480,24 @@ func (r *Runner) retryRecords(ctx context.Context, sum *Summary, log hclog.Logge
 	for len(r.unrecorded) > 0 {
 		u := r.unrecorded[0]
 		end, err := r.record(ctx, u.c, u.e)
-		if err != nil && !errors.Is(err, errStale) {
+		if err != nil && !errors.Is(err, jobstore.ErrStale) {
 			u.err = err
 			u.tries++
 			if time.Since(u.logged) >= recordLogEvery {
 				u.logged = time.Now()
-				log.Error("still cannot record the end of a task: no task starts until it is recorded", "job", u.c.jobID,
-					"task", u.c.task.Name, "refused", u.tries, "for", time.Since(u.since).Round(time.Second), "disk", diskOf(r.Store.Path()), "error", err)
+				log.Error("still cannot record the end of a task: no task starts until it is recorded", "job", u.c.JobID,
+					"task", u.c.Task.Name, "refused", u.tries, "for", time.Since(u.since).Round(time.Second), "disk", r.Store.Disk(), "error", err)
 			}
 			return
 		}
 		r.unrecorded = r.unrecorded[1:]
 		if err != nil {
-			log.Warn("the end of a task was not recorded: another runner took it over", "job", u.c.jobID, "task", u.c.task.Name, "error", err)
+			log.Warn("the end of a task was not recorded: another runner took it over", "job", u.c.JobID, "task", u.c.Task.Name, "error", err)
 			continue
 		}
-		log.Info("recorded the end of a task; tasks start again", "job", u.c.jobID, "task", u.c.task.Name, "status", u.e.status,
+		log.Info("recorded the end of a task; tasks start again", "job", u.c.JobID, "task", u.c.Task.Name, "status", u.e.Status,
 			"refused", u.tries, "after", time.Since(u.since).Round(time.Millisecond))
-		r.jobEnded(u.c, end, u.e.at, sum)
+		r.jobEnded(u.c, end, u.e.At, sum)
 	}
 }
 
@@ -505,10 +506,10 @@ func (r *Runner) unrecordedError() error {
 	u := r.unrecorded[0]
 	names := make([]string, len(r.unrecorded))
 	for i, x := range r.unrecorded {
-		names[i] = fmt.Sprintf("task %q of job %d", x.c.task.Name, x.c.jobID)
+		names[i] = fmt.Sprintf("task %q of job %d", x.c.Task.Name, x.c.JobID)
 	}
 	return fmt.Errorf("could not record the end of %s in %s (refused %d times over %s; %s): free space there; %s run again at the next 'cajon local run': %w",
-		strings.Join(names, ", "), r.Store.Path(), u.tries, time.Since(u.since).Round(time.Second), diskOf(r.Store.Path()),
+		strings.Join(names, ", "), r.Store.Path(), u.tries, time.Since(u.since).Round(time.Second), r.Store.Disk(),
 		plural(len(names), "it will", "they will"), u.err)
 }
 
@@ -524,7 +525,7 @@ func (r *Runner) abortJob(jobID int64, cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, rt := range r.running {
-		if rt.claim.jobID == jobID {
+		if rt.claim.JobID == jobID {
 			rt.cancel(cause)
 		}
 	}
@@ -544,7 +545,7 @@ func (r *Runner) abortCanceled(ctx context.Context, log hclog.Logger) {
 	r.mu.Lock()
 	ids := map[int64]bool{}
 	for _, rt := range r.running {
-		ids[rt.claim.jobID] = true
+		ids[rt.claim.JobID] = true
 	}
 	r.mu.Unlock()
 	if len(ids) == 0 {
@@ -554,13 +555,13 @@ func (r *Runner) abortCanceled(ctx context.Context, log hclog.Logger) {
 	for id := range ids {
 		list = append(list, id)
 	}
-	states, err := r.Store.jobStates(ctx, list)
+	states, err := r.Store.JobStates(ctx, list)
 	if err != nil {
 		log.Warn("cannot check for canceled jobs", "error", err)
 		return
 	}
 	for id, state := range states {
-		if state == jobCanceled {
+		if state == jobstore.JobCanceled {
 			r.abortJob(id, errJobCanceled)
 		}
 	}
@@ -569,7 +570,7 @@ func (r *Runner) abortCanceled(ctx context.Context, log hclog.Logger) {
 // saveProgress writes the running tasks' progress that changed.
 func (r *Runner) saveProgress(log hclog.Logger) {
 	r.mu.Lock()
-	var rows []progress
+	var rows []jobstore.TaskProgress
 	for _, rt := range r.running {
 		if rt.takeDirty() {
 			rows = append(rows, rt.progressRow(rt.snapshot()))
@@ -577,7 +578,7 @@ func (r *Runner) saveProgress(log hclog.Logger) {
 	}
 	r.mu.Unlock()
 	// Said once while it lasts: a full disk fails this every poll.
-	err := r.Store.saveProgress(context.Background(), rows)
+	err := r.Store.SaveProgress(context.Background(), rows)
 	switch {
 	case err != nil && !r.progressFailing:
 		log.Warn("cannot save task progress; retrying", "error", err)
@@ -589,7 +590,7 @@ func (r *Runner) saveProgress(log hclog.Logger) {
 
 // runningTask is one attempt in progress; it is the task's task.Reporter.
 type runningTask struct {
-	claim      claim
+	claim      jobstore.Claim
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
 	previewDir string
@@ -645,7 +646,7 @@ func (rt *runningTask) Progress(steps int, activity string) {
 // Output records the latest output, or the latest preview.
 func (rt *runningTask) Output(path, mime string) {
 	if wire.IsPreview(path, mime) {
-		kept := keepPreview(rt.previewDir, rt.claim.taskID, path)
+		kept := keepPreview(rt.previewDir, rt.claim.TaskID, path)
 		rt.mu.Lock()
 		rt.preview = kept
 		rt.dirty = true
@@ -687,17 +688,17 @@ func (rt *runningTask) snapshot() Progress {
 	}
 	sort.Ints(pids)
 	return Progress{
-		JobID: rt.claim.jobID, JobName: rt.claim.jobName, Task: rt.claim.task.Name, Run: rt.claim.run,
-		StepsDone: rt.steps, StepsTotal: rt.claim.task.StepsTotal(), Activity: rt.activity, LastLine: rt.lastLine,
-		Started: rt.claim.started, Pids: pids,
+		JobID: rt.claim.JobID, JobName: rt.claim.JobName, Task: rt.claim.Task.Name, Run: rt.claim.Run,
+		StepsDone: rt.steps, StepsTotal: rt.claim.Task.StepsTotal(), Activity: rt.activity, LastLine: rt.lastLine,
+		Started: rt.claim.Started, Pids: pids,
 	}
 }
 
-func (rt *runningTask) progressRow(p Progress) progress {
+func (rt *runningTask) progressRow(p Progress) jobstore.TaskProgress {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	return progress{taskID: rt.claim.taskID, attemptID: rt.claim.attemptID, stepsDone: p.StepsDone, activity: p.Activity,
-		pids: p.Pids, output: rt.output, preview: rt.preview}
+	return jobstore.TaskProgress{TaskID: rt.claim.TaskID, AttemptID: rt.claim.AttemptID, StepsDone: p.StepsDone, Activity: p.Activity,
+		Pids: p.Pids, Output: rt.output, Preview: rt.preview}
 }
 
 // keepPreview moves a preview into dir as <task id>.jpg (replacing the task's

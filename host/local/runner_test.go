@@ -5,6 +5,7 @@ package local
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cajonfarm/cajon/host/local/jobfile"
+	"github.com/cajonfarm/cajon/host/local/jobstore"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 	"github.com/cajonfarm/cajon/internal/proctest"
@@ -27,7 +29,7 @@ import (
 // queue is a store, log store and runner in a temporary state directory.
 type queue struct {
 	dir    string
-	store  *Store
+	store  *jobstore.Store
 	logs   *logstore.Store
 	runner *Runner
 
@@ -38,7 +40,7 @@ type queue struct {
 func newQueue(t testing.TB, slots int) *queue {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := Open(context.Background(), filepath.Join(dir, DBFile))
+	store, err := jobstore.Open(context.Background(), filepath.Join(dir, jobstore.DBFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +63,21 @@ func newQueue(t testing.TB, slots int) *queue {
 	return q
 }
 
+// db opens a second connection to the store's file, for the rows a test
+// sets up or reads that no method of the store touches (as another process
+// would).
+func (q *queue) db(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", q.store.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // submit parses, validates and stores a job given as TOML.
-func (q *queue) submit(t testing.TB, toml string, sub Submission) int64 {
+func (q *queue) submit(t testing.TB, toml string, sub jobstore.Submission) int64 {
 	t.Helper()
 	job, err := jobfile.ParseJob(context.Background(), "test.toml", []byte(toml))
 	if err != nil {
@@ -89,13 +104,13 @@ func (q *queue) runUntilIdle(t testing.TB) Summary {
 	return sum
 }
 
-func (q *queue) job(t testing.TB, id int64) (*JobInfo, map[string]*TaskInfo) {
+func (q *queue) job(t testing.TB, id int64) (*jobstore.JobInfo, map[string]*jobstore.TaskInfo) {
 	t.Helper()
 	j, tasks, err := q.store.Job(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]*TaskInfo{}
+	byName := map[string]*jobstore.TaskInfo{}
 	for _, tk := range tasks {
 		byName[tk.Name] = tk
 	}
@@ -132,17 +147,17 @@ func TestRunJobWithDependencies(t *testing.T) {
 		echoTask("a", "from a")+
 		treeTask("b", "sleep 0.2; echo b done", "a")+
 		treeTask("c", "echo c done", "a")+
-		echoTask("d", "from d", "b", "c"), Submission{Source: "deps.toml"})
+		echoTask("d", "from d", "b", "c"), jobstore.Submission{Source: "deps.toml"})
 	sum := q.runUntilIdle(t)
 	if sum.Completed != 4 || sum.Failed != 0 || len(sum.FailedJobs) != 0 {
 		t.Errorf("summary %+v", sum)
 	}
 	j, tasks := q.job(t, id)
-	if j.State != jobCompleted || j.Finished == nil || j.StepsDone != 4 || j.StepsTotal != 4 {
+	if j.State != jobstore.JobCompleted || j.Finished == nil || j.StepsDone != 4 || j.StepsTotal != 4 {
 		t.Errorf("job %+v", j)
 	}
 	for name, tk := range tasks {
-		if tk.Status != TaskCompleted || tk.Started == nil || tk.Finished == nil || len(tk.Attempts) != 1 {
+		if tk.Status != jobstore.TaskCompleted || tk.Started == nil || tk.Finished == nil || len(tk.Attempts) != 1 {
 			t.Errorf("task %s: %+v", name, tk)
 		}
 	}
@@ -174,7 +189,7 @@ func TestSlotsOverlap(t *testing.T) {
 	for _, slots := range []int{1, 2} {
 		t.Run(fmt.Sprint(slots), func(t *testing.T) {
 			q := newQueue(t, slots)
-			id := q.submit(t, `name = "pair"`+"\n"+treeTask("x", "sleep 0.5")+treeTask("y", "sleep 0.5"), Submission{})
+			id := q.submit(t, `name = "pair"`+"\n"+treeTask("x", "sleep 0.5")+treeTask("y", "sleep 0.5"), jobstore.Submission{})
 			q.runUntilIdle(t)
 			_, tasks := q.job(t, id)
 			x, y := tasks["x"], tasks["y"]
@@ -188,9 +203,9 @@ func TestSlotsOverlap(t *testing.T) {
 
 func TestPriorityThenAge(t *testing.T) {
 	q := newQueue(t, 1)
-	low := q.submit(t, "name = \"low\"\npriority = 10\n"+echoTask("t", "low"), Submission{})
-	older := q.submit(t, "name = \"older\"\npriority = 70\n"+echoTask("t", "older"), Submission{})
-	newer := q.submit(t, "name = \"newer\"\npriority = 70\n"+echoTask("t", "newer"), Submission{})
+	low := q.submit(t, "name = \"low\"\npriority = 10\n"+echoTask("t", "low"), jobstore.Submission{})
+	older := q.submit(t, "name = \"older\"\npriority = 70\n"+echoTask("t", "older"), jobstore.Submission{})
+	newer := q.submit(t, "name = \"newer\"\npriority = 70\n"+echoTask("t", "newer"), jobstore.Submission{})
 	q.runUntilIdle(t)
 	var order []int64
 	for _, e := range q.events {
@@ -208,19 +223,19 @@ func TestFailureFailsJob(t *testing.T) {
 	id := q.submit(t, `name = "fails"`+"\n"+
 		echoTask("first", "ok")+
 		"[[tasks]]\nname = \"broken\"\ndepends_on = [\"first\"]\n[[tasks.commands]]\nname = \"test-fail\"\nparameters = { message = \"the render farm is on fire\" }\n"+
-		echoTask("after", "never", "broken"), Submission{})
+		echoTask("after", "never", "broken"), jobstore.Submission{})
 	sum := q.runUntilIdle(t)
 	if sum.Failed != 1 || len(sum.FailedJobs) != 1 || sum.FailedJobs[0] != id {
 		t.Errorf("summary %+v", sum)
 	}
 	j, tasks := q.job(t, id)
-	if j.State != jobFailed || !strings.Contains(j.Message, `task "broken" failed`) || !strings.Contains(j.Message, "the render farm is on fire") {
+	if j.State != jobstore.JobFailed || !strings.Contains(j.Message, `task "broken" failed`) || !strings.Contains(j.Message, "the render farm is on fire") {
 		t.Errorf("job state %q, message %q", j.State, j.Message)
 	}
-	if tasks["broken"].Status != TaskFailed || !strings.Contains(tasks["broken"].Message, "the render farm is on fire") {
+	if tasks["broken"].Status != jobstore.TaskFailed || !strings.Contains(tasks["broken"].Message, "the render farm is on fire") {
 		t.Errorf("broken: %+v", tasks["broken"])
 	}
-	if tasks["after"].Status != TaskSkipped || tasks["after"].Started != nil {
+	if tasks["after"].Status != jobstore.TaskSkipped || tasks["after"].Started != nil {
 		t.Errorf("after: %+v", tasks["after"])
 	}
 	if _, err := q.store.Cancel(context.Background(), id); err == nil || !strings.Contains(err.Error(), "already failed") {
@@ -231,13 +246,13 @@ func TestFailureFailsJob(t *testing.T) {
 func TestScheduledJobWaits(t *testing.T) {
 	q := newQueue(t, 1)
 	due := time.Now().Add(time.Hour)
-	id := q.submit(t, `name = "later"`+"\n"+echoTask("t", "later"), Submission{At: due})
+	id := q.submit(t, `name = "later"`+"\n"+echoTask("t", "later"), jobstore.Submission{At: due})
 	sum := q.runUntilIdle(t)
 	if sum.Completed+sum.Failed+sum.Canceled+sum.Interrupted != 0 {
 		t.Errorf("ran something: %+v", sum)
 	}
 	j, tasks := q.job(t, id)
-	if j.Status(time.Now()) != "scheduled" || !j.DueAt.Equal(due) || tasks["t"].Status != TaskQueued || len(tasks["t"].Attempts) != 0 {
+	if j.Status(time.Now()) != "scheduled" || !j.DueAt.Equal(due) || tasks["t"].Status != jobstore.TaskQueued || len(tasks["t"].Attempts) != 0 {
 		t.Errorf("job %+v, task %+v", j, tasks["t"])
 	}
 }
@@ -247,16 +262,16 @@ func TestRecurringJob(t *testing.T) {
 	const every = time.Hour
 	src := `name = "hourly"` + "\n" + echoTask("t", "tick")
 	first := time.Now()
-	id := q.submit(t, src, Submission{Every: every})
+	id := q.submit(t, src, jobstore.Submission{Every: every})
 	q.runUntilIdle(t)
 	j, tasks := q.job(t, id)
-	if j.State != jobWaiting || j.Run != 2 || j.LastState != jobCompleted || j.LastFinished == nil {
+	if j.State != jobstore.JobWaiting || j.Run != 2 || j.LastState != jobstore.JobCompleted || j.LastFinished == nil {
 		t.Fatalf("after run 1: %+v", j)
 	}
 	if j.DueAt.Before(first.Add(every)) {
 		t.Errorf("next run due %v, before one interval after the first due time", j.DueAt)
 	}
-	if tasks["t"].Status != TaskQueued || len(tasks["t"].Attempts) != 1 || tasks["t"].Attempts[0].Status != attemptCompleted {
+	if tasks["t"].Status != jobstore.TaskQueued || len(tasks["t"].Attempts) != 1 || tasks["t"].Attempts[0].Status != jobstore.AttemptCompleted {
 		t.Errorf("task after run 1: %+v", tasks["t"])
 	}
 	var ended *Event
@@ -265,7 +280,7 @@ func TestRecurringJob(t *testing.T) {
 			ended = &q.events[i]
 		}
 	}
-	if ended == nil || ended.Status != jobCompleted || !ended.NextDue.Equal(j.DueAt) {
+	if ended == nil || ended.Status != jobstore.JobCompleted || !ended.NextDue.Equal(j.DueAt) {
 		t.Errorf("job end event %+v", ended)
 	}
 
@@ -277,15 +292,15 @@ func TestRecurringJob(t *testing.T) {
 	if err := job.Validate(context.Background(), "again.toml", registry(t)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = q.store.Submit(context.Background(), job, Submission{Every: every})
-	var dup *DuplicateError
+	_, err = q.store.Submit(context.Background(), job, jobstore.Submission{Every: every})
+	var dup *jobstore.DuplicateError
 	if !errors.As(err, &dup) || dup.ID != id || !strings.Contains(err.Error(), fmt.Sprintf("job %d", id)) {
 		t.Errorf("duplicate submit: %v", err)
 	}
-	if _, err := q.store.Submit(context.Background(), job, Submission{Every: 2 * every}); err != nil {
+	if _, err := q.store.Submit(context.Background(), job, jobstore.Submission{Every: 2 * every}); err != nil {
 		t.Errorf("another interval: %v", err)
 	}
-	if _, err := q.store.Submit(context.Background(), job, Submission{}); err != nil {
+	if _, err := q.store.Submit(context.Background(), job, jobstore.Submission{}); err != nil {
 		t.Errorf("a one-off copy: %v", err)
 	}
 
@@ -293,7 +308,7 @@ func TestRecurringJob(t *testing.T) {
 	if _, err := q.store.Cancel(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.store.Submit(context.Background(), job, Submission{Every: every}); err != nil {
+	if _, err := q.store.Submit(context.Background(), job, jobstore.Submission{Every: every}); err != nil {
 		t.Errorf("after cancel: %v", err)
 	}
 }
@@ -302,9 +317,9 @@ func TestRecurringRunsAgainWhenDue(t *testing.T) {
 	q := newQueue(t, 1)
 	// An hour, so that a slow first run does not make the second due at
 	// once; then its time comes by moving the due time into the past.
-	id := q.submit(t, `name = "fast"`+"\n"+echoTask("t", "tick"), Submission{Every: time.Hour})
+	id := q.submit(t, `name = "fast"`+"\n"+echoTask("t", "tick"), jobstore.Submission{Every: time.Hour})
 	q.runUntilIdle(t)
-	if _, err := q.store.db.Exec(`UPDATE jobs SET due_at = ? WHERE id = ?`, time.Now().Add(-time.Second).UnixNano(), id); err != nil {
+	if _, err := q.db(t).Exec(`UPDATE jobs SET due_at = ? WHERE id = ?`, time.Now().Add(-time.Second).UnixNano(), id); err != nil {
 		t.Fatal(err)
 	}
 	j, _ := q.job(t, id)
@@ -328,7 +343,7 @@ func TestCancelRunningTask(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pids")
 	id := q.submit(t, `name = "long"`+"\n"+
 		treeTask("wait", fmt.Sprintf("sleep 60 & echo $! >> %s; echo $$ >> %s; wait", pidFile, pidFile))+
-		echoTask("next", "never", "wait"), Submission{})
+		echoTask("next", "never", "wait"), jobstore.Submission{})
 	done := make(chan Summary, 1)
 	go func() { done <- q.runUntilIdle(t) }()
 	testwait.For(t, "the script to start", func() bool {
@@ -347,7 +362,7 @@ func TestCancelRunningTask(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	j, tasks := q.job(t, id)
-	if j.State != jobCanceled || tasks["wait"].Status != TaskCanceled || tasks["next"].Status != TaskCanceled {
+	if j.State != jobstore.JobCanceled || tasks["wait"].Status != jobstore.TaskCanceled || tasks["next"].Status != jobstore.TaskCanceled {
 		t.Errorf("job %s, wait %s, next %s", j.State, tasks["wait"].Status, tasks["next"].Status)
 	}
 	raw, _ := os.ReadFile(pidFile)
@@ -362,7 +377,7 @@ func TestShutdownRequeues(t *testing.T) {
 	q := newQueue(t, 1)
 	marker := filepath.Join(t.TempDir(), "runs")
 	id := q.submit(t, `name = "interrupted"`+"\n"+
-		treeTask("slow", fmt.Sprintf("echo run >> %s; sleep 1", marker)), Submission{})
+		treeTask("slow", fmt.Sprintf("echo run >> %s; sleep 1", marker)), jobstore.Submission{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan Summary, 1)
 	go func() {
@@ -378,7 +393,7 @@ func TestShutdownRequeues(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	j, tasks := q.job(t, id)
-	if tasks["slow"].Status != TaskQueued || len(tasks["slow"].Attempts) != 1 || tasks["slow"].Attempts[0].Status != attemptInterrupted {
+	if tasks["slow"].Status != jobstore.TaskQueued || len(tasks["slow"].Attempts) != 1 || tasks["slow"].Attempts[0].Status != jobstore.AttemptInterrupted {
 		t.Fatalf("after shutdown: %+v", tasks["slow"])
 	}
 	// Nothing of it runs now: the job waits, and no running time grows.
@@ -387,19 +402,19 @@ func TestShutdownRequeues(t *testing.T) {
 	}
 	q.runUntilIdle(t)
 	_, tasks = q.job(t, id)
-	if tasks["slow"].Status != TaskCompleted || len(tasks["slow"].Attempts) != 2 {
+	if tasks["slow"].Status != jobstore.TaskCompleted || len(tasks["slow"].Attempts) != 2 {
 		t.Errorf("after the next run: %+v", tasks["slow"])
 	}
 }
 
 func TestOneRunnerPerStore(t *testing.T) {
 	q := newQueue(t, 1)
-	release, err := q.store.lockRunner()
+	release, err := q.store.LockRunner()
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = q.runner.Run(context.Background(), true)
-	if !errors.Is(err, errRunnerActive) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+	if !errors.Is(err, jobstore.ErrRunnerActive) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Errorf("second runner: %v", err)
 	}
 	release()
@@ -413,41 +428,41 @@ func TestOneRunnerPerStore(t *testing.T) {
 func TestNoTaskCompletedTwice(t *testing.T) {
 	q := newQueue(t, 1)
 	ctx := context.Background()
-	id := q.submit(t, `name = "once"`+"\n"+echoTask("t", "x"), Submission{})
-	claims, err := q.store.claimTasks(ctx, 5, time.Now(), q.runner.logPath)
+	id := q.submit(t, `name = "once"`+"\n"+echoTask("t", "x"), jobstore.Submission{})
+	claims, err := q.store.ClaimTasks(ctx, 5, time.Now(), q.runner.logPath)
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("claim: %v, %d", err, len(claims))
 	}
 	stale := claims[0]
 	// A new runner starts after a crash.
-	recs, err := q.store.recoverInterrupted(ctx)
-	if err != nil || len(recs) != 1 || recs[0].status != TaskQueued {
+	recs, err := q.store.RecoverInterrupted(ctx)
+	if err != nil || len(recs) != 1 || recs[0].Status != jobstore.TaskQueued {
 		t.Fatalf("recover: %v %+v", err, recs)
 	}
-	claims, err = q.store.claimTasks(ctx, 5, time.Now(), q.runner.logPath)
+	claims, err = q.store.ClaimTasks(ctx, 5, time.Now(), q.runner.logPath)
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("claim again: %v, %d", err, len(claims))
 	}
 	current := claims[0]
-	if _, err := q.store.finishTask(ctx, stale, ending{status: TaskCompleted, at: time.Now()}); !errors.Is(err, errStale) {
+	if _, err := q.store.FinishTask(ctx, stale, jobstore.Ending{Status: jobstore.TaskCompleted, At: time.Now()}); !errors.Is(err, jobstore.ErrStale) {
 		t.Errorf("the stale attempt's completion: %v", err)
 	}
-	end, err := q.store.finishTask(ctx, current, ending{status: TaskCompleted, at: time.Now()})
-	if err != nil || end == nil || end.state != jobCompleted {
+	end, err := q.store.FinishTask(ctx, current, jobstore.Ending{Status: jobstore.TaskCompleted, At: time.Now()})
+	if err != nil || end == nil || end.State != jobstore.JobCompleted {
 		t.Fatalf("completion: %v %+v", err, end)
 	}
-	if _, err := q.store.finishTask(ctx, current, ending{status: TaskCompleted, at: time.Now()}); !errors.Is(err, errStale) {
+	if _, err := q.store.FinishTask(ctx, current, jobstore.Ending{Status: jobstore.TaskCompleted, At: time.Now()}); !errors.Is(err, jobstore.ErrStale) {
 		t.Errorf("a second completion: %v", err)
 	}
 	// The database refuses a second completed attempt of one run anyway.
-	_, err = q.store.db.Exec(`INSERT INTO attempts (task_id, run, status, started_at, pid) VALUES (?, 1, 'completed', 0, 0)`, current.taskID)
+	_, err = q.db(t).Exec(`INSERT INTO attempts (task_id, run, status, started_at, pid) VALUES (?, 1, 'completed', 0, 0)`, current.TaskID)
 	if err == nil {
 		t.Error("the store accepted a second completion of a task's run")
 	}
 	_, tasks := q.job(t, id)
 	completed := 0
 	for _, a := range tasks["t"].Attempts {
-		if a.Status == attemptCompleted {
+		if a.Status == jobstore.AttemptCompleted {
 			completed++
 		}
 	}
@@ -459,9 +474,9 @@ func TestNoTaskCompletedTwice(t *testing.T) {
 func TestCancelWithoutRunner(t *testing.T) {
 	q := newQueue(t, 1)
 	ctx := context.Background()
-	id := q.submit(t, `name = "c"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+	id := q.submit(t, `name = "c"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), jobstore.Submission{})
 	// A runner claimed a and died.
-	if _, err := q.store.claimTasks(ctx, 1, time.Now(), q.runner.logPath); err != nil {
+	if _, err := q.store.ClaimTasks(ctx, 1, time.Now(), q.runner.logPath); err != nil {
 		t.Fatal(err)
 	}
 	res, err := q.store.Cancel(ctx, id)
@@ -469,13 +484,13 @@ func TestCancelWithoutRunner(t *testing.T) {
 		t.Fatalf("cancel: %v %+v", err, res)
 	}
 	j, tasks := q.job(t, id)
-	if j.State != jobCanceled || tasks["a"].Status != TaskCanceled || tasks["b"].Status != TaskCanceled {
+	if j.State != jobstore.JobCanceled || tasks["a"].Status != jobstore.TaskCanceled || tasks["b"].Status != jobstore.TaskCanceled {
 		t.Errorf("job %s, a %s, b %s", j.State, tasks["a"].Status, tasks["b"].Status)
 	}
 	if _, err := q.store.Cancel(ctx, id); err == nil || !strings.Contains(err.Error(), "already canceled") {
 		t.Errorf("second cancel: %v", err)
 	}
-	if _, err := q.store.Cancel(ctx, 999); !errors.Is(err, ErrNotFound) {
+	if _, err := q.store.Cancel(ctx, 999); !errors.Is(err, jobstore.ErrNotFound) {
 		t.Errorf("cancel of a missing job: %v", err)
 	}
 	if sum := q.runUntilIdle(t); sum.Completed+sum.Failed+sum.Canceled+sum.Interrupted != 0 {
@@ -492,7 +507,7 @@ func TestProgressOutputsAndPreviews(t *testing.T) {
 	if err := os.WriteFile(preview, []byte("jpeg"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	id := q.submit(t, `name = "steps"`+"\n[[tasks]]\nname = \"s\"\n[[tasks.commands]]\nname = \"test-steps\"\ntotal_step_count = 4\nparameters = { count = 4 }\n", Submission{})
+	id := q.submit(t, `name = "steps"`+"\n[[tasks]]\nname = \"s\"\n[[tasks.commands]]\nname = \"test-steps\"\ntotal_step_count = 4\nparameters = { count = 4 }\n", jobstore.Submission{})
 	q.runUntilIdle(t)
 	_, tasks := q.job(t, id)
 	s := tasks["s"]
@@ -501,7 +516,7 @@ func TestProgressOutputsAndPreviews(t *testing.T) {
 	}
 
 	// A preview reported by a plugin is kept in the state directory.
-	rt := &runningTask{claim: claim{taskID: 7}, previewDir: filepath.Join(q.dir, "previews"), pids: map[int]bool{}}
+	rt := &runningTask{claim: jobstore.Claim{TaskID: 7}, previewDir: filepath.Join(q.dir, "previews"), pids: map[int]bool{}}
 	rt.Output(preview, "image/jpeg")
 	rt.Output("/renders/frame-0001.png", "image/png")
 	if rt.preview != filepath.Join(q.dir, "previews", "7.jpg") || rt.output != "/renders/frame-0001.png" {
@@ -520,10 +535,10 @@ func TestProgressOutputsAndPreviews(t *testing.T) {
 func TestRelativePathsFromJobFolder(t *testing.T) {
 	q := newQueue(t, 1)
 	jobDir := t.TempDir()
-	id := q.submit(t, `name = "here"`+"\n"+treeTask("t", "pwd > where.txt"), Submission{Source: filepath.Join(jobDir, "job.toml")})
+	id := q.submit(t, `name = "here"`+"\n"+treeTask("t", "pwd > where.txt"), jobstore.Submission{Source: filepath.Join(jobDir, "job.toml")})
 	q.runUntilIdle(t)
 	_, tasks := q.job(t, id)
-	if tasks["t"].Status != TaskCompleted {
+	if tasks["t"].Status != jobstore.TaskCompleted {
 		t.Fatalf("task %+v", tasks["t"])
 	}
 	raw, err := os.ReadFile(filepath.Join(jobDir, "where.txt"))
@@ -557,28 +572,28 @@ func TestRunnerGone(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newQueue(t, 1)
 			ctx := context.Background()
-			id := q.submit(t, `name = "g"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
-			claims, err := q.store.claimTasks(ctx, 1, time.Now(), q.runner.logPath)
+			id := q.submit(t, `name = "g"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), jobstore.Submission{})
+			claims, err := q.store.ClaimTasks(ctx, 1, time.Now(), q.runner.logPath)
 			if err != nil || len(claims) != 1 {
 				t.Fatalf("claim: %v %d", err, len(claims))
 			}
 			pid := os.Getpid()
 			if tt.attemptPid != 0 {
 				pid = int(tt.attemptPid)
-				if _, err := q.store.db.Exec(`UPDATE attempts SET pid = ?`, pid); err != nil {
+				if _, err := q.db(t).Exec(`UPDATE attempts SET pid = ?`, pid); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if tt.lock {
-				release, err := q.store.lockRunner()
+				release, err := q.store.LockRunner()
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer release()
 			}
-			wantJob, wantTask, wantPid := jobRunning, TaskRunning, 0
+			wantJob, wantTask, wantPid := jobstore.JobRunning, jobstore.TaskRunning, 0
 			if tt.gone {
-				wantJob, wantTask, wantPid = JobInterrupted, TaskInterrupted, pid
+				wantJob, wantTask, wantPid = jobstore.JobInterrupted, jobstore.TaskInterrupted, pid
 			}
 			j, tasks := q.job(t, id)
 			if st := j.Status(time.Now()); st != wantJob || j.RunnerGone != wantPid || j.Tasks[wantTask] != 1 {
@@ -601,7 +616,7 @@ func TestRunnerGone(t *testing.T) {
 // fullDisk makes a runner's records fail while it is full, as SQLite fails
 // on a full disk.
 type fullDisk struct {
-	store *Store
+	store *jobstore.Store
 	mu    sync.Mutex
 	full  bool
 	tries int
@@ -609,7 +624,7 @@ type fullDisk struct {
 
 var errDiskFull = errors.New("database or disk is full (13)")
 
-func (d *fullDisk) record(ctx context.Context, c claim, e ending) (*jobEnd, error) {
+func (d *fullDisk) record(ctx context.Context, c jobstore.Claim, e jobstore.Ending) (*jobstore.JobEnd, error) {
 	d.mu.Lock()
 	d.tries++
 	full := d.full
@@ -617,7 +632,7 @@ func (d *fullDisk) record(ctx context.Context, c claim, e ending) (*jobEnd, erro
 	if full {
 		return nil, errDiskFull
 	}
-	return d.store.finishTask(ctx, c, e)
+	return d.store.FinishTask(ctx, c, e)
 }
 
 func (d *fullDisk) set(full bool) { d.mu.Lock(); d.full = full; d.mu.Unlock() }
@@ -642,7 +657,7 @@ func TestUnrecordedEndStopsTheQueue(t *testing.T) {
 	q := newQueue(t, 1)
 	disk := &fullDisk{store: q.store, full: true}
 	q.runner.record = disk.record
-	id := q.submit(t, `name = "full"`+"\n"+echoTask("a", "x")+echoTask("b", "y"), Submission{})
+	id := q.submit(t, `name = "full"`+"\n"+echoTask("a", "x")+echoTask("b", "y"), jobstore.Submission{})
 	done := make(chan Summary, 1)
 	go func() { done <- q.runUntilIdle(t) }()
 	// Each retry is a turn of the loop that would have claimed b.
@@ -650,7 +665,7 @@ func TestUnrecordedEndStopsTheQueue(t *testing.T) {
 	if q.started("b") {
 		t.Fatal("task b started while the end of a was not recorded")
 	}
-	if _, tasks := q.job(t, id); tasks["a"].Status != TaskRunning || tasks["b"].Status != TaskQueued {
+	if _, tasks := q.job(t, id); tasks["a"].Status != jobstore.TaskRunning || tasks["b"].Status != jobstore.TaskQueued {
 		t.Fatalf("while the disk is full: a %s, b %s", tasks["a"].Status, tasks["b"].Status)
 	}
 	disk.set(false)
@@ -659,7 +674,7 @@ func TestUnrecordedEndStopsTheQueue(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	j, tasks := q.job(t, id)
-	if j.State != jobCompleted || len(tasks["a"].Attempts) != 1 || tasks["a"].Attempts[0].Status != attemptCompleted {
+	if j.State != jobstore.JobCompleted || len(tasks["a"].Attempts) != 1 || tasks["a"].Attempts[0].Status != jobstore.AttemptCompleted {
 		t.Errorf("job %s, attempts of a %+v", j.State, tasks["a"].Attempts)
 	}
 }
@@ -671,7 +686,7 @@ func TestUnrecordedEndFailsTheRun(t *testing.T) {
 	disk := &fullDisk{store: q.store, full: true}
 	q.runner.record = disk.record
 	q.runner.RecordPatience = 300 * time.Millisecond
-	id := q.submit(t, `name = "full"`+"\n"+echoTask("a", "x")+echoTask("b", "y"), Submission{})
+	id := q.submit(t, `name = "full"`+"\n"+echoTask("a", "x")+echoTask("b", "y"), jobstore.Submission{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := q.runner.Run(ctx, true)
@@ -689,7 +704,7 @@ func TestUnrecordedEndFailsTheRun(t *testing.T) {
 	disk.set(false)
 	q.runUntilIdle(t)
 	_, tasks := q.job(t, id)
-	if a := tasks["a"]; a.Status != TaskCompleted || len(a.Attempts) != 2 || a.Attempts[0].Status != attemptInterrupted {
+	if a := tasks["a"]; a.Status != jobstore.TaskCompleted || len(a.Attempts) != 2 || a.Attempts[0].Status != jobstore.AttemptInterrupted {
 		t.Errorf("a after the next run: %s, attempts %+v", a.Status, a.Attempts)
 	}
 }
@@ -706,7 +721,7 @@ func TestJobHash(t *testing.T) {
 	if err := job.Validate(context.Background(), "c.toml", registry(t)); err != nil {
 		t.Fatal(err)
 	}
-	id, err := q.store.Submit(context.Background(), job, Submission{})
+	id, err := q.store.Submit(context.Background(), job, jobstore.Submission{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,7 +731,7 @@ func TestJobHash(t *testing.T) {
 	}
 	sum := sha256.Sum256(raw)
 	var content, hash string
-	if err := q.store.db.QueryRow(`SELECT content, content_hash FROM jobs WHERE id = ?`, id).Scan(&content, &hash); err != nil {
+	if err := q.db(t).QueryRow(`SELECT content, content_hash FROM jobs WHERE id = ?`, id).Scan(&content, &hash); err != nil {
 		t.Fatal(err)
 	}
 	if hash != hex.EncodeToString(sum[:]) || content != "" {
@@ -730,11 +745,11 @@ func TestJobHash(t *testing.T) {
 func TestStopBetweenTasks(t *testing.T) {
 	t.Run("clean stop", func(t *testing.T) {
 		q := newQueue(t, 1)
-		id := q.submit(t, `name = "two"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
+		id := q.submit(t, `name = "two"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), jobstore.Submission{})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		q.runner.record = func(rctx context.Context, c claim, e ending) (*jobEnd, error) {
-			end, err := q.store.finishTask(rctx, c, e)
+		q.runner.record = func(rctx context.Context, c jobstore.Claim, e jobstore.Ending) (*jobstore.JobEnd, error) {
+			end, err := q.store.FinishTask(rctx, c, e)
 			cancel() // stop once a is recorded, before b starts
 			return end, err
 		}
@@ -742,19 +757,19 @@ func TestStopBetweenTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 		j, tasks := q.job(t, id)
-		if j.State != jobWaiting || tasks["a"].Status != TaskCompleted || tasks["b"].Status != TaskQueued {
+		if j.State != jobstore.JobWaiting || tasks["a"].Status != jobstore.TaskCompleted || tasks["b"].Status != jobstore.TaskQueued {
 			t.Errorf("after a stop between tasks: job %s, a %s, b %s; want waiting, completed, queued", j.State, tasks["a"].Status, tasks["b"].Status)
 		}
 	})
 	t.Run("crash", func(t *testing.T) {
 		q := newQueue(t, 1)
 		ctx := context.Background()
-		id := q.submit(t, `name = "two"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), Submission{})
-		claims, err := q.store.claimTasks(ctx, 1, time.Now(), q.runner.logPath)
+		id := q.submit(t, `name = "two"`+"\n"+echoTask("a", "x")+echoTask("b", "y", "a"), jobstore.Submission{})
+		claims, err := q.store.ClaimTasks(ctx, 1, time.Now(), q.runner.logPath)
 		if err != nil || len(claims) != 1 {
 			t.Fatalf("claim: %v %d", err, len(claims))
 		}
-		if _, err := q.store.finishTask(ctx, claims[0], ending{status: TaskCompleted, at: time.Now()}); err != nil {
+		if _, err := q.store.FinishTask(ctx, claims[0], jobstore.Ending{Status: jobstore.TaskCompleted, At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		// The runner died here: the job's row still says running.

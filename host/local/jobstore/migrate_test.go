@@ -1,4 +1,4 @@
-package local
+package jobstore
 
 import (
 	"context"
@@ -77,9 +77,9 @@ func TestMigrateFromVersion1(t *testing.T) {
 		deps    map[string][]string
 		attempt map[string]int
 	}{
-		{1, "old-a", jobCompleted, []string{"first", "second"}, map[string][]string{"second": {"first"}}, map[string]int{"first": 1, "second": 1}},
-		{2, "waiting", jobWaiting, []string{"later"}, nil, map[string]int{"later": 0}},
-		{3, "old-b", jobCompleted, []string{"only"}, nil, map[string]int{"only": 1}},
+		{1, "old-a", JobCompleted, []string{"first", "second"}, map[string][]string{"second": {"first"}}, map[string]int{"first": 1, "second": 1}},
+		{2, "waiting", JobWaiting, []string{"later"}, nil, map[string]int{"later": 0}},
+		{3, "old-b", JobCompleted, []string{"only"}, nil, map[string]int{"only": 1}},
 	}
 	for _, tt := range tests {
 		j, tasks, err := s.Job(ctx, tt.id)

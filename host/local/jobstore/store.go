@@ -1,4 +1,10 @@
-package local
+// Package jobstore is the local queue's job store: one SQLite file in the
+// state directory that holds the jobs, their tasks, dependencies and every
+// attempt to run them. Several processes use one store at once (submit,
+// list, show and cancel beside a running 'cajon local run'); one of them at a
+// time holds the runner lock and claims tasks, records their progress and
+// their end, re-arms recurring jobs and recovers what a crash left running.
+package jobstore
 
 import (
 	"context"
@@ -24,11 +30,11 @@ const DBFile = "local.db"
 // Job states as stored. A waiting job shows as "scheduled" before its time
 // and "queued" after (see JobInfo.Status).
 const (
-	jobWaiting   = "waiting"
-	jobRunning   = "running"
-	jobCompleted = "completed"
-	jobFailed    = "failed"
-	jobCanceled  = "canceled"
+	JobWaiting   = "waiting"
+	JobRunning   = "running"
+	JobCompleted = "completed"
+	JobFailed    = "failed"
+	JobCanceled  = "canceled"
 )
 
 // Task statuses.
@@ -50,11 +56,11 @@ const JobInterrupted = "interrupted"
 
 // Attempt statuses: how one execution of a task ended.
 const (
-	attemptRunning     = "running"
-	attemptCompleted   = "completed"
-	attemptFailed      = "failed"
-	attemptCanceled    = "canceled"
-	attemptInterrupted = "interrupted"
+	AttemptRunning     = "running"
+	AttemptCompleted   = "completed"
+	AttemptFailed      = "failed"
+	AttemptCanceled    = "canceled"
+	AttemptInterrupted = "interrupted"
 )
 
 // ErrNotFound is wrapped by errors about a job id that does not exist.
@@ -62,12 +68,12 @@ var ErrNotFound = errors.New("no such job")
 
 // Store is the local job store: a SQLite file. Several processes may use one
 // store at once (submit, show and cancel while `cajon local run` works the
-// queue); only one may run its jobs (see Lock).
+// queue); only one may run its jobs (see LockRunner).
 type Store struct {
 	db   *sql.DB
 	path string
 	// lockFile is the database file opened for the runner lock (see
-	// lockRunner); it is closed after db.
+	// LockRunner); it is closed after db.
 	lockFile *os.File
 	lockMu   sync.Mutex
 	locked   bool // this Store holds the runner lock
@@ -288,6 +294,10 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
+// Disk names the file system that holds the store, with its mount point and
+// free space, for messages about a disk that refuses writes.
+func (s *Store) Disk() string { return diskOf(s.path) }
+
 // Close closes the database, and releases the runner lock if this Store
 // holds it.
 func (s *Store) Close() error {
@@ -361,7 +371,7 @@ func (s *Store) Submit(ctx context.Context, job *jobfile.Job, sub Submission) (i
 			var dup int64
 			err := tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE every_ns = ? AND content_hash = ? AND name = ?
 				AND state != ? AND every_ns > 0 ORDER BY id LIMIT 1`,
-				int64(sub.Every), hash, job.Name, jobCanceled).Scan(&dup)
+				int64(sub.Every), hash, job.Name, JobCanceled).Scan(&dup)
 			if err == nil {
 				return &DuplicateError{ID: dup, Name: job.Name, Every: sub.Every}
 			}
@@ -371,7 +381,7 @@ func (s *Store) Submit(ctx context.Context, job *jobfile.Job, sub Submission) (i
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO jobs (name, priority, source, content, content_hash, state, every_ns, due_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			job.Name, job.Priority, sub.Source, "", hash, jobWaiting, int64(sub.Every), due.UnixNano(), now.UnixNano())
+			job.Name, job.Priority, sub.Source, "", hash, JobWaiting, int64(sub.Every), due.UnixNano(), now.UnixNano())
 		if err != nil {
 			return err
 		}
@@ -521,9 +531,9 @@ type JobInfo struct {
 // until its due time and "queued" from then on.
 func (j *JobInfo) Status(now time.Time) string {
 	switch {
-	case j.State == jobWaiting && j.DueAt.After(now):
+	case j.State == JobWaiting && j.DueAt.After(now):
 		return "scheduled"
-	case j.State == jobWaiting:
+	case j.State == JobWaiting:
 		return "queued"
 	case j.RunnerGone != 0:
 		return JobInterrupted
@@ -663,8 +673,8 @@ func (s *Store) Jobs(ctx context.Context) ([]*JobInfo, error) {
 // works the queue, as the next runner finds it: waiting (a crash between two
 // of its tasks left it so).
 func idleJob(j *JobInfo) {
-	if j.State == jobRunning && j.Tasks[TaskRunning] == 0 {
-		j.State = jobWaiting
+	if j.State == JobRunning && j.Tasks[TaskRunning] == 0 {
+		j.State = JobWaiting
 	}
 }
 
@@ -856,11 +866,11 @@ func (s *Store) Cancel(ctx context.Context, id int64) (CancelResult, error) {
 			return err
 		}
 		switch {
-		case state == jobCanceled:
+		case state == JobCanceled:
 			return &stateError{fmt.Sprintf("job %d (%q) is already canceled", id, name)}
-		case state == jobCompleted:
+		case state == JobCompleted:
 			return &stateError{fmt.Sprintf("job %d (%q) has already completed", id, name)}
-		case state == jobFailed && every == 0 && len(running) == 0:
+		case state == JobFailed && every == 0 && len(running) == 0:
 			return &stateError{fmt.Sprintf("job %d (%q) has already failed", id, name)}
 		}
 		now := time.Now().UnixNano()
@@ -872,7 +882,7 @@ func (s *Store) Cancel(ctx context.Context, id int64) (CancelResult, error) {
 			msg := "the job was canceled while no cajon was running it (the one that started it had stopped)"
 			if _, err := tx.ExecContext(ctx, `UPDATE attempts SET status = ?, finished_at = ?, message = ?
 				WHERE status = ? AND task_id IN (SELECT id FROM tasks WHERE job_id = ? AND status = ?)`,
-				attemptCanceled, now, msg, attemptRunning, id, TaskRunning); err != nil {
+				AttemptCanceled, now, msg, AttemptRunning, id, TaskRunning); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, message = ?, finished_at = ?, pids = ''
@@ -883,7 +893,7 @@ func (s *Store) Cancel(ctx context.Context, id int64) (CancelResult, error) {
 		}
 		res.Aborting, res.RunnerPid = running, pid
 		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, message = CASE WHEN message = '' THEN 'canceled' ELSE message END,
-			finished_at = ? WHERE id = ?`, jobCanceled, now, id)
+			finished_at = ? WHERE id = ?`, JobCanceled, now, id)
 		return err
 	})
 	var se *stateError

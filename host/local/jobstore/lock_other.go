@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package local
+package jobstore
 
 import "os"
 

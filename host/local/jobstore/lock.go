@@ -1,4 +1,4 @@
-package local
+package jobstore
 
 import (
 	"errors"
@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// errRunnerActive is wrapped when another process already runs the queue.
-var errRunnerActive = errors.New("another 'cajon local run' is working this queue")
+// ErrRunnerActive is wrapped when another process already runs the queue.
+var ErrRunnerActive = errors.New("another 'cajon local run' is working this queue")
 
 // The runner lock is a lock on one byte of the database file itself, far past
 // anything SQLite reads, writes or locks (its lock bytes sit at 1 GiB, and a
@@ -30,14 +30,14 @@ func (s *Store) pidPath() string {
 	return real + ".lock"
 }
 
-// lockRunner makes this process the store's only runner. The lock is held
+// LockRunner makes this process the store's only runner. The lock is held
 // until release is called, the store is closed or the process ends (even by
 // SIGKILL).
-func (s *Store) lockRunner() (release func(), err error) {
+func (s *Store) LockRunner() (release func(), err error) {
 	s.lockMu.Lock()
 	defer s.lockMu.Unlock()
 	if s.locked {
-		return nil, fmt.Errorf("%w (pid %d, this process)", errRunnerActive, os.Getpid())
+		return nil, fmt.Errorf("%w (pid %d, this process)", ErrRunnerActive, os.Getpid())
 	}
 	ok, err := tryLock(s.lockFile)
 	if err != nil {
@@ -48,7 +48,7 @@ func (s *Store) lockRunner() (release func(), err error) {
 		if pid := s.runnerPid(); pid > 0 {
 			who = fmt.Sprintf(" (pid %d)", pid)
 		}
-		return nil, fmt.Errorf("%w%s: stop it first, or use it (jobs submitted now are picked up by it)", errRunnerActive, who)
+		return nil, fmt.Errorf("%w%s: stop it first, or use it (jobs submitted now are picked up by it)", ErrRunnerActive, who)
 	}
 	s.locked = true
 	pidFile := s.pidPath()

@@ -1,4 +1,4 @@
-package local
+package jobstore
 
 import (
 	"context"
@@ -15,29 +15,31 @@ import (
 
 // This file holds the store's side of running jobs: claiming ready tasks,
 // recording how they ended, re-arming recurring jobs and recovering from a
-// crash. Only the Runner that holds the runner lock calls these.
+// crash. Only the runner that holds the runner lock (see LockRunner) calls
+// these.
 
-// claim is a task handed to the Runner to run: one attempt.
-type claim struct {
-	taskID, jobID, attemptID int64
-	jobName                  string
-	run                      int
-	task                     jobfile.Task
-	logPath                  string
-	started                  time.Time
-	// workDir is the job file's folder: relative paths in the job are
+// Claim is a task handed to the runner to run: one attempt.
+type Claim struct {
+	TaskID, JobID, AttemptID int64
+	JobName                  string
+	// Run is the job's run the attempt belongs to (a recurring job has many).
+	Run     int
+	Task    jobfile.Task
+	LogPath string
+	Started time.Time
+	// WorkDir is the job file's folder: relative paths in the job are
 	// relative to it, wherever 'cajon local run' was started.
-	workDir string
+	WorkDir string
 }
 
-// logPathFunc names the log file of a task's run.
-type logPathFunc func(jobID int64, task string, run int) (string, error)
+// LogPathFunc names the log file of a task's run.
+type LogPathFunc func(jobID int64, task string, run int) (string, error)
 
-// claimTasks marks up to limit ready tasks running and returns them: queued
+// ClaimTasks marks up to limit ready tasks running and returns them: queued
 // tasks of due jobs that are waiting or running, whose dependencies have all
 // completed, by job priority (highest first), then job id, then task order.
-func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPath logPathFunc) ([]claim, error) {
-	var claims []claim
+func (s *Store) ClaimTasks(ctx context.Context, limit int, now time.Time, logPath LogPathFunc) ([]Claim, error) {
+	var claims []Claim
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// Jobs first, then each job's tasks in order: both queries walk an
 		// index and stop at the limit, where one joined query would sort
@@ -49,7 +51,7 @@ func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPat
 		}
 		var jobs []dueJob
 		rows, err := tx.QueryContext(ctx, `SELECT id, name, run, source FROM jobs WHERE state IN (?, ?) AND due_at <= ?
-			ORDER BY priority DESC, id`, jobWaiting, jobRunning, now.UnixNano())
+			ORDER BY priority DESC, id`, JobWaiting, JobRunning, now.UnixNano())
 		if err != nil {
 			return err
 		}
@@ -78,18 +80,18 @@ func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPat
 				return err
 			}
 			for rows.Next() {
-				c := claim{jobID: j.id, jobName: j.name, run: j.run}
+				c := Claim{JobID: j.id, JobName: j.name, Run: j.run}
 				if filepath.IsAbs(j.source) {
-					c.workDir = filepath.Dir(j.source)
+					c.WorkDir = filepath.Dir(j.source)
 				}
 				var cmds string
-				if err := rows.Scan(&c.taskID, &c.task.Name, &c.task.Type, &cmds); err != nil {
+				if err := rows.Scan(&c.TaskID, &c.Task.Name, &c.Task.Type, &cmds); err != nil {
 					rows.Close()
 					return err
 				}
-				if c.task.Commands, err = decodeCommands(cmds); err != nil {
+				if c.Task.Commands, err = decodeCommands(cmds); err != nil {
 					rows.Close()
-					return fmt.Errorf("task %q of job %d: stored commands: %w", c.task.Name, c.jobID, err)
+					return fmt.Errorf("task %q of job %d: stored commands: %w", c.Task.Name, c.JobID, err)
 				}
 				claims = append(claims, c)
 			}
@@ -100,25 +102,25 @@ func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPat
 		}
 		for i := range claims {
 			c := &claims[i]
-			c.started = now
-			if c.logPath, err = logPath(c.jobID, c.task.Name, c.run); err != nil {
+			c.Started = now
+			if c.LogPath, err = logPath(c.JobID, c.Task.Name, c.Run); err != nil {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO attempts (task_id, run, status, started_at, pid) VALUES (?, ?, ?, ?, ?)`,
-				c.taskID, c.run, attemptRunning, now.UnixNano(), os.Getpid())
+				c.TaskID, c.Run, AttemptRunning, now.UnixNano(), os.Getpid())
 			if err != nil {
 				return err
 			}
-			if c.attemptID, err = res.LastInsertId(); err != nil {
+			if c.AttemptID, err = res.LastInsertId(); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, attempt_id = ?, started_at = ?, finished_at = NULL,
 				steps_done = 0, activity = '', pids = '', message = '', log_path = ? WHERE id = ?`,
-				TaskRunning, c.attemptID, now.UnixNano(), c.logPath, c.taskID); err != nil {
+				TaskRunning, c.AttemptID, now.UnixNano(), c.LogPath, c.TaskID); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, started_at = COALESCE(started_at, ?) WHERE id = ?`,
-				jobRunning, now.UnixNano(), c.jobID); err != nil {
+				JobRunning, now.UnixNano(), c.JobID); err != nil {
 				return err
 			}
 		}
@@ -130,18 +132,19 @@ func (s *Store) claimTasks(ctx context.Context, limit int, now time.Time, logPat
 	return claims, nil
 }
 
-// progress is what a running task reports, saved a few times a second.
-type progress struct {
-	taskID, attemptID int64
-	stepsDone         int
-	activity          string
-	pids              []int
-	output, preview   string
+// TaskProgress is what a running task reports, saved a few times a second.
+// Output and Preview, when "", keep the task's latest ones.
+type TaskProgress struct {
+	TaskID, AttemptID int64
+	StepsDone         int
+	Activity          string
+	Pids              []int
+	Output, Preview   string
 }
 
-// saveProgress records running tasks' progress. Rows of attempts that are no
+// SaveProgress records running tasks' progress. Rows of attempts that are no
 // longer current are left alone.
-func (s *Store) saveProgress(ctx context.Context, ps []progress) error {
+func (s *Store) SaveProgress(ctx context.Context, ps []TaskProgress) error {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -151,8 +154,8 @@ func (s *Store) saveProgress(ctx context.Context, ps []progress) error {
 				output_path = CASE WHEN ? = '' THEN output_path ELSE ? END,
 				preview_path = CASE WHEN ? = '' THEN preview_path ELSE ? END
 				WHERE id = ? AND attempt_id = ? AND status = ?`,
-				p.stepsDone, p.activity, formatPids(p.pids), p.output, p.output, p.preview, p.preview,
-				p.taskID, p.attemptID, TaskRunning); err != nil {
+				p.StepsDone, p.Activity, formatPids(p.Pids), p.Output, p.Output, p.Preview, p.Preview,
+				p.TaskID, p.AttemptID, TaskRunning); err != nil {
 				return err
 			}
 		}
@@ -161,95 +164,95 @@ func (s *Store) saveProgress(ctx context.Context, ps []progress) error {
 	return s.wrap("save task progress", err)
 }
 
-// ending is how an attempt ended, as the Runner records it.
-type ending struct {
-	status  string // completed, failed, canceled, or queued (interrupted: runs again)
-	message string
-	steps   int
-	at      time.Time
+// Ending is how an attempt ended, as the runner records it.
+type Ending struct {
+	Status  string // completed, failed, canceled, or queued (interrupted: runs again)
+	Message string
+	Steps   int
+	At      time.Time
 }
 
-// jobEnd is the end of a job's run, when recording a task ended it.
-type jobEnd struct {
-	state   string // completed, failed or canceled
-	message string
-	// rearmed: a recurring job that runs again at next.
-	rearmed bool
-	next    time.Time
+// JobEnd is the end of a job's run, when recording a task ended it.
+type JobEnd struct {
+	State   string // completed, failed or canceled
+	Message string
+	// Rearmed: a recurring job that runs again at Next.
+	Rearmed bool
+	Next    time.Time
 }
 
-// errStale is returned for an attempt that is no longer the task's current
+// ErrStale is returned for an attempt that is no longer the task's current
 // one: its outcome is not recorded.
-var errStale = errors.New("the task is no longer running under this attempt")
+var ErrStale = errors.New("the task is no longer running under this attempt")
 
-// finishTask records how an attempt ended and what follows for its job: a
+// FinishTask records how an attempt ended and what follows for its job: a
 // failure fails the job and skips its queued tasks; the last task of a run
 // ends the run, and a recurring job is re-armed. The attempt must be the
 // task's current one and the task running: so no task is recorded completed
 // twice (the attempts table enforces it too).
-func (s *Store) finishTask(ctx context.Context, c claim, e ending) (*jobEnd, error) {
-	var end *jobEnd
+func (s *Store) FinishTask(ctx context.Context, c Claim, e Ending) (*JobEnd, error) {
+	var end *JobEnd
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var status string
 		var attempt sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT status, attempt_id FROM tasks WHERE id = ?`, c.taskID).Scan(&status, &attempt); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT status, attempt_id FROM tasks WHERE id = ?`, c.TaskID).Scan(&status, &attempt); err != nil {
 			return err
 		}
-		if status != TaskRunning || !attempt.Valid || attempt.Int64 != c.attemptID {
-			return errStale
+		if status != TaskRunning || !attempt.Valid || attempt.Int64 != c.AttemptID {
+			return ErrStale
 		}
-		at := e.at.UnixNano()
-		attemptStatus := e.status
-		switch e.status {
+		at := e.At.UnixNano()
+		attemptStatus := e.Status
+		switch e.Status {
 		case TaskCompleted:
 			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, finished_at = ?, steps_done = steps_total, activity = '',
-				pids = '', message = '' WHERE id = ?`, TaskCompleted, at, c.taskID); err != nil {
+				pids = '', message = '' WHERE id = ?`, TaskCompleted, at, c.TaskID); err != nil {
 				return err
 			}
 		case TaskFailed:
 			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, finished_at = ?, steps_done = ?, pids = '', message = ?
-				WHERE id = ?`, TaskFailed, at, e.steps, e.message, c.taskID); err != nil {
+				WHERE id = ?`, TaskFailed, at, e.Steps, e.Message, c.TaskID); err != nil {
 				return err
 			}
-			why := fmt.Sprintf("task %q failed: %s", c.task.Name, e.message)
+			why := fmt.Sprintf("task %q failed: %s", c.Task.Name, e.Message)
 			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, message = ? WHERE id = ? AND state IN (?, ?)`,
-				jobFailed, why, c.jobID, jobWaiting, jobRunning); err != nil {
+				JobFailed, why, c.JobID, JobWaiting, JobRunning); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, message = ?, finished_at = ? WHERE job_id = ? AND status = ?`,
-				TaskSkipped, fmt.Sprintf("not run: task %q failed", c.task.Name), at, c.jobID, TaskQueued); err != nil {
+				TaskSkipped, fmt.Sprintf("not run: task %q failed", c.Task.Name), at, c.JobID, TaskQueued); err != nil {
 				return err
 			}
 		case TaskCanceled:
 			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, finished_at = ?, steps_done = ?, pids = '', message = ?
-				WHERE id = ?`, TaskCanceled, at, e.steps, e.message, c.taskID); err != nil {
+				WHERE id = ?`, TaskCanceled, at, e.Steps, e.Message, c.TaskID); err != nil {
 				return err
 			}
 		case TaskQueued:
-			attemptStatus = attemptInterrupted
+			attemptStatus = AttemptInterrupted
 			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, started_at = NULL, finished_at = NULL, steps_done = 0, pids = '',
-				activity = '', message = ?, attempt_id = NULL WHERE id = ?`, TaskQueued, e.message, c.taskID); err != nil {
+				activity = '', message = ?, attempt_id = NULL WHERE id = ?`, TaskQueued, e.Message, c.TaskID); err != nil {
 				return err
 			}
-			if err := requeueJob(ctx, tx, c.jobID); err != nil {
+			if err := requeueJob(ctx, tx, c.JobID); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("unknown task ending %q", e.status)
+			return fmt.Errorf("unknown task ending %q", e.Status)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE attempts SET status = ?, finished_at = ?, message = ? WHERE id = ?`,
-			attemptStatus, at, e.message, c.attemptID); err != nil {
+			attemptStatus, at, e.Message, c.AttemptID); err != nil {
 			return err
 		}
 		var err error
-		end, err = endRun(ctx, tx, c.jobID, e.at)
+		end, err = endRun(ctx, tx, c.JobID, e.At)
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, errStale) {
-			return nil, fmt.Errorf("task %q of job %d: %w", c.task.Name, c.jobID, err)
+		if errors.Is(err, ErrStale) {
+			return nil, fmt.Errorf("task %q of job %d: %w", c.Task.Name, c.JobID, err)
 		}
-		return nil, s.wrap(fmt.Sprintf("record the end of task %q of job %d", c.task.Name, c.jobID), err)
+		return nil, s.wrap(fmt.Sprintf("record the end of task %q of job %d", c.Task.Name, c.JobID), err)
 	}
 	return end, nil
 }
@@ -258,7 +261,7 @@ func (s *Store) finishTask(ctx context.Context, c claim, e ending) (*jobEnd, err
 // all completed, or the job failed or was canceled. A recurring job that
 // completed or failed is re-armed: its tasks queued again, due one interval
 // after the run's due time (or now, when that has passed).
-func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*jobEnd, error) {
+func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*JobEnd, error) {
 	var state, message string
 	var every, due int64
 	if err := tx.QueryRowContext(ctx, `SELECT state, every_ns, due_at, message FROM jobs WHERE id = ?`, jobID).
@@ -276,38 +279,38 @@ func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*jobEn
 	if running, err := has(TaskRunning); err != nil || running {
 		return nil, err
 	}
-	end := &jobEnd{}
+	end := &JobEnd{}
 	switch state {
-	case jobWaiting, jobRunning:
+	case JobWaiting, JobRunning:
 		// Tasks of a job that has not failed nor been canceled are queued,
 		// running or completed.
 		if queued, err := has(TaskQueued); err != nil || queued {
 			return nil, err
 		}
-		end.state = jobCompleted
-	case jobFailed:
-		end.state = jobFailed
-		end.message = message
-	case jobCanceled:
-		end.state = jobCanceled
-		end.message = message
+		end.State = JobCompleted
+	case JobFailed:
+		end.State = JobFailed
+		end.Message = message
+	case JobCanceled:
+		end.State = JobCanceled
+		end.Message = message
 		return end, nil // already marked ended by Cancel
 	default:
 		return nil, nil
 	}
 	if every > 0 {
 		next := jobfile.NextDue(time.Unix(0, due), time.Duration(every), now)
-		end.rearmed, end.next = true, next
+		end.Rearmed, end.Next = true, next
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, run = run + 1, due_at = ?, started_at = NULL, finished_at = NULL,
 			message = '', last_state = ?, last_finished = ?, last_message = ? WHERE id = ?`,
-			jobWaiting, next.UnixNano(), end.state, now.UnixNano(), end.message, jobID); err != nil {
+			JobWaiting, next.UnixNano(), end.State, now.UnixNano(), end.Message, jobID); err != nil {
 			return nil, err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, steps_done = 0, activity = '', pids = '', attempt_id = NULL,
 			started_at = NULL, finished_at = NULL, message = '' WHERE job_id = ?`, TaskQueued, jobID)
 		return end, err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?`, end.state, now.UnixNano(), jobID)
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?`, end.State, now.UnixNano(), jobID)
 	return end, err
 }
 
@@ -315,34 +318,34 @@ func endRun(ctx context.Context, tx *sql.Tx, jobID int64, now time.Time) (*jobEn
 // interrupted tasks wait for the next runner, and nothing of it runs now.
 func requeueJob(ctx context.Context, tx querier, jobID int64) error {
 	_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ? WHERE id = ? AND state = ?
-		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND status = ?)`, jobWaiting, jobID, jobRunning, jobID, TaskRunning)
+		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND status = ?)`, JobWaiting, jobID, JobRunning, jobID, TaskRunning)
 	return err
 }
 
-// requeueIdleJobs queues again every running job with no running task, as a
+// RequeueIdleJobs queues again every running job with no running task, as a
 // runner leaves the queue: between two tasks a job is running, but without
 // a runner it only waits.
-func (s *Store) requeueIdleJobs(ctx context.Context) error {
+func (s *Store) RequeueIdleJobs(ctx context.Context) error {
 	_, err := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE jobs SET state = ? WHERE state = ?
-		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id AND status = ?)`, jobWaiting, jobRunning, TaskRunning)
+		AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id AND status = ?)`, JobWaiting, JobRunning, TaskRunning)
 	return s.wrap("queue the jobs of a stopping runner again", err)
 }
 
-// recovered is a task that was running when the previous runner stopped
+// Recovered is a task that was running when the previous runner stopped
 // without recording its end (a crash, SIGKILL, power cut).
-type recovered struct {
-	jobID   int64
-	jobName string
-	task    string
-	status  string // queued again, or canceled when its job was canceled or failed
+type Recovered struct {
+	JobID   int64
+	JobName string
+	Task    string
+	Status  string // queued again, or canceled when its job was canceled or failed
 }
 
-// recoverInterrupted puts the tasks that a crashed runner left running back
+// RecoverInterrupted puts the tasks that a crashed runner left running back
 // in the queue (or cancels them, when their job was canceled or has failed
 // meanwhile), so they run again. It must run before the first claim, under
 // the runner lock.
-func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
-	var out []recovered
+func (s *Store) RecoverInterrupted(ctx context.Context) ([]Recovered, error) {
+	var out []Recovered
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT t.id, t.job_id, j.name, t.name, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id
 			WHERE t.status = ? ORDER BY t.job_id, t.idx`, TaskRunning)
@@ -351,13 +354,13 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 		}
 		type row struct {
 			taskID int64
-			rec    recovered
+			rec    Recovered
 			state  string
 		}
 		var found []row
 		for rows.Next() {
 			var r row
-			if err := rows.Scan(&r.taskID, &r.rec.jobID, &r.rec.jobName, &r.rec.task, &r.state); err != nil {
+			if err := rows.Scan(&r.taskID, &r.rec.JobID, &r.rec.JobName, &r.rec.Task, &r.state); err != nil {
 				rows.Close()
 				return err
 			}
@@ -371,20 +374,20 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 		jobs := map[int64]bool{}
 		for _, r := range found {
 			msg := "interrupted: the cajon that ran it stopped without recording its end (crash?); it runs again"
-			r.rec.status = TaskQueued
-			if r.state != jobWaiting && r.state != jobRunning {
-				r.rec.status = TaskCanceled
+			r.rec.Status = TaskQueued
+			if r.state != JobWaiting && r.state != JobRunning {
+				r.rec.Status = TaskCanceled
 				msg = "interrupted: the cajon that ran it stopped without recording its end, and the job has " + r.state
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE attempts SET status = ?, finished_at = ?, message = ?
-				WHERE task_id = ? AND status = ?`, attemptInterrupted, now.UnixNano(), msg, r.taskID, attemptRunning); err != nil {
+				WHERE task_id = ? AND status = ?`, AttemptInterrupted, now.UnixNano(), msg, r.taskID, AttemptRunning); err != nil {
 				return err
 			}
-			if r.rec.status == TaskQueued {
+			if r.rec.Status == TaskQueued {
 				_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, attempt_id = NULL, started_at = NULL, steps_done = 0, pids = '',
 					activity = '', message = ? WHERE id = ?`, TaskQueued, msg, r.taskID)
 				if err == nil {
-					err = requeueJob(ctx, tx, r.rec.jobID)
+					err = requeueJob(ctx, tx, r.rec.JobID)
 				}
 			} else {
 				_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, pids = '', finished_at = ?, message = ? WHERE id = ?`,
@@ -393,7 +396,7 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 			if err != nil {
 				return err
 			}
-			jobs[r.rec.jobID] = true
+			jobs[r.rec.JobID] = true
 			out = append(out, r.rec)
 		}
 		for id := range jobs {
@@ -403,7 +406,7 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 		}
 		// A crash between two tasks leaves a running job with none running.
 		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ? WHERE state = ?
-			AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id AND status = ?)`, jobWaiting, jobRunning, TaskRunning)
+			AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id AND status = ?)`, JobWaiting, JobRunning, TaskRunning)
 		return err
 	})
 	if err != nil {
@@ -412,8 +415,8 @@ func (s *Store) recoverInterrupted(ctx context.Context) ([]recovered, error) {
 	return out, nil
 }
 
-// jobStates returns the state of each of the given jobs.
-func (s *Store) jobStates(ctx context.Context, ids []int64) (map[int64]string, error) {
+// JobStates returns the state of each of the given jobs.
+func (s *Store) JobStates(ctx context.Context, ids []int64) (map[int64]string, error) {
 	out := map[int64]string{}
 	if len(ids) == 0 {
 		return out, nil

@@ -1,4 +1,4 @@
-package local
+package jobstore
 
 import "golang.org/x/sys/unix"
 

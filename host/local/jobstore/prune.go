@@ -1,15 +1,10 @@
-package local
+package jobstore
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
-
-	"github.com/cajonfarm/cajon/host/logstore"
 )
 
 // This file holds retention: removing finished jobs, with everything kept
@@ -30,7 +25,8 @@ type Pruned struct {
 
 // DeleteFinished deletes the finished jobs whose last run ended before
 // `before`, with their tasks, dependencies and attempts, in one transaction,
-// and returns their ids so the caller can remove their files (see Pruner).
+// and returns their ids so the caller can remove their files (the
+// scheduler's Pruner does).
 // Finished means completed, failed or canceled with no task still running: a
 // waiting or running job is never deleted, nor a recurring job that is still
 // armed (only a canceled one ends). Ids are never given out again.
@@ -42,7 +38,7 @@ func (s *Store) DeleteFinished(ctx context.Context, before time.Time) (Pruned, e
 			  AND (every_ns = 0 OR state = ?)
 			  AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = j.id AND status = ?)
 			ORDER BY id`,
-			jobCompleted, jobFailed, jobCanceled, before.UnixNano(), jobCanceled, TaskRunning)
+			JobCompleted, JobFailed, JobCanceled, before.UnixNano(), JobCanceled, TaskRunning)
 		if err != nil {
 			return err
 		}
@@ -102,52 +98,4 @@ func scanColumn[T any](rows *sql.Rows) ([]T, error) {
 		vals = append(vals, v)
 	}
 	return vals, rows.Err()
-}
-
-// Pruner removes finished jobs from a Store together with their full task
-// logs and kept previews.
-type Pruner struct {
-	Store *Store
-	// Logs holds the jobs' full task logs; nil leaves logs alone.
-	Logs *logstore.Store
-	// PreviewDir holds the tasks' kept previews (Runner.PreviewDir); ""
-	// leaves previews alone.
-	PreviewDir string
-}
-
-// Prune deletes the finished jobs whose last run ended before `before` (see
-// Store.DeleteFinished), then their logs and previews. The jobs are gone from
-// the store even when a file cannot be removed: the error names the files,
-// and the log store's own caps remove forgotten logs in time.
-func (p Pruner) Prune(ctx context.Context, before time.Time) (Pruned, error) {
-	res, err := p.Store.DeleteFinished(ctx, before)
-	if err != nil {
-		return res, err
-	}
-	var errs []error
-	if p.Logs != nil {
-		for _, id := range res.Jobs {
-			n, size, err := p.Logs.RemoveJob(logJobKey(id))
-			res.LogFiles += n
-			res.LogBytes += size
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if p.PreviewDir != "" {
-		for _, id := range res.Tasks {
-			err := os.Remove(previewPath(p.PreviewDir, id))
-			switch {
-			case err == nil:
-				res.Previews++
-			case !errors.Is(err, fs.ErrNotExist):
-				errs = append(errs, err)
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return res, fmt.Errorf("local queue: removed %d finished jobs, but not all their files: %w", len(res.Jobs), errors.Join(errs...))
-	}
-	return res, nil
 }

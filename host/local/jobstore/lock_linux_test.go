@@ -1,4 +1,4 @@
-package local
+package jobstore
 
 import (
 	"context"
@@ -35,12 +35,12 @@ func TestRunnerLockOnTheDatabaseFile(t *testing.T) {
 	}
 	defer second.Close()
 
-	release, err := first.lockRunner()
+	release, err := first.LockRunner()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = second.lockRunner()
-	if !errors.Is(err, errRunnerActive) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) {
+	_, err = second.LockRunner()
+	if !errors.Is(err, ErrRunnerActive) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) {
 		t.Errorf("second runner through the symlink: %v", err)
 	}
 	if active, pid := second.runnerActive(); !active || pid != os.Getpid() {
@@ -50,7 +50,7 @@ func TestRunnerLockOnTheDatabaseFile(t *testing.T) {
 	if active, _ := second.runnerActive(); active {
 		t.Error("runnerActive after release = true")
 	}
-	release2, err := second.lockRunner()
+	release2, err := second.LockRunner()
 	if err != nil {
 		t.Fatalf("after release: %v", err)
 	}
@@ -58,17 +58,14 @@ func TestRunnerLockOnTheDatabaseFile(t *testing.T) {
 }
 
 func TestStoreFilesArePrivate(t *testing.T) {
-	q := newQueue(t, 1)
-	state := filepath.Join(q.dir, "new-state")
+	state := filepath.Join(t.TempDir(), "new-state")
 	store, err := Open(context.Background(), filepath.Join(state, DBFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	q.store = store
-	q.runner.Store = store
-	q.submit(t, `name = "p"`+"\n"+echoTask("t", "x"), Submission{})
-	release, err := store.lockRunner()
+	submitEcho(t, store, "p")
+	release, err := store.LockRunner()
 	if err != nil {
 		t.Fatal(err)
 	}
