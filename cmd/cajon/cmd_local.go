@@ -18,9 +18,9 @@ import (
 
 	"github.com/cajonfarm/cajon/host/config"
 	"github.com/cajonfarm/cajon/host/fileroots"
-	"github.com/cajonfarm/cajon/host/local"
 	"github.com/cajonfarm/cajon/host/local/jobfile"
 	"github.com/cajonfarm/cajon/host/local/jobstore"
+	"github.com/cajonfarm/cajon/host/local/scheduler"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
 )
@@ -618,7 +618,7 @@ run's log, or with --run N that of an earlier run.`)
 			return err
 		}
 		for _, t := range tasks {
-			if t.LogPath, err = local.TaskLogPath(logs, id, t.Name, *run); err != nil {
+			if t.LogPath, err = scheduler.TaskLogPath(logs, id, t.Name, *run); err != nil {
 				return err
 			}
 			if _, err := os.Stat(t.LogPath); errors.Is(err, os.ErrNotExist) {
@@ -796,7 +796,7 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 		return err
 	}
 	defer reg.Close()
-	var tasks local.TaskRunner = &task.Runner{Commands: reg, Grace: cfg.KillGrace}
+	var tasks scheduler.TaskRunner = &task.Runner{Commands: reg, Grace: cfg.KillGrace}
 	if wm := fm.worker("local"); wm != nil {
 		tasks = wm.Tasks(tasks)
 	}
@@ -811,7 +811,7 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 		return err
 	}
 	defer fm.close()
-	runner := &local.Runner{
+	runner := &scheduler.Runner{
 		Store:        store,
 		Tasks:        tasks,
 		Logs:         logs,
@@ -888,7 +888,7 @@ same by itself when it starts and about once an hour.
 		return err
 	}
 	before := time.Now().Add(-age)
-	res, err := local.Pruner{Store: store, Logs: logs, PreviewDir: paths.previews}.Prune(ctx, before)
+	res, err := scheduler.Pruner{Store: store, Logs: logs, PreviewDir: paths.previews}.Prune(ctx, before)
 	if len(res.Jobs) == 0 {
 		if err != nil {
 			return err

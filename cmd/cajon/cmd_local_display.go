@@ -10,8 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cajonfarm/cajon/host/config"
-	"github.com/cajonfarm/cajon/host/local"
 	"github.com/cajonfarm/cajon/host/local/jobstore"
+	"github.com/cajonfarm/cajon/host/local/scheduler"
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
 )
@@ -29,7 +29,7 @@ type runOutput struct {
 
 	mu    sync.Mutex
 	drawn int // lines of the live block on screen
-	shown []local.Progress
+	shown []scheduler.Progress
 	last  map[string]string // plain mode: the progress last logged per task
 
 	stopOnce sync.Once
@@ -55,7 +55,7 @@ func newRunOutput(env *cliEnv, cfg *config.Config, plain bool) *runOutput {
 }
 
 // start begins redrawing (or logging progress) from the runner.
-func (o *runOutput) start(r *local.Runner) {
+func (o *runOutput) start(r *scheduler.Runner) {
 	interval := plainProgress
 	if o.live {
 		interval = liveRedraw
@@ -111,7 +111,7 @@ func (o *runOutput) Write(p []byte) (int, error) {
 }
 
 // event reports a runner event.
-func (o *runOutput) event(e local.Event) {
+func (o *runOutput) event(e scheduler.Event) {
 	if !o.live {
 		o.logEvent(e)
 		return
@@ -123,11 +123,11 @@ func (o *runOutput) event(e local.Event) {
 		what += " › " + e.Task
 	}
 	switch e.Kind {
-	case local.TaskRecovered:
+	case scheduler.TaskRecovered:
 		line = fmt.Sprintf("%s %s was interrupted by a crash: %s", at, what, e.Status)
-	case local.TaskStarted:
+	case scheduler.TaskStarted:
 		line = fmt.Sprintf("%s %s started", at, what)
-	case local.TaskEnded:
+	case scheduler.TaskEnded:
 		switch e.Status {
 		case jobstore.TaskQueued:
 			line = fmt.Sprintf("%s %s interrupted after %s: it runs again next time", at, what, round(e.Took))
@@ -136,7 +136,7 @@ func (o *runOutput) event(e local.Event) {
 		default:
 			line = fmt.Sprintf("%s %s %s after %s: %s", at, what, strings.ToUpper(e.Status), round(e.Took), e.Message)
 		}
-	case local.JobEnded:
+	case scheduler.JobEnded:
 		line = fmt.Sprintf("%s %s: %s", at, what, strings.ToUpper(e.Status))
 		if e.Message != "" && e.Status != jobstore.TaskCompleted {
 			line += ": " + e.Message
@@ -146,7 +146,7 @@ func (o *runOutput) event(e local.Event) {
 		}
 	}
 	o.mu.Lock()
-	if e.Kind == local.TaskEnded {
+	if e.Kind == scheduler.TaskEnded {
 		// Gone from the block at once, not at the next redraw.
 		kept := o.shown[:0]
 		for _, p := range o.shown {
@@ -168,7 +168,7 @@ func round(d time.Duration) time.Duration {
 }
 
 // logEvent turns an event into a log line.
-func (o *runOutput) logEvent(e local.Event) {
+func (o *runOutput) logEvent(e scheduler.Event) {
 	args := []any{"job", e.JobID, "name", e.JobName}
 	if e.Task != "" {
 		args = append(args, "task", e.Task)
@@ -177,11 +177,11 @@ func (o *runOutput) logEvent(e local.Event) {
 		args = append(args, "run", e.Run)
 	}
 	switch e.Kind {
-	case local.TaskRecovered:
+	case scheduler.TaskRecovered:
 		o.logger.Warn("task was interrupted by a crash", append(args, "now", e.Status)...)
-	case local.TaskStarted:
+	case scheduler.TaskStarted:
 		o.logger.Info("task started", args...)
-	case local.TaskEnded:
+	case scheduler.TaskEnded:
 		args = append(args, "status", e.Status, "took", round(e.Took))
 		switch e.Status {
 		case jobstore.TaskCompleted:
@@ -195,7 +195,7 @@ func (o *runOutput) logEvent(e local.Event) {
 		default:
 			o.logger.Error("task "+e.Status, append(args, "why", e.Message)...)
 		}
-	case local.JobEnded:
+	case scheduler.JobEnded:
 		args = append(args, "status", e.Status)
 		if e.Message != "" {
 			args = append(args, "why", e.Message)
@@ -212,7 +212,7 @@ func (o *runOutput) logEvent(e local.Event) {
 }
 
 // logProgress logs the progress of tasks whose steps or activity changed.
-func (o *runOutput) logProgress(ps []local.Progress) {
+func (o *runOutput) logProgress(ps []scheduler.Progress) {
 	seen := map[string]bool{}
 	for _, p := range ps {
 		key := fmt.Sprintf("%d/%s", p.JobID, p.Task)
@@ -267,7 +267,7 @@ func (o *runOutput) drawLocked() {
 
 // progressLine is one running task: job and task, a bar with the steps,
 // elapsed time, activity and the latest log line.
-func progressLine(p local.Progress, now time.Time) string {
+func progressLine(p scheduler.Progress, now time.Time) string {
 	bar := stepBar(p.StepsDone, p.StepsTotal, 12)
 	elapsed := now.Sub(p.Started)
 	line := fmt.Sprintf("  job %d %s › %s  %s %d/%d  %s", p.JobID, p.JobName, p.Task, bar, p.StepsDone, p.StepsTotal, clockDuration(elapsed))

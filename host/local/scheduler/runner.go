@@ -1,4 +1,9 @@
-package local
+// Package scheduler works the local queue: the Runner claims the ready
+// tasks of due jobs from the job store, runs them through the task runner
+// (and so the plugins) up to a number of slots at once, keeps their full
+// logs and latest previews, records their progress and end, aborts the tasks
+// of canceled or failed jobs, and removes old finished jobs (Pruner).
+package scheduler
 
 import (
 	"context"
