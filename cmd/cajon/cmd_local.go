@@ -711,37 +711,15 @@ they are gone, unless --no-wait.`)
 	if *noWait {
 		return nil
 	}
-	// The runner notices within its poll interval, then the plugin kills the
-	// tree: SIGTERM, kill_grace, SIGKILL.
-	deadline := time.Now().Add(cfg.KillGrace + 30*time.Second)
-	for time.Now().Before(deadline) {
-		_, tasks, err := store.Job(ctx, id)
-		if err != nil {
-			return err
-		}
-		running, gone := 0, 0
-		for _, t := range tasks {
-			switch t.Status {
-			case jobstore.TaskRunning:
-				running++
-			case jobstore.TaskInterrupted:
-				gone = t.RunnerGone
-			}
-		}
-		if gone != 0 {
-			return fmt.Errorf("job %d is canceled, but cajon local run (pid %d) stopped before it had aborted its tasks: the next 'cajon local run' marks them canceled", id, gone)
-		}
-		if running == 0 {
-			fmt.Fprintf(env.stderr, "cajon: job %d: running tasks aborted\n", id)
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return &exitError{code: 130, err: errors.New("stopped waiting; the tasks are still being aborted")}
-		case <-time.After(100 * time.Millisecond):
-		}
+	err = store.WaitAborted(ctx, id, res, cfg.KillGrace)
+	if errors.Is(err, jobstore.ErrStillAborting) {
+		return &exitError{code: 130, err: err}
 	}
-	return fmt.Errorf("job %d: its running tasks were not aborted within %s; is cajon local run (pid %d) stuck?", id, cfg.KillGrace+30*time.Second, res.RunnerPid)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "cajon: job %d: running tasks aborted\n", id)
+	return nil
 }
 
 func quoteAll(names []string) []string {

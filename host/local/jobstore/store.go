@@ -903,6 +903,60 @@ func (s *Store) Cancel(ctx context.Context, id int64) (CancelResult, error) {
 	return res, err
 }
 
+// AbortSlack is how long, beyond the kill grace, WaitAborted waits for the
+// running tasks of a canceled job: the runner notices the cancel within its
+// poll, then the plugin ends each task's process tree (SIGTERM, kill grace,
+// SIGKILL) and the runner records the end.
+const AbortSlack = 30 * time.Second
+
+// abortPoll is how often WaitAborted looks at the job's tasks.
+const abortPoll = 100 * time.Millisecond
+
+// ErrStillAborting is WaitAborted's error when its ctx ends first.
+var ErrStillAborting = errors.New("stopped waiting; the tasks are still being aborted")
+
+// WaitAborted waits until the running tasks of job id, canceled by Cancel
+// (which returned res), have ended. It gives up after grace + AbortSlack,
+// with an error that names the runner, and returns ErrStillAborting when ctx
+// ends first. When the runner stops before it has aborted the tasks, it says
+// so: the next runner marks them canceled.
+func (s *Store) WaitAborted(ctx context.Context, id int64, res CancelResult, grace time.Duration) error {
+	limit := grace + AbortSlack
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(abortPoll)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		_, tasks, err := s.Job(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ErrStillAborting // the read failed for it
+			}
+			return err
+		}
+		running, gone := 0, 0
+		for _, t := range tasks {
+			switch t.Status {
+			case TaskRunning:
+				running++
+			case TaskInterrupted:
+				gone = t.RunnerGone
+			}
+		}
+		if gone != 0 {
+			return fmt.Errorf("job %d is canceled, but cajon local run (pid %d) stopped before it had aborted its tasks: the next 'cajon local run' marks them canceled", id, gone)
+		}
+		if running == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ErrStillAborting
+		case <-tick.C:
+		}
+	}
+	return fmt.Errorf("job %d: its running tasks were not aborted within %s; is cajon local run (pid %d) stuck?", id, limit, res.RunnerPid)
+}
+
 // tasksWithStatus names a job's tasks in a status.
 func tasksWithStatus(ctx context.Context, q querier, jobID int64, status string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name FROM tasks WHERE job_id = ? AND status = ? ORDER BY idx`, jobID, status)
