@@ -18,6 +18,7 @@ import (
 	"github.com/cajonfarm/cajon/host/local/scheduler"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/sdk/phrase"
 )
 
 // localCommands are the `cajon local` subcommands.
@@ -172,7 +173,7 @@ A running 'cajon local run' picks the job up; otherwise start one.`)
 		when += ", then every " + jobfile.FormatDuration(sub.Every)
 	}
 	fmt.Fprintf(env.stderr, "cajon: job %d %q submitted: %d %s, %s; run it with 'cajon local run'\n",
-		id, job.Name, len(job.Tasks), plural(len(job.Tasks), "task", "tasks"), when)
+		id, job.Name, len(job.Tasks), phrase.Plural(len(job.Tasks), "task", "tasks"), when)
 	return nil
 }
 
@@ -182,13 +183,6 @@ func stoppedSubmit(ctx context.Context, err error) error {
 		return &exitError{code: 130, err: errors.New("stopped; nothing was submitted")}
 	}
 	return err
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func cmdLocalCancel(ctx context.Context, env *cliEnv, args []string) error {
@@ -288,7 +282,7 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 		return err
 	}
 	defer reg.Close()
-	var tasks scheduler.TaskRunner = &task.Runner{Commands: reg, Grace: cfg.KillGrace}
+	var tasks task.Executor = &task.Runner{Commands: reg, Grace: cfg.KillGrace}
 	if wm := fm.worker("local"); wm != nil {
 		tasks = wm.Tasks(tasks)
 	}
@@ -326,7 +320,7 @@ Exit status: 0, or 1 when a job failed while this command ran.`)
 			ids[i] = strconv.FormatInt(id, 10)
 		}
 		return &exitError{code: 1, err: fmt.Errorf("%d %s failed: %s (see 'cajon local show ID')",
-			len(ids), plural(len(ids), "job", "jobs"), strings.Join(ids, ", "))}
+			len(ids), phrase.Plural(len(ids), "job", "jobs"), strings.Join(ids, ", "))}
 	}
 	return nil
 }
@@ -392,9 +386,9 @@ same by itself when it starts and about once an hour.
 	for i, id := range res.Jobs {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
-	fmt.Fprintf(env.stdout, "removed %d %s that finished before %s (%s ago): %s\n", len(res.Jobs), plural(len(res.Jobs), "job", "jobs"),
+	fmt.Fprintf(env.stdout, "removed %d %s that finished before %s (%s ago): %s\n", len(res.Jobs), phrase.Plural(len(res.Jobs), "job", "jobs"),
 		before.Local().Format(time.RFC3339), jobfile.FormatDuration(age), strings.Join(ids, ", "))
-	fmt.Fprintf(env.stderr, "cajon: with %d log %s (%d bytes) and %d %s\n", res.LogFiles, plural(res.LogFiles, "file", "files"),
-		res.LogBytes, res.Previews, plural(res.Previews, "preview", "previews"))
+	fmt.Fprintf(env.stderr, "cajon: with %d log %s (%d bytes) and %d %s\n", res.LogFiles, phrase.Plural(res.LogFiles, "file", "files"),
+		res.LogBytes, res.Previews, phrase.Plural(res.Previews, "preview", "previews"))
 	return err
 }

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/cajonfarm/cajon/sdk/phrase"
 )
 
 // This file holds the flags and arguments of the 'cajon local' commands:
@@ -54,9 +56,9 @@ func argumentCount(minArgs, maxArgs int) string {
 	case maxArgs == 0:
 		return "no arguments"
 	case minArgs == maxArgs:
-		return fmt.Sprintf("%d %s", minArgs, plural(minArgs, "argument", "arguments"))
+		return fmt.Sprintf("%d %s", minArgs, phrase.Plural(minArgs, "argument", "arguments"))
 	case minArgs == 0:
-		return fmt.Sprintf("at most %d %s", maxArgs, plural(maxArgs, "argument", "arguments"))
+		return fmt.Sprintf("at most %d %s", maxArgs, phrase.Plural(maxArgs, "argument", "arguments"))
 	}
 	return fmt.Sprintf("%d to %d arguments", minArgs, maxArgs)
 }

@@ -32,7 +32,7 @@ func benchJob(n int) *jobfile.Job {
 	return job
 }
 
-func benchQueue(b *testing.B, tasks TaskRunner, slots, n int) {
+func benchQueue(b *testing.B, tasks task.Executor, slots, n int) {
 	b.Helper()
 	dir := b.TempDir()
 	store, err := jobstore.Open(context.Background(), filepath.Join(dir, jobstore.DBFile))

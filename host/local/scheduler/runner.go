@@ -18,6 +18,7 @@ import (
 	"github.com/cajonfarm/cajon/host/local/jobstore"
 	"github.com/cajonfarm/cajon/host/logstore"
 	"github.com/cajonfarm/cajon/host/task"
+	"github.com/cajonfarm/cajon/sdk/phrase"
 	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
@@ -39,17 +40,12 @@ const (
 	recordLogEvery        = time.Minute
 )
 
-// TaskRunner runs one task; *task.Runner is one.
-type TaskRunner interface {
-	Run(ctx context.Context, t task.Task, rep task.Reporter) task.Outcome
-}
-
 // Runner works a Store's queue: it runs ready tasks of due jobs, up to Slots
 // at a time, through Tasks, keeps their full logs in Logs and records their
 // progress and end in the Store.
 type Runner struct {
 	Store *jobstore.Store
-	Tasks TaskRunner
+	Tasks task.Executor
 	Logs  *logstore.Store
 	// Slots is how many tasks run at once (0 = 1).
 	Slots int
@@ -513,14 +509,7 @@ func (r *Runner) unrecordedError() error {
 	}
 	return fmt.Errorf("could not record the end of %s in %s (refused %d times over %s; %s): free space there; %s run again at the next 'cajon local run': %w",
 		strings.Join(names, ", "), r.Store.Path(), u.tries, time.Since(u.since).Round(time.Second), r.Store.Disk(),
-		plural(len(names), "it will", "they will"), u.err)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
+		phrase.Plural(len(names), "it will", "they will"), u.err)
 }
 
 // abortJob aborts the running tasks of a job.
