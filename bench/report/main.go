@@ -49,11 +49,11 @@ func figures() []figure {
 		{"Abort latency p50, tree ignores TERM: grace 10 s, then KILL (ms)", "BenchmarkAbortLatency/ignores-TERM", "p50-ms", 0, true, "./host/worker/", ""},
 		{"Abort latency p95, tree ignores TERM (ms)", "BenchmarkAbortLatency/ignores-TERM", "p95-ms", 0, true, "./host/worker/", ""},
 		{"10,000 queued updates delivered after an outage (ms)", "BenchmarkBacklogAfterOutage", "ms/backlog", 10000, true, "./host/worker/", ""},
-		{"Local queue throughput, zero-length tasks (tasks/s)", "BenchmarkQueueZeroLengthTasks/slots=1", "tasks/s", 0, false, "./host/local/", ""},
-		{"Local queue throughput, real echo commands (tasks/s)", "BenchmarkQueueEcho/slots=1", "tasks/s", 0, false, "./host/local/", ""},
-		{"Job file of 100,000 tasks accepted: parse, check, store (s)", "BenchmarkAcceptJob100k", "s/job", 5, true, "./host/local/",
+		{"Local queue throughput, zero-length tasks (tasks/s)", "BenchmarkQueueZeroLengthTasks/slots=1", "tasks/s", 0, false, "./host/local/scheduler/", ""},
+		{"Local queue throughput, real echo commands (tasks/s)", "BenchmarkQueueEcho/slots=1", "tasks/s", 0, false, "./host/local/scheduler/", ""},
+		{"Job file of 100,000 tasks accepted: parse, check, store (s)", "BenchmarkAcceptJob100k", "s/job", 5, true, "./host/local/scheduler/",
 			"What `cajon local submit` does with an 11.6 MB file of 100,000 one-command tasks (every tenth depending on the one before): parse and check it, check its commands against the plugins, store it in one SQLite transaction. Linear in the file's size (a parameter key of 100,000 parts is refused for its depth in a quarter of a second); before, the line of every header was found by rescanning the file, and 8,000 tasks took 6 s to parse, 100,000 over 10 minutes."},
-		{"Job file of 100,000 tasks accepted: CPU time (s)", "BenchmarkAcceptJob100k", "cpu-s/job", 0, true, "./host/local/", ""},
+		{"Job file of 100,000 tasks accepted: CPU time (s)", "BenchmarkAcceptJob100k", "cpu-s/job", 0, true, "./host/local/scheduler/", ""},
 		{"10-frame Simple Blender Render job vs bare Blender + FFmpeg (ratio)", "BenchmarkRenderJobOverhead", "x-bare", 1.5, true, "./internal/e2e/", ""},
 	}
 }

@@ -10,7 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cajonfarm/cajon/host/config"
-	"github.com/cajonfarm/cajon/host/local"
+	"github.com/cajonfarm/cajon/host/local/jobstore"
+	"github.com/cajonfarm/cajon/host/local/scheduler"
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
 )
@@ -28,7 +29,7 @@ type runOutput struct {
 
 	mu    sync.Mutex
 	drawn int // lines of the live block on screen
-	shown []local.Progress
+	shown []scheduler.Progress
 	last  map[string]string // plain mode: the progress last logged per task
 
 	stopOnce sync.Once
@@ -54,7 +55,7 @@ func newRunOutput(env *cliEnv, cfg *config.Config, plain bool) *runOutput {
 }
 
 // start begins redrawing (or logging progress) from the runner.
-func (o *runOutput) start(r *local.Runner) {
+func (o *runOutput) start(r *scheduler.Runner) {
 	interval := plainProgress
 	if o.live {
 		interval = liveRedraw
@@ -110,7 +111,7 @@ func (o *runOutput) Write(p []byte) (int, error) {
 }
 
 // event reports a runner event.
-func (o *runOutput) event(e local.Event) {
+func (o *runOutput) event(e scheduler.Event) {
 	if !o.live {
 		o.logEvent(e)
 		return
@@ -122,22 +123,22 @@ func (o *runOutput) event(e local.Event) {
 		what += " › " + e.Task
 	}
 	switch e.Kind {
-	case local.TaskRecovered:
+	case scheduler.TaskRecovered:
 		line = fmt.Sprintf("%s %s was interrupted by a crash: %s", at, what, e.Status)
-	case local.TaskStarted:
+	case scheduler.TaskStarted:
 		line = fmt.Sprintf("%s %s started", at, what)
-	case local.TaskEnded:
+	case scheduler.TaskEnded:
 		switch e.Status {
-		case local.TaskQueued:
+		case jobstore.TaskQueued:
 			line = fmt.Sprintf("%s %s interrupted after %s: it runs again next time", at, what, round(e.Took))
-		case local.TaskCompleted:
+		case jobstore.TaskCompleted:
 			line = fmt.Sprintf("%s %s completed in %s", at, what, round(e.Took))
 		default:
 			line = fmt.Sprintf("%s %s %s after %s: %s", at, what, strings.ToUpper(e.Status), round(e.Took), e.Message)
 		}
-	case local.JobEnded:
+	case scheduler.JobEnded:
 		line = fmt.Sprintf("%s %s: %s", at, what, strings.ToUpper(e.Status))
-		if e.Message != "" && e.Status != local.TaskCompleted {
+		if e.Message != "" && e.Status != jobstore.TaskCompleted {
 			line += ": " + e.Message
 		}
 		if !e.NextDue.IsZero() {
@@ -145,7 +146,7 @@ func (o *runOutput) event(e local.Event) {
 		}
 	}
 	o.mu.Lock()
-	if e.Kind == local.TaskEnded {
+	if e.Kind == scheduler.TaskEnded {
 		// Gone from the block at once, not at the next redraw.
 		kept := o.shown[:0]
 		for _, p := range o.shown {
@@ -167,7 +168,7 @@ func round(d time.Duration) time.Duration {
 }
 
 // logEvent turns an event into a log line.
-func (o *runOutput) logEvent(e local.Event) {
+func (o *runOutput) logEvent(e scheduler.Event) {
 	args := []any{"job", e.JobID, "name", e.JobName}
 	if e.Task != "" {
 		args = append(args, "task", e.Task)
@@ -176,25 +177,25 @@ func (o *runOutput) logEvent(e local.Event) {
 		args = append(args, "run", e.Run)
 	}
 	switch e.Kind {
-	case local.TaskRecovered:
+	case scheduler.TaskRecovered:
 		o.logger.Warn("task was interrupted by a crash", append(args, "now", e.Status)...)
-	case local.TaskStarted:
+	case scheduler.TaskStarted:
 		o.logger.Info("task started", args...)
-	case local.TaskEnded:
+	case scheduler.TaskEnded:
 		args = append(args, "status", e.Status, "took", round(e.Took))
 		switch e.Status {
-		case local.TaskCompleted:
+		case jobstore.TaskCompleted:
 			o.logger.Info("task completed", args...)
-		case local.TaskQueued:
+		case jobstore.TaskQueued:
 			o.logger.Info("task interrupted; it runs again next time", args...)
-		case local.TaskCanceled:
+		case jobstore.TaskCanceled:
 			// Someone canceled the job, or another of its tasks failed
 			// (that failure is the error).
 			o.logger.Info("task canceled", append(args, "why", e.Message)...)
 		default:
 			o.logger.Error("task "+e.Status, append(args, "why", e.Message)...)
 		}
-	case local.JobEnded:
+	case scheduler.JobEnded:
 		args = append(args, "status", e.Status)
 		if e.Message != "" {
 			args = append(args, "why", e.Message)
@@ -202,7 +203,7 @@ func (o *runOutput) logEvent(e local.Event) {
 		if !e.NextDue.IsZero() {
 			args = append(args, "next_run", e.NextDue.Format(time.RFC3339))
 		}
-		if e.Status == local.TaskFailed {
+		if e.Status == jobstore.TaskFailed {
 			o.logger.Error("job ended", args...)
 		} else {
 			o.logger.Info("job ended", args...)
@@ -211,7 +212,7 @@ func (o *runOutput) logEvent(e local.Event) {
 }
 
 // logProgress logs the progress of tasks whose steps or activity changed.
-func (o *runOutput) logProgress(ps []local.Progress) {
+func (o *runOutput) logProgress(ps []scheduler.Progress) {
 	seen := map[string]bool{}
 	for _, p := range ps {
 		key := fmt.Sprintf("%d/%s", p.JobID, p.Task)
@@ -266,7 +267,7 @@ func (o *runOutput) drawLocked() {
 
 // progressLine is one running task: job and task, a bar with the steps,
 // elapsed time, activity and the latest log line.
-func progressLine(p local.Progress, now time.Time) string {
+func progressLine(p scheduler.Progress, now time.Time) string {
 	bar := stepBar(p.StepsDone, p.StepsTotal, 12)
 	elapsed := now.Sub(p.Started)
 	line := fmt.Sprintf("  job %d %s › %s  %s %d/%d  %s", p.JobID, p.JobName, p.Task, bar, p.StepsDone, p.StepsTotal, clockDuration(elapsed))

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cajonfarm/cajon/host/local"
+	"github.com/cajonfarm/cajon/host/local/jobstore"
 	"github.com/cajonfarm/cajon/internal/managertest"
 	"github.com/cajonfarm/cajon/internal/workertest"
 )
@@ -199,7 +199,7 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 		t.Errorf("a clean render made cajon local run warn:\n%s", strings.Join(bad, "\n"))
 	}
 
-	store, err := local.Open(context.Background(), filepath.Join(state, local.DBFile))
+	store, err := jobstore.Open(context.Background(), filepath.Join(state, jobstore.DBFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestSimpleBlenderRenderLocal(t *testing.T) {
 		t.Fatalf("the store has %d tasks, want %d", len(tasks), len(job.Tasks))
 	}
 	for _, ti := range tasks {
-		if ti.Status != local.TaskCompleted || ti.StepsDone != ti.StepsTotal || len(ti.Attempts) != 1 {
+		if ti.Status != jobstore.TaskCompleted || ti.StepsDone != ti.StepsTotal || len(ti.Attempts) != 1 {
 			t.Errorf("task %s: %s, %d of %d steps, %d attempts, want completed with every step in 1 attempt (%s)",
 				ti.Name, ti.Status, ti.StepsDone, ti.StepsTotal, len(ti.Attempts), ti.Message)
 		}
