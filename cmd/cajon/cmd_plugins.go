@@ -16,7 +16,6 @@ import (
 	"github.com/cajonfarm/cajon/host/fileroots"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/task"
-	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
 	"github.com/cajonfarm/cajon/sdk/wire"
 	"github.com/hashicorp/go-hclog"
 )
@@ -52,24 +51,24 @@ func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 	defer reg.Close()
 	w := env.stdout
 	for _, p := range reg.Plugins() {
-		fmt.Fprintf(w, "%s %s (SDK %s)  %s\n", p.GetName(), p.GetVersion(), p.GetSdkVersion(), reg.PluginPath(p.GetName()))
-		if names := plugins.CapabilityNames(plugins.CapabilitiesOf(p)); len(names) > 0 {
-			fmt.Fprintf(w, "  capabilities: %s\n", strings.Join(names, ", "))
+		fmt.Fprintf(w, "%s %s (SDK %s)  %s\n", p.Name, p.Version, p.SDKVersion, reg.PluginPath(p.Name))
+		if len(p.Capabilities) > 0 {
+			fmt.Fprintf(w, "  capabilities: %s\n", strings.Join(p.Capabilities, ", "))
 		}
-		switch schema := p.GetConfigSchema(); {
-		case schema == nil:
-			fmt.Fprintf(w, "  [plugins.%s]  not declared: passed on unchecked\n", p.GetName())
-		case len(schema.GetKeys()) == 0:
-			fmt.Fprintf(w, "  [plugins.%s]  takes no table\n", p.GetName())
+		switch {
+		case !p.ConfigDeclared:
+			fmt.Fprintf(w, "  [plugins.%s]  not declared: passed on unchecked\n", p.Name)
+		case len(p.Config) == 0:
+			fmt.Fprintf(w, "  [plugins.%s]  takes no table\n", p.Name)
 		default:
-			fmt.Fprintf(w, "  [plugins.%s]\n", p.GetName())
-			printSpecs(w, schema.GetKeys())
+			fmt.Fprintf(w, "  [plugins.%s]\n", p.Name)
+			printParams(w, p.Config)
 		}
-		for _, c := range p.GetCommands() {
-			fmt.Fprintf(w, "  %s  [task type %s]  %s\n", c.GetName(), c.GetTaskType(), c.GetDescription())
-			printSpecs(w, c.GetParams())
-			if ex := c.GetExample(); ex != nil {
-				raw, _ := json.Marshal(ex.AsMap())
+		for _, c := range p.Commands {
+			fmt.Fprintf(w, "  %s  [task type %s]  %s\n", c.Name, c.TaskType, c.Description)
+			printParams(w, c.Params)
+			if c.Example != nil {
+				raw, _ := json.Marshal(c.Example)
 				fmt.Fprintf(w, "    example: --params '%s'\n", raw)
 			}
 		}
@@ -83,20 +82,19 @@ func cmdPlugins(ctx context.Context, env *cliEnv, args []string) error {
 	return nil
 }
 
-// printSpecs prints parameters or config keys, one a line, in columns.
-func printSpecs(w io.Writer, specs []*pluginv1.ParamSpec) {
+// printParams prints parameters or config keys, one a line, in columns.
+func printParams(w io.Writer, params []plugins.ParamInfo) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, prm := range specs {
+	for _, prm := range params {
 		req := "optional"
-		if prm.GetRequired() {
+		if prm.Required {
 			req = "required"
 		}
 		def := ""
-		if d := prm.GetDefaultValue(); d != nil {
-			raw, _ := json.Marshal(d.AsInterface())
-			def = " (default " + string(raw) + ")"
+		if prm.Default != nil {
+			def = " (default " + string(prm.Default) + ")"
 		}
-		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.GetName(), wire.TypeName(prm.GetType()), req, prm.GetDescription(), def)
+		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s%s\n", prm.Name, prm.Type, req, prm.Description, def)
 	}
 	tw.Flush()
 }

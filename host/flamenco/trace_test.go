@@ -12,7 +12,6 @@ import (
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/internal/flamencotrace"
 	"github.com/cajonfarm/cajon/internal/testbin"
-	"github.com/cajonfarm/cajon/sdk/wire"
 )
 
 // TestRecordedTasksFitThePlugins decodes every task a real Manager handed
@@ -54,8 +53,7 @@ func TestRecordedTasksFitThePlugins(t *testing.T) {
 					t.Errorf("%s: %v", where, err)
 					continue
 				}
-				ci, _ := reg.Command(c.Name)
-				norm, err := wire.NormalizeParams(ci.Spec, c.Parameters, true)
+				norm, err := reg.NormalizeParams(c.Name, c.Parameters, true)
 				if err != nil {
 					t.Errorf("%s: %v", where, err)
 					continue

@@ -148,7 +148,7 @@ func TestNegotiationCrossesTheWire(t *testing.T) {
 		}
 	}
 	d := reg.Plugins()[0]
-	if !plugins.CapabilitiesOf(d).GetPreviews() || len(d.GetConfigSchema().GetKeys()) != 3 {
+	if !slices.Contains(d.Capabilities, "previews") || !d.ConfigDeclared || len(d.Config) != 3 {
 		t.Errorf("the answer lost its capabilities or schema: %v", d)
 	}
 }
@@ -261,7 +261,7 @@ func TestDescribeCacheKeepsTheNegotiation(t *testing.T) {
 	if len(cached.Processes()) != 0 {
 		t.Fatal("an unchanged plugin was started")
 	}
-	if d := cached.Plugins()[0]; !plugins.CapabilitiesOf(d).GetPreviews() || len(d.GetConfigSchema().GetKeys()) != 3 {
+	if d := cached.Plugins()[0]; !slices.Contains(d.Capabilities, "previews") || !d.ConfigDeclared || len(d.Config) != 3 {
 		t.Fatalf("the cache lost the negotiated fields: %v", d)
 	}
 	if err := cached.CheckConfig(); err == nil || !strings.Contains(err.Error(), `unknown key "dpeth"`) {

@@ -77,12 +77,6 @@ type Registry struct {
 	ooms oomCounter
 }
 
-// CommandInfo is one command as a plugin described it.
-type CommandInfo struct {
-	Plugin string
-	Spec   *pluginv1.CommandSpec
-}
-
 // Open finds the plugins in opts.Dirs, starts each one to learn its commands,
 // and builds the registry. Two plugins that claim the same command are an
 // error naming both. A plugin that fails to start is left out and reported by
@@ -248,12 +242,12 @@ func (r *Registry) commandsOf(p *Plugin, info *pluginv1.DescribeResponse) (map[s
 func (r *Registry) Notes() []string { return append([]string(nil), r.notes...) }
 
 // Plugins returns the working plugins' descriptions, sorted by name.
-func (r *Registry) Plugins() []*pluginv1.DescribeResponse {
-	var out []*pluginv1.DescribeResponse
+func (r *Registry) Plugins() []Info {
+	var out []Info
 	for _, p := range r.plugins {
-		out = append(out, p.describe())
+		out = append(out, infoOf(p.describe()))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
@@ -275,7 +269,7 @@ func (r *Registry) Command(name string) (CommandInfo, bool) {
 	}
 	for _, c := range p.describe().GetCommands() {
 		if c.GetName() == name {
-			return CommandInfo{Plugin: p.name, Spec: c}, true
+			return commandOf(p.name, c), true
 		}
 	}
 	return CommandInfo{}, false
@@ -303,7 +297,7 @@ func (r *Registry) Commands() []CommandInfo {
 func (r *Registry) TaskTypes() []string {
 	set := map[string]bool{}
 	for _, c := range r.Commands() {
-		if t := c.Spec.GetTaskType(); t != "" {
+		if t := c.TaskType; t != "" {
 			set[t] = true
 		}
 	}
@@ -324,7 +318,19 @@ func (r *Registry) CheckParams(command string, params map[string]any, rejectUnkn
 	if !ok {
 		return r.missingCommand(command)
 	}
-	return wire.CheckParams(ci.Spec, params, rejectUnknown)
+	return wire.CheckParams(ci.spec, params, rejectUnknown)
+}
+
+// NormalizeParams returns a command's parameters as Run sends them to its
+// plugin (wire.NormalizeParams): checked against the plugin's description
+// (rejectUnknown: also refusing parameters it does not declare), the
+// stock worker's loose forms made strict.
+func (r *Registry) NormalizeParams(command string, params map[string]any, rejectUnknown bool) (map[string]any, error) {
+	ci, ok := r.Command(command)
+	if !ok {
+		return nil, r.missingCommand(command)
+	}
+	return wire.NormalizeParams(ci.spec, params, rejectUnknown)
 }
 
 // missingCommand is the error for a command no plugin provides: it names the
@@ -333,11 +339,11 @@ func (r *Registry) CheckParams(command string, params map[string]any, rejectUnkn
 func (r *Registry) missingCommand(command string) error {
 	var have []string
 	for _, d := range r.Plugins() {
-		names := make([]string, 0, len(d.GetCommands()))
-		for _, c := range d.GetCommands() {
-			names = append(names, c.GetName())
+		names := make([]string, 0, len(d.Commands))
+		for _, c := range d.Commands {
+			names = append(names, c.Name)
 		}
-		have = append(have, fmt.Sprintf("%s (%s)", d.GetName(), strings.Join(names, ", ")))
+		have = append(have, fmt.Sprintf("%s (%s)", d.Name, strings.Join(names, ", ")))
 	}
 	if len(have) == 0 {
 		return fmt.Errorf("no plugin provides command %q: no plugins were found; install the plugin that provides it", command)

@@ -203,7 +203,7 @@ func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request)
 	norm := req.Params
 	if ci, ok := r.Command(req.Command); ok {
 		var err error
-		if norm, err = wire.NormalizeParams(ci.Spec, req.Params, false); err != nil {
+		if norm, err = wire.NormalizeParams(ci.spec, req.Params, false); err != nil {
 			return nil, err
 		}
 	}

@@ -12,5 +12,5 @@ func (r RegistryCommands) TaskTypeOf(command string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return ci.Spec.GetTaskType(), true
+	return ci.TaskType, true
 }
