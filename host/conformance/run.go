@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cajonfarm/cajon/host/plugins"
@@ -64,101 +65,65 @@ func (c *checker) runOnce(ctx context.Context, l *plugins.Launched, spec *plugin
 	}
 	defer os.RemoveAll(workDir)
 
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	stream, err := l.Client().Run(sctx, &pluginv1.RunRequest{
-		JobId: "plugins-check", TaskId: "plugins-check", RunId: out.runID, Command: spec.GetName(),
-		Parameters: params, PluginConfig: c.cfg, WorkDir: workDir,
-		GraceSeconds: c.opts.Grace.Seconds(), TotalSteps: checkSteps,
-	})
-	if err != nil {
-		out.err = fmt.Sprintf("Run failed: %v", err)
-		return out
-	}
-	type received struct {
-		ev  *pluginv1.RunEvent
-		err error
-	}
-	recv := make(chan received)
-	go func() {
-		for {
-			ev, err := stream.Recv()
-			select {
-			case recv <- received{ev, err}:
-			case <-sctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-
-	timeout := time.NewTimer(c.opts.RunTimeout)
-	defer timeout.Stop()
-	var cancelTimer <-chan time.Time
+	// The abort of a cancel run starts at its first event, or after
+	// at.after, whichever comes first.
+	var abort chan struct{}
+	var startAbort func()
 	if at != nil {
-		t := time.NewTimer(at.after)
+		abort = make(chan struct{})
+		var once sync.Once
+		startAbort = func() { once.Do(func() { close(abort) }) }
+		t := time.AfterFunc(at.after, startAbort)
 		defer t.Stop()
-		cancelTimer = t.C
 	}
-	sendCancel := func() {
-		if at == nil || at.sent {
-			return
-		}
-		at.sent, at.sentAt = true, time.Now()
-		cctx, cancel := context.WithTimeout(ctx, plugins.AbortDeadline(0))
-		resp, err := l.Client().Cancel(cctx, &pluginv1.CancelRequest{RunId: out.runID})
-		cancel()
-		at.found, at.err = resp.GetFound(), err
-		timeout.Reset(plugins.AbortDeadline(c.opts.Grace))
-	}
-	for out.res == nil {
-		select {
-		case r := <-recv:
-			if r.err != nil && stopped(ctx) {
-				out.stopped, out.err = true, stopReason(ctx)
-				return out
-			}
-			if r.err != nil {
-				if errors.Is(r.err, io.EOF) {
-					out.err = "the stream ended without a result: end every Run with exactly one Result"
-				} else {
-					out.err = fmt.Sprintf("the stream broke before a result: %v", r.err)
-				}
-				return out
-			}
-			out.events.add(r.ev)
-			if o := r.ev.GetOutput(); o != nil {
+	res := l.Client().Run(ctx, plugins.Call{
+		Request: &pluginv1.RunRequest{
+			JobId: "plugins-check", TaskId: "plugins-check", RunId: out.runID, Command: spec.GetName(),
+			Parameters: params, PluginConfig: c.cfg, WorkDir: workDir,
+			GraceSeconds: c.opts.Grace.Seconds(), TotalSteps: checkSteps,
+		},
+		Grace: c.opts.Grace,
+		Raw: func(ev *pluginv1.RunEvent) {
+			out.events.add(ev)
+			if o := ev.GetOutput(); o != nil {
 				removePreview(o, out.runID)
 			}
-			if res := r.ev.GetResult(); res != nil {
-				out.res, out.resultAt = res, time.Now()
-				continue // the loop ends
+			if ev.GetResult() != nil {
+				out.resultAt = time.Now()
+			} else if startAbort != nil {
+				startAbort()
 			}
-			sendCancel()
-		case <-cancelTimer:
-			sendCancel()
-		case <-ctx.Done():
-			out.stopped, out.err = true, stopReason(ctx)
-			return out
-		case <-timeout.C:
-			out.timedOut = true
-			out.err = fmt.Sprintf("no result after %s", time.Since(start).Round(time.Millisecond))
-			return out
-		}
+		},
+		Abort:    abort,
+		Timeout:  c.opts.RunTimeout,
+		CheckEnd: closeTimeout,
+	})
+	if at != nil && !res.AbortedAt.IsZero() {
+		at.sent, at.sentAt, at.found, at.err = true, res.AbortedAt, res.CancelFound, res.CancelErr
 	}
-	// The result is the last message: the stream must end after it.
-	select {
-	case r := <-recv:
-		if r.err == nil {
-			out.events.problem("after", "events after the result: the result must be the stream's last message")
-		} else if !errors.Is(r.err, io.EOF) {
-			out.events.problem("broke", "the stream broke after the result: %v", r.err)
+	switch {
+	case res.Raw != nil:
+		out.res = res.Raw
+		switch {
+		case res.End == nil:
+		case errors.Is(res.End, plugins.ErrAfterResult):
+			out.events.problem("after", "%v", res.End)
+		case errors.Is(res.End, plugins.ErrStayedOpen):
+			out.events.problem("open", "%v", res.End)
+		default:
+			out.events.problem("broke", "%v", res.End)
 		}
-	case <-ctx.Done():
-	case <-time.After(closeTimeout):
-		out.events.problem("open", "the stream stayed open %s after the result: return from Run after sending it", closeTimeout)
+	case stopped(ctx):
+		out.stopped, out.err = true, stopReason(ctx)
+	case errors.Is(res.Err, plugins.ErrNoResult), errors.Is(res.Err, plugins.ErrAbortTimeout):
+		out.timedOut = true
+		out.err = fmt.Sprintf("no result after %s", time.Since(start).Round(time.Millisecond))
+	case errors.Is(res.Err, plugins.ErrCancelRefused):
+		out.err = fmt.Sprintf("Cancel failed: %v", res.CancelErr)
+	case errors.Is(res.Err, io.EOF):
+		out.err = "the stream ended without a result: end every Run with exactly one Result"
+	default:
+		out.err = fmt.Sprintf("the stream broke before a result: %v", res.Err)
 	}
 	return out
 }

@@ -49,8 +49,8 @@ func NameOf(path string) string {
 	return name
 }
 
-// Client is the plugin's cajon.plugin.v1 service.
-func (l *Launched) Client() pluginv1.PluginClient { return l.inst.rpc }
+// Client runs commands in the launched plugin (Run, Cancel), as the Registry does.
+func (l *Launched) Client() *Client { return &Client{rpc: l.inst.rpc} }
 
 // Description is what the plugin answered to Describe at start.
 func (l *Launched) Description() *pluginv1.DescribeResponse { return l.inst.info }

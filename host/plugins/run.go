@@ -135,64 +135,29 @@ func (r *Registry) runOn(ctx context.Context, p *Plugin, inst *instance, req Req
 	if err != nil {
 		return Result{Status: Failed, Message: err.Error()}
 	}
-	streamCtx, stopStream := context.WithCancel(context.Background())
-	defer stopStream()
 	grace := req.Grace
 	if grace <= 0 {
 		grace = process.DefaultGrace // what the plugin takes for 0
 	}
-	stream, err := inst.rpc.Run(streamCtx, rreq)
-	if err != nil {
-		return r.broken(ctx, p, inst, req, grace, err)
+	// The stream lives until the plugin answers: ctx's end asks the plugin
+	// to abort (Cancel), it does not cut the stream.
+	client := &Client{rpc: inst.rpc}
+	out := client.Run(context.WithoutCancel(ctx), Call{Request: rreq, Grace: grace, Events: events, Abort: ctx.Done()})
+	if abortedAt != nil && !out.AbortedAt.IsZero() {
+		*abortedAt = out.AbortedAt
 	}
-
-	recv := make(chan *pluginv1.RunEvent)
-	recvErr := make(chan error, 1)
-	go func() {
-		for {
-			ev, err := stream.Recv()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			select {
-			case recv <- ev:
-			case <-streamCtx.Done():
-				recvErr <- streamCtx.Err()
-				return
-			}
-		}
-	}()
-
-	done := ctx.Done()
-	var deadline <-chan time.Time
-	for {
-		select {
-		case ev := <-recv:
-			if res, final := wire.Deliver(ev, events); final {
-				return res
-			}
-		case err := <-recvErr:
-			if errors.Is(err, io.EOF) {
-				err = errors.New("the plugin ended the stream without a result")
-			}
-			return r.broken(ctx, p, inst, req, grace, err)
-		case <-done:
-			done = nil // ask once
-			if abortedAt != nil {
-				*abortedAt = time.Now()
-			}
-			cctx, cancel := context.WithTimeout(context.Background(), cancelCallTimeout)
-			_, cerr := inst.rpc.Cancel(cctx, &pluginv1.CancelRequest{RunId: rreq.GetRunId()})
-			cancel()
-			if cerr != nil {
-				r.log.Warn("could not ask plugin to abort; killing it", "plugin", p.name, "error", cerr)
-				return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not accept the abort (%v)", p.name, cerr))
-			}
-			deadline = time.After(AbortDeadline(grace))
-		case <-deadline:
-			return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not finish aborting command %q within %s", p.name, req.Command, AbortDeadline(grace)))
-		}
+	switch {
+	case out.Raw != nil:
+		return out.Result
+	case errors.Is(out.Err, ErrCancelRefused):
+		r.log.Warn("could not ask plugin to abort; killing it", "plugin", p.name, "error", out.CancelErr)
+		return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not accept the abort (%v)", p.name, out.CancelErr))
+	case errors.Is(out.Err, ErrAbortTimeout):
+		return r.killed(p, inst, req, fmt.Sprintf("plugin %q did not finish aborting command %q within %s", p.name, req.Command, AbortDeadline(grace)))
+	case errors.Is(out.Err, io.EOF):
+		return r.broken(ctx, p, inst, req, grace, errors.New("the plugin ended the stream without a result"))
+	default:
+		return r.broken(ctx, p, inst, req, grace, out.Err)
 	}
 }
 
@@ -297,14 +262,15 @@ func (r *Registry) broken(ctx context.Context, p *Plugin, inst *instance, req Re
 // wait. False means the plugin did not answer or kept the run.
 func (r *Registry) runGone(inst *instance, runID string, wait time.Duration) bool {
 	deadline := time.Now().Add(wait)
+	client := &Client{rpc: inst.rpc}
 	for {
 		cctx, cancel := context.WithTimeout(context.Background(), cancelCallTimeout)
-		resp, err := inst.rpc.Cancel(cctx, &pluginv1.CancelRequest{RunId: runID})
+		found, err := client.Cancel(cctx, runID)
 		cancel()
 		switch {
 		case err != nil:
 			return false
-		case !resp.GetFound():
+		case !found:
 			return true
 		case time.Now().After(deadline):
 			return false
