@@ -34,6 +34,8 @@ type fileConfig[D any] struct {
 	Files    fileFiles       `toml:"files"`
 	Worker   fileWorker      `toml:"worker"`
 
+	Workstation fileWorkstation[D] `toml:"workstation"`
+
 	Plugins map[string]map[string]any `toml:"plugins"`
 }
 
@@ -71,6 +73,14 @@ type fileMetrics[D any] struct {
 
 type fileFiles struct {
 	AllowedRoots *[]string `toml:"allowed_roots"`
+}
+
+type fileWorkstation[D any] struct {
+	X11Displays    *[]string `toml:"x11_displays"`
+	Logind         *bool     `toml:"logind"`
+	IdleBeforeWork *D        `toml:"idle_before_work"`
+	OnActivity     *string   `toml:"on_activity"`
+	PollInterval   *D        `toml:"poll_interval"`
 }
 
 // durationText is a duration written as a string in cajon.toml ("10s").
@@ -157,7 +167,7 @@ func (e *fileError) Unwrap() error { return e.cause }
 func fileDecodeError(path string, err error) error {
 	var strictErr *toml.StrictMissingError
 	if errors.As(err, &strictErr) {
-		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins",
+		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins", "workstation",
 			"worker", identitiesKey, identitiesKey+".name", identitiesKey+".env", identitiesKey+".task_types")
 		errs := make([]error, 0, len(strictErr.Errors))
 		for i := range strictErr.Errors {
