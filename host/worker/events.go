@@ -88,11 +88,17 @@ func (w *Worker) waitIdle(ctx context.Context, wait *backoff.Backoff) (fetch, hi
 	d := wait.Next()
 	t := time.NewTimer(d)
 	defer t.Stop()
+	var person <-chan struct{} // a person came back: sign off without waiting out d
+	if w.ws != nil {
+		_, person = w.ws.Watch()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return false, false
 		case <-t.C:
+			return true, false
+		case <-person:
 			return true, false
 		case <-w.fetchHints():
 			return true, true

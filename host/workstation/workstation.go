@@ -50,6 +50,9 @@ func (s Status) Reason(idleBeforeWork time.Duration) string {
 	if !s.InUse {
 		return ""
 	}
+	if s.Checked.IsZero() {
+		return "the workstation's input was not read yet"
+	}
 	return fmt.Sprintf("a person is using this workstation (input %s ago on %s; tasks resume after %s without input)",
 		s.Idle.Round(time.Second), s.By, idleBeforeWork)
 }
@@ -98,7 +101,7 @@ func NewWatcher(opts Options) (*Watcher, error) {
 	}
 	return &Watcher{
 		opts: opts, log: opts.Logger,
-		st:      Status{InUse: true, By: "nothing yet (the detectors were not polled)"},
+		st:      Status{InUse: true},
 		changed: make(chan struct{}), polled: make(chan struct{}),
 		failing: map[string]bool{},
 	}, nil
