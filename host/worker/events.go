@@ -7,6 +7,7 @@ import (
 	"github.com/cajonfarm/cajon/host/backoff"
 
 	"github.com/cajonfarm/cajon/host/managerevents"
+	"github.com/cajonfarm/cajon/host/workstation"
 )
 
 // eventStream is what the worker takes from the Manager's event stream;
@@ -90,7 +91,10 @@ func (w *Worker) waitIdle(ctx context.Context, wait *backoff.Backoff) (fetch, hi
 	defer t.Stop()
 	var person <-chan struct{} // a person came back: sign off without waiting out d
 	if w.ws != nil {
-		_, person = w.ws.Watch()
+		var st workstation.Status
+		if st, person = w.ws.Watch(); st.InUse {
+			return true, false // came back since the fetch
+		}
 	}
 	for {
 		select {
