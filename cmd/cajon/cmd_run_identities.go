@@ -49,7 +49,8 @@ func runIdentities(ctx context.Context, cfg *config.Config, configured []config.
 		names[i] = id.Name
 		fm.check("update queue of worker "+id.Name, farm.CheckQueue(i))
 		if wm := observed[id.N]; wm != nil {
-			fm.managerCheck(wm, nil)
+			fm.managerCheck(wm, farm.NotWorkingBecause(i))
+			wm.WatchActivity(farm.Activity(i))
 		}
 	}
 	if err := fm.serve(); err != nil {

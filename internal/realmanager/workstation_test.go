@@ -1,6 +1,9 @@
 package realmanager
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +20,10 @@ import (
 func TestWorkstationRequeueOnRealManager(t *testing.T) {
 	disp := xvfbtest.Start(t)
 	m := startManager(t)
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := startCajon(t, m, "cajon-desk", cajonOptions{env: []string{
+		fmt.Sprintf("CAJON_METRICS_LISTEN=127.0.0.1:%d", port),
 		"CAJON_WORKSTATION_X11_DISPLAYS=" + disp.Name,
 		"CAJON_WORKSTATION_IDLE_BEFORE_WORK=2s",
 		"CAJON_WORKSTATION_POLL_INTERVAL=200ms",
@@ -32,6 +38,23 @@ func TestWorkstationRequeueOnRealManager(t *testing.T) {
 	m.waitWorker(c.Name, "offline", 30*time.Second)
 	testwait.Within(t, "the task to be requeued", 30*time.Second, func() bool {
 		return onlyTask(m, job).Status == "queued"
+	})
+	// While the person stays (the test keeps moving the pointer), /metrics
+	// and /healthz say why the worker does not work.
+	moves := 0
+	testwait.Within(t, "/metrics and /healthz to show the workstation in use", 30*time.Second, func() bool {
+		moves++
+		disp.MovePointer(t, 50+moves, 60)
+		if scrape(t, base+"/metrics", "cajon_worker_activity", `activity="workstation_in_use"`) != 1 {
+			return false
+		}
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), "a person is using this workstation")
 	})
 
 	// No more input: back to work within idle_before_work plus a poll.
