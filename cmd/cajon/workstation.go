@@ -16,9 +16,9 @@ func startWorkstation(ctx context.Context, cfg *config.Config, log hclog.Logger)
 	if !wc.Enabled() {
 		return nil, func() {}, nil
 	}
-	if runtime.GOOS == "windows" {
+	if runtime.GOOS == "windows" && wc.SessionDir == "" {
 		// A service cannot see the desktop's input (docs/PLATFORMS.md).
-		log.Warn("workstation mode watches X11 displays and logind only; on Windows they are not there, so the machine counts as free")
+		log.Warn("on Windows, workstation mode needs workstation.session_dir and `cajon idle-helper` started at logon in the users' sessions; without them the machine counts as free")
 	}
 	var dets []workstation.Detector
 	for _, d := range wc.X11Displays {
@@ -26,6 +26,9 @@ func startWorkstation(ctx context.Context, cfg *config.Config, log hclog.Logger)
 	}
 	if wc.Logind {
 		dets = append(dets, workstation.NewLogind())
+	}
+	if wc.SessionDir != "" {
+		dets = append(dets, workstation.NewSessions(wc.SessionDir))
 	}
 	ws, err := workstation.NewWatcher(workstation.Options{
 		Detectors: dets, IdleBeforeWork: wc.IdleBeforeWork, Poll: wc.PollInterval, Logger: log.Named("workstation"),
@@ -37,6 +40,6 @@ func startWorkstation(ctx context.Context, cfg *config.Config, log hclog.Logger)
 	done := make(chan struct{})
 	go func() { defer close(done); ws.Run(ctx) }()
 	log.Info("workstation mode: taking tasks only while nobody uses this machine", "x11_displays", wc.X11Displays,
-		"logind", wc.Logind, "idle_before_work", wc.IdleBeforeWork, "on_activity", wc.OnActivity)
+		"logind", wc.Logind, "session_dir", wc.SessionDir, "idle_before_work", wc.IdleBeforeWork, "on_activity", wc.OnActivity)
 	return ws, func() { cancel(); <-done }, nil
 }

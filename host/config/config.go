@@ -146,13 +146,16 @@ type FilesConfig struct {
 
 // WorkstationConfig is the [workstation] table: on an artist's desktop, the
 // worker takes tasks only while nobody uses the machine. It is on when
-// X11Displays or Logind names something to watch.
+// X11Displays, Logind or SessionDir names something to watch.
 type WorkstationConfig struct {
 	// X11Displays are the X displays (":0") whose input is watched through
 	// their MIT-SCREEN-SAVER extension.
 	X11Displays []string
 	// Logind watches systemd-logind's idle hint over the system D-Bus.
 	Logind bool
+	// SessionDir is the folder where `cajon idle-helper`, started in each
+	// user's desktop session (Windows), reports the session's last input.
+	SessionDir string
 	// IdleBeforeWork is how long without input before the worker takes tasks.
 	IdleBeforeWork time.Duration
 	// OnActivity is what happens to a running task when a person comes
@@ -171,7 +174,9 @@ const (
 )
 
 // Enabled reports whether anything is watched.
-func (w WorkstationConfig) Enabled() bool { return len(w.X11Displays) > 0 || w.Logind }
+func (w WorkstationConfig) Enabled() bool {
+	return len(w.X11Displays) > 0 || w.Logind || w.SessionDir != ""
+}
 
 // Defaults returns the built-in defaults, the lowest layer. StateDir is empty
 // here: Load computes it when no layer sets it. Manager.WorkerName stays empty
@@ -254,6 +259,7 @@ func settings() []setting {
 		{"files.allowed_roots", func(c *Config) any { return &c.Files.AllowedRoots }},
 		{"workstation.x11_displays", func(c *Config) any { return &c.Workstation.X11Displays }},
 		{"workstation.logind", func(c *Config) any { return &c.Workstation.Logind }},
+		{"workstation.session_dir", func(c *Config) any { return &c.Workstation.SessionDir }},
 		{"workstation.idle_before_work", func(c *Config) any { return &c.Workstation.IdleBeforeWork }},
 		{"workstation.on_activity", func(c *Config) any { return &c.Workstation.OnActivity }},
 		{"workstation.poll_interval", func(c *Config) any { return &c.Workstation.PollInterval }},

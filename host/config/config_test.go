@@ -72,7 +72,7 @@ func TestLoadGoodFiles(t *testing.T) {
 			{Name: "render-07-gpu1", Env: map[string]string{"OCIO": "/srv/ocio/config.ocio"},
 				TaskTypes: []string{"blender"}, GPU: []string{"1"}, CyclesDevice: "OPTIX"},
 		}},
-		Workstation: WorkstationConfig{X11Displays: []string{":0", ":1"}, Logind: true, IdleBeforeWork: 15 * time.Minute,
+		Workstation: WorkstationConfig{X11Displays: []string{":0", ":1"}, Logind: true, SessionDir: "/var/lib/cajon/sessions", IdleBeforeWork: 15 * time.Minute,
 			OnActivity: OnActivityRequeue, PollInterval: 3 * time.Second},
 		Plugins: map[string]map[string]any{
 			"blender": {"binary": "/opt/blender/blender", "threads": int64(8)},

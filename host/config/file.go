@@ -78,6 +78,7 @@ type fileFiles struct {
 type fileWorkstation[D any] struct {
 	X11Displays    *[]string `toml:"x11_displays"`
 	Logind         *bool     `toml:"logind"`
+	SessionDir     *string   `toml:"session_dir"`
 	IdleBeforeWork *D        `toml:"idle_before_work"`
 	OnActivity     *string   `toml:"on_activity"`
 	PollInterval   *D        `toml:"poll_interval"`

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -187,6 +188,9 @@ func validateWorkstation(cfg *Config, bad func(key string, value any, problem st
 			bad("workstation.x11_displays", ws.X11Displays, fmt.Sprintf(`%q is not an X display name: write it as DISPLAY is written, e.g. ":0"`, d))
 			break
 		}
+	}
+	if ws.SessionDir != "" && !filepath.IsAbs(ws.SessionDir) {
+		bad("workstation.session_dir", ws.SessionDir, `must be an absolute folder, e.g. "C:\ProgramData\cajon\sessions": the service and the helpers in the users' sessions must find the same one`)
 	}
 	if ws.OnActivity != OnActivityFinish && ws.OnActivity != OnActivityRequeue {
 		bad("workstation.on_activity", ws.OnActivity, `must be "finish" (let the running task end, then take no new one) or "requeue" (abort it at once and hand it back)`)
