@@ -29,6 +29,9 @@ type Detector interface {
 	Close() error
 }
 
+// detectorTimeout bounds one detector's answer.
+const detectorTimeout = 5 * time.Second
+
 // Status is what the Watcher saw at its last poll.
 type Status struct {
 	// InUse: a person gave input less than IdleBeforeWork ago.
@@ -150,7 +153,10 @@ func (w *Watcher) Run(ctx context.Context) {
 func (w *Watcher) poll(ctx context.Context) {
 	st := Status{Checked: w.opts.Now()}
 	for _, d := range w.opts.Detectors {
-		idle, err := d.Idle(ctx)
+		// A hung X server or bus must not stop the watching.
+		dctx, cancel := context.WithTimeout(ctx, detectorTimeout)
+		idle, err := d.Idle(dctx)
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}
