@@ -158,14 +158,22 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 		return err
 	}
 	defer reg.Close()
+	ws, stopWatching, err := startWorkstation(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopWatching()
 	if len(configured) > 0 {
-		return runIdentities(ctx, cfg, configured, reg, log, fm)
+		return runIdentities(ctx, cfg, configured, reg, log, fm, ws)
 	}
 	opts := worker.Options{
 		Config:  cfg,
 		Runner:  &task.Runner{Commands: reg, Grace: cfg.KillGrace, Guard: commandGuard(cfg)},
 		Plugins: reg,
 		Logger:  log.Named("worker"),
+	}
+	if ws != nil {
+		opts.Workstation = ws
 	}
 	name, err := cfg.Manager.NameAtStart()
 	if err != nil {
@@ -180,7 +188,10 @@ the Manager asked for a restart, 1 when the worker could not start.`)
 		return err
 	}
 	fm.check("update queue of worker "+name, w.CheckQueue)
-	fm.managerCheck(wm)
+	fm.managerCheck(wm, w.NotWorkingBecause)
+	if wm != nil {
+		wm.WatchActivity(w.Activity)
+	}
 	if err := fm.serve(); err != nil {
 		return err
 	}

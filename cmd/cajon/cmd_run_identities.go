@@ -9,13 +9,14 @@ import (
 	"github.com/cajonfarm/cajon/host/metrics"
 	"github.com/cajonfarm/cajon/host/plugins"
 	"github.com/cajonfarm/cajon/host/worker"
+	"github.com/cajonfarm/cajon/host/workstation"
 	"github.com/hashicorp/go-hclog"
 )
 
 // runIdentities works as several Flamenco workers in this process, one per
 // configured identity, sharing reg.
 func runIdentities(ctx context.Context, cfg *config.Config, configured []config.IdentityConfig, reg *plugins.Registry,
-	log hclog.Logger, fm *farmMetrics) error {
+	log hclog.Logger, fm *farmMetrics, ws *workstation.Watcher) error {
 	ids, err := identities.Resolve(cfg, configured)
 	if err != nil {
 		return err
@@ -34,6 +35,10 @@ func runIdentities(ctx context.Context, cfg *config.Config, configured []config.
 			if wm := observed[id.N]; wm != nil {
 				opts.Runner, opts.Observer = wm.Tasks(opts.Runner), wm
 			}
+			if ws != nil {
+				// Every identity gives way to the person at the machine.
+				opts.Workstation = ws
+			}
 		},
 	})
 	if err != nil {
@@ -44,7 +49,8 @@ func runIdentities(ctx context.Context, cfg *config.Config, configured []config.
 		names[i] = id.Name
 		fm.check("update queue of worker "+id.Name, farm.CheckQueue(i))
 		if wm := observed[id.N]; wm != nil {
-			fm.managerCheck(wm)
+			fm.managerCheck(wm, farm.NotWorkingBecause(i))
+			wm.WatchActivity(farm.Activity(i))
 		}
 	}
 	if err := fm.serve(); err != nil {

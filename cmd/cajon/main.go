@@ -56,6 +56,7 @@ func subcommands() map[string]subcommand {
 		"config":       {"print the effective configuration and where each value came from", cmdConfig},
 		"version":      {"print the version (also cajon --version, cajon -v)", cmdVersion},
 		"service":      {"the Windows service: install, uninstall, start, stop, status", cmdService},
+		"idle-helper":  {"workstation mode on Windows: report this desktop session's input to the worker (start it at logon)", cmdIdleHelper},
 	}
 }
 

@@ -54,11 +54,25 @@ func (f *farmMetrics) check(name string, run func(ctx context.Context) error) {
 	}
 }
 
-// managerCheck adds the /healthz check that the Manager answers wm.
-func (f *farmMetrics) managerCheck(wm *metrics.Worker) {
-	if f != nil {
-		f.checks = append(f.checks, wm.ManagerCheck(f.cfg.ManagerAnswerMaxAge))
+// managerCheck adds the /healthz check that the Manager answers wm. While
+// away says why the worker deliberately does not talk to the Manager (a
+// person uses the workstation), the check passes and says so; away may be nil.
+func (f *farmMetrics) managerCheck(wm *metrics.Worker, away func() string) {
+	if f == nil {
+		return
 	}
+	c := wm.ManagerCheck(f.cfg.ManagerAnswerMaxAge)
+	if away != nil {
+		run := c.Run
+		c.Run = func(ctx context.Context) error {
+			if away() != "" {
+				return nil
+			}
+			return run(ctx)
+		}
+		c.Note = away
+	}
+	f.checks = append(f.checks, c)
 }
 
 // serve starts serving; a port in use is an error.

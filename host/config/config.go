@@ -65,6 +65,9 @@ type Config struct {
 	Files FilesConfig
 	// Worker is the [worker] table: the identities of one process.
 	Worker WorkerConfig
+	// Workstation is the [workstation] table: take tasks only while nobody
+	// uses the machine.
+	Workstation WorkstationConfig
 
 	// Plugins holds each [plugins.<name>] table as written, passed to that plugin.
 	Plugins map[string]map[string]any
@@ -150,6 +153,40 @@ type FilesConfig struct {
 	AllowedRoots []string
 }
 
+// WorkstationConfig is the [workstation] table: on an artist's desktop, the
+// worker takes tasks only while nobody uses the machine. It is on when
+// X11Displays, Logind or SessionDir names something to watch.
+type WorkstationConfig struct {
+	// X11Displays are the X displays (":0") whose input is watched through
+	// their MIT-SCREEN-SAVER extension.
+	X11Displays []string
+	// Logind watches systemd-logind's idle hint over the system D-Bus.
+	Logind bool
+	// SessionDir is the folder where `cajon idle-helper`, started in each
+	// user's desktop session (Windows), reports the session's last input.
+	SessionDir string
+	// IdleBeforeWork is how long without input before the worker takes tasks.
+	IdleBeforeWork time.Duration
+	// OnActivity is what happens to a running task when a person comes
+	// back: OnActivityFinish or OnActivityRequeue.
+	OnActivity string
+	// PollInterval is how often the detectors are asked for the idle time.
+	PollInterval time.Duration
+}
+
+// The values of workstation.on_activity.
+const (
+	// OnActivityFinish lets the running task end, then takes no new one.
+	OnActivityFinish = "finish"
+	// OnActivityRequeue aborts the running task at once and hands it back.
+	OnActivityRequeue = "requeue"
+)
+
+// Enabled reports whether anything is watched.
+func (w WorkstationConfig) Enabled() bool {
+	return len(w.X11Displays) > 0 || w.Logind || w.SessionDir != ""
+}
+
 // Defaults returns the built-in defaults, the lowest layer. StateDir is empty
 // here: Load computes it when no layer sets it. Manager.WorkerName stays empty
 // unless a layer sets it (see ManagerConfig.NameAtStart).
@@ -181,7 +218,9 @@ func Defaults() Config {
 		Metrics:  MetricsConfig{ManagerAnswerMaxAge: time.Minute},
 		Files:    FilesConfig{AllowedRoots: []string{}},
 		Worker:   WorkerConfig{Identities: []IdentityConfig{}},
-		Plugins:  map[string]map[string]any{},
+		Workstation: WorkstationConfig{X11Displays: []string{}, IdleBeforeWork: 10 * time.Minute,
+			OnActivity: OnActivityFinish, PollInterval: 2 * time.Second},
+		Plugins: map[string]map[string]any{},
 	}
 }
 
@@ -229,6 +268,12 @@ func settings() []setting {
 		{"metrics.manager_answer_max_age", func(c *Config) any { return &c.Metrics.ManagerAnswerMaxAge }},
 		{"metrics.web_config_file", func(c *Config) any { return &c.Metrics.WebConfigFile }},
 		{"files.allowed_roots", func(c *Config) any { return &c.Files.AllowedRoots }},
+		{"workstation.x11_displays", func(c *Config) any { return &c.Workstation.X11Displays }},
+		{"workstation.logind", func(c *Config) any { return &c.Workstation.Logind }},
+		{"workstation.session_dir", func(c *Config) any { return &c.Workstation.SessionDir }},
+		{"workstation.idle_before_work", func(c *Config) any { return &c.Workstation.IdleBeforeWork }},
+		{"workstation.on_activity", func(c *Config) any { return &c.Workstation.OnActivity }},
+		{"workstation.poll_interval", func(c *Config) any { return &c.Workstation.PollInterval }},
 	}
 }
 
@@ -291,7 +336,7 @@ func expectedType(key string) string {
 		return `a string, e.g. cycles_device = "OPTIX"`
 	case key == identitiesKey+".max_task_memory":
 		return "an integer"
-	case key == "manager" || key == "local" || key == "log_store" || key == "metrics" || key == "files" || key == "worker":
+	case key == "manager" || key == "local" || key == "log_store" || key == "metrics" || key == "files" || key == "worker" || key == "workstation":
 		return "a table ([" + key + "])"
 	}
 	s, ok := lookupSetting(key)

@@ -74,6 +74,8 @@ func TestLoadGoodFiles(t *testing.T) {
 			{Name: "render-07-gpu1", Env: map[string]string{"OCIO": "/srv/ocio/config.ocio"},
 				TaskTypes: []string{"blender"}, GPU: []string{"1"}, CyclesDevice: "OPTIX", MaxTaskMemory: 24 << 30},
 		}},
+		Workstation: WorkstationConfig{X11Displays: []string{":0", ":1"}, Logind: true, SessionDir: "/var/lib/cajon/sessions", IdleBeforeWork: 15 * time.Minute,
+			OnActivity: OnActivityRequeue, PollInterval: 3 * time.Second},
 		Plugins: map[string]map[string]any{
 			"blender": {"binary": "/opt/blender/blender", "threads": int64(8)},
 			"ffmpeg":  {"args": []any{"-hide_banner"}},
@@ -163,6 +165,9 @@ func TestLoadFileErrors(t *testing.T) {
 			`kill_grace = '-1s' (file testdata/invalid_values.toml): must not be negative`,
 			`local.slots = 0 (file testdata/invalid_values.toml): must be 1 or more`,
 			`local.keep_finished = '-24h' (file testdata/invalid_values.toml): must not be negative`,
+			`workstation.x11_displays = ['0'] (file testdata/invalid_values.toml): "0" is not an X display name`,
+			`workstation.on_activity = 'pause' (file testdata/invalid_values.toml): must be "finish"`,
+			`workstation.poll_interval = '20m' (file testdata/invalid_values.toml): must not be longer than workstation.idle_before_work`,
 		}},
 	}
 	for _, tt := range tests {

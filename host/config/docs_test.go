@@ -34,7 +34,7 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uncommented := regexp.MustCompile(`(?m)^#([a-z_]+ = )`).ReplaceAll(data, []byte("$1"))
+	uncommented := regexp.MustCompile(`(?m)^#([a-z0-9_]+ = )`).ReplaceAll(data, []byte("$1"))
 	path := filepath.Join(t.TempDir(), "cajon.toml")
 	if err := os.WriteFile(path, uncommented, 0o600); err != nil {
 		t.Fatal(err)

@@ -36,6 +36,8 @@ type fileConfig[D any] struct {
 	Files    fileFiles       `toml:"files"`
 	Worker   fileWorker      `toml:"worker"`
 
+	Workstation fileWorkstation[D] `toml:"workstation"`
+
 	Plugins map[string]map[string]any `toml:"plugins"`
 }
 
@@ -73,6 +75,15 @@ type fileMetrics[D any] struct {
 
 type fileFiles struct {
 	AllowedRoots *[]string `toml:"allowed_roots"`
+}
+
+type fileWorkstation[D any] struct {
+	X11Displays    *[]string `toml:"x11_displays"`
+	Logind         *bool     `toml:"logind"`
+	SessionDir     *string   `toml:"session_dir"`
+	IdleBeforeWork *D        `toml:"idle_before_work"`
+	OnActivity     *string   `toml:"on_activity"`
+	PollInterval   *D        `toml:"poll_interval"`
 }
 
 // durationText is a duration written as a string in cajon.toml ("10s").
@@ -159,7 +170,7 @@ func (e *fileError) Unwrap() error { return e.cause }
 func fileDecodeError(path string, err error) error {
 	var strictErr *toml.StrictMissingError
 	if errors.As(err, &strictErr) {
-		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins",
+		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins", "workstation",
 			"worker", identitiesKey, identitiesKey+".name", identitiesKey+".env", identitiesKey+".task_types", identitiesKey+".max_task_memory")
 		errs := make([]error, 0, len(strictErr.Errors))
 		for i := range strictErr.Errors {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -107,6 +108,7 @@ func validate(cfg *Config, prov *Provenance) error {
 		bad("local.slots", cfg.Local.Slots, "must be 1 or more")
 	}
 	validateMetrics(cfg, bad)
+	validateWorkstation(cfg, bad)
 	errs = append(errs, validateIdentities(cfg, prov)...)
 	errs = append(errs, validateTrust(cfg, prov)...)
 	if _, ok := cfg.Plugins[""]; ok {
@@ -177,5 +179,31 @@ func validateMetrics(cfg *Config, bad func(key string, value any, problem string
 		bad("metrics.manager_answer_max_age", m.ManagerAnswerMaxAge, fmt.Sprintf(
 			"must be longer than the longest quiet time between Manager requests (%s, from manager.fetch_backoff_max, manager.event_fetch_backoff_max and manager.asleep_poll_interval), or /healthz fails between fetches",
 			durationString(quiet)))
+	}
+}
+
+// validateWorkstation checks the [workstation] table.
+func validateWorkstation(cfg *Config, bad func(key string, value any, problem string)) {
+	ws := cfg.Workstation
+	for _, d := range ws.X11Displays {
+		if !strings.Contains(d, ":") {
+			bad("workstation.x11_displays", ws.X11Displays, fmt.Sprintf(`%q is not an X display name: write it as DISPLAY is written, e.g. ":0"`, d))
+			break
+		}
+	}
+	if ws.SessionDir != "" && !filepath.IsAbs(ws.SessionDir) {
+		bad("workstation.session_dir", ws.SessionDir, `must be an absolute folder, e.g. "C:\ProgramData\cajon\sessions": the service and the helpers in the users' sessions must find the same one`)
+	}
+	if ws.OnActivity != OnActivityFinish && ws.OnActivity != OnActivityRequeue {
+		bad("workstation.on_activity", ws.OnActivity, `must be "finish" (let the running task end, then take no new one) or "requeue" (abort it at once and hand it back)`)
+	}
+	if ws.IdleBeforeWork < 0 {
+		bad("workstation.idle_before_work", ws.IdleBeforeWork, "must not be negative")
+	}
+	if ws.PollInterval <= 0 {
+		bad("workstation.poll_interval", ws.PollInterval, "must be more than 0")
+	} else if ws.Enabled() && ws.IdleBeforeWork > 0 && ws.PollInterval > ws.IdleBeforeWork {
+		bad("workstation.poll_interval", ws.PollInterval, fmt.Sprintf(
+			"must not be longer than workstation.idle_before_work (%s): input between two polls would go unseen", durationString(ws.IdleBeforeWork)))
 	}
 }

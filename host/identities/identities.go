@@ -224,6 +224,24 @@ func (f *Farm) CheckQueue(i int) func(ctx context.Context) error {
 	}
 }
 
+// Activity returns identity i's worker.Activity (busy, idle or
+// workstation_in_use), following it across restarts, for a metric.
+func (f *Farm) Activity(i int) func() string {
+	return func() string { return f.worker(i).Activity() }
+}
+
+// NotWorkingBecause returns identity i's worker.NotWorkingBecause, following
+// it across restarts, for /healthz.
+func (f *Farm) NotWorkingBecause(i int) func() string {
+	return func() string { return f.worker(i).NotWorkingBecause() }
+}
+
+func (f *Farm) worker(i int) *worker.Worker {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.workers[i]
+}
+
 // Run runs every identity until each has gone offline, or until ctx ends
 // (all sign off). It returns 0; an error means an identity could not start
 // (an unusable state directory), and the others are then stopped too.

@@ -15,6 +15,9 @@ type Check struct {
 	// Run returns nil while healthy, else what is wrong. It gets a context
 	// bounded by checkTimeout.
 	Run func(ctx context.Context) error
+	// Note, when not nil, adds what a passing check should still tell, such
+	// as why the worker takes no task; "" adds nothing.
+	Note func() string
 }
 
 // checkTimeout bounds one /healthz check: a queue database stuck behind a
@@ -34,6 +37,8 @@ func healthz(checks []Check) http.Handler {
 			if err != nil {
 				healthy = false
 				fmt.Fprintf(&body, "fail: %s: %v\n", c.Name, err)
+			} else if note := noteOf(c); note != "" {
+				fmt.Fprintf(&body, "ok: %s: %s\n", c.Name, note)
 			} else {
 				fmt.Fprintf(&body, "ok: %s\n", c.Name)
 			}
@@ -45,4 +50,11 @@ func healthz(checks []Check) http.Handler {
 		}
 		_, _ = w.Write([]byte(body.String()))
 	})
+}
+
+func noteOf(c Check) string {
+	if c.Note == nil {
+		return ""
+	}
+	return c.Note()
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/cajonfarm/cajon/host/backoff"
 
 	"github.com/cajonfarm/cajon/host/managerevents"
+	"github.com/cajonfarm/cajon/host/workstation"
 )
 
 // eventStream is what the worker takes from the Manager's event stream;
@@ -88,11 +89,20 @@ func (w *Worker) waitIdle(ctx context.Context, wait *backoff.Backoff) (fetch, hi
 	d := wait.Next()
 	t := time.NewTimer(d)
 	defer t.Stop()
+	var person <-chan struct{} // a person came back: sign off without waiting out d
+	if w.ws != nil {
+		var st workstation.Status
+		if st, person = w.ws.Watch(); st.InUse {
+			return true, false // came back since the fetch
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return false, false
 		case <-t.C:
+			return true, false
+		case <-person:
 			return true, false
 		case <-w.fetchHints():
 			return true, true

@@ -32,6 +32,9 @@ func (w *Worker) stateAwake(ctx context.Context) stateFunc {
 		if !w.waitForQueue(ctx) {
 			return nil
 		}
+		if w.inUse() != "" {
+			return w.stateInUse
+		}
 		at, err := w.client().ScheduleTask(ctx)
 		if err == nil {
 			w.rejoin.Reset()

@@ -20,6 +20,9 @@ import (
 func (w *Worker) stateSignOn(ctx context.Context) stateFunc {
 	w.setState(StateSigningOn)
 	w.ignored = ""
+	if w.inUse() != "" {
+		return w.stateInUse
+	}
 	if w.signedOn {
 		// Signing on again (timed out, credentials lost, a rejected state
 		// change): slow down when it keeps happening.

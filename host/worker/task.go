@@ -63,13 +63,18 @@ func (w *Worker) runTask(ctx context.Context, at *flamenco.AssignedTask) stateFu
 	rep.begin()
 
 	watchCtx, stopWatch := context.WithCancel(taskCtx)
-	watched := make(chan struct{})
+	watched := make(chan struct{}, 2)
 	go func() {
-		defer close(watched)
+		defer func() { watched <- struct{}{} }()
 		w.watchTask(watchCtx, t.JobID, t.ID, abort)
+	}()
+	go func() {
+		defer func() { watched <- struct{}{} }()
+		w.watchWorkstation(watchCtx, t.ID, abort)
 	}()
 	out := w.runner.Run(taskCtx, t, rep)
 	stopWatch()
+	<-watched
 	<-watched
 
 	var cause *abortCause

@@ -66,6 +66,9 @@ type Options struct {
 	// Observer, when not nil, watches the worker's Manager requests and
 	// update queue (metrics, health).
 	Observer Observer
+	// Workstation, when not nil, keeps the worker from taking tasks while a
+	// person uses the machine ([workstation]; see stateInUse).
+	Workstation Workstation
 }
 
 // Timings are the worker's internal delays that the config does not set.
@@ -159,6 +162,7 @@ type Worker struct {
 	base      *flamenco.Client // without credentials: registration only
 	taskTypes []string
 	obs       Observer    // nil: nobody watches
+	ws        Workstation // nil: no workstation mode
 	events    eventStream // nil: manager.event_stream is off
 
 	// Set by Run (queue under mu) before any state runs; read-only afterwards.
@@ -222,6 +226,7 @@ func New(opts Options) (*Worker, error) {
 		rejoin:  backoff.Backoff{Min: tm.RetryMin, Max: tm.RetryMax, Jitter: 0.2},
 		state:   StateStarting,
 		obs:     opts.Observer,
+		ws:      opts.Workstation,
 	}
 	if err := w.openEventStream(opts); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -436,6 +441,9 @@ func (w *Worker) logStatus() {
 			"task_running_for", time.Since(s.TaskSince).Round(time.Second), "task_processes", s.TaskProcesses)
 	} else {
 		args = append(args, "task", "none")
+	}
+	if why := w.NotWorkingBecause(); why != "" {
+		args = append(args, "not_working_because", why)
 	}
 	w.log.Info("status", args...)
 }

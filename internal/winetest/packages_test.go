@@ -33,6 +33,9 @@ var windowsPackages = []struct {
 	// clean stop reaches the worker), an exit code, uninstall.
 	{"./host/winservice", "", []string{"TestServiceLifecycle", "TestLogFileRotates"}},
 	{"./internal/testtemp", "", []string{"TestRemove"}},
+	// Workstation mode's Windows half: GetLastInputInfo in the session,
+	// and the session reports that cajon idle-helper writes for the worker.
+	{"./host/workstation", "TestLastInput|TestSession|TestReportIdle|TestWatcher", []string{"TestLastInput", "TestSessionReportRoundTrip"}},
 }
 
 func TestWindowsPackages(t *testing.T) {
