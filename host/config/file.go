@@ -171,7 +171,8 @@ func fileDecodeError(path string, err error) error {
 	var strictErr *toml.StrictMissingError
 	if errors.As(err, &strictErr) {
 		known := append(Keys(), "manager", "local", "log_store", "metrics", "files", "plugins", "workstation",
-			"worker", identitiesKey, identitiesKey+".name", identitiesKey+".env", identitiesKey+".task_types", identitiesKey+".max_task_memory")
+			"worker", identitiesKey, identitiesKey+".name", identitiesKey+".env", identitiesKey+".task_types", identitiesKey+".max_task_memory",
+			identitiesKey+".gpu", identitiesKey+".cycles_device")
 		errs := make([]error, 0, len(strictErr.Errors))
 		for i := range strictErr.Errors {
 			de := &strictErr.Errors[i]
