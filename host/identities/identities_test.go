@@ -365,7 +365,7 @@ func TestIdentitiesHaveTheirOwnMemoryCap(t *testing.T) {
 	if names[ranOn[capped.ID]] == "node-2" || names[free.Worker] != "node-2" {
 		t.Errorf("the task over the cap ran on %q, the other on %q; want node-1 and node-2", names[ranOn[capped.ID]], names[free.Worker])
 	}
-	if !strings.Contains(capped.Log, "killed by the out-of-memory killer (max_task_memory)") || !strings.Contains(capped.Log, "limit 64 MiB") {
+	if !strings.Contains(capped.Log, "killed by the out-of-memory killer (max_task_memory)") || !strings.Contains(capped.Log, "limit 64.0 MiB") {
 		t.Errorf("the failed task's log does not say why:\n%s", capped.Log)
 	}
 	if err := os.WriteFile(release, nil, 0o600); err != nil {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/bytesize"
+
 	"github.com/cajonfarm/cajon/sdk/proctree"
 )
 
@@ -123,7 +125,7 @@ func (w *watch) sample() bool {
 		w.cpu, w.cpuMoved = u.CPU, now
 	}
 	if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory {
-		w.tripped = fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", FormatBytes(w.peak), FormatBytes(w.guard.MaxMemory))
+		w.tripped = fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", bytesize.Format(w.peak), bytesize.Format(w.guard.MaxMemory))
 		w.trippedBy = "max_task_memory"
 		all := w.sampler.All
 		w.mu.Unlock()
@@ -225,7 +227,7 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 	case res.Status == Failed && w.oomKills >= 0 && kernelOOMKills() > w.oomKills:
 		peak := "unknown (it ended before its first sample)"
 		if w.sampled {
-			peak = FormatBytes(w.peak)
+			peak = bytesize.Format(w.peak)
 		}
 		res.Message = fmt.Sprintf("killed by the out-of-memory killer: peak %s, limit %s; the kernel killed a process while the command ran, and the plugin said: %s", peak, w.memoryLimit(), res.Message)
 		if obs != nil {
@@ -279,16 +281,6 @@ func (e watchEvents) Child(c ChildProcess) {
 	}
 }
 
-// FormatBytes writes n bytes for a render-farm admin: GiB with one decimal
-// from 1 GiB, else MiB.
-func FormatBytes(n int64) string {
-	const mib, gib = 1 << 20, 1 << 30
-	if n >= gib {
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/gib), ".0") + " GiB"
-	}
-	return fmt.Sprintf("%.0f MiB", float64(n)/mib)
-}
-
 // oomCounter is the kernel's OOM kill count as runs start, read at most
 // once per GuardInterval: a run of short commands (file commands, echo)
 // does not read /proc/vmstat for each. A kill elsewhere in the last
@@ -328,7 +320,7 @@ func (w *watch) memoryLimit() string {
 	if n := w.guard.MaxMemory; n > 0 && (limit <= 0 || n < limit) {
 		limit, what = n, "max_task_memory"
 	}
-	return FormatBytes(limit) + " (" + what + ")"
+	return bytesize.Format(limit) + " (" + what + ")"
 }
 
 // cgroupMemoryLimit is the memory limit of pid's cgroup in bytes (cgroup v2

@@ -29,7 +29,7 @@ func TestGuardStopsRunawayCommands(t *testing.T) {
 		by     string   // the observer's cause, "" = none
 	}{
 		{"over the memory cap", hog, plugins.Guard{MaxMemory: 64 << 20}, plugins.Failed,
-			[]string{"killed by the out-of-memory killer (max_task_memory): peak ", "limit 64 MiB"}, "max_task_memory"},
+			[]string{"killed by the out-of-memory killer (max_task_memory): peak ", "limit 64.0 MiB"}, "max_task_memory"},
 		{"silent without CPU", `echo started; echo "last words"; exec sleep 1000`, plugins.Guard{StallTimeout: time.Second}, plugins.Failed,
 			[]string{"stalled: no output and no CPU time", "for 1s (stall_timeout)", `last output`, `"last words"`}, "stall"},
 		{"silent from the start", `exec sleep 1000`, plugins.Guard{StallTimeout: time.Second}, plugins.Failed,

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cajonfarm/cajon/sdk/bytesize"
+
 	"github.com/cajonfarm/cajon/sdk/phrase"
 
 	"github.com/cajonfarm/cajon/sdk/wire"
@@ -171,7 +173,7 @@ func (e *commandEvents) Log(lines []string) { e.rep.Log(lines) }
 // PeakMemory ends the command's part of the log with its peak memory
 // (plugins.PeakEvents).
 func (e *commandEvents) PeakMemory(bytes int64) {
-	e.rep.Log([]string{fmt.Sprintf("cajon: peak memory of the command's processes: %s (resident, sampled every %s)", plugins.FormatBytes(bytes), plugins.GuardInterval)})
+	e.rep.Log([]string{fmt.Sprintf("cajon: peak memory of the command's processes: %s (resident, sampled every %s)", bytesize.Format(bytes), plugins.GuardInterval)})
 }
 
 func (e *commandEvents) Progress(p plugins.Progress) {

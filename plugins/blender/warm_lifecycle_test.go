@@ -173,7 +173,7 @@ func TestWarmColdWhenUnsure(t *testing.T) {
 		first := mustRender(t, p, renderParams(scene, "-o", out, "-f", "1"), cfg)
 		waitGone(t, sessionPid(t, first), "the warm Blender past warm_max_rss")
 		second := mustRender(t, p, renderParams(scene, "-o", out, "-f", "2"), cfg)
-		wantMode(t, "task 2", second, "new", "passed [plugins.blender] warm_max_rss (1 MiB)")
+		wantMode(t, "task 2", second, "new", "passed [plugins.blender] warm_max_rss (1.0 MiB)")
 	})
 	t.Run("python on the command line", func(t *testing.T) {
 		res := mustRender(t, testPlugin(t), renderParams(scene, "--python-expr", "print('hi')", "-o", out, "-f", "1"))
