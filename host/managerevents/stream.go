@@ -167,8 +167,10 @@ func (s *Stream) State() (up bool, changed <-chan struct{}) {
 }
 
 // WatchTask subscribes to the job of a running task. nudge delivers a value
-// when the task or its job changed in a way that may end the task (cancel,
-// pause, requeue, ...), or when the stream came back up; stop ends the watch.
+// when the Manager confirmed the subscription (what happened before it came
+// by no event), when the task or its job changed in a way that may end the
+// task (cancel, pause, requeue, ...), or when the stream came back up; stop
+// ends the watch.
 func (s *Stream) WatchTask(jobID, taskID string) (nudge <-chan struct{}, stop func()) {
 	w := &watch{job: jobID, task: taskID, nudge: make(chan struct{}, 1)}
 	s.mu.Lock()
@@ -176,7 +178,7 @@ func (s *Stream) WatchTask(jobID, taskID string) (nudge <-chan struct{}, stop fu
 	sess := s.sess
 	s.mu.Unlock()
 	if sess != nil {
-		sess.subscribe(jobID, true)
+		sess.subscribe(jobID, true, w)
 	}
 	return w.nudge, func() {
 		s.mu.Lock()
@@ -185,7 +187,7 @@ func (s *Stream) WatchTask(jobID, taskID string) (nudge <-chan struct{}, stop fu
 		sess := s.sess
 		s.mu.Unlock()
 		if sess != nil && !others {
-			sess.subscribe(jobID, false)
+			sess.subscribe(jobID, false, nil)
 		}
 	}
 }
@@ -296,7 +298,7 @@ type session struct {
 	heard atomic.Int64 // unix nanoseconds of the last frame received
 
 	mu   sync.Mutex
-	acks map[int]string // ack id -> what it acknowledges
+	acks map[int]ack // ack id -> what it acknowledges
 }
 
 // stableAfter is how long a stream must have been up for its loss to count
@@ -323,7 +325,7 @@ func (s *Stream) connect(ctx context.Context) (wasUp bool, err error) {
 	conn.SetReadLimit(maxFrameBytes)
 	sessCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	sess := &session{s: s, conn: conn, ctx: sessCtx, acks: map[int]string{}}
+	sess := &session{s: s, conn: conn, ctx: sessCtx, acks: map[int]ack{}}
 	sess.heard.Store(time.Now().UnixNano())
 
 	// The handshake: the open packet, then the connect of the namespace.
@@ -336,7 +338,7 @@ func (s *Stream) connect(ctx context.Context) (wasUp bool, err error) {
 	}
 	subID := int(sess.ackID.Add(1))
 	sess.mu.Lock()
-	sess.acks[subID] = "allJobs"
+	sess.acks[subID] = ack{what: "allJobs"}
 	sess.mu.Unlock()
 	if err := sess.send(dialCtx, "/subscription", subID, subscription{Type: "allJobs", Op: "subscribe"}); err != nil {
 		return false, err
@@ -365,11 +367,12 @@ func (s *Stream) connect(ctx context.Context) (wasUp bool, err error) {
 		case KindPing:
 			_ = sess.write(sessCtx, []byte("3"))
 		case KindAck:
-			what, ok := sess.ackOf(pk.AckID)
+			a, ok := sess.ackOf(pk.AckID)
 			result := ackResult(pk.Args)
 			if !ok {
 				continue
 			}
+			what := a.what
 			if result != "ok" {
 				// Only a subscription to all jobs is essential.
 				if what == "allJobs" {
@@ -377,6 +380,11 @@ func (s *Stream) connect(ctx context.Context) (wasUp bool, err error) {
 				}
 				s.log.Debug("the Manager refused a job subscription", "subscription", what, "answer", result)
 				continue
+			}
+			if a.watch != nil {
+				// The job's events come from now on; what happened to it
+				// between the fetch and now has to be asked about once.
+				poke(a.watch.nudge)
 			}
 			if what == "allJobs" && !subscribed {
 				subscribed = true
@@ -401,7 +409,7 @@ func (s *Stream) resubscribe(sess *session) {
 	}
 	s.mu.Unlock()
 	for j := range jobs {
-		sess.subscribe(j, true)
+		sess.subscribe(j, true, nil)
 	}
 }
 
@@ -414,14 +422,14 @@ type subscription struct {
 
 // subscribe (un)subscribes to one job's room; a failure shows when the
 // session ends.
-func (sess *session) subscribe(job string, on bool) {
+func (sess *session) subscribe(job string, on bool, w *watch) {
 	op := "unsubscribe"
 	if on {
 		op = "subscribe"
 	}
 	id := int(sess.ackID.Add(1))
 	sess.mu.Lock()
-	sess.acks[id] = op + " job " + job
+	sess.acks[id] = ack{what: op + " job " + job, watch: w}
 	sess.mu.Unlock()
 	ctx, cancel := context.WithTimeout(sess.ctx, sess.s.tm.DialTimeout)
 	defer cancel()
@@ -435,7 +443,7 @@ func (sess *session) subscribe(job string, on bool) {
 func (sess *session) subscribeAll(typ string) {
 	id := int(sess.ackID.Add(1))
 	sess.mu.Lock()
-	sess.acks[id] = typ
+	sess.acks[id] = ack{what: typ}
 	sess.mu.Unlock()
 	ctx, cancel := context.WithTimeout(sess.ctx, sess.s.tm.DialTimeout)
 	defer cancel()
@@ -444,12 +452,19 @@ func (sess *session) subscribeAll(typ string) {
 	}
 }
 
-func (sess *session) ackOf(id int) (string, bool) {
+func (sess *session) ackOf(id int) (ack, bool) {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	what, ok := sess.acks[id]
+	a, ok := sess.acks[id]
 	delete(sess.acks, id)
-	return what, ok
+	return a, ok
+}
+
+// ack is what an ack id acknowledges: a subscription, and for a running
+// task's job the watch that asked for it.
+type ack struct {
+	what  string
+	watch *watch
 }
 
 // ackResult is the string an ack carries ("ok", or the Manager's complaint).

@@ -122,11 +122,9 @@ func TestHints(t *testing.T) {
 	waitHint(t, s.FetchNow(), "fetch hint for the queued job")
 
 	nudge, stop := s.WatchTask(job.ID, job.Tasks[0].ID)
-	testwait.Within(t, "the job's subscription", 10*time.Second, func() bool {
-		return slices.Contains(m.StreamSubscriptions(), "job subscribe "+job.ID)
-	})
+	waitHint(t, nudge, "the nudge of the confirmed subscription")
 	if !noHint(nudge) {
-		t.Fatal("a nudge before anything happened to the job")
+		t.Fatal("a second nudge before anything happened to the job")
 	}
 	if err := m.CancelJob(job.ID); err != nil {
 		t.Fatal(err)
@@ -157,9 +155,9 @@ func TestTaskCancelNudges(t *testing.T) {
 	defer stopMine()
 	other, stopOther := s.WatchTask(job.ID, job.Tasks[1].ID)
 	defer stopOther()
-	testwait.Within(t, "the job's subscription", 10*time.Second, func() bool {
-		return slices.Contains(m.StreamSubscriptions(), "job subscribe "+job.ID)
-	})
+	// Each watch is nudged once when its subscription is confirmed.
+	waitHint(t, mine, "the nudge of mine's confirmed subscription")
+	waitHint(t, other, "the nudge of other's confirmed subscription")
 	if err := m.CancelTask(job.Tasks[0].ID); err != nil {
 		t.Fatal(err)
 	}

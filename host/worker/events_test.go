@@ -106,6 +106,9 @@ func TestStreamAbortsAtOnce(t *testing.T) {
 	waitFor(t, "the stream to be up", streamUp(mgr))
 	id := oneJob(mgr, sleepTask("long", 600))
 	waitFor(t, "the task to run", func() bool { return r.Status().TaskID == id })
+	// The confirmed subscription to the task's job asks once: what
+	// happened between the fetch and the subscription came by no event.
+	waitFor(t, "the may-i-run of the confirmed subscription", func() bool { return mgr.RequestCount(managertest.OpMayIRun, id) == 1 })
 	ts, _ := mgr.Task(id)
 	if err := mgr.CancelJob(ts.JobID); err != nil {
 		t.Fatal(err)
@@ -114,8 +117,8 @@ func TestStreamAbortsAtOnce(t *testing.T) {
 	if got := counter(t, m, "cajon_manager_aborts_total", map[string]string{"source": worker.SourceStream}); got != 1 {
 		t.Errorf("aborts from the stream: %v, want 1", got)
 	}
-	if n := mgr.RequestCount(managertest.OpMayIRun, id); n != 1 {
-		t.Errorf("may-i-run asked %d times, want once (brought forward by the stream)", n)
+	if n := mgr.RequestCount(managertest.OpMayIRun, id); n != 2 {
+		t.Errorf("may-i-run asked %d times, want twice (the subscription's, then the cancel's, both brought by the stream)", n)
 	}
 }
 
