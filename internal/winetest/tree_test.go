@@ -3,6 +3,7 @@
 package winetest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -97,7 +98,14 @@ func TestCancelTree(t *testing.T) {
 	if err := wine.Interrupt(h.cajonPID(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.wait(t); err != nil {
+	if err := r.wait(t); errors.Is(err, exec.ErrWaitDelay) {
+		// cajon.exe exited, but something kept its output pipe open: one
+		// of the test's processes (a leftover: requireNoProcesses fails),
+		// or one of wine's own that it started on cajon.exe's behalf, which
+		// the full lane shows now and then (never when run alone).
+		h.requireNoProcesses(t)
+		t.Logf("cajon.exe stopped; a process of wine's own held its output open: %v", err)
+	} else if err != nil {
 		t.Errorf("cajon.exe local run after Ctrl+C: %v\n%s", err, r.out.String())
 	}
 	if !strings.Contains(r.out.String(), "stopping cleanly") {
