@@ -30,30 +30,36 @@ func setDeathSignal(attr *syscall.SysProcAttr) {
 
 // listProcs reads the whole process table from /proc.
 func listProcs() ([]procInfo, error) {
+	var procs []procInfo
+	buf := make([]byte, 2048)
+	err := eachPID(func(pid int) {
+		if p, ok := readStat(pid, buf); ok {
+			procs = append(procs, p)
+		}
+	})
+	return procs, err
+}
+
+// eachPID calls fn with the pid of every process /proc lists.
+func eachPID(fn func(pid int)) error {
 	d, err := os.Open("/proc")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	names, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	procs := make([]procInfo, 0, len(names))
-	buf := make([]byte, 2048)
 	for _, name := range names {
 		if name == "" || name[0] < '0' || name[0] > '9' {
 			continue
 		}
-		pid, err := strconv.Atoi(name)
-		if err != nil {
-			continue
-		}
-		if p, ok := readStat(pid, buf); ok {
-			procs = append(procs, p)
+		if pid, err := strconv.Atoi(name); err == nil {
+			fn(pid)
 		}
 	}
-	return procs, nil
+	return nil
 }
 
 // readStat reads /proc/<pid>/stat. It reports false if the process is gone.

@@ -88,39 +88,23 @@ func (s *Sampler) hasTag(k procKey, seen map[procKey]bool) bool {
 // listUsage reads the whole process table from /proc with each process's
 // CPU time and resident size.
 func listUsage() ([]usageProc, error) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil, err
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil {
-		return nil, err
-	}
-	procs := make([]usageProc, 0, len(names))
+	var procs []usageProc
 	buf := make([]byte, 2048)
-	for _, name := range names {
-		if name == "" || name[0] < '0' || name[0] > '9' {
-			continue
-		}
-		pid, err := strconv.Atoi(name)
+	err := eachPID(func(pid int) {
+		fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			continue
-		}
-		fd, err := unix.Open("/proc/"+name+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue // gone
+			return // gone
 		}
 		n, err := unix.Read(fd, buf)
 		unix.Close(fd)
 		if err != nil || n <= 0 {
-			continue
+			return
 		}
 		if p, ok := parseUsage(pid, buf[:n]); ok {
 			procs = append(procs, p)
 		}
-	}
-	return procs, nil
+	})
+	return procs, err
 }
 
 // parseUsage parses a /proc/<pid>/stat line (see parseStat): fields from
