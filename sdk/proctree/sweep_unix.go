@@ -55,7 +55,8 @@ func Start(cmd *exec.Cmd, opts Options) (*Group, error) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		err := cmd.Start()
+		var err error
+		g.cgroupErr, err = startInCgroup(cmd, opts.Cgroup)
 		started <- err
 		if err == nil {
 			<-g.waitDone
