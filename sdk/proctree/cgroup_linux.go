@@ -6,46 +6,113 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
 // startInCgroup starts cmd in the cgroup directory dir ("" = where this
-// process is). It returns the start's error, and apart from it why the
-// started process is not in dir: a failure to join is not a failure to
-// start, the host's watchdog still guards the command.
-func startInCgroup(cmd *exec.Cmd, dir string) (joinErr, startErr error) {
+// process is), from the calling goroutine's locked OS thread. It returns the
+// start's error, and apart from it why the started process is not in dir: a
+// failure to join is not a failure to start, the host's watchdog still
+// guards the command. tainted is true when the thread could not be moved
+// back to the plugin's cgroup: it must then end with its goroutine (do not
+// unlock it).
+func startInCgroup(cmd *exec.Cmd, dir string) (joinErr error, tainted bool, startErr error) {
 	if dir == "" {
-		return nil, cmd.Start()
+		return nil, false, cmd.Start()
 	}
 	if !filepath.IsAbs(dir) {
-		return fmt.Errorf("cgroup %q is not an absolute path", dir), cmd.Start()
+		return fmt.Errorf("cgroup %q is not an absolute path", dir), false, cmd.Start()
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err == nil {
 		// cgroup v2: the kernel starts the process in the cgroup, so not
 		// even a fork of its first instant escapes.
 		cloneErr := startCloned(cmd, dir)
 		if cloneErr == nil {
-			return nil, nil
+			return nil, false, nil
 		}
 		if cmd.Process != nil || !cgroupCloneRefusal(cloneErr) {
-			return nil, cloneErr
+			return nil, false, cloneErr
 		}
 		// Refused (a kernel before 5.7, a cgroup that is not a leaf, no
 		// permission): start it plainly and move it at once.
 		if err := cmd.Start(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := joinByPid(cmd.Process.Pid, dir); err != nil {
-			return fmt.Errorf("%w; then %w", cloneErr, err), nil
+			return fmt.Errorf("%w; then %w", cloneErr, err), false, nil
 		}
-		return nil, nil
+		return nil, false, nil
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
+	return startFromThread(cmd, dir)
+}
+
+// startFromThread starts cmd in the cgroup v1 directory dir. Version 1 lets
+// one thread change cgroups (its "tasks" file): this locked thread moves into
+// dir, forks the process there, and moves back. The process then never runs
+// outside dir; moving it after its start would leave what it forks in its
+// first moments outside (a shell forks before exec returns to Go).
+func startFromThread(cmd *exec.Cmd, dir string) (joinErr error, tainted bool, startErr error) {
+	tid := []byte(strconv.Itoa(unix.Gettid()))
+	home, homeErr := threadCgroupDir(dir)
+	if homeErr != nil {
+		// Without the way back the thread cannot go: move the process
+		// after its start instead.
+		if err := cmd.Start(); err != nil {
+			return nil, false, err
+		}
+		return joinByPid(cmd.Process.Pid, dir), false, nil
 	}
-	return joinByPid(cmd.Process.Pid, dir), nil
+	if err := os.WriteFile(filepath.Join(dir, "tasks"), tid, 0); err != nil {
+		if err := cmd.Start(); err != nil {
+			return nil, false, err
+		}
+		return joinByPid(cmd.Process.Pid, dir), false, nil
+	}
+	startErr = cmd.Start()
+	if err := os.WriteFile(filepath.Join(home, "tasks"), tid, 0); err != nil {
+		tainted = true
+	}
+	return nil, tainted, startErr
+}
+
+// threadCgroupDir is the directory of this thread's cgroup in the v1
+// hierarchy that holds dir: the ancestor of dir whose path ends with the
+// thread's cgroup path, or the hierarchy's mount point for "/".
+func threadCgroupDir(dir string) (string, error) {
+	raw, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	var own string
+	for _, line := range strings.Split(string(raw), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), "memory") {
+			own = filepath.Clean(parts[2])
+		}
+	}
+	if own == "" {
+		return "", errors.New("this thread is in no cgroup v1 memory controller")
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return "", err
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if own != "/" && strings.HasSuffix(d, own) {
+			return d, nil
+		}
+		var pst unix.Stat_t
+		parent := filepath.Dir(d)
+		if parent == d || unix.Stat(parent, &pst) != nil || pst.Dev != st.Dev {
+			// d is the mount point: the hierarchy's root, or what this
+			// process's namespace sees of it.
+			return d, nil
+		}
+	}
 }
 
 // joinByPid moves process pid into the cgroup dir. Its children forked

@@ -5,6 +5,6 @@ package proctree
 import "os/exec"
 
 // startInCgroup starts cmd; cgroups are Linux's, so dir is ignored.
-func startInCgroup(cmd *exec.Cmd, _ string) (joinErr, startErr error) {
-	return nil, cmd.Start()
+func startInCgroup(cmd *exec.Cmd, _ string) (joinErr error, tainted bool, startErr error) {
+	return nil, false, cmd.Start()
 }
