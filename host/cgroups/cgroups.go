@@ -327,16 +327,27 @@ func (r *Run) setLimit(swap bool) error {
 	return nil
 }
 
-// Path is the run's cgroupfs directory, for RunRequest.cgroup_path.
-func (r *Run) Path() string { return r.dir }
+// Path is the run's cgroupfs directory, for RunRequest.cgroup_path; "" for
+// a nil Run (no cgroup).
+func (r *Run) Path() string {
+	if r == nil {
+		return ""
+	}
+	return r.dir
+}
 
 // Limit is the run's memory limit in bytes.
 func (r *Run) Limit() int64 { return r.limit }
+
+// A nil *Run is no cgroup: no peak, no OOM kills, never populated.
 
 // Peak is the most memory the run's processes were charged at once (v1
 // memory.max_usage_in_bytes, v2 memory.peak from Linux 5.19); 0 where it
 // is unknown.
 func (r *Run) Peak() int64 {
+	if r == nil {
+		return 0
+	}
 	f := "memory.max_usage_in_bytes"
 	if r.v2 {
 		f = "memory.peak"
@@ -348,6 +359,9 @@ func (r *Run) Peak() int64 {
 // OOMKills is how many processes the kernel's OOM killer killed in the run
 // (oom_kill in v2 memory.events, v1 memory.oom_control from Linux 4.13).
 func (r *Run) OOMKills() int64 {
+	if r == nil {
+		return -1
+	}
 	f := "memory.oom_control"
 	if r.v2 {
 		f = "memory.events"
@@ -358,6 +372,9 @@ func (r *Run) OOMKills() int64 {
 // Populated is true while a process is in the run's cgroup: the plugin
 // started the command in it.
 func (r *Run) Populated() bool {
+	if r == nil {
+		return false
+	}
 	if r.v2 {
 		return field(readString(filepath.Join(r.dir, "cgroup.events")), "populated") > 0
 	}
