@@ -50,9 +50,11 @@ type watch struct {
 	abort    context.CancelCauseFunc
 	started  time.Time
 	oomKills int64 // the kernel's OOM kill count about when the run started; -1 unknown
-	// cg is the run's memory cgroup (nil: none). While the command's
-	// processes are in it, the kernel holds them to the cap, not the
-	// watchdog: its RSS sum counts shared pages once per process.
+	// cg is the run's memory cgroup (nil: none): the kernel holds what the
+	// plugin started in it to the cap. The watchdog's samples still apply
+	// the cap to the run's whole tree, so that what is not in the cgroup
+	// (an old plugin's command, a warm Blender kept between runs) is held
+	// to it too; what is in it never gets past the cap for a sample to see.
 	cg *cgroups.Run
 
 	// tickMu is held by a sample in progress, so finish stops the watch
@@ -130,7 +132,7 @@ func (w *watch) sample() bool {
 	case u.CPU != w.cpu:
 		w.cpu, w.cpuMoved = u.CPU, now
 	}
-	if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory && !w.cg.Populated() {
+	if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory {
 		w.tripped = capMessage(w.peak, w.guard.MaxMemory)
 		w.trippedBy = "max_task_memory"
 		all := w.sampler.All
