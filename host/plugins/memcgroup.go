@@ -58,3 +58,13 @@ func (r *Registry) removeCgroup(cg *cgroups.Run) {
 		r.log.Warn("memory cap: could not remove a command's cgroup", "error", err)
 	}
 }
+
+// MemoryCap says how max_task_memory is enforced: in a memory cgroup per
+// command ("cgroup v1 memory controller at ...", "cgroup v2 at ...") with the
+// watchdog beside it, or by the watchdog alone ("watchdog").
+func (r *Registry) MemoryCap() string {
+	if r.cgroups == nil {
+		return "watchdog"
+	}
+	return r.cgroups.String()
+}
