@@ -24,8 +24,8 @@ func startInCgroup(cmd *exec.Cmd, dir string) (joinErr error, tainted bool, star
 	if dir == "" {
 		return nil, false, cmd.Start()
 	}
-	if !filepath.IsAbs(dir) {
-		return fmt.Errorf("cgroup %q is not an absolute path", dir), false, cmd.Start()
+	if err := isCgroupDir(dir); err != nil {
+		return err, false, cmd.Start()
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err == nil {
 		// cgroup v2: the kernel starts the process in the cgroup, so not
@@ -66,14 +66,14 @@ func startFromThread(cmd *exec.Cmd, dir string) (joinErr error, tainted bool, st
 		}
 		return joinByPid(cmd.Process.Pid, dir), false, nil
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tasks"), tid, 0); err != nil {
+	if err := writeExisting(filepath.Join(dir, "tasks"), tid); err != nil {
 		if err := cmd.Start(); err != nil {
 			return nil, false, err
 		}
 		return joinByPid(cmd.Process.Pid, dir), false, nil
 	}
 	startErr = cmd.Start()
-	if err := os.WriteFile(filepath.Join(home, "tasks"), tid, 0); err != nil {
+	if err := writeExisting(filepath.Join(home, "tasks"), tid); err != nil {
 		tainted = true
 	}
 	return nil, tainted, startErr
@@ -119,7 +119,7 @@ func threadCgroupDir(dir string) (string, error) {
 // from now on are in it too; the process was started a moment ago, before
 // it could have done much, let alone fork.
 func joinByPid(pid int, dir string) error {
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+	if err := writeExisting(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid))); err != nil {
 		return fmt.Errorf("moving pid %d into cgroup %s: %w", pid, dir, err)
 	}
 	return nil
@@ -171,4 +171,34 @@ func (e *cloneRefused) Unwrap() error { return e.err }
 func cgroupCloneRefusal(err error) bool {
 	var r *cloneRefused
 	return errors.As(err, &r)
+}
+
+// isCgroupDir checks that dir is a directory of a cgroup file system, so a
+// wrong path never has files written into some other folder.
+func isCgroupDir(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("cgroup %q is not an absolute path", dir)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil {
+		return fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	if fs.Type != unix.CGROUP_SUPER_MAGIC && fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%s is not a cgroup (its file system is not cgroupfs)", dir)
+	}
+	return nil
+}
+
+// writeExisting writes data to a cgroup's control file, which exists: it
+// is never created.
+func writeExisting(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
