@@ -211,10 +211,11 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// The cgroup's peak, where the command ran in it, is the kernel's
-	// count of all its memory, not one sample every GuardInterval.
+	// count of all its memory, not one sample every GuardInterval; a
+	// process outside it (a warm Blender) may still have had more.
 	cgroupOOM := false
 	if p := w.cg.Peak(); p > 0 {
-		w.peak, w.sampled = p, true
+		w.peak, w.sampled = max(w.peak, p), true
 		// Read only when it matters: each read of a cgroup file costs
 		// ~20 µs of kernel time, on every command.
 		cgroupOOM = res.Status != Completed && ctx.Err() == nil && w.cg.OOMKills() > 0
