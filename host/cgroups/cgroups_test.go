@@ -244,3 +244,31 @@ func write(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// On the test machine's real cgroup v2 hierarchy, which has no memory
+// controller (hybrid mode), Open refuses it and says why; skipped where the
+// hierarchy has one or there is none.
+func TestOpenRefusesARealV2WithoutMemory(t *testing.T) {
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	mounts, err := ParseMountinfo(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(mounts, func(m Mount) bool { return m.V2 && m.Root == "/" })
+	if i < 0 {
+		t.Skip("no cgroup v2 mount")
+	}
+	if hasWord(readString(filepath.Join(mounts[i].Point, "cgroup.controllers")), "memory") {
+		t.Skip("this cgroup v2 hierarchy has the memory controller")
+	}
+	dir := t.TempDir()
+	env := Env{Cgroup: filepath.Join(dir, "cgroup"), Mountinfo: "/proc/self/mountinfo", Pid: os.Getpid()}
+	write(t, env.Cgroup, "0::/\n")
+	_, err = Open(context.Background(), env)
+	if want := "cgroup v2 at " + mounts[i].Point + " has no memory controller"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open: %v; want %q", err, want)
+	}
+}
