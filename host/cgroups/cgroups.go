@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -53,6 +52,7 @@ func SelfEnv() Env {
 
 // Manager makes the memory cgroups of one worker process's runs.
 type Manager struct {
+	pid  int // this process's
 	v2   bool
 	own  string // the worker's own memory cgroup directory
 	runs string // <own>/cajon-runs
@@ -69,9 +69,10 @@ type Manager struct {
 // not Linux); the host's watchdog then enforces max_task_memory alone. It
 // removes what dead worker processes left below the same cgroup.
 //
-// On cgroup v2 it moves this process (and any other in its cgroup) into the
-// leaf <own>/worker and enables the memory controller for <own>'s children:
-// the "no internal processes" rule allows no other way.
+// On cgroup v2 it moves this process into the leaf <own>/worker and enables
+// the memory controller for <own>'s children: the "no internal processes"
+// rule allows no other way. It does that only when the process is alone in
+// its cgroup (under systemd: Delegate=yes).
 func Open(ctx context.Context, env Env) (*Manager, error) {
 	if runtime.GOOS != "linux" {
 		return nil, fmt.Errorf("cgroups are Linux's; this is %s", runtime.GOOS)
@@ -101,7 +102,7 @@ func Open(ctx context.Context, env Env) (*Manager, error) {
 		// This process was moved into the leaf already (an earlier Open).
 		own = filepath.Dir(own)
 	}
-	m := &Manager{v2: loc.V2, own: own, runs: filepath.Join(own, runsDir)}
+	m := &Manager{pid: env.Pid, v2: loc.V2, own: own, runs: filepath.Join(own, runsDir)}
 	m.mine = filepath.Join(m.runs, strconv.Itoa(env.Pid))
 	if m.v2 {
 		err = m.prepareV2()
@@ -180,33 +181,30 @@ func (m *Manager) prepareV2() error {
 	return nil
 }
 
-// moveIntoLeaf moves every process of the worker's cgroup into <own>/worker.
-// Under systemd with Delegate=yes those are the worker's own.
+// moveIntoLeaf moves the worker into <own>/worker. It does so only when the
+// worker is alone in its cgroup, as under systemd with Delegate=yes (the
+// unit's cgroup holds its main process): a cgroup shared with other
+// processes (a login session's, a container's with its init) is not the
+// worker's to divide.
 func (m *Manager) moveIntoLeaf() error {
+	self := strconv.Itoa(m.pid)
+	var others []string
+	for _, p := range strings.Fields(readString(filepath.Join(m.own, "cgroup.procs"))) {
+		if p != self {
+			others = append(others, p)
+		}
+	}
+	if len(others) > 0 {
+		return fmt.Errorf("cgroup v2 at %s holds other processes than the worker (%s), so it is not the worker's to divide: run the worker in a cgroup of its own with Delegate=yes (the systemd unit, or systemd-run -p Delegate=yes)", m.own, strings.Join(others, " "))
+	}
 	leaf := filepath.Join(m.own, workerLeaf)
 	if err := os.MkdirAll(leaf, 0o755); err != nil {
 		return m.notWritable(err)
 	}
-	// Processes forked meanwhile show up on the next reading.
-	moved := map[string]bool{}
-	for range 10 {
-		var left []string
-		for _, p := range strings.Fields(readString(filepath.Join(m.own, "cgroup.procs"))) {
-			if !moved[p] {
-				left = append(left, p)
-			}
-		}
-		if len(left) == 0 {
-			return nil
-		}
-		for _, p := range left {
-			moved[p] = true
-			if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(p), 0o644); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
-				return fmt.Errorf("moving process %s into %s (the worker must leave its own cgroup before its runs get theirs): %w", p, leaf, err)
-			}
-		}
+	if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(self), 0o644); err != nil {
+		return fmt.Errorf("moving the worker into %s (it must leave its own cgroup before its runs get theirs): %w", leaf, err)
 	}
-	return fmt.Errorf("processes keep appearing in %s; cannot move the worker into %s", m.own, leaf)
+	return nil
 }
 
 // enableMemory turns the memory controller on for dir's children.

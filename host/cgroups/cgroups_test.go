@@ -28,7 +28,7 @@ func TestOpenV2OnAFixtureTree(t *testing.T) {
 		"cgroup.controllers":     "cpu io memory pids\n",
 		"cgroup.subtree_control": "",
 		"cgroup.type":            "domain\n",
-		"cgroup.procs":           "4242\n4243\n",
+		"cgroup.procs":           "4242\n",
 		"memory.swap.max":        "max\n",
 	}
 	for name, text := range files {
@@ -58,7 +58,7 @@ func TestOpenV2OnAFixtureTree(t *testing.T) {
 		t.Errorf("Swept = %q; the dead worker's run is still there: %v", m.Swept, exists(dead))
 	}
 	for file, want := range map[string]string{
-		"worker/cgroup.procs":                    "4243", // the last one written
+		"worker/cgroup.procs":                    "4242",
 		"cgroup.subtree_control":                 "+memory",
 		"cajon-runs/cgroup.subtree_control":      "+memory",
 		"cajon-runs/4242/cgroup.subtree_control": "+memory",
@@ -98,6 +98,7 @@ func TestOpenV2Refusals(t *testing.T) {
 	}{
 		{"no memory controller", "cpu pids\n", false, "has no memory controller"},
 		{"not writable", "cpu memory pids\n", true, "is not writable"},
+		{"shared with other processes", "cpu memory pids\n", false, "holds other processes than the worker (7 8)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.readOnly && os.Geteuid() == 0 {
@@ -107,6 +108,8 @@ func TestOpenV2Refusals(t *testing.T) {
 			own := filepath.Join(root, "svc")
 			write(t, filepath.Join(own, "cgroup.controllers"), tc.controllers)
 			write(t, filepath.Join(own, "cgroup.subtree_control"), "")
+			write(t, filepath.Join(own, "cgroup.type"), "domain\n")
+			write(t, filepath.Join(own, "cgroup.procs"), "1\n7\n8\n")
 			if tc.readOnly {
 				if err := os.Chmod(own, 0o555); err != nil {
 					t.Fatal(err)
