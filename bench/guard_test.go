@@ -28,9 +28,24 @@ import (
 //     1 s stall_timeout; stall-to-abort-ms/op is from the moment the stall
 //     timeout ran out (start + 1 s) to the task's failure, its tree gone
 //     (sampling, then TERM and the plugin's canceled result).
+//
+// Under watchdog/ the host's sampling enforces the cap; under cgroup/ the
+// command runs in a memory cgroup with the cap as its limit (skipped where
+// the node has none this process may manage), and the kernel kills it.
 func BenchmarkGuard(b *testing.B) {
-	reg := openExec(b)
-	defer reg.Close()
+	for _, how := range []struct {
+		name string
+		open func(*testing.B) *plugins.Registry
+	}{{"watchdog", openExec}, {"cgroup", openExecCgroups}} {
+		b.Run(how.name, func(b *testing.B) {
+			reg := how.open(b)
+			defer reg.Close()
+			benchGuard(b, reg)
+		})
+	}
+}
+
+func benchGuard(b *testing.B, reg *plugins.Registry) {
 	dir := b.TempDir()
 	mark := filepath.Join(dir, "allocated")
 	var lastMessage string // of the latest task, for errors

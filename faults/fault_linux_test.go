@@ -126,6 +126,11 @@ func scenarios() []scenario {
 			"the moved file holds the original bytes; the next task's lines exactly once and in order",
 			testQueueCorrupt},
 		// The host.
+		{"memory-cgroup-crash",
+			"SIGKILL of the real cajon (max_task_memory = 256 MiB) while a command runs in its memory cgroup; then a command that allocates 300 MiB",
+			"the next cajon removes the dead worker's run cgroup at start-up and says so; the kernel kills the 300 MiB command in its own cgroup",
+			"the dead worker's cgroups gone; the first task completes on the rerun; the hog fails naming the cap and its peak; no cgroup left after the task nor after the stop (skipped without a memory cgroup to manage)",
+			testMemoryCgroupCrash},
 		{"host-sigkill",
 			"SIGKILL of the real cajon in the middle of a task that runs an escaping process tree, with updates queued",
 			"the plugin and the whole tree die with the host; after a restart the queued updates go out first, then the task runs again",

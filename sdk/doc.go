@@ -34,7 +34,10 @@
 //
 // Child processes must be started with Run.Exec so that they are contained:
 // an abort then kills every process the command started, however it tried to
-// escape (new session, double fork, ignored SIGTERM).
+// escape (new session, double fork, ignored SIGTERM). When the worker caps
+// the command's memory (max_task_memory) in a cgroup of its own, Run.Exec
+// also starts the processes in that cgroup (Run.Cgroup), so the kernel holds
+// their whole tree to the cap; a plugin has nothing to do for it.
 //
 // Beside this package: sdk/process runs contained child processes for a
 // command that needs more control than Run.Exec gives, and sdk/sdktest runs

@@ -52,6 +52,15 @@ type Run struct {
 	// total_step_count), 0 when the job gives none. A command that counts in
 	// its own unit does not need it: see Progress.
 	TotalSteps int64
+	// Cgroup is the memory cgroup the host made for this run (an absolute
+	// cgroupfs directory, its limit the run's max_task_memory), or "" for
+	// none. Exec starts its processes in it; a plugin that starts processes
+	// of the command by other means should start them in it too
+	// (process.Command.Cgroup, proctree.Options.Cgroup), or the host's
+	// watchdog guards them instead of the kernel. A process the plugin
+	// keeps between runs (a warm application session) must not join it:
+	// the cgroup is removed when the run ends.
+	Cgroup string
 
 	config map[string]any
 	out    *emitter
@@ -134,7 +143,10 @@ func (r *Run) PluginConfig(v any) error {
 // stdout and stderr lines go to the task log (unless c.OnLine is set, which
 // then receives them instead), its pid is reported to the host, and when ctx
 // is cancelled the whole tree is terminated (SIGTERM, Grace, SIGKILL, sweep).
-// A non-zero exit code is not an error: check Result.ExitCode.
+// A non-zero exit code is not an error: check Result.ExitCode. The
+// processes run in the run's memory cgroup (Run.Cgroup) when the host made
+// one, unless c.Cgroup names another; a failure to join it is written to the
+// task log, and the command runs on.
 func (r *Run) Exec(ctx context.Context, c process.Command) (process.Result, error) {
 	if c.Tag == "" {
 		c.Tag = proctree.SubTag(r.RunID, r.execs.Add(1))
@@ -163,6 +175,14 @@ func (r *Run) Exec(ctx context.Context, c process.Command) (process.Result, erro
 	}
 	if c.OnLine == nil {
 		c.OnLine = func(_ process.Stream, line string) { r.out.line(line) }
+	}
+	if c.Cgroup == "" {
+		c.Cgroup = r.Cgroup
+	}
+	if c.OnCgroupError == nil {
+		c.OnCgroupError = func(err error) {
+			r.Log("cajon: this command's processes are not in the run's memory cgroup, so max_task_memory is left to the host's watchdog: " + err.Error())
+		}
 	}
 	userStart := c.OnStart
 	c.OnStart = func(pid int) {

@@ -194,6 +194,7 @@ func (s *server) run(ctx context.Context, req *pluginv1.RunRequest, stream event
 	r := &Run{
 		JobID: req.GetJobId(), TaskID: req.GetTaskId(), RunID: req.GetRunId(), Command: req.GetCommand(),
 		WorkDir: req.GetWorkDir(), Env: req.GetEnv(), Grace: grace, TotalSteps: req.GetTotalSteps(),
+		Cgroup: req.GetCgroupPath(),
 		config: req.GetPluginConfig().AsMap(), out: out,
 	}
 	if r.RunID == "" {

@@ -91,7 +91,7 @@ func openPlugins(ctx context.Context, cfg *config.Config, log hclog.Logger) (*pl
 // and an observer of the plugins (nil: none). A [plugins.<name>] table that
 // does not fit its plugin stops it here, before any task.
 func openPluginsWith(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source, obs plugins.Observer) (*plugins.Registry, error) {
-	reg, err := openRegistry(ctx, cfg, log, roots, obs)
+	reg, err := openRegistryFor(ctx, cfg, log, roots, obs, memoryCapped(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +105,27 @@ func openPluginsWith(ctx context.Context, cfg *config.Config, log hclog.Logger, 
 // openRegistry is openPluginsWith without the check of the plugin tables,
 // for `cajon plugins`, which reports it after the listing.
 func openRegistry(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source, obs plugins.Observer) (*plugins.Registry, error) {
+	return openRegistryFor(ctx, cfg, log, roots, obs, false)
+}
+
+// memoryCapped is true when max_task_memory caps some identity's commands:
+// only then does the worker make memory cgroups (which, on cgroup v2, moves
+// it into a leaf of its own cgroup).
+func memoryCapped(cfg *config.Config) bool {
+	if cfg.MaxTaskMemory > 0 {
+		return true
+	}
+	for _, id := range cfg.Worker.Identities {
+		if id.MaxTaskMemory > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// openRegistryFor is openRegistry; cgroups gives capped commands a memory
+// cgroup each (plugins.Options.MemoryCgroups).
+func openRegistryFor(ctx context.Context, cfg *config.Config, log hclog.Logger, roots *fileroots.Source, obs plugins.Observer, cgroups bool) (*plugins.Registry, error) {
 	dirs := pluginDirs(cfg)
 	// A typo in a folder would otherwise show only later, as "no plugin
 	// provides command". (Unreadable folders are the registry's notes.)
@@ -125,6 +146,7 @@ func openRegistry(ctx context.Context, cfg *config.Config, log hclog.Logger, roo
 		StateDir:       cfg.StateDir,
 		Observer:       obs,
 		OOMScoreAdjust: cfg.OOMScoreAdjust,
+		MemoryCgroups:  cgroups,
 		ProcessLogger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin", Output: os.Stderr, JSONFormat: strings.EqualFold(cfg.LogFormat, "json"),
 			Level: max(hclog.LevelFromString(cfg.LogLevel), hclog.Warn),

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cajonfarm/cajon/host/cgroups"
 	"github.com/cajonfarm/cajon/sdk/bytesize"
 
 	"github.com/cajonfarm/cajon/sdk/proctree"
@@ -49,6 +50,12 @@ type watch struct {
 	abort    context.CancelCauseFunc
 	started  time.Time
 	oomKills int64 // the kernel's OOM kill count about when the run started; -1 unknown
+	// cg is the run's memory cgroup (nil: none): the kernel holds what the
+	// plugin started in it to the cap. The watchdog's samples still apply
+	// the cap to the run's whole tree, so that what is not in the cgroup
+	// (an old plugin's command, a warm Blender kept between runs) is held
+	// to it too; what is in it never gets past the cap for a sample to see.
+	cg *cgroups.Run
 
 	// tickMu is held by a sample in progress, so finish stops the watch
 	// between samples; timer, stopped, cpu and cpuMoved are under it.
@@ -69,10 +76,11 @@ type watch struct {
 }
 
 // startWatch starts guarding a run on inst; abort ends the run's context.
-// oomKills is the kernel's OOM kill count about now (oomCounter).
-func startWatch(inst *instance, runID string, g Guard, abort context.CancelCauseFunc, oomKills int64) *watch {
+// oomKills is the kernel's OOM kill count about now (oomCounter); cg is the
+// run's memory cgroup, nil for none.
+func startWatch(inst *instance, runID string, g Guard, abort context.CancelCauseFunc, oomKills int64, cg *cgroups.Run) *watch {
 	w := &watch{
-		guard: g, inst: inst, runID: runID, abort: abort, started: time.Now(),
+		guard: g, inst: inst, runID: runID, abort: abort, started: time.Now(), cg: cg,
 		sampler:  proctree.NewSampler(inst.pid, runID),
 		oomKills: oomKills, cpu: -1,
 	}
@@ -125,7 +133,7 @@ func (w *watch) sample() bool {
 		w.cpu, w.cpuMoved = u.CPU, now
 	}
 	if w.guard.MaxMemory > 0 && u.RSS > w.guard.MaxMemory {
-		w.tripped = fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", bytesize.Format(w.peak), bytesize.Format(w.guard.MaxMemory))
+		w.tripped = capMessage(w.peak, w.guard.MaxMemory)
 		w.trippedBy = "max_task_memory"
 		all := w.sampler.All
 		w.mu.Unlock()
@@ -148,6 +156,12 @@ func (w *watch) sample() bool {
 	}
 	w.mu.Unlock()
 	return true
+}
+
+// capMessage is how a command killed over max_task_memory fails, by the
+// watchdog or by the kernel in the command's cgroup.
+func capMessage(peak, limit int64) string {
+	return fmt.Sprintf("killed by the out-of-memory killer (max_task_memory): peak %s, limit %s", bytesize.Format(peak), bytesize.Format(limit))
 }
 
 // stallMessage names the stall, the time since the last output and the
@@ -196,6 +210,16 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 	w.tickMu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// The cgroup's peak, where the command ran in it, is the kernel's
+	// count of all its memory, not one sample every GuardInterval; a
+	// process outside it (a warm Blender) may still have had more.
+	cgroupOOM := false
+	if p := w.cg.Peak(); p > 0 {
+		w.peak, w.sampled = max(w.peak, p), true
+		// Read only when it matters: each read of a cgroup file costs
+		// ~20 µs of kernel time, on every command.
+		cgroupOOM = res.Status != Completed && ctx.Err() == nil && w.cg.OOMKills() > 0
+	}
 	switch {
 	case events == nil:
 	case w.sampled:
@@ -212,6 +236,10 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 	}
 	if ctx.Err() != nil {
 		return res
+	}
+	if cgroupOOM && w.tripped == "" {
+		// The kernel killed a process of the command in its cgroup.
+		w.tripped, w.trippedBy = capMessage(w.peak, w.guard.MaxMemory), "max_task_memory"
 	}
 	switch {
 	case w.tripped != "":

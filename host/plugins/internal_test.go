@@ -64,7 +64,7 @@ func TestRunConfigGoesOverThePluginTable(t *testing.T) {
 	if got, err := r.pluginTable(context.Background(), "exec"); err != nil || got != nil {
 		t.Fatalf("exec: %v, %v", got, err)
 	}
-	if _, err := r.buildRequest(context.Background(), "broken", Request{Command: "x"}); err == nil || !strings.Contains(err.Error(), `command "x": the Manager did not answer`) {
+	if _, err := r.buildRequest(context.Background(), "broken", Request{Command: "x"}, ""); err == nil || !strings.Contains(err.Error(), `command "x": the Manager did not answer`) {
 		t.Fatalf("broken: %v", err)
 	}
 }

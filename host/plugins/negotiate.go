@@ -16,6 +16,7 @@ const (
 	featureUnknownParamTypes = "unknown-param-types"
 	featureTypedCapabilities = "typed-capabilities"
 	featureConfigSchema      = "config-schema"
+	featureCgroupPath        = "cgroup-path"
 )
 
 // describeRequest is the host's side of the negotiation that opens every
@@ -25,7 +26,7 @@ func describeRequest() *pluginv1.DescribeRequest {
 		HostVersion: version.Version,
 		Features: []string{
 			featureOptionalProgress, featureTotalSteps, featureUnknownParamTypes,
-			featureTypedCapabilities, featureConfigSchema,
+			featureTypedCapabilities, featureConfigSchema, featureCgroupPath,
 		},
 	}
 }

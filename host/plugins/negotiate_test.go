@@ -142,7 +142,7 @@ func TestNegotiationCrossesTheWire(t *testing.T) {
 	if req.GetHostVersion() != version.Version {
 		t.Errorf("host version %q, want %q", req.GetHostVersion(), version.Version)
 	}
-	for _, f := range []string{"optional-progress", "total-steps", "unknown-param-types", "typed-capabilities", "config-schema"} {
+	for _, f := range []string{"optional-progress", "total-steps", "unknown-param-types", "typed-capabilities", "config-schema", "cgroup-path"} {
 		if !slices.Contains(req.GetFeatures(), f) {
 			t.Errorf("the host does not say it speaks %q: %v", f, req.GetFeatures())
 		}

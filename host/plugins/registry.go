@@ -6,6 +6,7 @@ package plugins
 import (
 	"context"
 	"fmt"
+	"github.com/cajonfarm/cajon/host/cgroups"
 	"sort"
 	"strings"
 	"sync"
@@ -53,6 +54,12 @@ type Options struct {
 	// each plugin process and so of every process of its commands
 	// (oom_score_adjust); the host's own is left alone.
 	OOMScoreAdjust int
+	// MemoryCgroups gives each command with a memory cap (Guard.MaxMemory)
+	// a memory cgroup of its own with that limit, where the node lets this
+	// process manage one (host/cgroups): the kernel then holds the
+	// command's whole tree to the cap. Open logs which way the cap is
+	// enforced; without a cgroup the watchdog enforces it alone.
+	MemoryCgroups bool
 }
 
 // Registry maps command names to the plugins that provide them.
@@ -75,6 +82,9 @@ type Registry struct {
 
 	// ooms is the kernel's OOM kill count as runs start (the node guard).
 	ooms oomCounter
+	// cgroups makes the runs' memory cgroups; nil: none, the watchdog
+	// alone enforces the memory cap.
+	cgroups *cgroups.Manager
 }
 
 // Open finds the plugins in opts.Dirs, starts each one to learn its commands,
@@ -101,6 +111,9 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		r.runDir = d
 	}
 	r.stopReaping = becomeSubreaper(r.log)
+	if opts.MemoryCgroups {
+		r.cgroups = openCgroups(ctx, r.log)
+	}
 	all, notes := discover(opts.Dirs)
 	for _, c := range all {
 		r.found = append(r.found, c.name)
@@ -400,6 +413,11 @@ func (r *Registry) Close() {
 		}
 		if r.runDir != nil {
 			if err := r.runDir.Close(); err != nil {
+				r.log.Warn(err.Error())
+			}
+		}
+		if r.cgroups != nil {
+			if err := r.cgroups.Close(); err != nil {
 				r.log.Warn(err.Error())
 			}
 		}

@@ -122,16 +122,18 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 	// command is then aborted as by a cancel, but fails.
 	runCtx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
-	w := startWatch(inst, req.RunID, req.Guard, abort, r.ooms.recent())
-	res := r.runOn(runCtx, p, inst, req, watchEvents{to: events, w: w}, abortedAt)
-	return w.finish(ctx, res, events, r.opts.Observer, req.Command)
+	cg := r.runCgroup(req, events)
+	w := startWatch(inst, req.RunID, req.Guard, abort, r.ooms.recent(), cg)
+	res := r.runOn(runCtx, p, inst, req, cg.Path(), watchEvents{to: events, w: w}, abortedAt)
+	res = w.finish(ctx, res, events, r.opts.Observer, req.Command)
+	r.removeCgroup(cg)
+	return res
 }
 
 // runOn runs req on inst, a plugin process acquired for it, and returns how
 // it ended; ctx's end aborts it.
-func (r *Registry) runOn(ctx context.Context, p *Plugin, inst *instance, req Request, events Events, abortedAt *time.Time) Result {
-
-	rreq, err := r.buildRequest(ctx, p.name, req)
+func (r *Registry) runOn(ctx context.Context, p *Plugin, inst *instance, req Request, cgroupPath string, events Events, abortedAt *time.Time) Result {
+	rreq, err := r.buildRequest(ctx, p.name, req, cgroupPath)
 	if err != nil {
 		return Result{Status: Failed, Message: err.Error()}
 	}
@@ -161,7 +163,7 @@ func (r *Registry) runOn(ctx context.Context, p *Plugin, inst *instance, req Req
 	}
 }
 
-func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request) (*pluginv1.RunRequest, error) {
+func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request, cgroupPath string) (*pluginv1.RunRequest, error) {
 	// Parameters go out normalised against the plugin's description, so a
 	// plugin in any language gets ["-r", 23.976] as the strings the stock
 	// worker would make of it, and a wrong one fails before the plugin runs.
@@ -188,6 +190,7 @@ func (r *Registry) buildRequest(ctx context.Context, plugin string, req Request)
 		JobId: req.JobID, TaskId: req.TaskID, RunId: req.RunID, Command: req.Command,
 		Parameters: params, PluginConfig: cfg, Env: req.Env, WorkDir: req.WorkDir,
 		GraceSeconds: req.Grace.Seconds(), TotalSteps: int64(req.TotalSteps),
+		CgroupPath: cgroupPath,
 	}
 	if err := checkRequestSize(rreq); err != nil {
 		return nil, err

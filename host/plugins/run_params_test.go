@@ -41,7 +41,7 @@ func TestRequestCarriesNormalisedParameters(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.params), &params); err != nil {
 				t.Fatal(err)
 			}
-			rreq, err := r.buildRequest(context.Background(), "ffmpeg", Request{Command: "frames-to-video", Params: params})
+			rreq, err := r.buildRequest(context.Background(), "ffmpeg", Request{Command: "frames-to-video", Params: params}, "")
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("got %v, want an error containing %q", err, tt.err)

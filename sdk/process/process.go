@@ -89,6 +89,20 @@ type Command struct {
 	// may keep running and writing output before they are terminated.
 	// 0 means DefaultDrain.
 	Drain time.Duration
+	// Cgroup is a cgroupfs directory to run the command's processes in
+	// (Linux; ignored elsewhere): the memory cgroup the host made for the
+	// run, whose limit is the run's max_task_memory (sdk.Run.Cgroup, from
+	// RunRequest.cgroup_path). "" runs them where the plugin is. On cgroup
+	// v2 the main process is cloned into it (CLONE_INTO_CGROUP); on v1, or
+	// where the kernel refuses that, it is moved there right after it
+	// starts. Everything it starts is in the cgroup too, and the kernel
+	// holds the whole tree to the limit. See proctree.Options.Cgroup.
+	Cgroup string
+	// OnCgroupError, if set, is called (before OnStart) when the main
+	// process runs but could not join Cgroup, with why. The command runs
+	// on: the host's watchdog then enforces the memory cap instead.
+	// sdk.Run.Exec writes it to the task log.
+	OnCgroupError func(err error)
 	// OnStart, if set, is called with the main process's pid once it runs.
 	OnStart func(pid int)
 	// OnLine, if set, is called with each line of output, without its line
@@ -163,7 +177,7 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	cmd.Env = wire.WithoutPlumbing(env)
 	cmd.Dir = c.Dir
 	cmd.Stdout, cmd.Stderr = outW, errW
-	g, err := proctree.Start(cmd, proctree.Options{Tag: c.Tag})
+	g, err := proctree.Start(cmd, proctree.Options{Tag: c.Tag, Cgroup: c.Cgroup})
 	outW.Close() // the children have their copies now
 	errW.Close()
 	if err != nil {
@@ -180,6 +194,9 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	}
 
 	res := Result{Pid: g.Pid(), ExitCode: -1}
+	if cerr := g.CgroupErr(); cerr != nil && c.OnCgroupError != nil {
+		c.OnCgroupError(cerr)
+	}
 	if c.OnStart != nil {
 		c.OnStart(res.Pid)
 	}

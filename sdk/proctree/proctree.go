@@ -90,6 +90,16 @@ type Options struct {
 	// processes that left the process group. Give every Group its own tag; an
 	// empty Tag disables the environment check.
 	Tag string
+	// Cgroup is a cgroupfs directory to start the leader in (Linux; ignored
+	// elsewhere): the memory cgroup the host made for the run
+	// (RunRequest.cgroup_path). Everything the leader forks is in it too.
+	// On cgroup v2 the leader is cloned into it (CLONE_INTO_CGROUP), so no
+	// process of the command ever runs outside it; on cgroup v1, or where
+	// the kernel refuses that clone, its pid is written to the cgroup's
+	// cgroup.procs right after the start, before the leader has run much of
+	// anything. A leader that could not join still runs: Group.CgroupErr
+	// says why, and the host's watchdog guards its memory instead.
+	Cgroup string
 }
 
 // procKey names one process for as long as it exists: the pid plus its start
@@ -107,6 +117,8 @@ type Group struct {
 	pid int
 	tag string
 
+	cgroupErr error // why the leader did not join Options.Cgroup
+
 	waitOnce sync.Once
 	waitDone chan struct{}
 	waitErr  error
@@ -119,6 +131,10 @@ type Group struct {
 
 // Pid returns the process id of the group's leader.
 func (g *Group) Pid() int { return g.pid }
+
+// CgroupErr says why the leader is not in Options.Cgroup although it was
+// asked for; nil when it is, or when no cgroup was asked for.
+func (g *Group) CgroupErr() error { return g.cgroupErr }
 
 // Wait waits for the leader to exit and returns what exec.Cmd.Wait returned.
 // Use it instead of cmd.Wait: it also releases the resources that Start holds

@@ -54,11 +54,16 @@ func Start(cmd *exec.Cmd, opts Options) (*Group, error) {
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
+		joinErr, tainted, err := startInCgroup(cmd, opts.Cgroup)
+		g.cgroupErr = joinErr
 		started <- err
 		if err == nil {
 			<-g.waitDone
+		}
+		if !tainted {
+			// A thread left in the run's cgroup ends with this goroutine
+			// instead.
+			runtime.UnlockOSThread()
 		}
 	}()
 	if err := <-started; err != nil {

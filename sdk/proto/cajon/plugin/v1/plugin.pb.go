@@ -186,7 +186,9 @@ type DescribeRequest struct {
 	//	"typed-capabilities"  the host reads DescribeResponse.typed_capabilities;
 	//	"config-schema"       the host checks each [plugins.<name>] table
 	//	                      against DescribeResponse.config_schema when it
-	//	                      starts.
+	//	                      starts;
+	//	"cgroup-path"         RunRequest.cgroup_path is sent when the host
+	//	                      made a memory cgroup for the run.
 	Features      []string `protobuf:"bytes,2,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -620,7 +622,17 @@ type RunRequest struct {
 	// 0 = none given, and the command counts as one step. A plugin needs it
 	// only to report in the task's own steps: see Progress for how the host
 	// maps the plugin's progress onto it.
-	TotalSteps    int64 `protobuf:"varint,10,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	TotalSteps int64 `protobuf:"varint,10,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	// The memory cgroup to start the command's processes in: an absolute
+	// cgroupfs directory (cgroup v2 or v1's memory hierarchy) the host made for
+	// this run, with the run's memory cap (max_task_memory) set on it. Empty:
+	// none, start them where the plugin is. A plugin starts each process of the
+	// command in it (v2: clone with CLONE_INTO_CGROUP; v1, or where that is
+	// refused: write the pid to its cgroup.procs at once) and says in the task
+	// log when it cannot. Plugins that predate this field ignore it; the host's
+	// sampling watchdog then enforces the cap on their commands, as it does
+	// for any command that is not in the cgroup.
+	CgroupPath    string `protobuf:"bytes,11,opt,name=cgroup_path,json=cgroupPath,proto3" json:"cgroup_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -723,6 +735,13 @@ func (x *RunRequest) GetTotalSteps() int64 {
 		return x.TotalSteps
 	}
 	return 0
+}
+
+func (x *RunRequest) GetCgroupPath() string {
+	if x != nil {
+		return x.CgroupPath
+	}
+	return ""
 }
 
 type CancelRequest struct {
@@ -1279,7 +1298,7 @@ const file_cajon_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\x0e2\x1a.cajon.plugin.v1.ParamTypeR\x04type\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12;\n" +
 	"\rdefault_value\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\fdefaultValue\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xb5\x03\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xd6\x03\n" +
 	"\n" +
 	"RunRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x17\n" +
@@ -1295,7 +1314,9 @@ const file_cajon_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rgrace_seconds\x18\t \x01(\x01R\fgraceSeconds\x12\x1f\n" +
 	"\vtotal_steps\x18\n" +
 	" \x01(\x03R\n" +
-	"totalSteps\x1a6\n" +
+	"totalSteps\x12\x1f\n" +
+	"\vcgroup_path\x18\v \x01(\tR\n" +
+	"cgroupPath\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"&\n" +

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61jon/plugin/v1/plugin.proto\x12\x0f\x63\x61jon.plugin.v1\x1a\x1cgoogle/protobuf/struct.proto\"9\n\x0f\x44\x65scribeRequest\x12\x14\n\x0chost_version\x18\x01 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x02 \x03(\t\"\x81\x02\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0bsdk_version\x18\x03 \x01(\t\x12.\n\x08\x63ommands\x18\x04 \x03(\x0b\x32\x1c.cajon.plugin.v1.CommandSpec\x12\x18\n\x0c\x63\x61pabilities\x18\x05 \x03(\tB\x02\x18\x01\x12\x39\n\x12typed_capabilities\x18\x06 \x01(\x0b\x32\x1d.cajon.plugin.v1.Capabilities\x12\x34\n\rconfig_schema\x18\x07 \x01(\x0b\x32\x1d.cajon.plugin.v1.ConfigSchema\" \n\x0c\x43\x61pabilities\x12\x10\n\x08previews\x18\x01 \x01(\x08\"8\n\x0c\x43onfigSchema\x12(\n\x04keys\x18\x01 \x03(\x0b\x32\x1a.cajon.plugin.v1.ParamSpec\"\x99\x01\n\x0b\x43ommandSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttask_type\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12*\n\x06params\x18\x04 \x03(\x0b\x32\x1a.cajon.plugin.v1.ParamSpec\x12(\n\x07\x65xample\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x99\x01\n\tParamSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.cajon.plugin.v1.ParamType\x12\x10\n\x08required\x18\x03 \x01(\x08\x12-\n\rdefault_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\xc8\x02\n\nRunRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x01(\t\x12+\n\nparameters\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\rplugin_config\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x31\n\x03\x65nv\x18\x07 \x03(\x0b\x32$.cajon.plugin.v1.RunRequest.EnvEntry\x12\x10\n\x08work_dir\x18\x08 \x01(\t\x12\x15\n\rgrace_seconds\x18\t \x01(\x01\x12\x13\n\x0btotal_steps\x18\n \x01(\x03\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1f\n\rCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\xf2\x01\n\x08RunEvent\x12(\n\x03log\x18\x01 \x01(\x0b\x32\x19.cajon.plugin.v1.LogLinesH\x00\x12-\n\x08progress\x18\x02 \x01(\x0b\x32\x19.cajon.plugin.v1.ProgressH\x00\x12)\n\x06output\x18\x03 \x01(\x0b\x32\x17.cajon.plugin.v1.OutputH\x00\x12.\n\x05\x63hild\x18\x04 \x01(\x0b\x32\x1d.cajon.plugin.v1.ChildProcessH\x00\x12)\n\x06result\x18\x05 \x01(\x0b\x32\x17.cajon.plugin.v1.ResultH\x00\x42\x07\n\x05\x65vent\"\x19\n\x08LogLines\x12\r\n\x05lines\x18\x01 \x03(\t\"\x80\x01\n\x08Progress\x12\x17\n\nsteps_done\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0bsteps_total\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\x08\x61\x63tivity\x18\x03 \x01(\tH\x02\x88\x01\x01\x42\r\n\x0b_steps_doneB\x0e\n\x0c_steps_totalB\x0b\n\t_activity\")\n\x06Output\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\">\n\x0c\x43hildProcess\x12\x0b\n\x03pid\x18\x01 \x01(\x03\x12\x0e\n\x06\x65xited\x18\x02 \x01(\x08\x12\x11\n\texit_code\x18\x03 \x01(\x03\"\xbb\x01\n\x06Result\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.cajon.plugin.v1.Result.Status\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x10\n\x08warnings\x18\x03 \x03(\t\"^\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10STATUS_COMPLETED\x10\x01\x12\x11\n\rSTATUS_FAILED\x10\x02\x12\x13\n\x0fSTATUS_CANCELED\x10\x03*\xb9\x01\n\tParamType\x12\x1a\n\x16PARAM_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11PARAM_TYPE_STRING\x10\x01\x12\x15\n\x11PARAM_TYPE_NUMBER\x10\x02\x12\x16\n\x12PARAM_TYPE_INTEGER\x10\x03\x12\x13\n\x0fPARAM_TYPE_BOOL\x10\x04\x12\x1a\n\x16PARAM_TYPE_STRING_LIST\x10\x05\x12\x19\n\x15PARAM_TYPE_STRING_MAP\x10\x06\x32\xe5\x01\n\x06Plugin\x12O\n\x08\x44\x65scribe\x12 .cajon.plugin.v1.DescribeRequest\x1a!.cajon.plugin.v1.DescribeResponse\x12?\n\x03Run\x12\x1b.cajon.plugin.v1.RunRequest\x1a\x19.cajon.plugin.v1.RunEvent0\x01\x12I\n\x06\x43\x61ncel\x12\x1e.cajon.plugin.v1.CancelRequest\x1a\x1f.cajon.plugin.v1.CancelResponseB?Z=github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1;pluginv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61jon/plugin/v1/plugin.proto\x12\x0f\x63\x61jon.plugin.v1\x1a\x1cgoogle/protobuf/struct.proto\"9\n\x0f\x44\x65scribeRequest\x12\x14\n\x0chost_version\x18\x01 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x02 \x03(\t\"\x81\x02\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0bsdk_version\x18\x03 \x01(\t\x12.\n\x08\x63ommands\x18\x04 \x03(\x0b\x32\x1c.cajon.plugin.v1.CommandSpec\x12\x18\n\x0c\x63\x61pabilities\x18\x05 \x03(\tB\x02\x18\x01\x12\x39\n\x12typed_capabilities\x18\x06 \x01(\x0b\x32\x1d.cajon.plugin.v1.Capabilities\x12\x34\n\rconfig_schema\x18\x07 \x01(\x0b\x32\x1d.cajon.plugin.v1.ConfigSchema\" \n\x0c\x43\x61pabilities\x12\x10\n\x08previews\x18\x01 \x01(\x08\"8\n\x0c\x43onfigSchema\x12(\n\x04keys\x18\x01 \x03(\x0b\x32\x1a.cajon.plugin.v1.ParamSpec\"\x99\x01\n\x0b\x43ommandSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttask_type\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12*\n\x06params\x18\x04 \x03(\x0b\x32\x1a.cajon.plugin.v1.ParamSpec\x12(\n\x07\x65xample\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x99\x01\n\tParamSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04type\x18\x02 \x01(\x0e\x32\x1a.cajon.plugin.v1.ParamType\x12\x10\n\x08required\x18\x03 \x01(\x08\x12-\n\rdefault_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\xdd\x02\n\nRunRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x01(\t\x12+\n\nparameters\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\rplugin_config\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x31\n\x03\x65nv\x18\x07 \x03(\x0b\x32$.cajon.plugin.v1.RunRequest.EnvEntry\x12\x10\n\x08work_dir\x18\x08 \x01(\t\x12\x15\n\rgrace_seconds\x18\t \x01(\x01\x12\x13\n\x0btotal_steps\x18\n \x01(\x03\x12\x13\n\x0b\x63group_path\x18\x0b \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1f\n\rCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\xf2\x01\n\x08RunEvent\x12(\n\x03log\x18\x01 \x01(\x0b\x32\x19.cajon.plugin.v1.LogLinesH\x00\x12-\n\x08progress\x18\x02 \x01(\x0b\x32\x19.cajon.plugin.v1.ProgressH\x00\x12)\n\x06output\x18\x03 \x01(\x0b\x32\x17.cajon.plugin.v1.OutputH\x00\x12.\n\x05\x63hild\x18\x04 \x01(\x0b\x32\x1d.cajon.plugin.v1.ChildProcessH\x00\x12)\n\x06result\x18\x05 \x01(\x0b\x32\x17.cajon.plugin.v1.ResultH\x00\x42\x07\n\x05\x65vent\"\x19\n\x08LogLines\x12\r\n\x05lines\x18\x01 \x03(\t\"\x80\x01\n\x08Progress\x12\x17\n\nsteps_done\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0bsteps_total\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\x08\x61\x63tivity\x18\x03 \x01(\tH\x02\x88\x01\x01\x42\r\n\x0b_steps_doneB\x0e\n\x0c_steps_totalB\x0b\n\t_activity\")\n\x06Output\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\">\n\x0c\x43hildProcess\x12\x0b\n\x03pid\x18\x01 \x01(\x03\x12\x0e\n\x06\x65xited\x18\x02 \x01(\x08\x12\x11\n\texit_code\x18\x03 \x01(\x03\"\xbb\x01\n\x06Result\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.cajon.plugin.v1.Result.Status\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x10\n\x08warnings\x18\x03 \x03(\t\"^\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10STATUS_COMPLETED\x10\x01\x12\x11\n\rSTATUS_FAILED\x10\x02\x12\x13\n\x0fSTATUS_CANCELED\x10\x03*\xb9\x01\n\tParamType\x12\x1a\n\x16PARAM_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11PARAM_TYPE_STRING\x10\x01\x12\x15\n\x11PARAM_TYPE_NUMBER\x10\x02\x12\x16\n\x12PARAM_TYPE_INTEGER\x10\x03\x12\x13\n\x0fPARAM_TYPE_BOOL\x10\x04\x12\x1a\n\x16PARAM_TYPE_STRING_LIST\x10\x05\x12\x19\n\x15PARAM_TYPE_STRING_MAP\x10\x06\x32\xe5\x01\n\x06Plugin\x12O\n\x08\x44\x65scribe\x12 .cajon.plugin.v1.DescribeRequest\x1a!.cajon.plugin.v1.DescribeResponse\x12?\n\x03Run\x12\x1b.cajon.plugin.v1.RunRequest\x1a\x19.cajon.plugin.v1.RunEvent0\x01\x12I\n\x06\x43\x61ncel\x12\x1e.cajon.plugin.v1.CancelRequest\x1a\x1f.cajon.plugin.v1.CancelResponseB?Z=github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1;pluginv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cajon.plugin.v1.plugin_pb2', globals())
@@ -26,8 +26,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _DESCRIBERESPONSE.fields_by_name['capabilities']._serialized_options = b'\030\001'
   _RUNREQUEST_ENVENTRY._options = None
   _RUNREQUEST_ENVENTRY._serialized_options = b'8\001'
-  _PARAMTYPE._serialized_start=1900
-  _PARAMTYPE._serialized_end=2085
+  _PARAMTYPE._serialized_start=1921
+  _PARAMTYPE._serialized_end=2106
   _DESCRIBEREQUEST._serialized_start=79
   _DESCRIBEREQUEST._serialized_end=136
   _DESCRIBERESPONSE._serialized_start=139
@@ -41,27 +41,27 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _PARAMSPEC._serialized_start=647
   _PARAMSPEC._serialized_end=800
   _RUNREQUEST._serialized_start=803
-  _RUNREQUEST._serialized_end=1131
-  _RUNREQUEST_ENVENTRY._serialized_start=1089
-  _RUNREQUEST_ENVENTRY._serialized_end=1131
-  _CANCELREQUEST._serialized_start=1133
-  _CANCELREQUEST._serialized_end=1164
-  _CANCELRESPONSE._serialized_start=1166
-  _CANCELRESPONSE._serialized_end=1197
-  _RUNEVENT._serialized_start=1200
-  _RUNEVENT._serialized_end=1442
-  _LOGLINES._serialized_start=1444
-  _LOGLINES._serialized_end=1469
-  _PROGRESS._serialized_start=1472
-  _PROGRESS._serialized_end=1600
-  _OUTPUT._serialized_start=1602
-  _OUTPUT._serialized_end=1643
-  _CHILDPROCESS._serialized_start=1645
-  _CHILDPROCESS._serialized_end=1707
-  _RESULT._serialized_start=1710
-  _RESULT._serialized_end=1897
-  _RESULT_STATUS._serialized_start=1803
-  _RESULT_STATUS._serialized_end=1897
-  _PLUGIN._serialized_start=2088
-  _PLUGIN._serialized_end=2317
+  _RUNREQUEST._serialized_end=1152
+  _RUNREQUEST_ENVENTRY._serialized_start=1110
+  _RUNREQUEST_ENVENTRY._serialized_end=1152
+  _CANCELREQUEST._serialized_start=1154
+  _CANCELREQUEST._serialized_end=1185
+  _CANCELRESPONSE._serialized_start=1187
+  _CANCELRESPONSE._serialized_end=1218
+  _RUNEVENT._serialized_start=1221
+  _RUNEVENT._serialized_end=1463
+  _LOGLINES._serialized_start=1465
+  _LOGLINES._serialized_end=1490
+  _PROGRESS._serialized_start=1493
+  _PROGRESS._serialized_end=1621
+  _OUTPUT._serialized_start=1623
+  _OUTPUT._serialized_end=1664
+  _CHILDPROCESS._serialized_start=1666
+  _CHILDPROCESS._serialized_end=1728
+  _RESULT._serialized_start=1731
+  _RESULT._serialized_end=1918
+  _RESULT_STATUS._serialized_start=1824
+  _RESULT_STATUS._serialized_end=1918
+  _PLUGIN._serialized_start=2109
+  _PLUGIN._serialized_end=2338
 # @@protoc_insertion_point(module_scope)
