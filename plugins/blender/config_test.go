@@ -31,7 +31,7 @@ func TestDeclaredConfigSchema(t *testing.T) {
 		}
 	}
 	want := []string{"exe", "fail_on_error_lines", "fail_on_missing_files", "previews", "preview_ffmpeg",
-		"exit_timeout", "warm_sessions", "warm_idle", "warm_max_tasks", "warm_max_rss"}
+		"exit_timeout", "warm_sessions", "warm_idle", "warm_max_tasks", "warm_max_rss", "warm_max_sessions"}
 	if got := slices.Sorted(maps.Keys(keys)); !reflect.DeepEqual(got, slices.Sorted(slices.Values(want))) {
 		t.Fatalf("declared keys %v, want %v", got, want)
 	}
@@ -49,7 +49,7 @@ func TestDeclaredConfigSchema(t *testing.T) {
 	documented := table{
 		"exe": "/opt/blender-4.2/blender", "fail_on_error_lines": true, "fail_on_missing_files": true,
 		"previews": true, "preview_ffmpeg": "ffmpeg", "exit_timeout": "60s", "warm_sessions": true, "warm_idle": "60s",
-		"warm_max_tasks": int64(100), "warm_max_rss": "50%",
+		"warm_max_tasks": int64(100), "warm_max_rss": "50%", "warm_max_sessions": int64(3),
 	}
 	also := table{"exit_timeout": int64(0), "warm_idle": int64(90), "warm_max_rss": int64(1 << 20)} // seconds, bytes
 	for _, tb := range []table{documented, also} {

@@ -255,7 +255,7 @@ func TestWarmTwoAtOnce(t *testing.T) {
 		if why != "" {
 			t.Fatal(why)
 		}
-		c, why := pool.take("job", wt.key)
+		c, why := pool.take("job", wt.key, defaultConfig())
 		if c.s == nil {
 			t.Fatalf("could not take a warm Blender: %s", why)
 		}
