@@ -4,6 +4,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	pluginv1 "github.com/cajonfarm/cajon/sdk/proto/cajon/plugin/v1"
@@ -61,5 +62,36 @@ func TestDeclaredConfigSchema(t *testing.T) {
 		if _, err := loadConfig(tb); err != nil {
 			t.Errorf("%v: %v", tb, err)
 		}
+	}
+}
+
+// TestWarmMaxSessionsConfig: [plugins.blender] warm_max_sessions, its
+// default, and a value that makes no sense.
+func TestWarmMaxSessionsConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		table   table
+		want    int
+		wantErr string
+	}{
+		{"default", nil, defaultWarmMaxSessions, ""},
+		{"set", table{"warm_max_sessions": 5}, 5, ""},
+		{"one", table{"warm_max_sessions": 1}, 1, ""},
+		{"zero", table{"warm_max_sessions": 0}, 0, "warm_max_sessions must be at least 1, not 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(tt.table)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case cfg.WarmMaxSessions != tt.want:
+				t.Errorf("warm_max_sessions = %d, want %d", cfg.WarmMaxSessions, tt.want)
+			}
+		})
 	}
 }
