@@ -47,9 +47,14 @@ type config struct {
 	WarmIdle duration `json:"warm_idle" type:"string" desc:"Stop a warm Blender that had no task for this long: a Go duration (\"60s\") or seconds."`
 	// WarmMaxTasks stops a warm Blender after this many tasks.
 	WarmMaxTasks int `json:"warm_max_tasks" desc:"Stop a warm Blender after this many tasks."`
-	// WarmMaxRSS stops a warm Blender whose memory, with the scene
-	// reloaded between tasks, is past this.
-	WarmMaxRSS memLimit `json:"warm_max_rss" type:"string" desc:"Stop a warm Blender whose memory is past this: \"16GiB\", \"500MB\", \"50%\" of the machine's, bytes, or \"0\" for no limit."`
+	// WarmMaxRSS bounds the memory of all the plugin's warm Blenders
+	// together: past it, idle ones stop, least recently used first. (It
+	// was the limit of each one when a plugin kept the Blenders of one job
+	// only; with one warm Blender the two are the same.)
+	WarmMaxRSS memLimit `json:"warm_max_rss" type:"string" desc:"Bound the memory of all warm Blenders together: past it, idle ones stop, least recently used first. \"16GiB\", \"500MB\", \"50%\" of the machine's, bytes, or \"0\" for no limit."`
+	// WarmMaxSessions is how many warm Blenders the plugin keeps, of any
+	// jobs: a new one past it stops the least recently used idle one.
+	WarmMaxSessions int `json:"warm_max_sessions" desc:"How many warm Blenders to keep, of all jobs together; a task that needs a new one when there are this many stops the least recently used idle one, or renders cold when all are busy."`
 }
 
 // defaultConfig is the configuration of a node without a [plugins.blender]
@@ -60,9 +65,16 @@ func defaultConfig() config {
 	return config{
 		Previews: true, PreviewFFmpeg: "ffmpeg", ExitTimeout: duration(defaultExitTimeout),
 		WarmSessions: true, WarmIdle: duration(60 * time.Second), WarmMaxTasks: 100,
-		WarmMaxRSS: memLimit{Percent: 50},
+		WarmMaxRSS: memLimit{Percent: 50}, WarmMaxSessions: defaultWarmMaxSessions,
 	}
 }
+
+// defaultWarmMaxSessions is [plugins.blender] warm_max_sessions when not
+// set: one more than the two tasks a node usually runs at once (the local
+// queue's two slots, or two identities, one per GPU, sharing this plugin),
+// so that while both render, the session of a job between its tasks stays
+// warm. Each one holds a scene in memory: warm_max_rss bounds them too.
+const defaultWarmMaxSessions = 3
 
 // defaultExitTimeout is [plugins.blender] exit_timeout when not set: far
 // longer than any Blender needs to tidy up after its last frame, far
@@ -90,6 +102,8 @@ func (c config) check() error {
 		return fmt.Errorf("[plugins.blender] warm_idle must be a positive duration such as \"60s\", not %s", time.Duration(c.WarmIdle))
 	case c.WarmMaxTasks < 1:
 		return fmt.Errorf("[plugins.blender] warm_max_tasks must be at least 1, not %d (turn warm sessions off with warm_sessions = false)", c.WarmMaxTasks)
+	case c.WarmMaxSessions < 1:
+		return fmt.Errorf("[plugins.blender] warm_max_sessions must be at least 1, not %d (turn warm sessions off with warm_sessions = false)", c.WarmMaxSessions)
 	}
 	return nil
 }

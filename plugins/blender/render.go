@@ -46,9 +46,6 @@ func (r *Render) Run(ctx context.Context, run *sdk.Run) error {
 	if err != nil {
 		return err
 	}
-	if r.warm != nil {
-		r.warm.noteJob(run.JobID)
-	}
 	exe, err := findBlender(cmdline.Program{Name: "blender", Plugin: "blender", Param: r.Exe, Configured: cfg.Exe, Dir: run.WorkDir}, run.Logf)
 	if err != nil {
 		return err

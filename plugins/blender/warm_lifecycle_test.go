@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +27,9 @@ func sessionPid(t *testing.T, res *sdktest.Result) int {
 
 // TestWarmSessionLifecycle follows one plugin's warm Blender through a run
 // of tasks: reused while the job and arguments stay, stopped after
-// warm_max_tasks, when the arguments change, when the job changes and after
-// warm_idle, each time with the reason in the next task's log.
+// warm_max_tasks, when the arguments change and after warm_idle, each time
+// with the reason in the next task's log; kept while a task of another job
+// comes between.
 func TestWarmSessionLifecycle(t *testing.T) {
 	blender := needBlender(t)
 	isolateTemp(t)
@@ -64,8 +66,13 @@ func TestWarmSessionLifecycle(t *testing.T) {
 
 	short := sdktest.Options{Config: map[string]any{"warm_idle": "1s"}, JobID: "B"}
 	b1 := mustRender(t, p, frame("b", 1), short)
-	wantMode(t, "job B, task 1", b1, "new", "the job changed")
-	waitGone(t, pid, "the warm Blender of job A")
+	wantMode(t, "job B, task 1", b1, "new", "")
+	// Job A's warm Blender stays beside job B's.
+	a6 := mustRender(t, p, frame("elsewhere", 6), three)
+	wantMode(t, "job A after job B", a6, "warm", "task 2 of the session")
+	if got := sessionPid(t, a6); got != pid {
+		t.Errorf("job A's task after job B's rendered in pid %d, want job A's session %d", got, pid)
+	}
 	pid = sessionPid(t, b1)
 	waitGone(t, pid, "the warm Blender after warm_idle = 1s")
 	b2 := mustRender(t, p, frame("b", 2), short)
@@ -203,7 +210,8 @@ func TestWarmReloadOutputReachesTheNextTask(t *testing.T) {
 }
 
 // TestWarmTwoAtOnce: two tasks of a job at the same time (the local queue
-// with two slots) each get a warm Blender of their own; a third renders cold.
+// with two slots) each get a warm Blender of their own; a third past
+// warm_max_sessions renders cold.
 func TestWarmTwoAtOnce(t *testing.T) {
 	blender := needBlender(t)
 	isolateTemp(t)
@@ -247,7 +255,10 @@ func TestWarmTwoAtOnce(t *testing.T) {
 			t.Errorf("round 2, task %d rendered in pid %d, not in one of round 1's %v", i+1, sessionPid(t, res), pids)
 		}
 	}
-	// A third task while both are taken renders cold.
+	// With warm_max_sessions = 2, a third task while both are taken renders
+	// cold.
+	two := defaultConfig()
+	two.WarmMaxSessions = 2
 	var held []claim
 	for range 2 {
 		wt, why := warmFor(mustLookPath(t, "blender"), []string{"-b", "-y"}, nil, scene,
@@ -255,14 +266,14 @@ func TestWarmTwoAtOnce(t *testing.T) {
 		if why != "" {
 			t.Fatal(why)
 		}
-		c, why := pool.take("job", wt.key)
+		c, why := pool.take("job", wt.key, two)
 		if c.s == nil {
 			t.Fatalf("could not take a warm Blender: %s", why)
 		}
 		held = append(held, c)
 	}
-	third := mustRender(t, p, params(5))
-	wantMode(t, "a third task", third, "cold", "the warm Blenders are busy with other tasks")
+	third := mustRender(t, p, params(5), sdktest.Options{Config: map[string]any{"warm_max_sessions": 2}})
+	wantMode(t, "a third task", third, "cold", "the warm Blenders are busy with other tasks ([plugins.blender] warm_max_sessions = 2)")
 	for _, c := range held {
 		pool.release(c.s, defaultConfig())
 	}
@@ -316,5 +327,49 @@ func TestWarmBlenderThatDoesNotComeUp(t *testing.T) {
 	}
 	if ran != 1 {
 		t.Errorf("task 2 ran the stand-in cold %d times, want once:\n%s", ran, strings.Join(second.Lines, "\n"))
+	}
+}
+
+// TestWarmInterleavedJobs renders tasks of two jobs in turn, A, B, A, B (two
+// identities sharing the plugin, one task each at a time): each job keeps
+// its warm Blender, so two tasks start one and two render warm. With room
+// for one Blender only, each task stops the other job's, least recently
+// used, and says so in its log.
+func TestWarmInterleavedJobs(t *testing.T) {
+	blender := needBlender(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	tests := []struct {
+		name    string
+		config  map[string]any
+		modes   []string // of the tasks of A, B, A, B
+		evicted []string // the job whose Blender each task stopped to make room, "" for none
+	}{
+		{"default", nil, []string{"new", "new", "warm", "warm"}, []string{"", "", "", ""}},
+		{"room for one", map[string]any{"warm_max_sessions": 1}, []string{"new", "new", "new", "new"}, []string{"", "A", "B", "A"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPlugin(t)
+			for i, job := range []string{"A", "B", "A", "B"} {
+				params := renderParams(scene, "--render-output", filepath.Join(dir, tt.name, job, "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(i+1))
+				res := mustRender(t, p, params, sdktest.Options{Config: tt.config, JobID: job})
+				what := fmt.Sprintf("task %d (job %s)", i+1, job)
+				wantMode(t, what, res, tt.modes[i], "")
+				var lines []string
+				for _, l := range res.Lines {
+					if strings.HasPrefix(l, "cajon-plugin-blender: stopped the warm Blender") {
+						lines = append(lines, l)
+					}
+				}
+				switch want := tt.evicted[i]; {
+				case want == "" && len(lines) > 0:
+					t.Errorf("%s stopped warm Blenders: %q", what, lines)
+				case want != "" && (len(lines) != 1 || !strings.Contains(lines[0], "of job "+want+", least recently used, to make room: there were 1 ([plugins.blender] warm_max_sessions)")):
+					t.Errorf("%s logs %q, want it stopping job %s's warm Blender to make room", what, lines, want)
+				}
+			}
+		})
 	}
 }

@@ -30,7 +30,10 @@ func cold(why string) warmOutcome { return warmOutcome{cold: why} }
 // renderWarm renders a task in the job's warm Blender, or says why the task
 // must render cold after all.
 func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt warmTask, out *renderOutput) (warmOutcome, error) {
-	c, why := r.warm.take(run.JobID, wt.key)
+	c, why := r.warm.take(run.JobID, wt.key, cfg)
+	for _, l := range c.evicted {
+		run.Log("cajon-plugin-blender: " + l)
+	}
 	if c.s == nil {
 		return cold(why), nil
 	}

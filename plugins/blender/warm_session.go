@@ -79,7 +79,6 @@ type session struct {
 	busy      bool
 	tasks     int // tasks it rendered
 	idleTimer *time.Timer
-	maxRSS    int64 // from the config of its latest task; 0 = none
 
 	token     string
 	marker    string
