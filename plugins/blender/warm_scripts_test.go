@@ -190,3 +190,97 @@ func TestWarmScriptStateLikeCold(t *testing.T) {
 		})
 	}
 }
+
+// tileExpr renders one tile of the image by itself, as the tasks of the
+// Single Image Render job type do: a render border, cropped, saved by the
+// render operator to --render-output as EXR.
+const tileExpr = `import bpy
+r = bpy.context.scene.render
+r.image_settings.file_format = 'OPEN_EXR'
+r.use_compositing = False
+r.use_stamp = False
+r.border_min_x, r.border_min_y, r.border_max_x, r.border_max_y = %g, %g, %g, %g
+r.use_border = True
+r.use_crop_to_border = True
+bpy.ops.render.render(write_still=True)
+`
+
+// TestWarmJobTypesLikeCold renders the tasks of two script-driven job
+// types warm and in a Blender each, and compares their pixels: Single
+// Image Render's tiles (an expression per tile that renders by itself, no
+// --render-frame) and its merge (compositing on), and Cycles OPTIX GPU's
+// chunks (an expression that sets Cycles' preferences, which raises on a
+// machine without OptiX and goes on, one that sets the GPU device, then
+// --render-frame ranges). Every task after the first runs warm, and the
+// files the scripts saved are reported as outputs.
+func TestWarmJobTypesLikeCold(t *testing.T) {
+	blender := needBlender(t)
+	ffmpeg := needFFmpeg(t)
+	isolateTemp(t)
+	scene := makeWarmScene(t, blender, t.TempDir(), "PNG")
+	const prefsExpr = `
+import bpy
+prefs = bpy.context.preferences.addons['cycles'].preferences
+prefs.compute_device_type = 'OPTIX'
+for d in prefs.get_devices_for_type('OPTIX'):
+    d.use = d.type != 'CPU'
+`
+	type task struct {
+		args   []string
+		output string // a file the task must report, under the output folder
+	}
+	jobs := []struct {
+		name  string
+		tasks func(out string) []task
+	}{
+		{"single image", func(out string) []task {
+			var ts []task
+			for _, b := range [][4]int{{0, 0, 32, 18}, {32, 0, 64, 18}, {0, 18, 32, 36}, {32, 18, 64, 36}} {
+				name := fmt.Sprintf("%d-%d-%d-%d", b[0], b[1], b[2], b[3])
+				expr := fmt.Sprintf(tileExpr, float64(b[0])/64, float64(b[1])/36, float64(b[2])/64, float64(b[3])/36)
+				ts = append(ts, task{[]string{"--render-output", filepath.Join(out, "tiles", name), "--render-format", "PNG", "--python-expr", expr}, filepath.Join("tiles", name+".exr")})
+			}
+			merge := "import bpy\nbpy.context.scene.render.use_compositing = True\nbpy.ops.render.render(write_still=True)\n"
+			return append(ts, task{[]string{"--render-output", filepath.Join(out, "merged"), "--render-format", "PNG", "--python-expr", merge}, "merged.png"})
+		}},
+		{"optix", func(out string) []task {
+			var ts []task
+			for _, chunk := range []string{"1..2", "3..4", "5..5"} {
+				ts = append(ts, task{[]string{"--python-expr", prefsExpr, "--python-expr", "import bpy; bpy.context.scene.cycles.device = 'GPU'",
+					"--render-output", filepath.Join(out, "######"), "--render-format", "PNG", "--render-frame", chunk}, ""})
+			}
+			ts[0].output = "000001.png"
+			return ts
+		}},
+	}
+	for _, job := range jobs {
+		t.Run(job.name, func(t *testing.T) {
+			dir := t.TempDir()
+			run := func(p sdk.Plugin, out string, cfg map[string]any) []*sdktest.Result {
+				var results []*sdktest.Result
+				for _, tk := range job.tasks(out) {
+					res := mustRender(t, p, renderParams(scene, tk.args...), sdktest.Options{Config: cfg, JobID: "job-" + job.name})
+					if tk.output != "" {
+						want := filepath.Join(out, tk.output)
+						if got := outputsByType(res)[mimeType(want)]; len(got) == 0 || got[0] != want {
+							t.Errorf("the task reported outputs %q, want %s", got, want)
+						}
+					}
+					results = append(results, res)
+				}
+				return results
+			}
+			coldDir, warmDir := filepath.Join(dir, "cold"), filepath.Join(dir, "warm")
+			run(testPlugin(t), coldDir, map[string]any{"warm_sessions": false})
+			warm := run(testPlugin(t), warmDir, nil)
+			wantMode(t, "task 1", warm[0], "new", "")
+			for i, res := range warm[1:] {
+				wantMode(t, fmt.Sprintf("task %d", i+2), res, "warm", "")
+			}
+			samePixels(t, framesIn(t, ffmpeg, coldDir), framesIn(t, ffmpeg, warmDir), 1)
+			if job.name == "single image" {
+				samePixels(t, framesIn(t, ffmpeg, filepath.Join(coldDir, "tiles")), framesIn(t, ffmpeg, filepath.Join(warmDir, "tiles")), 4)
+			}
+		})
+	}
+}
