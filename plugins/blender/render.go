@@ -123,6 +123,9 @@ func (r *Render) render(ctx context.Context, run *sdk.Run, cfg config, exe strin
 			why = o.cold
 		}
 	}
+	if r.warm != nil {
+		r.warm.dropOtherJobs(run.JobID)
+	}
 	run.Logf("cajon-plugin-blender: cold: %s", why)
 	return renderCold(ctx, run, cfg, exe, args, out)
 }

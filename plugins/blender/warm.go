@@ -36,8 +36,10 @@ func newSessions() *sessions {
 	return &sessions{refused: map[string]string{}, rss: residentMemory, total: totalMemory()}
 }
 
-// noteJob records the job of a task that starts now: warm Blenders of
-// another job are stopped when idle (or when their task ends).
+// noteJob records the job of a task that starts now. Idle warm Blenders of
+// another job stay for now: one with the task's key takes it (take), as a
+// reload made it like a fresh Blender whatever job it rendered for; the
+// others stop at take, or at dropOtherJobs when the task renders cold.
 func (p *sessions) noteJob(jobID string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -50,6 +52,13 @@ func (p *sessions) noteJobLocked(jobID string) {
 	}
 	p.job = jobID
 	p.refused = map[string]string{}
+}
+
+// dropOtherJobs stops the idle warm Blenders of jobs other than jobID: a
+// task of jobID renders cold and needs the memory more.
+func (p *sessions) dropOtherJobs(jobID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, s := range slices.Clone(p.live) {
 		if !s.busy && s.jobID != jobID {
 			p.dropLocked(s, "the job changed")
@@ -93,6 +102,7 @@ func (p *sessions) take(jobID, key string) (claim, string) {
 	}
 	if pick != nil {
 		pick.busy = true
+		pick.jobID = jobID
 		if pick.idleTimer != nil {
 			pick.idleTimer.Stop()
 		}

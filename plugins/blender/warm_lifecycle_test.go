@@ -25,9 +25,9 @@ func sessionPid(t *testing.T, res *sdktest.Result) int {
 }
 
 // TestWarmSessionLifecycle follows one plugin's warm Blender through a run
-// of tasks: reused while the job and arguments stay, stopped after
-// warm_max_tasks, when the arguments change, when the job changes and after
-// warm_idle, each time with the reason in the next task's log.
+// of tasks: reused while the key stays (by the next job too), stopped after
+// warm_max_tasks, when the key changes, after warm_idle, and when a task of
+// another job renders cold, each time with the reason in the next task's log.
 func TestWarmSessionLifecycle(t *testing.T) {
 	blender := needBlender(t)
 	isolateTemp(t)
@@ -57,19 +57,35 @@ func TestWarmSessionLifecycle(t *testing.T) {
 	a4 := mustRender(t, p, frame("a", 4), three)
 	wantMode(t, "task 4", a4, "new", "it rendered 3 tasks ([plugins.blender] warm_max_tasks)")
 	pid = sessionPid(t, a4)
-	a5 := mustRender(t, p, frame("elsewhere", 5), three)
+	// Another option before the blend file: another session. (The arguments
+	// after it are applied per task and do not matter.)
+	threads := func(out string, n int) map[string]any {
+		params := frame(out, n)
+		params["exeArgs"] = "-b -y -t 1"
+		return params
+	}
+	a5 := mustRender(t, p, threads("elsewhere", 5), three)
 	wantMode(t, "task 5", a5, "new", "the task's arguments differ")
 	waitGone(t, pid, "the warm Blender of other arguments")
 	pid = sessionPid(t, a5)
 
+	// A job of the same scene and key takes the warm Blender over: the
+	// reload made it like a fresh one.
 	short := sdktest.Options{Config: map[string]any{"warm_idle": "1s"}, JobID: "B"}
-	b1 := mustRender(t, p, frame("b", 1), short)
-	wantMode(t, "job B, task 1", b1, "new", "the job changed")
-	waitGone(t, pid, "the warm Blender of job A")
-	pid = sessionPid(t, b1)
+	b1 := mustRender(t, p, threads("b", 1), short)
+	wantMode(t, "job B, task 1", b1, "warm", "task 2 of the session")
+	if got := sessionPid(t, b1); got != pid {
+		t.Errorf("job B's task rendered in pid %d, want job A's warm Blender %d", got, pid)
+	}
 	waitGone(t, pid, "the warm Blender after warm_idle = 1s")
-	b2 := mustRender(t, p, frame("b", 2), short)
+	b2 := mustRender(t, p, frame("b", 2), sdktest.Options{JobID: "B"})
 	wantMode(t, "job B, task 2", b2, "new", "it had no task for 1s ([plugins.blender] warm_idle)")
+	pid = sessionPid(t, b2)
+
+	// A task of another job that renders cold stops the idle warm Blender.
+	c1 := mustRender(t, p, frame("c", 1), sdktest.Options{Config: map[string]any{"warm_sessions": false}, JobID: "C"})
+	wantMode(t, "job C, task 1", c1, "cold", "warm_sessions is off")
+	waitGone(t, pid, "the warm Blender of job B")
 }
 
 // TestWarmAbort aborts a task in the middle of its warm render: the warm
