@@ -841,6 +841,7 @@ class Driver:
         self.session_tag = os.environ.get(TAG_ENV, "")
         self.bundled = bundled_dirs()
         self.restorable = None  # what the running task may change, as it was before
+        self.blend = bpy.data.filepath
         self.persistent = sorted(s.name for s in bpy.data.scenes if getattr(s.render, "use_persistent_data", False))
 
     def answer(self, **event):
@@ -912,6 +913,11 @@ class Driver:
         if persistent != self.persistent:
             self.answer(ev="ready", reusable=False, why="not warm-safe: a script turned on Persistent Data in scene %s, "
                         "which keeps render data in the Blender for its next render" % ", ".join(repr(n) for n in persistent))
+            return None
+        # The reload reads the file Blender has open now: a script that opened
+        # or saved another one would have the next task render that.
+        if bpy.data.filepath != self.blend:
+            self.answer(ev="ready", reusable=False, why="not warm-safe: a script left another blend file open (%s, not %s)" % (bpy.data.filepath, self.blend))
             return None
         restorable, self.restorable = self.restorable, None
         if restorable is not None:

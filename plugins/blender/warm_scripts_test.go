@@ -147,6 +147,8 @@ var scriptStateKinds = []struct {
 	{"builtins", "builtins.cajon_seen = n = getattr(builtins, 'cajon_seen', 0) + 1", "builtins.cajon_seen"},
 	{"class attribute", "bpy.types.Scene.cajon_seen = n = getattr(bpy.types.Scene, 'cajon_seen', 0) + 1", "bpy.types.Scene.cajon_seen"},
 	{"persistent handler", "@bpy.app.handlers.persistent\ndef cajon_stays(*args): pass\nbpy.app.handlers.load_post.append(cajon_stays)\nn = len(bpy.app.handlers.load_post)", "bpy.app.handlers"},
+	// The reload would read the copy.
+	{"another blend file", "n = 2 if bpy.data.filepath.endswith('copy.blend') else 1\nbpy.ops.wm.save_as_mainfile(filepath=os.path.join(os.path.dirname(bpy.data.filepath), 'copy.blend'))", "another blend file open"},
 	// Checked before the render it would change: the task renders cold.
 	{"persistent data", "bpy.context.scene.render.use_persistent_data = True\nn = 1", "Persistent Data"},
 }
