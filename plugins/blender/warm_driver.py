@@ -3,11 +3,14 @@
 # Blender runs it as `blender -b <file.blend> --python <this file>`, after the
 # file is loaded. It connects to the plugin, then renders on request: each
 # request carries the arguments a cold Blender would get after the blend file
-# (--render-output, --render-format, --scene, --render-frame, ...), and the
-# driver applies them in order the way Blender's command line does, renders,
-# and reloads the file (revert) so that the next request finds the scene as
-# a cold start would. Anything it cannot apply exactly is refused before it
-# changes anything, and the plugin then runs a cold Blender.
+# (--render-output, --render-format, --scene, --render-frame, --python-expr,
+# --python, ...), and the driver applies them in order the way Blender's
+# command line does (scripts included, each in a fresh __main__), renders,
+# puts back what scripts may change and it can restore (environment, working
+# folder, sys.path, preferences), and reloads the file (revert) so that the
+# next request finds the scene as a cold start would. Anything it cannot
+# apply exactly is refused before it changes anything (or, after a script,
+# when its turn comes), and the plugin then runs a cold Blender.
 #
 # Protocol: requests are JSON lines on the socket named by CAJON_BLENDER_WARM
 # ("<token> <network> <address>"; a unix address starting with "@" is a Linux
@@ -18,6 +21,7 @@
 # Written for the Python of Blender 3.0 to 5.x (3.9+); Blender API
 # differences are detected, not assumed from the version.
 
+import atexit
 import builtins
 import json
 import os
@@ -425,6 +429,12 @@ def state_changes(before, after, limit=3):
 def short(summary):
     text = summary if isinstance(summary, str) else repr(summary)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def atexit_count():
+    """How many functions atexit holds (CPython's count; 0 where it has none)."""
+    count = getattr(atexit, "_ncallbacks", None)
+    return count() if count is not None else 0
 
 
 def window_scene():
@@ -842,6 +852,7 @@ class Driver:
         self.bundled = bundled_dirs()
         self.restorable = None  # what the running task may change, as it was before
         self.blend = bpy.data.filepath
+        self.exit_funcs_ran = False
         self.persistent = sorted(s.name for s in bpy.data.scenes if getattr(s.render, "use_persistent_data", False))
 
     def answer(self, **event):
@@ -893,8 +904,17 @@ class Driver:
             self.answer(ev="unsupported", id=rid, why="the driver could not read the arguments:\n" + traceback.format_exc())
             return
         self.answer(ev="start", id=rid)
+        exit_funcs = atexit_count()
         try:
             status = plan.run()
+            if atexit_count() > exit_funcs:
+                # A cold Blender runs what the task's scripts registered with
+                # atexit when it exits, at the end of the task (a function
+                # that hangs there is what exit_timeout is for): run them
+                # now. Python runs them all, Blender's own too, so this
+                # Blender is not used again.
+                self.exit_funcs_ran = True
+                atexit._run_exitfuncs()
         except LateUnsupported as e:
             self.answer(ev="unsupported", id=rid, why=str(e), started=True)
             return
@@ -913,6 +933,10 @@ class Driver:
         if persistent != self.persistent:
             self.answer(ev="ready", reusable=False, why="not warm-safe: a script turned on Persistent Data in scene %s, "
                         "which keeps render data in the Blender for its next render" % ", ".join(repr(n) for n in persistent))
+            return None
+        if self.exit_funcs_ran:
+            self.answer(ev="ready", reusable=False, why="not warm-safe: a script registered a function with atexit, "
+                        "which the driver ran at the end of the task as a cold Blender's exit would, with Python's own")
             return None
         # The reload reads the file Blender has open now: a script that opened
         # or saved another one would have the next task render that.

@@ -191,9 +191,9 @@ func TestWarmColdWhenUnsure(t *testing.T) {
 		second := mustRender(t, p, renderParams(scene, "-o", out, "-f", "2"), cfg)
 		wantMode(t, "task 2", second, "new", "passed [plugins.blender] warm_max_rss (1.0 MiB)")
 	})
-	t.Run("python on the command line", func(t *testing.T) {
-		res := mustRender(t, testPlugin(t), renderParams(scene, "--python-expr", "print('hi')", "-o", out, "-f", "1"))
-		wantMode(t, "the task", res, "cold", `argument "--python-expr" is not one the warm session applies`)
+	t.Run("a text block run on the command line", func(t *testing.T) {
+		res := mustRender(t, testPlugin(t), renderParams(scene, "--python-text", "warm_hook.py", "-o", out, "-f", "1"))
+		wantMode(t, "the task", res, "cold", `argument "--python-text" is not one the warm session applies`)
 	})
 }
 
