@@ -286,3 +286,33 @@ for d in prefs.get_devices_for_type('OPTIX'):
 		})
 	}
 }
+
+// TestWarmLateRefusal: an argument after a script is checked when its turn
+// comes; one the driver cannot apply exactly then (here a --render-frame
+// after a script that switched the window's scene) makes the task render
+// again cold from the start, with the pixels of a cold Blender, and the
+// job's next task cold at once.
+func TestWarmLateRefusal(t *testing.T) {
+	blender := needBlender(t)
+	ffmpeg := needFFmpeg(t)
+	isolateTemp(t)
+	dir := t.TempDir()
+	scene := makeWarmScene(t, blender, dir, "PNG")
+	switchScene := "import bpy; bpy.context.window.scene = bpy.data.scenes['Other']"
+	run := func(p sdk.Plugin, out string, cfg map[string]any) []*sdktest.Result {
+		var results []*sdktest.Result
+		for f := 1; f <= 2; f++ {
+			params := renderParams(scene, "--render-output", filepath.Join(out, "frame-####"), "--render-format", "PNG", "--python-expr", switchScene, "--render-frame", strconv.Itoa(f))
+			results = append(results, mustRender(t, p, params, sdktest.Options{Config: cfg, JobID: "job-late"}))
+		}
+		return results
+	}
+	coldDir, warmDir := filepath.Join(dir, "cold"), filepath.Join(dir, "warm")
+	run(testPlugin(t), coldDir, map[string]any{"warm_sessions": false})
+	warm := run(testPlugin(t), warmDir, nil)
+	if log := strings.Join(warm[0].Lines, "\n"); !strings.Contains(log, "cajon-plugin-blender: cold: the warm session cannot apply these arguments exactly as Blender's command line does: a script switched the scene before --render-frame") {
+		t.Errorf("task 1 does not say it renders again cold because of the scene switch:\n%s", log)
+	}
+	wantMode(t, "task 2", warm[1], "cold", "an earlier task of this job could not render warm")
+	samePixels(t, framesIn(t, ffmpeg, coldDir), framesIn(t, ffmpeg, warmDir), 2)
+}
