@@ -14,10 +14,11 @@ import (
 // once. A third task at the same time renders cold.
 const maxSessions = 2
 
-// sessions keeps the plugin's warm Blenders, all for the job whose tasks
-// come now. It decides which task may use which and stops them after
-// warm_idle without a task, when the job or the task's arguments change,
-// past warm_max_tasks or warm_max_rss, after a crash, and on Close.
+// sessions keeps the plugin's warm Blenders for the job whose tasks come
+// now (a next job with the same key takes them over). It decides which task
+// may use which and stops them after warm_idle without a task, when the
+// key changes or a task of another job renders cold, past warm_max_tasks or
+// warm_max_rss, after a crash, and on Close.
 type sessions struct {
 	mu      sync.Mutex
 	live    []*session
