@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/cajonfarm/cajon/sdk"
@@ -150,7 +149,8 @@ func (wt warmTask) onDevice(device string) warmTask {
 	}
 	wt.key += " " + device
 	wt.device = device
-	// warmFor took no "--" in the task's arguments: ours is the only one.
-	wt.argv = append(slices.Clone(wt.argv), "--", cyclesDeviceOption, device)
+	// sys.argv of the task's scripts: as a cold Blender's command line has it.
+	args, _ := withCyclesDevice(wt.argv[1:], device)
+	wt.argv = append([]string{wt.argv[0]}, args...)
 	return wt
 }

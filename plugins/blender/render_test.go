@@ -283,7 +283,9 @@ func TestRenderFailures(t *testing.T) {
 			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "import ctypes; ctypes.string_at(0)")},
 			status: sdktest.Failed, want: []string{"Blender was killed by a signal", "crash report"}},
 		{name: "nothing rendered",
-			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "import sys; sys.exit(0)", "-o", out, "-f", "1")},
+			// A folder of its own: another case's frame 1, seconds old, would
+			// count as written by this render (frameClockSlack).
+			params: map[string]any{"exeArgs": "-b", "blendfile": scene, "args": list("--python-expr", "import sys; sys.exit(0)", "-o", filepath.Join(dir, "nothing", "####"), "-f", "1")},
 			status: sdktest.Failed, want: []string{"without rendering any of the 1 frames"}},
 	}
 	for _, tt := range tests {

@@ -106,18 +106,29 @@ func (p *sessions) take(jobID, key string, cfg config) (claim, string) {
 	if r, ok := job.refused[key]; ok {
 		return claim{}, "an earlier task of this job could not render warm with these arguments: " + r
 	}
-	var pick *session
+	var pick, other *session
 	for _, s := range slices.Clone(p.live) {
 		switch {
 		case s.busy:
 		case isClosed(s.done):
 			p.dropLocked(s, p.exitReason(s))
 		case s.jobID != jobID:
+			// Another job's Blender with the same key is as good as a new
+			// one: its reload made it like a fresh Blender, whatever job it
+			// rendered for. Taken only when this job has none idle, the
+			// least recently used first, so that interleaved jobs keep theirs.
+			if s.key == key && other == nil {
+				other = s
+			}
 		case s.key != key:
-			p.dropLocked(s, "the task's arguments differ from the ones it was started for")
+			p.dropLocked(s, "the task's blend file, Blender or start options differ from the ones it was started for")
 		case pick == nil || (isClosed(s.readyCh()) && !isClosed(pick.readyCh())):
 			pick = s
 		}
+	}
+	if pick == nil && other != nil {
+		pick = other
+		pick.jobID = jobID
 	}
 	if pick != nil {
 		pick.busy = true

@@ -8,14 +8,20 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
 // warmTask is a render a warm session can take: how its Blender starts and
 // what the driver applies per task.
 type warmTask struct {
-	// key names the sessions that can take the task: the same Blender, blend
-	// file, arguments but the frames, environment and working folder.
+	// key names the sessions that can take the task: the same Blender, the
+	// same options before the blend file, blend file, environment and working
+	// folder. The arguments after the blend file are not in it: the driver
+	// applies them per task after a reload of the file, and checks that the
+	// reload left the interpreter as a fresh Blender has it, so a task finds
+	// the same Blender whatever the tasks before it asked (Single Image's
+	// tiles differ in their output and script; each would start a Blender).
 	key string
 	// prefix is what the session's Blender starts with, before the driver:
 	// exeArgs, argsBefore and the blend file.
@@ -42,19 +48,21 @@ var warmStartFlags = map[string]bool{
 var warmStartOptions = map[string]bool{"-t": true, "--threads": true, "-setaudio": true, "--addons": true}
 
 // Options the driver applies after the blend file, as Blender's command line
-// does (warm_driver.py). frameOption marks the frame selection, left out of
-// the session key.
+// does (warm_driver.py): plain options, and scripts, which the driver runs
+// in argument order after each reload of the file.
 const (
 	plainOption = iota + 1
 	frameOption
+	scriptOption
 )
 
 var warmTaskOptions = map[string]int{
 	"-S": plainOption, "--scene": plainOption, "-o": plainOption, "--render-output": plainOption,
 	"-F": plainOption, "--render-format": plainOption, "-E": plainOption, "--engine": plainOption,
-	"-x": plainOption, "--use-extension": plainOption,
+	"-x": plainOption, "--use-extension": plainOption, "--python-exit-code": plainOption,
 	"-s": frameOption, "--frame-start": frameOption, "-e": frameOption, "--frame-end": frameOption,
 	"-j": frameOption, "--frame-jump": frameOption, "-f": frameOption, "--render-frame": frameOption,
+	"-P": scriptOption, "--python": scriptOption, "--python-expr": scriptOption,
 }
 
 // warmFormats are the --render-format names the driver knows
@@ -68,6 +76,7 @@ var warmFormats = map[string]bool{
 var (
 	frameNumber = regexp.MustCompile(`^[+-]?[0-9]{1,10}$`)
 	frameItem   = regexp.MustCompile(`^[+-]?[0-9]{1,10}(\.\.[+-]?[0-9]{1,10})?$`)
+	exitCode    = regexp.MustCompile(`^[0-9]{1,3}$`)
 )
 
 // warmFor checks whether a render can run in a warm session and says why
@@ -96,13 +105,22 @@ func warmFor(exe string, exeArgs, argsBefore []string, blendFile string, args []
 		return warmTask{}, "Blender does not run in the background (no -b)"
 	}
 
-	keyArgs := make([]string, 0, len(args))
 	renders := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "--" {
+			// Blender reads no option past it: the rest is for the scripts,
+			// in sys.argv. The Cycles add-on reads its own options there
+			// when Blender starts, which the session did before this task.
+			for _, rest := range args[i+1:] {
+				if strings.HasPrefix(rest, "--c") {
+					return warmTask{}, fmt.Sprintf("%q after \"--\" may be a Cycles option, which Cycles reads only when Blender starts", rest)
+				}
+			}
+			break
+		}
 		if a == "-a" || a == "--render-anim" {
 			renders = true
-			keyArgs = append(keyArgs, a)
 			continue
 		}
 		kind := warmTaskOptions[a]
@@ -130,14 +148,20 @@ func warmFor(exe string, exeArgs, argsBefore []string, blendFile string, args []
 			if !warmFormats[v] {
 				return warmTask{}, fmt.Sprintf("--render-format %s is not a still-image format the warm session writes", v)
 			}
+		case "--python-exit-code":
+			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 255 || !exitCode.MatchString(v) {
+				return warmTask{}, fmt.Sprintf("--python-exit-code %q is not a number from 0 to 255", v)
+			}
 		}
-		if kind == frameOption {
-			v = "<frames>"
+		if kind == scriptOption {
+			// A script may render by itself (Single Image's tiles do:
+			// bpy.ops.render.render(write_still=True)); the driver's end of
+			// the task is when every argument is applied.
+			renders = true
 		}
-		keyArgs = append(keyArgs, a, v)
 	}
 	if !renders {
-		return warmTask{}, "the arguments render nothing (no --render-frame or --render-anim)"
+		return warmTask{}, "the arguments render nothing (no --render-frame, --render-anim or script)"
 	}
 
 	blend := resolve(workDir, blendFile)
@@ -161,9 +185,6 @@ func warmFor(exe string, exeArgs, argsBefore []string, blendFile string, args []
 	field(workDir)
 	for _, p := range prefix {
 		field("prefix " + p)
-	}
-	for _, a := range keyArgs {
-		field("arg " + a)
 	}
 	for _, k := range envKeys {
 		field("env " + k + "=" + env[k])

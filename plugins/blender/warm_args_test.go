@@ -37,9 +37,16 @@ func TestWarmFor(t *testing.T) {
 		{"not in the background", []string{"-y"}, nil, blend, sbr, "no -b"},
 		{"a script before the file", bg, []string{"--python", "setup.py"}, blend, sbr, `"--python" before the blend file`},
 		{"a render before the file", bg, []string{"-f", "1"}, blend, sbr, `"-f" before the blend file`},
-		{"python expression", bg, nil, blend, []string{"--python-expr", "x", "-f", "1"}, `argument "--python-expr"`},
-		{"python script", bg, nil, blend, []string{"-P", "x.py", "-f", "1"}, `argument "-P"`},
-		{"arguments for scripts", bg, nil, blend, []string{"-f", "1", "--", "x"}, `argument "--"`},
+		{"python expression", bg, nil, blend, []string{"--python-expr", "x", "-f", "1"}, ""},
+		{"python script", bg, nil, blend, []string{"-P", "x.py", "--python", "y.py", "-f", "1"}, ""},
+		{"a script that renders by itself", bg, nil, blend, []string{"-o", "/r/t", "-F", "OPEN_EXR", "--python-expr", "render()"}, ""},
+		{"exit code", bg, nil, blend, []string{"--python-exit-code", "3", "--python-expr", "x"}, ""},
+		{"exit code out of range", bg, nil, blend, []string{"--python-exit-code", "256", "--python-expr", "x"}, `--python-exit-code "256"`},
+		{"exit code no number", bg, nil, blend, []string{"--python-exit-code", "+3", "--python-expr", "x"}, `--python-exit-code "+3"`},
+		{"arguments for scripts", bg, nil, blend, []string{"-f", "1", "--", "x", "-f", "--render-anim"}, ""},
+		{"a Cycles option for scripts", bg, nil, blend, []string{"-f", "1", "--", "--cycles-device", "CUDA"}, `"--cycles-device" after "--"`},
+		{"a text block", bg, nil, blend, []string{"--python-text", "t", "-f", "1"}, `argument "--python-text"`},
+		{"a console", bg, nil, blend, []string{"--python-console", "-f", "1"}, `argument "--python-console"`},
 		{"frames it cannot read", bg, nil, blend, []string{"-f", "1-3"}, `frames "1-3"`},
 		{"an open range", bg, nil, blend, []string{"-f", "1.."}, `frames "1.."`},
 		{"an empty item", bg, nil, blend, []string{"-f", "1,,2"}, `frames "1,,2"`},
@@ -73,8 +80,8 @@ func TestWarmFor(t *testing.T) {
 	}
 }
 
-// TestWarmKey: tasks that differ only in their frames share a session;
-// anything else that reaches Blender makes another.
+// TestWarmKey: tasks that differ only in their arguments after the blend
+// file share a session; anything else that reaches Blender makes another.
 func TestWarmKey(t *testing.T) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "blender")
@@ -102,12 +109,24 @@ func TestWarmKey(t *testing.T) {
 			t.Errorf("%s: another session, want the same", name)
 		}
 	}
-	differ := map[string]string{
+	// The driver applies the arguments after the blend file per task, after
+	// a reload: tasks that differ in them share a session (Single Image's
+	// tiles differ in their output and script).
+	same = map[string]string{
 		"other output":      key([]string{"-o", "/s/#", "-f", "1"}, dir, nil),
 		"another option":    key([]string{"-o", "/r/#", "-E", "CYCLES", "-f", "1"}, dir, nil),
 		"options reordered": key([]string{"-f", "1", "-o", "/r/#"}, dir, nil),
-		"working folder":    key([]string{"-o", "/r/#", "-f", "1"}, t.TempDir(), nil),
-		"environment":       key([]string{"-o", "/r/#", "-f", "1"}, dir, map[string]string{"OCIO": "/x"}),
+		"another script":    key([]string{"-o", "/r/#", "--python-expr", "border(1)"}, dir, nil),
+		"a script file":     key([]string{"-o", "/r/#", "--python", "x.py", "-f", "1"}, dir, nil),
+	}
+	for name, k := range same {
+		if k != base {
+			t.Errorf("%s: another session, want the same", name)
+		}
+	}
+	differ := map[string]string{
+		"working folder": key([]string{"-o", "/r/#", "-f", "1"}, t.TempDir(), nil),
+		"environment":    key([]string{"-o", "/r/#", "-f", "1"}, dir, map[string]string{"OCIO": "/x"}),
 	}
 	for name, k := range differ {
 		if k == base {

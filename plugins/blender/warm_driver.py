@@ -3,11 +3,14 @@
 # Blender runs it as `blender -b <file.blend> --python <this file>`, after the
 # file is loaded. It connects to the plugin, then renders on request: each
 # request carries the arguments a cold Blender would get after the blend file
-# (--render-output, --render-format, --scene, --render-frame, ...), and the
-# driver applies them in order the way Blender's command line does, renders,
-# and reloads the file (revert) so that the next request finds the scene as
-# a cold start would. Anything it cannot apply exactly is refused before it
-# changes anything, and the plugin then runs a cold Blender.
+# (--render-output, --render-format, --scene, --render-frame, --python-expr,
+# --python, ...), and the driver applies them in order the way Blender's
+# command line does (scripts included, each in a fresh __main__), renders,
+# puts back what scripts may change and it can restore (environment, working
+# folder, sys.path, preferences), and reloads the file (revert) so that the
+# next request finds the scene as a cold start would. Anything it cannot
+# apply exactly is refused before it changes anything (or, after a script,
+# when its turn comes), and the plugin then runs a cold Blender.
 #
 # Protocol: requests are JSON lines on the socket named by CAJON_BLENDER_WARM
 # ("<token> <network> <address>"; a unix address starting with "@" is a Linux
@@ -18,6 +21,8 @@
 # Written for the Python of Blender 3.0 to 5.x (3.9+); Blender API
 # differences are detected, not assumed from the version.
 
+import atexit
+import builtins
 import json
 import os
 import re
@@ -426,8 +431,178 @@ def short(summary):
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def atexit_count():
+    """How many functions atexit holds (CPython's count; 0 where it has none)."""
+    count = getattr(atexit, "_ncallbacks", None)
+    return count() if count is not None else 0
+
+
+def window_scene():
+    """The scene of the first window, which a script's bpy.context.scene is."""
+    windows = bpy.context.window_manager.windows
+    return windows[0].scene if len(windows) > 0 else None
+
+
+def exit_status(code):
+    """The status Python's sys.exit(code) ends a process with."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr, flush=True)
+    return 1
+
+
+def run_script(arg, value, exit_code):
+    """Runs one --python FILE or --python-expr CODE as Blender's command line
+    does: in a fresh __main__ module of its own (__file__ the absolute path,
+    or "<blender string>"), an exception printed as Blender prints it and
+    the next argument applied all the same, unless --python-exit-code set a
+    status to exit with. Returns that exit status when a cold Blender would
+    exit here, else None."""
+    sys.stdout.flush()
+    if arg == "--python-expr":
+        source, filename, main_file, what = value, "<string>", "<blender string>", "expr"
+    else:
+        filename = main_file = os.path.abspath(value)
+        what = "file"
+        try:
+            with open(filename, "rb") as f:
+                source = f.read()
+        except OSError as e:
+            source = None
+            print('Error: Python: OSError: Python file "%s" could not be opened: %s' % (filename, e.strerror), flush=True)
+    ok = False
+    if source is not None:
+        main = types.ModuleType("__main__")
+        main.__dict__.update(__builtins__=builtins.__dict__, __file__=main_file)
+        saved = sys.modules.get("__main__")
+        sys.modules["__main__"] = main
+        try:
+            exec(compile(source, filename, "exec"), main.__dict__)
+            ok = True
+        except SystemExit as e:
+            return exit_status(e.code)
+        except BaseException:
+            etype, err, tb = sys.exc_info()
+            # Without the driver's own frames; a compile error has none of
+            # the script's.
+            tb = tb.tb_next if tb is not None else None
+            while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+                tb = tb.tb_next
+            text = "".join(traceback.format_exception(etype, err, tb))
+            print("Error: Python: " + text.rstrip("\n"), flush=True)
+        finally:
+            sys.modules["__main__"] = saved
+    if not ok and exit_code:
+        print("\nError: script failed, %s: '%s', exiting." % (what, value), flush=True)
+        return exit_code
+    return None
+
+
+class Restorable:
+    """What a task's scripts may change that the driver puts back before the
+    reload, as a fresh Blender has it: the environment, the working folder,
+    sys.path and the preferences (Blender's and each add-on's plain
+    settings; OPTIX's job type sets Cycles' compute device there). What it
+    cannot put back, the state check after the reload sees."""
+
+    def __init__(self):
+        self.environ = dict(os.environ)
+        self.cwd = os.getcwd()
+        self.path = list(sys.path)
+        self.prefs = {name: settings_of(struct) for name, struct in preference_structs()}
+
+    def restore(self):
+        for k in [k for k in os.environ if k not in self.environ]:
+            del os.environ[k]
+        for k, v in self.environ.items():
+            if os.environ.get(k) != v:
+                os.environ[k] = v
+        if os.getcwd() != self.cwd:
+            os.chdir(self.cwd)
+        if sys.path != self.path:
+            sys.path[:] = self.path
+        # Twice: a setting's update may change another one (the compute
+        # device type refreshes the device list).
+        for _ in range(2):
+            for name, struct in preference_structs():
+                if name in self.prefs:
+                    put_settings(struct, self.prefs[name])
+
+
+def preference_structs():
+    prefs = bpy.context.preferences
+    out = []
+    for section in ("system", "edit", "filepaths", "experimental", "view", "inputs"):
+        struct = getattr(prefs, section, None)
+        if struct is not None:
+            out.append(("preferences." + section, struct))
+    for name in prefs.addons.keys():
+        struct = prefs.addons[name].preferences
+        if struct is not None:
+            out.append(("add-on " + name, struct))
+    return out
+
+
+def settings_of(struct, depth=0):
+    """The writable plain settings of an RNA struct, and of the items of its
+    collections (Cycles' device list) one level down."""
+    out = {}
+    for prop in struct.bl_rna.properties:
+        ident = prop.identifier
+        if ident == "rna_type":
+            continue
+        try:
+            value = getattr(struct, ident)
+        except Exception:
+            continue
+        if prop.type == "COLLECTION":
+            if depth < 1:
+                out[ident] = ("items", [settings_of(v, depth + 1) for v in value if hasattr(v, "bl_rna")])
+        elif prop.type != "POINTER" and not prop.is_readonly:
+            if prop.type == "ENUM" and prop.is_enum_flag:
+                value = set(value)
+            elif hasattr(value, "__len__") and not isinstance(value, str):
+                value = tuple(value)
+            out[ident] = ("value", value)
+    return out
+
+
+def put_settings(struct, settings):
+    for ident, (kind, value) in settings.items():
+        try:
+            now = getattr(struct, ident)
+            if kind == "items":
+                items = [v for v in now if hasattr(v, "bl_rna")]
+                if len(items) == len(value):
+                    for item, item_settings in zip(items, value):
+                        put_settings(item, item_settings)
+                continue
+            if isinstance(value, set):
+                now = set(now)
+            elif hasattr(now, "__len__") and not isinstance(now, str):
+                now = tuple(now)
+            if now != value:
+                setattr(struct, ident, value)
+        except Exception:
+            pass  # the state check after the reload judges what is left
+
+
+class LateUnsupported(Exception):
+    """Like Unsupported, found only once the task started: an argument after
+    a script could not be checked before the script ran."""
+
+
+# Arguments that run a script, as Blender's command line runs them.
+SCRIPT_ARGS = ("-P", "--python", "--python-expr")
+EXIT_CODE = re.compile(r"[0-9]{1,3}\Z")
+
+
 class Plan:
-    """The steps of one request, checked before any of them runs."""
+    """The steps of one request, checked before any of them runs. Arguments
+    after a script are checked when they are reached: the script may change
+    what they depend on (the scene's frame range, its format)."""
 
     def __init__(self, args):
         self.steps = []
@@ -436,47 +611,68 @@ class Plan:
         self.scene = context_scene()
         if self.scene is None:
             raise Unsupported("the file has no scene to render")
+        self.exit_code = 0  # --python-exit-code, as the arguments so far set it
+        scripted = False
         i = 0
         while i < len(args):
             arg = args[i]
+            if arg == "--":
+                break  # Blender reads no option past it: the rest is for scripts
+            value = None
             if arg in ("-a", "--render-anim"):
-                self.check_render(animation=True)
-                self.steps.append(("anim", self.scene))
                 i += 1
-                continue
-            if i + 1 >= len(args):
-                raise Unsupported("%s without a value" % arg)
-            value = args[i + 1]
-            i += 2
-            if arg in ("-S", "--scene"):
-                self.scene_arg(value)
-            elif arg in ("-o", "--render-output"):
-                if len(value.encode("utf-8")) >= FILE_MAX:
-                    raise Unsupported("--render-output longer than Blender takes")
-                self.steps.append(("output", self.scene, value))
-            elif arg in ("-F", "--render-format"):
-                self.format_arg(value)
-            elif arg in ("-E", "--engine"):
-                self.engine_arg(value)
-            elif arg in ("-x", "--use-extension"):
-                if value[:1] not in ("0", "1"):
-                    raise Unsupported("--use-extension %r (Blender wants 0 or 1)" % value)
-                self.steps.append(("extension", self.scene, value[:1] == "1"))
-            elif arg in ("-s", "--frame-start", "-e", "--frame-end"):
-                self.range_arg(arg, value)
-            elif arg in ("-j", "--frame-jump"):
-                if not NUMBER.match(value) or not INT_MIN <= int(value) <= INT_MAX:
-                    raise Unsupported("--frame-jump %r is not a number" % value)
-                self.steps.append(("jump", self.scene, clamp(int(value), 1, MAXFRAME)))
-            elif arg in ("-f", "--render-frame"):
-                sfra, efra = self.range()
-                ranges = parse_frames(value, sfra, efra)
-                self.check_render(animation=False)
-                if sfra > efra:
-                    raise Unsupported("the scene's frame range %d..%d is reversed" % (sfra, efra))
-                self.steps.append(("frames", self.scene, ranges))
             else:
-                raise Unsupported("argument %r" % arg)
+                if i + 1 >= len(args):
+                    raise Unsupported("%s without a value" % arg)
+                value = args[i + 1]
+                i += 2
+            if arg in SCRIPT_ARGS:
+                scripted = True
+                self.steps.append(("script", None, arg, value))
+            elif arg == "--python-exit-code":
+                if not EXIT_CODE.match(value) or int(value) > 255:
+                    raise Unsupported("--python-exit-code %r (Blender wants 0 to 255)" % value)
+                self.steps.append(("exit-code", None, int(value)))
+            elif scripted:
+                self.steps.append(("later", None, arg, value))
+            else:
+                self.add(arg, value)
+
+    def add(self, arg, value):
+        """Checks one argument against the scene as it is now and adds its
+        steps."""
+        if arg in ("-a", "--render-anim"):
+            self.check_render(animation=True)
+            self.steps.append(("anim", self.scene))
+        elif arg in ("-S", "--scene"):
+            self.scene_arg(value)
+        elif arg in ("-o", "--render-output"):
+            if len(value.encode("utf-8")) >= FILE_MAX:
+                raise Unsupported("--render-output longer than Blender takes")
+            self.steps.append(("output", self.scene, value))
+        elif arg in ("-F", "--render-format"):
+            self.format_arg(value)
+        elif arg in ("-E", "--engine"):
+            self.engine_arg(value)
+        elif arg in ("-x", "--use-extension"):
+            if value[:1] not in ("0", "1"):
+                raise Unsupported("--use-extension %r (Blender wants 0 or 1)" % value)
+            self.steps.append(("extension", self.scene, value[:1] == "1"))
+        elif arg in ("-s", "--frame-start", "-e", "--frame-end"):
+            self.range_arg(arg, value)
+        elif arg in ("-j", "--frame-jump"):
+            if not NUMBER.match(value) or not INT_MIN <= int(value) <= INT_MAX:
+                raise Unsupported("--frame-jump %r is not a number" % value)
+            self.steps.append(("jump", self.scene, clamp(int(value), 1, MAXFRAME)))
+        elif arg in ("-f", "--render-frame"):
+            sfra, efra = self.range()
+            ranges = parse_frames(value, sfra, efra)
+            self.check_render(animation=False)
+            if sfra > efra:
+                raise Unsupported("the scene's frame range %d..%d is reversed" % (sfra, efra))
+            self.steps.append(("frames", self.scene, ranges))
+        else:
+            raise Unsupported("argument %r" % arg)
 
     def key(self, scene):
         return scene.name_full if hasattr(scene, "name_full") else scene.name
@@ -573,35 +769,67 @@ class Plan:
                 raise Unsupported("simulation nodes (they depend on the scene's frame range)")
 
     def run(self):
+        """Runs the steps; returns the status a cold Blender would exit
+        with when a script ends it (sys.exit, or a failed script after
+        --python-exit-code), else None."""
+        scenes = None  # the scenes before the last script, when one ran
         for step in self.steps:
-            kind, scene = step[0], step[1]
-            if kind == "scene":
-                print("Scene switch for render: '%s' in file: '%s'" % (step[2], bpy.data.filepath), flush=True)
-                windows = bpy.context.window_manager.windows
-                if len(windows) > 0:
-                    windows[0].scene = scene
-            elif kind == "no-scene":
-                print("Can't find scene: '%s' in file: '%s'" % (step[2], bpy.data.filepath), flush=True)
-            elif kind == "output":
-                scene.render.filepath = step[2]
-            elif kind == "format":
-                scene.render.image_settings.file_format = step[2]
-            elif kind == "engine":
-                scene.render.engine = step[2]
-            elif kind == "extension":
-                scene.render.use_file_extension = step[2]
-            elif kind == "start":
-                scene.frame_start = step[2]
-            elif kind == "end":
-                scene.frame_end = step[2]
-            elif kind == "jump":
-                scene.frame_step = step[2]
-            elif kind == "anim":
-                render_animation(scene)
-            elif kind == "frames":
-                for a, b in step[2]:
-                    for frame in range(a, b + 1):
-                        self.render_frame(scene, frame)
+            kind = step[0]
+            if kind == "script":
+                scenes = (context_scene(), window_scene())
+                status = run_script(step[2], step[3], self.exit_code)
+                if status is not None:
+                    return status
+                # What the plan read from the scene may be stale now.
+                self.frames.clear()
+                self.formats.clear()
+            elif kind == "exit-code":
+                self.exit_code = step[2]
+            elif kind == "later":
+                if scenes is not None and scenes != (context_scene(), window_scene()):
+                    raise LateUnsupported("a script switched the scene before %s" % step[2])
+                steps, self.steps = self.steps, []
+                try:
+                    self.add(step[2], step[3])
+                except Unsupported as e:
+                    raise LateUnsupported(str(e))
+                finally:
+                    steps, self.steps = self.steps, steps
+                for s in steps:
+                    self.do(s)
+            else:
+                self.do(step)
+        return None
+
+    def do(self, step):
+        kind, scene = step[0], step[1]
+        if kind == "scene":
+            print("Scene switch for render: '%s' in file: '%s'" % (step[2], bpy.data.filepath), flush=True)
+            windows = bpy.context.window_manager.windows
+            if len(windows) > 0:
+                windows[0].scene = scene
+        elif kind == "no-scene":
+            print("Can't find scene: '%s' in file: '%s'" % (step[2], bpy.data.filepath), flush=True)
+        elif kind == "output":
+            scene.render.filepath = step[2]
+        elif kind == "format":
+            scene.render.image_settings.file_format = step[2]
+        elif kind == "engine":
+            scene.render.engine = step[2]
+        elif kind == "extension":
+            scene.render.use_file_extension = step[2]
+        elif kind == "start":
+            scene.frame_start = step[2]
+        elif kind == "end":
+            scene.frame_end = step[2]
+        elif kind == "jump":
+            scene.frame_step = step[2]
+        elif kind == "anim":
+            render_animation(scene)
+        elif kind == "frames":
+            for a, b in step[2]:
+                for frame in range(a, b + 1):
+                    self.render_frame(scene, frame)
 
     def render_frame(self, scene, frame):
         # Blender's --render-frame renders each frame as an animation of
@@ -622,6 +850,10 @@ class Driver:
         self.fflush = flush_c_stdio_fn()
         self.session_tag = os.environ.get(TAG_ENV, "")
         self.bundled = bundled_dirs()
+        self.restorable = None  # what the running task may change, as it was before
+        self.blend = bpy.data.filepath
+        self.exit_funcs_ran = False
+        self.persistent = sorted(s.name for s in bpy.data.scenes if getattr(s.render, "use_persistent_data", False))
 
     def answer(self, **event):
         """Writes an answer after everything Blender printed before it."""
@@ -655,6 +887,12 @@ class Driver:
 
     def render(self, req):
         rid = req["id"]
+        try:
+            self.restorable = Restorable()
+        except Exception:
+            self.restorable = None
+            self.answer(ev="unsupported", id=rid, why="the driver could not take note of the preferences and environment:\n" + traceback.format_exc())
+            return
         os.environ[TAG_ENV] = req.get("tag", self.session_tag)
         sys.argv[:] = req["argv"]
         try:
@@ -666,18 +904,53 @@ class Driver:
             self.answer(ev="unsupported", id=rid, why="the driver could not read the arguments:\n" + traceback.format_exc())
             return
         self.answer(ev="start", id=rid)
+        exit_funcs = atexit_count()
         try:
-            plan.run()
+            status = plan.run()
+            if atexit_count() > exit_funcs:
+                # A cold Blender runs what the task's scripts registered with
+                # atexit when it exits, at the end of the task (a function
+                # that hangs there is what exit_timeout is for): run them
+                # now. Python runs them all, Blender's own too, so this
+                # Blender is not used again.
+                self.exit_funcs_ran = True
+                atexit._run_exitfuncs()
+        except LateUnsupported as e:
+            self.answer(ev="unsupported", id=rid, why=str(e), started=True)
+            return
         except Exception:
             self.answer(ev="failed", id=rid, why=traceback.format_exc())
             return
-        self.answer(ev="done", id=rid)
+        self.answer(ev="done", id=rid, exit_code=status or 0)
 
     def reload(self, fingerprint):
         """Reloads the file for the next request; None when this Blender
         should not be reused."""
-        os.environ[TAG_ENV] = self.session_tag
         start = time.monotonic()
+        # Persistent Data keeps a render's data in the process for the next
+        # render: turned on by a script, it would carry into the next task.
+        persistent = sorted(s.name for s in bpy.data.scenes if getattr(s.render, "use_persistent_data", False))
+        if persistent != self.persistent:
+            self.answer(ev="ready", reusable=False, why="not warm-safe: a script turned on Persistent Data in scene %s, "
+                        "which keeps render data in the Blender for its next render" % ", ".join(repr(n) for n in persistent))
+            return None
+        if self.exit_funcs_ran:
+            self.answer(ev="ready", reusable=False, why="not warm-safe: a script registered a function with atexit, "
+                        "which the driver ran at the end of the task as a cold Blender's exit would, with Python's own")
+            return None
+        # The reload reads the file Blender has open now: a script that opened
+        # or saved another one would have the next task render that.
+        if bpy.data.filepath != self.blend:
+            self.answer(ev="ready", reusable=False, why="not warm-safe: a script left another blend file open (%s, not %s)" % (bpy.data.filepath, self.blend))
+            return None
+        restorable, self.restorable = self.restorable, None
+        if restorable is not None:
+            try:
+                restorable.restore()
+            except Exception:
+                self.answer(ev="ready", reusable=False, why="not warm-safe: putting back the preferences and environment failed:\n" + traceback.format_exc())
+                return None
+        os.environ[TAG_ENV] = self.session_tag
         try:
             bpy.ops.wm.revert_mainfile()
         except Exception:

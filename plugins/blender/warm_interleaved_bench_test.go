@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ import (
 const interleavedFrames = 4
 
 // BenchmarkWarmInterleaved renders two small jobs whose tasks alternate (A1,
-// B1, A2, B2, ...; chunk size 1, the tests' tiny scene) on two runners that
+// B1, A2, B2, ...; chunk size 1, the tests' tiny scene, a copy per job) on two runners that
 // share the plugin, as two local-queue slots or two identities (one per
 // GPU) do: each runner takes the next task when its last one ends. Cold (a
 // Blender per task) and warm; each iteration starts with no warm Blender.
@@ -29,7 +30,16 @@ func BenchmarkWarmInterleaved(b *testing.B) {
 	blender := needBlender(b)
 	isolateTemp(b)
 	dir := b.TempDir()
-	scene := makeScene(b, blender, dir)
+	// A scene of each job's own, as two jobs usually have: with one, each
+	// job's tasks could take the other's idle Blender over.
+	scenes := map[string]string{}
+	for _, job := range []string{"A", "B"} {
+		jobDir := filepath.Join(dir, "scene-"+job)
+		if err := os.MkdirAll(jobDir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		scenes[job] = makeScene(b, blender, jobDir)
+	}
 	type task struct {
 		job   string
 		frame int
@@ -62,7 +72,7 @@ func BenchmarkWarmInterleaved(b *testing.B) {
 						defer wg.Done()
 						for tk := range queue {
 							out := filepath.Join(dir, fmt.Sprintf("%s-%d-%s", name, i, tk.job), "######")
-							params := renderParams(scene, "--render-output", out, "--render-format", "PNG", "--render-frame", strconv.Itoa(tk.frame))
+							params := renderParams(scenes[tk.job], "--render-output", out, "--render-format", "PNG", "--render-frame", strconv.Itoa(tk.frame))
 							res := sdktest.Run(b, p, "blender-render", params,
 								sdktest.Options{Config: map[string]any{"warm_sessions": warm}, JobID: tk.job})
 							if res.Status != sdktest.Completed {

@@ -26,10 +26,10 @@ func sessionPid(t *testing.T, res *sdktest.Result) int {
 }
 
 // TestWarmSessionLifecycle follows one plugin's warm Blender through a run
-// of tasks: reused while the job and arguments stay, stopped after
-// warm_max_tasks, when the arguments change and after warm_idle, each time
-// with the reason in the next task's log; kept while a task of another job
-// comes between.
+// of tasks: reused while the job and key stay, stopped after
+// warm_max_tasks, when the key changes and after warm_idle, each time with
+// the reason in the next task's log; kept while a task of another job comes
+// between, and taken over by another job with the same key.
 func TestWarmSessionLifecycle(t *testing.T) {
 	blender := needBlender(t)
 	isolateTemp(t)
@@ -59,8 +59,15 @@ func TestWarmSessionLifecycle(t *testing.T) {
 	a4 := mustRender(t, p, frame("a", 4), three)
 	wantMode(t, "task 4", a4, "new", "it rendered 3 tasks ([plugins.blender] warm_max_tasks)")
 	pid = sessionPid(t, a4)
-	a5 := mustRender(t, p, frame("elsewhere", 5), three)
-	wantMode(t, "task 5", a5, "new", "the task's arguments differ")
+	// Another option before the blend file: another session. (The arguments
+	// after it are applied per task and do not matter.)
+	threads := func(out string, n int) map[string]any {
+		params := frame(out, n)
+		params["exeArgs"] = "-b -y -t 1"
+		return params
+	}
+	a5 := mustRender(t, p, threads("elsewhere", 5), three)
+	wantMode(t, "task 5", a5, "new", "start options differ")
 	waitGone(t, pid, "the warm Blender of other arguments")
 	pid = sessionPid(t, a5)
 
@@ -68,15 +75,24 @@ func TestWarmSessionLifecycle(t *testing.T) {
 	b1 := mustRender(t, p, frame("b", 1), short)
 	wantMode(t, "job B, task 1", b1, "new", "")
 	// Job A's warm Blender stays beside job B's.
-	a6 := mustRender(t, p, frame("elsewhere", 6), three)
+	a6 := mustRender(t, p, threads("elsewhere", 6), three)
 	wantMode(t, "job A after job B", a6, "warm", "task 2 of the session")
 	if got := sessionPid(t, a6); got != pid {
 		t.Errorf("job A's task after job B's rendered in pid %d, want job A's session %d", got, pid)
 	}
+	aPid := pid
 	pid = sessionPid(t, b1)
 	waitGone(t, pid, "the warm Blender after warm_idle = 1s")
-	b2 := mustRender(t, p, frame("b", 2), short)
+	b2 := mustRender(t, p, frame("b", 2), sdktest.Options{JobID: "B"})
 	wantMode(t, "job B, task 2", b2, "new", "it had no task for 1s ([plugins.blender] warm_idle)")
+
+	// A job with job A's key and no Blender of its own takes A's idle one
+	// over: the reload made it like a fresh one.
+	c1 := mustRender(t, p, threads("c", 1), sdktest.Options{JobID: "C"})
+	wantMode(t, "job C, task 1", c1, "warm", "task 3 of the session")
+	if got := sessionPid(t, c1); got != aPid {
+		t.Errorf("job C's task rendered in pid %d, want job A's idle warm Blender %d", got, aPid)
+	}
 }
 
 // TestWarmAbort aborts a task in the middle of its warm render: the warm
@@ -182,9 +198,9 @@ func TestWarmColdWhenUnsure(t *testing.T) {
 		second := mustRender(t, p, renderParams(scene, "-o", out, "-f", "2"), cfg)
 		wantMode(t, "task 2", second, "new", "passed [plugins.blender] warm_max_rss (1.0 MiB)")
 	})
-	t.Run("python on the command line", func(t *testing.T) {
-		res := mustRender(t, testPlugin(t), renderParams(scene, "--python-expr", "print('hi')", "-o", out, "-f", "1"))
-		wantMode(t, "the task", res, "cold", `argument "--python-expr" is not one the warm session applies`)
+	t.Run("a text block run on the command line", func(t *testing.T) {
+		res := mustRender(t, testPlugin(t), renderParams(scene, "--python-text", "warm_hook.py", "-o", out, "-f", "1"))
+		wantMode(t, "the task", res, "cold", `argument "--python-text" is not one the warm session applies`)
 	})
 }
 
@@ -334,26 +350,39 @@ func TestWarmBlenderThatDoesNotComeUp(t *testing.T) {
 // identities sharing the plugin, one task each at a time): each job keeps
 // its warm Blender, so two tasks start one and two render warm. With room
 // for one Blender only, each task stops the other job's, least recently
-// used, and says so in its log.
+// used, and says so in its log. Jobs of one scene (one key) share one
+// Blender: each takes the other's idle one over.
 func TestWarmInterleavedJobs(t *testing.T) {
 	blender := needBlender(t)
 	isolateTemp(t)
 	dir := t.TempDir()
 	scene := makeWarmScene(t, blender, dir, "PNG")
+	otherDir := filepath.Join(dir, "other")
+	if err := os.MkdirAll(otherDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	other := makeWarmScene(t, blender, otherDir, "PNG")
 	tests := []struct {
 		name    string
+		sceneB  string // job B's scene (job A's is scene)
 		config  map[string]any
 		modes   []string // of the tasks of A, B, A, B
 		evicted []string // the job whose Blender each task stopped to make room, "" for none
 	}{
-		{"default", nil, []string{"new", "new", "warm", "warm"}, []string{"", "", "", ""}},
-		{"room for one", map[string]any{"warm_max_sessions": 1}, []string{"new", "new", "new", "new"}, []string{"", "A", "B", "A"}},
+		{"default", other, nil, []string{"new", "new", "warm", "warm"}, []string{"", "", "", ""}},
+		{"room for one", other, map[string]any{"warm_max_sessions": 1}, []string{"new", "new", "new", "new"}, []string{"", "A", "B", "A"}},
+		// One scene, one key: each job takes the other's idle Blender over.
+		{"one scene", scene, map[string]any{"warm_max_sessions": 1}, []string{"new", "warm", "warm", "warm"}, []string{"", "", "", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPlugin(t)
 			for i, job := range []string{"A", "B", "A", "B"} {
-				params := renderParams(scene, "--render-output", filepath.Join(dir, tt.name, job, "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(i+1))
+				jobScene := scene
+				if job == "B" {
+					jobScene = tt.sceneB
+				}
+				params := renderParams(jobScene, "--render-output", filepath.Join(dir, tt.name, job, "######"), "--render-format", "PNG", "--render-frame", strconv.Itoa(i+1))
 				res := mustRender(t, p, params, sdktest.Options{Config: tt.config, JobID: job})
 				what := fmt.Sprintf("task %d (job %s)", i+1, job)
 				wantMode(t, what, res, tt.modes[i], "")

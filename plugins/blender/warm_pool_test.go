@@ -19,7 +19,7 @@ import (
 type poolStep struct {
 	op   string // "take", "release" or "refuse"
 	job  string // take: the task's job
-	key  string // take: the task's session key ("k" when empty)
+	key  string // take: the task's session key (when empty, one of the job's own: another scene)
 	name string // the session: take names the one it gets, release and refuse name it
 	// take: "new", "warm <name>" (the named session, reused) or
 	// "cold: <part of why>".
@@ -119,13 +119,28 @@ var poolCases = []poolCase{
 		},
 	},
 	{
+		name: "another job with the same key takes an idle one over, its own first",
+		steps: []poolStep{
+			{op: "take", job: "A", key: "same", name: "a1", want: "new"},
+			{op: "release", name: "a1"},
+			{op: "take", job: "B", key: "same", want: "warm a1"}, // a1 is B's now
+			{op: "take", job: "A", key: "same", name: "a2", want: "new"},
+			{op: "release", name: "a1"},
+			{op: "release", name: "a2"},
+			{op: "take", job: "A", key: "same", want: "warm a2"},
+			{op: "take", job: "B", key: "same", want: "warm a1"},
+			{op: "release", name: "a1"},
+			{op: "take", job: "C", key: "other", name: "c1", want: "new"}, // another key: no takeover
+		},
+	},
+	{
 		name: "other arguments stop the job's own session only",
 		steps: []poolStep{
 			{op: "take", job: "A", name: "a1", want: "new"},
 			{op: "release", name: "a1"},
 			{op: "take", job: "B", name: "b1", want: "new"},
 			{op: "release", name: "b1"},
-			{op: "take", job: "A", key: "other", name: "a2", want: "new", stops: []string{"a1"}, ended: "the task's arguments differ"},
+			{op: "take", job: "A", key: "other", name: "a2", want: "new", stops: []string{"a1"}, ended: "start options differ"},
 			{op: "take", job: "B", want: "warm b1"},
 		},
 	},
@@ -158,7 +173,7 @@ func TestWarmPool(t *testing.T) {
 				case "take":
 					key := st.key
 					if key == "" {
-						key = "k"
+						key = "blend file of job " + st.job // jobs of different scenes
 					}
 					c, why := p.take(st.job, key, cfg)
 					got := takeOutcome(c, why, named)
@@ -214,9 +229,9 @@ func TestWarmPoolIdleAndClose(t *testing.T) {
 		cfg.WarmIdle = duration(200 * time.Millisecond)
 		var pids []int
 		for _, job := range []string{"A", "B"} {
-			c, why := p.take(job, "k", cfg)
-			if c.s == nil {
-				t.Fatal(why)
+			c, why := p.take(job, "scene of "+job, cfg)
+			if !c.fresh {
+				t.Fatalf("job %s's first task: not a new session (%s)", job, why)
 			}
 			pids = append(pids, startStandIn(t, c.s, standIn))
 			p.release(c.s, cfg)
@@ -224,7 +239,7 @@ func TestWarmPoolIdleAndClose(t *testing.T) {
 		for _, pid := range pids {
 			testwait.For(t, "an idle stand-in Blender to stop after warm_idle", func() bool { return !alive(pid) })
 		}
-		c, _ := p.take("A", "k", cfg)
+		c, _ := p.take("A", "scene of A", cfg)
 		if !c.fresh || !strings.Contains(c.ended, "it had no task for 200ms ([plugins.blender] warm_idle)") {
 			t.Errorf("job A's next task: fresh %v, last session ended %q; want a new one after warm_idle", c.fresh, c.ended)
 		}
@@ -237,9 +252,9 @@ func TestWarmPoolIdleAndClose(t *testing.T) {
 		cfg := defaultConfig()
 		var pids []int
 		for i, job := range []string{"A", "B", "C"} {
-			c, why := p.take(job, "k", cfg)
-			if c.s == nil {
-				t.Fatal(why)
+			c, why := p.take(job, "scene of "+job, cfg)
+			if !c.fresh {
+				t.Fatalf("job %s's first task: not a new session (%s)", job, why)
 			}
 			pids = append(pids, startStandIn(t, c.s, standIn))
 			if i < 2 {

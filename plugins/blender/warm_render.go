@@ -126,13 +126,21 @@ func (r *Render) renderWarm(ctx context.Context, run *sdk.Run, cfg config, wt wa
 	switch ev.Ev {
 	case "unsupported":
 		r.warm.refuse(s, wt.key, ev.Why)
-		return cold("the warm session cannot apply these arguments exactly as Blender's command line does: " + ev.Why), nil
+		why := "the warm session cannot apply these arguments exactly as Blender's command line does: " + ev.Why
+		if ev.Started {
+			// Output was taken already: the cold render starts afresh.
+			return warmOutcome{cold: why, dirty: true}, nil
+		}
+		return cold(why), nil
 	case "failed":
 		run.Logf("cajon-plugin-blender: the warm session's driver failed in the middle of the task; the task renders again in a Blender of its own:\n%s", ev.Why)
 		r.warm.refuse(s, wt.key, "its driver failed")
 		return warmOutcome{cold: "the warm session's driver failed", dirty: true}, nil
 	}
-	err = finishRender(run, process.Result{Pid: pid}, out, cfg)
+	if ev.ExitCode != 0 {
+		run.Logf("cajon-plugin-blender: a script ended the task with exit status %d, as it would have ended a cold Blender", ev.ExitCode)
+	}
+	err = finishRender(run, process.Result{Pid: pid, ExitCode: ev.ExitCode}, out, cfg)
 	r.warm.release(s, cfg)
 	return rendered(), err
 }

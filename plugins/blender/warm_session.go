@@ -57,6 +57,12 @@ type driverEvent struct {
 	Version  string  `json:"version"`
 	Reusable bool    `json:"reusable"`
 	ReloadS  float64 `json:"reload_s"` // seconds the reload took
+	// ExitCode is the status a cold Blender would have exited with ("done"):
+	// a script's sys.exit, or a failed script after --python-exit-code.
+	ExitCode int `json:"exit_code"`
+	// Started: an "unsupported" found only after the task started (a
+	// script changed the scene before an argument the driver must check).
+	Started bool `json:"started"`
 }
 
 // warmCall is a request waiting for its answer.

@@ -155,7 +155,7 @@ func framePixels(t *testing.T, ffmpeg, path string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// framesIn returns the files in dir by name, each with its decoded pixels.
+// framesIn returns the files in dir (not in its folders) by name, each with its decoded pixels.
 func framesIn(t *testing.T, ffmpeg, dir string) map[string]string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -164,6 +164,9 @@ func framesIn(t *testing.T, ffmpeg, dir string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		out[e.Name()] = framePixels(t, ffmpeg, filepath.Join(dir, e.Name()))
 	}
 	return out
