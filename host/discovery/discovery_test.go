@@ -276,6 +276,32 @@ func TestWaitHearsALateManager(t *testing.T) {
 	}
 }
 
+// TestWaitHearsALateAnswerToAnEarlierSearch: a busy Manager answers the
+// first search only, after that search's window; the answer still counts.
+func TestWaitHearsALateAnswerToAnEarlierSearch(t *testing.T) {
+	good := fakeManager(t, "busy")
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answered sync.Once
+	r := &responder{conn: conn, delay: 500 * time.Millisecond}
+	r.answers = func() [][]byte {
+		var out [][]byte
+		answered.Do(func() { out = [][]byte{[]byte(answer(good.URL + "/"))} })
+		return out
+	}
+	done := make(chan struct{})
+	go r.serve(done)
+	t.Cleanup(func() { conn.Close(); <-done })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	found, err := Wait(ctx, Options{Group: r.addr(), Window: 200 * time.Millisecond})
+	if err != nil || len(found) != 1 || found[0].URL != good.URL {
+		t.Fatalf("Wait: %+v, %v; want %s", found, err, good.URL)
+	}
+}
+
 func TestWaitEndsWithItsContext(t *testing.T) {
 	r := newResponder(t)
 	ctx, cancel := context.WithCancel(context.Background())

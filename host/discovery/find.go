@@ -76,8 +76,18 @@ type Manager struct {
 // be made.
 func Find(ctx context.Context, opt Options) ([]Manager, error) {
 	opt = opt.withDefaults()
+	s, err := openSearcher(opt.Group)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return find(ctx, s, opt)
+}
+
+// find is Find on the socket s.
+func find(ctx context.Context, s *searcher, opt Options) ([]Manager, error) {
 	log := opt.Logger
-	answers, err := Search(ctx, opt.Group, opt.Window, opt.Settle, func(from, why string) {
+	answers, err := s.search(ctx, opt.Window, opt.Settle, func(from, why string) {
 		log.Debug("ignored an SSDP answer", "from", from, "why", why)
 	})
 	if err != nil {
@@ -129,8 +139,9 @@ func check(ctx context.Context, a Answer, timeout time.Duration) (Manager, error
 
 // Wait searches until a usable Manager answers or ctx ends. Each search
 // listens longer than the one before (the window, plus 1 s doubling to 30 s,
-// ±20%), so a Manager that answers late (its SSDP server answers searches
-// one at a time, each after a random wait of up to MX) is still heard,
+// ±20%), and all of them on one socket: a Manager that answers late (its
+// SSDP server answers searches one at a time, each after a random wait of
+// up to MX) is still heard, even when its answer is to an earlier search,
 // and an idle network gets fewer searches. It returns the usable Managers of
 // the search that found some; the first is the one to use. It logs each
 // fruitless search as a warning, and the Manager it picks.
@@ -140,10 +151,23 @@ func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 	base := opt.Window
 	var extra time.Duration
 	grow := backoff.Backoff{Min: retryMin, Max: retryMax, Jitter: 0.2}
+	var s *searcher
+	defer func() {
+		if s != nil {
+			s.Close()
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		opt.Window = base + extra
-		found, err := Find(ctx, opt)
+		var found []Manager
+		var err error
+		if s == nil {
+			s, err = openSearcher(opt.Group)
+		}
+		if err == nil {
+			found, err = find(ctx, s, opt)
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("no Flamenco Manager found on the network: %w", ctx.Err())
 		}
@@ -166,7 +190,12 @@ func Wait(ctx context.Context, opt Options) ([]Manager, error) {
 				"attempt", attempt, "next_listens_for", (base + extra).Round(time.Millisecond))
 			continue
 		}
-		// The search could not be sent (no network yet): wait, then retry.
+		// The search could not be sent (no network yet): wait, then retry
+		// on a new socket.
+		if s != nil {
+			s.Close()
+			s = nil
+		}
 		log.Warn("could not search for a Flamenco Manager; retrying", "attempt", attempt, "retry_in", extra.Round(time.Millisecond), "error", err)
 		t := time.NewTimer(extra)
 		select {

@@ -66,6 +66,23 @@ func searchRequest() []byte {
 // Malformed answers and those for other services are skipped; skipped
 // reports why, for a debug log (nil: not reported).
 func Search(ctx context.Context, group string, window, settle time.Duration, skipped func(from, why string)) ([]Answer, error) {
+	s, err := openSearcher(group)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.search(ctx, window, settle, skipped)
+}
+
+// searcher is one UDP socket that searches, once or again and again: the
+// answers to an earlier search that come late (a busy Manager answers one
+// search at a time) still reach it.
+type searcher struct {
+	conn *net.UDPConn
+	dst  *net.UDPAddr
+}
+
+func openSearcher(group string) (*searcher, error) {
 	dst, err := net.ResolveUDPAddr("udp4", group)
 	if err != nil {
 		return nil, fmt.Errorf("SSDP group address %q: %w", group, err)
@@ -74,11 +91,19 @@ func Search(ctx context.Context, group string, window, settle time.Duration, ski
 	if err != nil {
 		return nil, fmt.Errorf("open a UDP socket for the SSDP search: %w", err)
 	}
-	defer conn.Close()
-	if _, err := conn.WriteTo(searchRequest(), dst); err != nil {
-		return nil, fmt.Errorf("send the SSDP search to %s (is there a network with multicast, or a route to 239.0.0.0/8?): %w", group, err)
+	return &searcher{conn: conn, dst: dst}, nil
+}
+
+func (s *searcher) Close() error { return s.conn.Close() }
+
+// search sends an M-SEARCH and collects answers as Search says; an answer
+// to an earlier search of s counts as well.
+func (s *searcher) search(ctx context.Context, window, settle time.Duration, skipped func(from, why string)) ([]Answer, error) {
+	conn := s.conn
+	if _, err := conn.WriteTo(searchRequest(), s.dst); err != nil {
+		return nil, fmt.Errorf("send the SSDP search to %s (is there a network with multicast, or a route to 239.0.0.0/8?): %w", s.dst, err)
 	}
-	// Closing the socket ends the read at once when ctx ends.
+	// An expired deadline ends the read at once when ctx ends.
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
 
