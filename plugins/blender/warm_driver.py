@@ -327,10 +327,9 @@ def scene_module(name, module, bundled):
     return not os.path.realpath(path).startswith(bundled)
 
 
-def rna_settings(struct, depth=0):
-    """The plain settings of an RNA struct (preferences), nested ones to a
-    small depth."""
-    out = {}
+def rna_properties(struct):
+    """The properties of an RNA struct with their values: (prop, identifier,
+    value), rna_type and those that cannot be read left out."""
     for prop in struct.bl_rna.properties:
         ident = prop.identifier
         if ident == "rna_type":
@@ -339,6 +338,14 @@ def rna_settings(struct, depth=0):
             value = getattr(struct, ident)
         except Exception:
             continue
+        yield prop, ident, value
+
+
+def rna_settings(struct, depth=0):
+    """The plain settings of an RNA struct (preferences), nested ones to a
+    small depth."""
+    out = {}
+    for prop, ident, value in rna_properties(struct):
         if prop.type == "POINTER":
             if depth < 1 and value is not None and hasattr(value, "bl_rna"):
                 out[ident] = tuple(sorted(rna_settings(value, depth + 1).items()))
@@ -549,14 +556,7 @@ def settings_of(struct, depth=0):
     """The writable plain settings of an RNA struct, and of the items of its
     collections (Cycles' device list) one level down."""
     out = {}
-    for prop in struct.bl_rna.properties:
-        ident = prop.identifier
-        if ident == "rna_type":
-            continue
-        try:
-            value = getattr(struct, ident)
-        except Exception:
-            continue
+    for prop, ident, value in rna_properties(struct):
         if prop.type == "COLLECTION":
             if depth < 1:
                 out[ident] = ("items", [settings_of(v, depth + 1) for v in value if hasattr(v, "bl_rna")])
