@@ -373,10 +373,11 @@ type Run struct {
 	peakF  *os.File // v1 memory.max_usage_in_bytes, v2 memory.peak
 	oomF   *os.File // v1 memory.oom_control, v2 memory.events
 	procsF *os.File // v1 cgroup.procs, v2 cgroup.events
-	// noReset is set once writing to peakF failed (v2 before Linux 6.12):
-	// the peak is then this run's only when it is above peakBefore, the
-	// cgroup's peak when the run began.
-	noReset    bool
+	// noReset is set once writing to peakF failed (v2 before Linux 6.12).
+	noReset bool
+	// peakBefore is the peak when the run began: 0 for a new cgroup; on a
+	// reused one, after a reset the usage left by earlier runs, else their
+	// peak. The run's peak is known only when it rises above it.
 	peakBefore int64
 	oomBefore  int64 // the OOM kill count when the run began
 }
@@ -407,15 +408,13 @@ func (r *Run) reuse(limit int64, swap bool) error {
 			return err
 		}
 	}
-	switch {
-	case r.peakF == nil:
-	case !r.noReset && r.resetPeak() == nil:
-		r.peakBefore = 0
-	default:
-		// v2 before Linux 6.12: memory.peak cannot be reset.
-		r.noReset = true
-		r.peakBefore = r.readPeak()
+	if r.peakF != nil && !r.noReset && r.resetPeak() != nil {
+		r.noReset = true // v2 before Linux 6.12
 	}
+	// After a reset, what the earlier runs left charged (page cache); else
+	// their peak. A run whose peak is not above it started nothing in the
+	// cgroup that the peak could tell.
+	r.peakBefore = r.readPeak()
 	r.oomBefore = max(0, field(readAt(r.oomF), "oom_kill"))
 	return nil
 }
@@ -489,15 +488,15 @@ func (r *Run) Limit() int64 { return r.limit }
 // Peak is the most memory the run's processes were charged at once (v1
 // memory.max_usage_in_bytes, v2 memory.peak from Linux 5.19), with what
 // an earlier run left charged to the cgroup (its page cache); 0 where it
-// is unknown: no such file, or on a reused v2 cgroup before Linux 6.12 a
-// peak that was not above the earlier runs' (the watchdog's samples then
-// tell it).
+// is unknown (the watchdog's samples then tell it): no such file, a peak
+// that did not rise above peakBefore (nothing started in the cgroup, or on
+// a reused v2 cgroup before Linux 6.12 a run below the earlier runs' peak).
 func (r *Run) Peak() int64 {
 	if r == nil {
 		return 0
 	}
 	n := r.readPeak()
-	if r.noReset && n <= r.peakBefore {
+	if n <= r.peakBefore {
 		return 0
 	}
 	return n
