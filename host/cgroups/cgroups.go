@@ -12,6 +12,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -266,11 +267,9 @@ func (m *Manager) Close() error {
 	idle := m.idle
 	m.idle = nil
 	m.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), RemoveTimeout)
-	defer cancel()
 	var errs []error
 	for _, r := range idle {
-		if err := r.discard(ctx); err != nil {
+		if err := r.discard(context.Background()); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -415,7 +414,8 @@ func (r *Run) reuse(limit int64, swap bool) error {
 	// their peak. A run whose peak is not above it started nothing in the
 	// cgroup that the peak could tell.
 	r.peakBefore = r.readPeak()
-	r.oomBefore = max(0, field(readAt(r.oomF), "oom_kill"))
+	var buf [readBuf]byte
+	r.oomBefore = max(0, field(readAt(r.oomF, buf[:]), "oom_kill"))
 	return nil
 }
 
@@ -503,8 +503,8 @@ func (r *Run) Peak() int64 {
 }
 
 func (r *Run) readPeak() int64 {
-	n, _ := strconv.ParseInt(strings.TrimSpace(readAt(r.peakF)), 10, 64)
-	return n
+	var buf [readBuf]byte
+	return max(0, parseInt(readAt(r.peakF, buf[:])))
 }
 
 // OOMKills is how many processes the kernel's OOM killer killed in the run
@@ -514,7 +514,8 @@ func (r *Run) OOMKills() int64 {
 	if r == nil {
 		return -1
 	}
-	n := field(readAt(r.oomF), "oom_kill")
+	var buf [readBuf]byte
+	n := field(readAt(r.oomF, buf[:]), "oom_kill")
 	if n < 0 {
 		return -1
 	}
@@ -527,17 +528,18 @@ func (r *Run) Populated() bool {
 	if r == nil {
 		return false
 	}
-	s := readAt(r.procsF)
+	var buf [readBuf]byte
+	b := readAt(r.procsF, buf[:])
 	if r.v2 {
-		return field(s, "populated") != 0 // -1, unreadable, counts as populated
+		return field(b, "populated") != 0 // -1, unreadable, counts as populated
 	}
-	return r.procsF == nil || strings.TrimSpace(s) != ""
+	return r.procsF == nil || len(bytes.TrimSpace(b)) > 0
 }
 
 // Release ends the run's use of its cgroup: an empty one is kept for a
 // later run (up to maxIdle), one that still holds processes is removed,
 // killing those that outlive the run after a moment; it gives up when ctx
-// ends.
+// ends or after RemoveTimeout.
 func (r *Run) Release(ctx context.Context) error {
 	if r == nil {
 		return nil
@@ -548,9 +550,13 @@ func (r *Run) Release(ctx context.Context) error {
 	return r.discard(ctx)
 }
 
-// discard closes the cgroup's files and removes it.
+// discard closes the cgroup's files and removes it, within RemoveTimeout.
 func (r *Run) discard(ctx context.Context) error {
 	r.discardFiles()
+	// Bounded here, not by the callers: most runs end without a removal,
+	// and a timer per run would cost more than the pool saves.
+	ctx, cancel := context.WithTimeout(ctx, RemoveTimeout)
+	defer cancel()
 	return removeCgroup(ctx, r.dir)
 }
 
@@ -618,16 +624,10 @@ func writeFile(dir, name string, data []byte) error {
 	return nil
 }
 
-// readAt reads an open cgroupfs file from its start: the kernel makes
-// its text afresh on each read from offset 0. "" for nil.
-func readAt(f *os.File) string {
-	if f == nil {
-		return ""
-	}
-	var buf [512]byte
-	n, _ := f.ReadAt(buf[:], 0)
-	return string(buf[:n])
-}
+// readBuf holds what is read of a cgroup file kept open: its counters are
+// in the first lines (memory.events is the longest, ~120 bytes; of
+// cgroup.procs only whether it is empty matters).
+const readBuf = 256
 
 func readString(path string) string {
 	raw, _ := os.ReadFile(path)
@@ -651,13 +651,34 @@ func hasWord(s, word string) bool {
 
 // field reads "key value" lines (memory.events, memory.oom_control); -1
 // when key is not there.
-func field(s, key string) int64 {
-	for _, line := range strings.Split(s, "\n") {
-		if rest, ok := strings.CutPrefix(line, key+" "); ok {
-			if n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64); err == nil {
-				return n
-			}
+func field(b []byte, key string) int64 {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(line) > len(key) && line[len(key)] == ' ' && string(line[:len(key)]) == key {
+			return parseInt(line[len(key)+1:])
 		}
 	}
 	return -1
+}
+
+// parseInt is the decimal number b holds, spaces around it allowed; -1 for
+// none. (strconv would need a string, made anew on every read.)
+func parseInt(b []byte) int64 {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || len(b) > 18 {
+		return -1
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }

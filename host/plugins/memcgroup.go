@@ -32,10 +32,9 @@ func (r *Registry) runCgroup(ctx context.Context, req Request, events Events) *c
 	if r.cgroups == nil || req.Guard.MaxMemory <= 0 {
 		return nil
 	}
-	// Not the run's ctx: an abort must not leave a cgroup half made.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cgroups.RemoveTimeout)
-	defer cancel()
-	cg, err := r.cgroups.Acquire(ctx, req.RunID, req.Guard.MaxMemory)
+	// Not the run's ctx: an abort must not stop the removal of an idle
+	// cgroup that cannot take the limit. (Acquire bounds that removal.)
+	cg, err := r.cgroups.Acquire(context.WithoutCancel(ctx), req.RunID, req.Guard.MaxMemory)
 	if err != nil {
 		if events != nil {
 			events.Log([]string{fmt.Sprintf("cajon: max_task_memory (%s) is left to the watchdog for this command: %v", bytesize.Format(req.Guard.MaxMemory), err)})
@@ -52,9 +51,8 @@ func (r *Registry) releaseCgroup(cg *cgroups.Run) {
 	if cg == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cgroups.RemoveTimeout)
-	defer cancel()
-	if err := cg.Release(ctx); err != nil {
+	// Release bounds a removal by cgroups.RemoveTimeout.
+	if err := cg.Release(context.Background()); err != nil {
 		r.log.Warn("memory cap: could not remove a command's cgroup", "error", err)
 	}
 }
