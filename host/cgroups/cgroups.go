@@ -287,9 +287,9 @@ func (m *Manager) Close() error {
 // ran many (each holds three open files and a little kernel memory).
 const maxIdle = 8
 
-// RemoveTimeout bounds the removal of a run's cgroup: its processes are
+// removeTimeout bounds the removal of a run's cgroup: its processes are
 // gone when the run ends, and what is left is killed.
-const RemoveTimeout = 10 * time.Second
+const removeTimeout = 10 * time.Second
 
 // Acquire gives a run its memory cgroup, with limit bytes of memory (> 0)
 // and no swap beyond it: an idle one from an earlier run when there is one,
@@ -539,7 +539,7 @@ func (r *Run) Populated() bool {
 // Release ends the run's use of its cgroup: an empty one is kept for a
 // later run (up to maxIdle), one that still holds processes is removed,
 // killing those that outlive the run after a moment; it gives up when ctx
-// ends or after RemoveTimeout.
+// ends or after removeTimeout (10 s).
 func (r *Run) Release(ctx context.Context) error {
 	if r == nil {
 		return nil
@@ -550,12 +550,12 @@ func (r *Run) Release(ctx context.Context) error {
 	return r.discard(ctx)
 }
 
-// discard closes the cgroup's files and removes it, within RemoveTimeout.
+// discard closes the cgroup's files and removes it, within removeTimeout.
 func (r *Run) discard(ctx context.Context) error {
 	r.discardFiles()
 	// Bounded here, not by the callers: most runs end without a removal,
 	// and a timer per run would cost more than the pool saves.
-	ctx, cancel := context.WithTimeout(ctx, RemoveTimeout)
+	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
 	defer cancel()
 	return removeCgroup(ctx, r.dir)
 }

@@ -33,7 +33,7 @@ func (r *Registry) runCgroup(ctx context.Context, req Request, events Events) *c
 		return nil
 	}
 	// Not the run's ctx: an abort must not stop the removal of an idle
-	// cgroup that cannot take the limit. (Acquire bounds that removal.)
+	// cgroup that cannot take the limit (bounded by Acquire).
 	cg, err := r.cgroups.Acquire(context.WithoutCancel(ctx), req.RunID, req.Guard.MaxMemory)
 	if err != nil {
 		if events != nil {
@@ -51,7 +51,7 @@ func (r *Registry) releaseCgroup(cg *cgroups.Run) {
 	if cg == nil {
 		return
 	}
-	// Release bounds a removal by cgroups.RemoveTimeout.
+	// Release bounds a removal itself.
 	if err := cg.Release(context.Background()); err != nil {
 		r.log.Warn("memory cap: could not remove a command's cgroup", "error", err)
 	}
