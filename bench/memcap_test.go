@@ -27,7 +27,7 @@ func openExecCgroups(b *testing.B) *plugins.Registry {
 
 // BenchmarkWarmTaskMemoryCap: BenchmarkWarmTask's echo and sleep-1s with
 // max_task_memory = 1 GiB, enforced by the watchdog alone and by a memory
-// cgroup per command (made before the command, removed after it) with the
+// cgroup per command (an empty one reused from the pool, host/cgroups) with the
 // watchdog beside it. The difference in host-cpu-us/op is what the cgroup of
 // each command costs.
 func BenchmarkWarmTaskMemoryCap(b *testing.B) {

@@ -1,8 +1,9 @@
 // Package cgroups gives each command the host runs a memory cgroup of its
 // own, so that the kernel holds the command's whole process tree to its
 // max_task_memory: it finds the node's cgroup setup (cgroup v2, or v1's
-// memory controller as on hybrid systems), makes and removes a leaf cgroup
-// per run with the memory limit, and reads its peak and its OOM kills.
+// memory controller as on hybrid systems), gives each run a leaf cgroup with
+// the memory limit, kept empty between runs for the next ones, and reads its
+// peak and its OOM kills.
 //
 // Only the cgroup filesystem is used, through a few files: no library, no
 // systemd D-Bus (docs/ARCHITECTURE.md, "Node guard", says why). The
@@ -11,16 +12,17 @@
 package cgroups
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -32,7 +34,8 @@ import (
 //	                          cgroup with children may hold no process)
 //	<own>/cajon-runs/<pid>/   one per worker process, so that workers
 //	                          sharing a cgroup never touch each other's runs
-//	<own>/cajon-runs/<pid>/<n>-<run id>/   one per run, with its limit
+//	<own>/cajon-runs/<pid>/<n>/   one per run at a time, with its limit;
+//	                          kept empty between runs for the next ones
 const (
 	workerLeaf = "worker"
 	runsDir    = "cajon-runs"
@@ -60,6 +63,11 @@ type Manager struct {
 	mine string // <own>/cajon-runs/<pid>
 	swap bool   // the swap limit file exists (v1 memsw, v2 memory.swap.max)
 	seq  atomic.Int64
+
+	mu     sync.Mutex
+	idle   []*Run // empty cgroups of ended runs, for the next ones
+	closed bool   // by Close: no more idle ones are kept
+
 	// Swept says what Open removed of dead workers' runs ("" = nothing).
 	Swept string
 }
@@ -250,58 +258,188 @@ func (m *Manager) sweep(ctx context.Context, self int) string {
 	return fmt.Sprintf("removed %d run cgroup(s) of worker processes that are gone: %s", len(gone), strings.Join(gone, ", "))
 }
 
-// Close removes this process's folder of runs (its runs were removed as
-// they ended) and the runs folder when no other worker uses it. The worker
-// stays in its leaf.
+// Close removes the idle cgroups, this process's folder of runs (the runs
+// release theirs as they end) and the runs folder when no other worker uses
+// it. The worker stays in its leaf.
 func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	idle := m.idle
+	m.idle = nil
+	m.mu.Unlock()
+	var errs []error
+	for _, r := range idle {
+		if err := r.discard(context.Background()); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	err := os.Remove(m.mine)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", m.mine, err)
+		errs = append(errs, fmt.Errorf("removing %s: %w", m.mine, err))
 	}
 	_ = os.Remove(m.runs) // busy while another worker has runs there
-	return nil
+	return errors.Join(errs...)
 }
 
-// safeName keeps a run id's cgroup name to letters, digits, '.', '_', '-'.
-var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+// maxIdle bounds the idle run cgroups a Manager keeps for the next runs.
+// A cgroup is made only when none is idle, so the pool never holds more than
+// the most runs that were ever at once; this bounds it on a node that once
+// ran many (each holds three open files and a little kernel memory).
+const maxIdle = 8
 
-// maxNameLen bounds the run id's part of a run's cgroup name.
-const maxNameLen = 64
+// removeTimeout bounds the removal of a run's cgroup: its processes are
+// gone when the run ends, and what is left is killed.
+const removeTimeout = 10 * time.Second
 
-// Create makes the cgroup of one run with limit bytes of memory (> 0) and
-// no swap beyond it. Remove it when the run's processes are gone.
-func (m *Manager) Create(runID string, limit int64) (*Run, error) {
+// Acquire gives a run its memory cgroup, with limit bytes of memory (> 0)
+// and no swap beyond it: an idle one from an earlier run when there is one,
+// its peak and OOM kill count started afresh, else a new one. Release it
+// when the run's processes are gone.
+//
+// Reuse is what makes a cap cheap: making and removing a v1 memory cgroup
+// costs ~150 µs of kernel time, reusing one a few system calls. The page
+// cache an earlier run left charged to the cgroup stays charged to it: the
+// kernel reclaims it before it OOM-kills, so it kills nothing, but it may
+// count in the peak (docs/ARCHITECTURE.md, "Node guard").
+func (m *Manager) Acquire(ctx context.Context, runID string, limit int64) (*Run, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("memory cgroup for run %q: limit %d must be positive", runID, limit)
 	}
-	name := safeName.ReplaceAllString(runID, "_")
-	if len(name) > maxNameLen {
-		name = name[:maxNameLen]
+	if r := m.takeIdle(); r != nil {
+		err := r.reuse(limit, m.swap)
+		if err == nil {
+			return r, nil
+		}
+		// Not used again: v1 refuses a limit below what the cgroup holds
+		// when it cannot reclaim enough.
+		if rerr := r.discard(ctx); rerr != nil {
+			return nil, fmt.Errorf("memory cgroup of run %q: reusing %s: %v; removing it: %w", runID, r.dir, err, rerr)
+		}
 	}
-	dir := filepath.Join(m.mine, strconv.FormatInt(m.seq.Add(1), 10)+"-"+name)
+	return m.create(runID, limit)
+}
+
+func (m *Manager) takeIdle() *Run {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.idle)
+	if n == 0 {
+		return nil
+	}
+	// The latest released: its memory is the likeliest still cached.
+	r := m.idle[n-1]
+	m.idle[n-1] = nil
+	m.idle = m.idle[:n-1]
+	return r
+}
+
+// putIdle keeps r for a later run; false when the pool is full or closed.
+func (m *Manager) putIdle(r *Run) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || len(m.idle) >= maxIdle {
+		return false
+	}
+	m.idle = append(m.idle, r)
+	return true
+}
+
+func (m *Manager) create(runID string, limit int64) (*Run, error) {
+	// Named by number only: the cgroup outlives the run it was made for.
+	dir := filepath.Join(m.mine, strconv.FormatInt(m.seq.Add(1), 10))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("making the memory cgroup of run %q: %w", runID, err)
 	}
-	r := &Run{v2: m.v2, dir: dir, limit: limit}
-	if err := r.setLimit(m.swap); err != nil {
+	r := &Run{m: m, v2: m.v2, dir: dir, limit: limit}
+	if err := r.setLimit(m.swap, 0); err != nil {
 		_ = os.Remove(dir)
 		return nil, fmt.Errorf("memory cgroup of run %q: %w", runID, err)
 	}
+	r.open()
 	return r, nil
 }
 
-// Run is the memory cgroup of one run.
+// Run is the memory cgroup of one run, from Acquire to Release.
 type Run struct {
+	m     *Manager
 	v2    bool
 	dir   string
 	limit int64
+
+	// The files read on every run stay open while the cgroup lives:
+	// reading an open cgroupfs file costs ~1 µs, opening it ~13 µs. nil
+	// where a file could not be opened (a kernel without it).
+	peakF  *os.File // v1 memory.max_usage_in_bytes, v2 memory.peak
+	oomF   *os.File // v1 memory.oom_control, v2 memory.events
+	procsF *os.File // v1 cgroup.procs, v2 cgroup.events
+	// noReset is set once writing to peakF failed (v2 before Linux 6.12).
+	noReset bool
+	// peakBefore is the peak when the run began: 0 for a new cgroup; on a
+	// reused one, after a reset the usage left by earlier runs, else their
+	// peak. The run's peak is known only when it rises above it.
+	peakBefore int64
+	oomBefore  int64 // the OOM kill count when the run began
 }
 
-func (r *Run) setLimit(swap bool) error {
+// open opens the files read on every run.
+func (r *Run) open() {
+	peak, oom, procs := "memory.max_usage_in_bytes", "memory.oom_control", "cgroup.procs"
+	if r.v2 {
+		peak, oom, procs = "memory.peak", "memory.events", "cgroup.events"
+	}
+	var err error
+	r.peakF, err = os.OpenFile(filepath.Join(r.dir, peak), os.O_RDWR, 0)
+	// Read-only (v2 before Linux 6.12, not root): it cannot be reset.
+	if r.noReset = err != nil; r.noReset {
+		r.peakF, _ = os.Open(filepath.Join(r.dir, peak))
+	}
+	r.oomF, _ = os.Open(filepath.Join(r.dir, oom))
+	r.procsF, _ = os.Open(filepath.Join(r.dir, procs))
+}
+
+// reuse readies an idle cgroup for a run with limit: the limit where it
+// differs, its peak and OOM kill count started afresh.
+func (r *Run) reuse(limit int64, swap bool) error {
+	if limit != r.limit {
+		old := r.limit
+		r.limit = limit
+		if err := r.setLimit(swap, old); err != nil {
+			return err
+		}
+	}
+	if r.peakF != nil && !r.noReset && r.resetPeak() != nil {
+		r.noReset = true // v2 before Linux 6.12
+	}
+	// After a reset, what the earlier runs left charged (page cache); else
+	// their peak. A run whose peak is not above it started nothing in the
+	// cgroup that the peak could tell.
+	r.peakBefore = r.readPeak()
+	var buf [readBuf]byte
+	r.oomBefore = max(0, field(readAt(r.oomF, buf[:]), "oom_kill"))
+	return nil
+}
+
+// resetPeak starts the peak afresh from the current usage: v1 on any
+// write, v2 (Linux 6.12+) for reads through this open file.
+func (r *Run) resetPeak() error {
+	data := "0"
+	if r.v2 {
+		data = "reset"
+	}
+	_, err := r.peakF.WriteAt([]byte(data), 0)
+	return err
+}
+
+// setLimit writes r.limit; old is the limit the cgroup had (0: a new one,
+// with none).
+func (r *Run) setLimit(swap bool, old int64) error {
 	n := []byte(strconv.FormatInt(r.limit, 10))
 	if r.v2 {
 		if err := writeFile(r.dir, "memory.max", n); err != nil {
 			return err
+		}
+		if old > 0 {
+			return nil // no swap and oom.group are set already
 		}
 		if swap {
 			if err := writeFile(r.dir, "memory.swap.max", []byte("0")); err != nil {
@@ -315,12 +453,19 @@ func (r *Run) setLimit(swap bool) error {
 		}
 		return nil
 	}
+	// v1 keeps memory+swap (memsw) at the memory limit: no swap at all. It
+	// refuses memsw below memory.limit_in_bytes, so memsw goes first when
+	// the limit rises and second otherwise (a new cgroup has no limits).
+	if swap && old > 0 && r.limit > old {
+		if err := writeFile(r.dir, "memory.memsw.limit_in_bytes", n); err != nil {
+			return err
+		}
+		return writeFile(r.dir, "memory.limit_in_bytes", n)
+	}
 	if err := writeFile(r.dir, "memory.limit_in_bytes", n); err != nil {
 		return err
 	}
 	if swap {
-		// memory + swap, at the same value: no swap at all. (It must not
-		// be below memory.limit_in_bytes, so it is set second.)
 		return writeFile(r.dir, "memory.memsw.limit_in_bytes", n)
 	}
 	return nil
@@ -341,31 +486,40 @@ func (r *Run) Limit() int64 { return r.limit }
 // A nil *Run is no cgroup: no peak, no OOM kills, never populated.
 
 // Peak is the most memory the run's processes were charged at once (v1
-// memory.max_usage_in_bytes, v2 memory.peak from Linux 5.19); 0 where it
-// is unknown.
+// memory.max_usage_in_bytes, v2 memory.peak from Linux 5.19), with what
+// an earlier run left charged to the cgroup (its page cache); 0 where it
+// is unknown (the watchdog's samples then tell it): no such file, a peak
+// that did not rise above peakBefore (nothing started in the cgroup, or on
+// a reused v2 cgroup before Linux 6.12 a run below the earlier runs' peak).
 func (r *Run) Peak() int64 {
 	if r == nil {
 		return 0
 	}
-	f := "memory.max_usage_in_bytes"
-	if r.v2 {
-		f = "memory.peak"
+	n := r.readPeak()
+	if n <= r.peakBefore {
+		return 0
 	}
-	n, _ := strconv.ParseInt(strings.TrimSpace(readString(filepath.Join(r.dir, f))), 10, 64)
 	return n
 }
 
+func (r *Run) readPeak() int64 {
+	var buf [readBuf]byte
+	return max(0, parseInt(readAt(r.peakF, buf[:])))
+}
+
 // OOMKills is how many processes the kernel's OOM killer killed in the run
-// (oom_kill in v2 memory.events, v1 memory.oom_control from Linux 4.13).
+// (oom_kill in v2 memory.events, v1 memory.oom_control from Linux 4.13);
+// -1 where that is unknown.
 func (r *Run) OOMKills() int64 {
 	if r == nil {
 		return -1
 	}
-	f := "memory.oom_control"
-	if r.v2 {
-		f = "memory.events"
+	var buf [readBuf]byte
+	n := field(readAt(r.oomF, buf[:]), "oom_kill")
+	if n < 0 {
+		return -1
 	}
-	return field(readString(filepath.Join(r.dir, f)), "oom_kill")
+	return n - r.oomBefore
 }
 
 // Populated is true while a process is in the run's cgroup: the plugin
@@ -374,15 +528,46 @@ func (r *Run) Populated() bool {
 	if r == nil {
 		return false
 	}
+	var buf [readBuf]byte
+	b := readAt(r.procsF, buf[:])
 	if r.v2 {
-		return field(readString(filepath.Join(r.dir, "cgroup.events")), "populated") > 0
+		return field(b, "populated") != 0 // -1, unreadable, counts as populated
 	}
-	return strings.TrimSpace(readString(filepath.Join(r.dir, "cgroup.procs"))) != ""
+	return r.procsF == nil || len(bytes.TrimSpace(b)) > 0
 }
 
-// Remove removes the run's cgroup once its processes are gone, killing
-// those that outlive the run after a moment; it gives up when ctx ends.
-func (r *Run) Remove(ctx context.Context) error { return removeCgroup(ctx, r.dir) }
+// Release ends the run's use of its cgroup: an empty one is kept for a
+// later run (up to maxIdle), one that still holds processes is removed,
+// killing those that outlive the run after a moment; it gives up when ctx
+// ends or after removeTimeout (10 s).
+func (r *Run) Release(ctx context.Context) error {
+	if r == nil {
+		return nil
+	}
+	if !r.Populated() && r.m.putIdle(r) {
+		return nil
+	}
+	return r.discard(ctx)
+}
+
+// discard closes the cgroup's files and removes it, within removeTimeout.
+func (r *Run) discard(ctx context.Context) error {
+	r.discardFiles()
+	// Bounded here, not by the callers: most runs end without a removal,
+	// and a timer per run would cost more than the pool saves.
+	ctx, cancel := context.WithTimeout(ctx, removeTimeout)
+	defer cancel()
+	return removeCgroup(ctx, r.dir)
+}
+
+func (r *Run) discardFiles() {
+	for _, f := range []*os.File{r.peakF, r.oomF, r.procsF} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	r.peakF, r.oomF, r.procsF = nil, nil, nil
+}
 
 // killAfter is how long a run's cgroup may keep processes after the run
 // before they are killed: the plugin has killed the tree by then, and a
@@ -439,6 +624,11 @@ func writeFile(dir, name string, data []byte) error {
 	return nil
 }
 
+// readBuf holds what is read of a cgroup file kept open: its counters are
+// in the first lines (memory.events is the longest, ~120 bytes; of
+// cgroup.procs only whether it is empty matters).
+const readBuf = 256
+
 func readString(path string) string {
 	raw, _ := os.ReadFile(path)
 	return string(raw)
@@ -461,13 +651,34 @@ func hasWord(s, word string) bool {
 
 // field reads "key value" lines (memory.events, memory.oom_control); -1
 // when key is not there.
-func field(s, key string) int64 {
-	for _, line := range strings.Split(s, "\n") {
-		if rest, ok := strings.CutPrefix(line, key+" "); ok {
-			if n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64); err == nil {
-				return n
-			}
+func field(b []byte, key string) int64 {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(line) > len(key) && line[len(key)] == ' ' && string(line[:len(key)]) == key {
+			return parseInt(line[len(key)+1:])
 		}
 	}
 	return -1
+}
+
+// parseInt is the decimal number b holds, spaces around it allowed; -1 for
+// none. (strconv would need a string, made anew on every read.)
+func parseInt(b []byte) int64 {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || len(b) > 18 {
+		return -1
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }

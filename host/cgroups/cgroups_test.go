@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,23 +68,102 @@ func TestOpenV2OnAFixtureTree(t *testing.T) {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
 	}
-	r, err := m.Create("job/task:1", 64<<20)
+	ctx := context.Background()
+	r, err := m.Acquire(ctx, "job/task:1", 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(own, "cajon-runs", "4242", "1-job_task_1"); r.Path() != want {
+	if want := filepath.Join(own, "cajon-runs", "4242", "1"); r.Path() != want {
 		t.Errorf("Path = %q, want %q", r.Path(), want)
 	}
-	for file, want := range map[string]string{"memory.max": "67108864", "memory.swap.max": "0"} {
-		if got := readString(filepath.Join(r.Path(), file)); got != want {
-			t.Errorf("run's %s = %q, want %q", file, got, want)
-		}
-	}
+	wantFiles(t, r.Path(), map[string]string{"memory.max": "67108864", "memory.swap.max": "0"})
+	// The kernel's files, as after a command killed over its limit.
 	write(t, filepath.Join(r.Path(), "memory.peak"), "70000000\n")
 	write(t, filepath.Join(r.Path(), "memory.events"), "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 1\n")
 	write(t, filepath.Join(r.Path(), "cgroup.events"), "populated 0\nfrozen 0\n")
+	// The run's files were opened before the kernel's were written here.
+	r.discardFiles()
+	r.open()
 	if r.Peak() != 70000000 || r.OOMKills() != 1 || r.Populated() {
 		t.Errorf("Peak %d, OOMKills %d, Populated %v; want 70000000, 1, false", r.Peak(), r.OOMKills(), r.Populated())
+	}
+	if err := r.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The next run, with another identity's limit, gets the empty cgroup:
+	// its limit set, the peak reset (Linux 6.12+: a write to memory.peak)
+	// and the earlier OOM kill not counted.
+	r2, err := m.Acquire(ctx, "job/task:2", 32<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Path() != r.Path() {
+		t.Errorf("the next run got %s, not the idle %s", r2.Path(), r.Path())
+	}
+	wantFiles(t, r2.Path(), map[string]string{"memory.max": "33554432", "memory.peak": "reset000\n"})
+	if r2.OOMKills() != 0 {
+		t.Errorf("OOMKills = %d at the start of the next run, want 0", r2.OOMKills())
+	}
+	write(t, filepath.Join(r.Path(), "memory.events"), "low 0\nhigh 0\nmax 12\noom 3\noom_kill 3\noom_group_kill 2\n")
+	write(t, filepath.Join(r.Path(), "memory.peak"), "20000000\n")
+	if r2.Peak() != 20000000 || r2.OOMKills() != 2 {
+		t.Errorf("the next run's Peak %d, OOMKills %d; want 20000000, 2", r2.Peak(), r2.OOMKills())
+	}
+	// Still populated at its end: not kept (the fixture's folder cannot be
+	// removed as a cgroup can, so the removal gives up).
+	write(t, filepath.Join(r.Path(), "cgroup.events"), "populated 1\nfrozen 0\n")
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := r2.Release(short); err == nil {
+		t.Error("Release of a populated fixture cgroup removed it")
+	}
+	r3, err := m.Acquire(ctx, "job/task:3", 32<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(own, "cajon-runs", "4242", "2"); r3.Path() != want {
+		t.Errorf("after a populated release, the next run got %s, want a new %s", r3.Path(), want)
+	}
+}
+
+// Where memory.peak cannot be reset (cgroup v2 before Linux 6.12), a reused
+// cgroup's peak is the run's only when it rose above the earlier runs'; else
+// it is unknown (0) and the watchdog's samples tell it.
+func TestPeakWithoutReset(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		before, after string
+		want          int64
+	}{
+		{"rose in this run", "50000000\n", "60000000\n", 60000000},
+		{"no higher than before", "50000000\n", "50000000\n", 0},
+		{"unreadable", "50000000\n", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "memory.peak"), tc.before)
+			r := &Run{v2: true, dir: dir, limit: 1 << 30}
+			r.open()
+			defer r.discardFiles()
+			r.noReset = true
+			if err := r.reuse(1<<30, false); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(dir, "memory.peak"), tc.after)
+			if got := r.Peak(); got != tc.want {
+				t.Errorf("Peak = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func wantFiles(t *testing.T, dir string, want map[string]string) {
+	t.Helper()
+	for file, text := range want {
+		if got := readString(filepath.Join(dir, file)); got != text {
+			t.Errorf("%s = %q, want %q", filepath.Join(filepath.Base(dir), file), got, text)
+		}
 	}
 }
 
@@ -146,18 +226,68 @@ func openReal(t *testing.T) *Manager {
 	return m
 }
 
-// A process over its run's limit is killed by the kernel in the run's
-// cgroup: the OOM kill is counted, the peak is near the limit, and the
-// cgroup is gone after Remove.
-func TestRunOverItsLimitIsKilledByTheKernel(t *testing.T) {
+// Runs one after the other in one Manager, on the real cgroupfs: a process
+// over its run's limit is killed by the kernel in the run's cgroup (the OOM
+// kill counted, the peak near the limit), and the next runs reuse the empty
+// cgroup with their own limits, peaks and OOM kills, not the earlier runs'.
+func TestRunsReuseAnEmptyCgroup(t *testing.T) {
 	m := openReal(t)
-	const limit = 64 << 20
-	r, err := m.Create("oom-test", limit)
-	if err != nil {
-		t.Fatal(err)
+	const mib = 1 << 20
+	var first string
+	for i, tc := range []struct {
+		name           string
+		limit          int64
+		perl           string // run in the cgroup to its end; "" none
+		oomKills       int64
+		peakLo, peakHi int64
+	}{
+		{"over its limit", 64 * mib, `$n = 300 << 20; $x = "x" x $n; sleep 1000`, 1, 32 * mib, 64 * mib},
+		{"a raised limit, 8 MiB", 128 * mib, `$n = 8 << 20; $x = "x" x $n`, 0, 8 * mib, 48 * mib},
+		{"a lowered limit, nothing", 48 * mib, `1`, 0, 1, 24 * mib},
+		{"over the lowered limit", 48 * mib, `$n = 100 << 20; $x = "x" x $n; sleep 1000`, 1, 24 * mib, 48 * mib},
+		// An in-plugin command (echo): what earlier runs left charged is
+		// not its peak.
+		{"no process, unknown peak", 48 * mib, "", 0, 0, 0},
+	} {
+		r, err := m.Acquire(context.Background(), "reuse-test", tc.limit)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if i == 0 {
+			first = r.Path()
+		} else if r.Path() != first {
+			t.Errorf("%s: got cgroup %s, not the idle %s", tc.name, r.Path(), first)
+		}
+		if got := readString(filepath.Join(r.Path(), "memory.limit_in_bytes")); strings.TrimSpace(got) != strconv.FormatInt(tc.limit, 10) {
+			t.Errorf("%s: memory.limit_in_bytes %q, want %d", tc.name, got, tc.limit)
+		}
+		if n := r.OOMKills(); n != 0 {
+			t.Errorf("%s: OOMKills = %d before the command, want 0", tc.name, n)
+		}
+		if tc.perl != "" {
+			runIn(t, r, tc.perl)
+		}
+		t.Logf("%s: peak %d, oom kills %d", tc.name, r.Peak(), r.OOMKills())
+		if n := r.OOMKills(); n != tc.oomKills {
+			t.Errorf("%s: OOMKills = %d, want %d", tc.name, n, tc.oomKills)
+		}
+		if p := r.Peak(); p < tc.peakLo || p > tc.peakHi {
+			t.Errorf("%s: Peak = %d, want %d to %d", tc.name, p, tc.peakLo, tc.peakHi)
+		}
+		if err := r.Release(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !exists(r.Path()) {
+			t.Fatalf("%s: the empty cgroup %s was removed, not kept", tc.name, r.Path())
+		}
 	}
-	cmd := exec.Command("perl", "-e", `$x = "x" x (300 << 20); sleep 1000`)
-	g, err := proctree.Start(cmd, proctree.Options{Tag: "cgroups-oom-test", Cgroup: r.Path()})
+	// openReal's cleanup checks that Close leaves nothing.
+}
+
+// runIn runs perl code in r's cgroup to its end (or the kernel's kill).
+func runIn(t *testing.T, r *Run, code string) {
+	t.Helper()
+	g, err := proctree.Start(exec.Command("perl", "-e", code), proctree.Options{Tag: "cgroups-test", Cgroup: r.Path()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,31 +297,106 @@ func TestRunOverItsLimitIsKilledByTheKernel(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
 	select {
-	case err = <-done:
+	case <-done:
 	case <-time.After(time.Minute):
 		_ = g.Terminate(context.Background(), time.Millisecond)
-		t.Fatal("the process over its cgroup's limit was not killed within a minute")
+		t.Fatal("the command did not end within a minute")
 	}
-	t.Logf("wait: %v; peak %d, oom kills %d", err, r.Peak(), r.OOMKills())
-	if r.OOMKills() < 1 {
-		t.Errorf("OOMKills = %d, want at least 1", r.OOMKills())
+}
+
+// Runs at once each get a cgroup of their own, and the cgroups are reused
+// but never more than maxIdle kept; Close removes them all (-race checks
+// the pool's locking).
+func TestConcurrentRunsShareThePool(t *testing.T) {
+	m := openReal(t)
+	ctx := context.Background()
+	const workers, rounds = 4, 25
+	var mu sync.Mutex
+	inUse := map[string]bool{}
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			errs <- func() error {
+				for i := 0; i < rounds; i++ {
+					r, err := m.Acquire(ctx, "concurrent", int64(64+w)<<20)
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					taken := inUse[r.Path()]
+					inUse[r.Path()] = true
+					mu.Unlock()
+					if taken {
+						return fmt.Errorf("%s given to two runs at once", r.Path())
+					}
+					if r.Peak() < 0 || r.OOMKills() != 0 {
+						return fmt.Errorf("%s: peak %d, OOM kills %d", r.Path(), r.Peak(), r.OOMKills())
+					}
+					mu.Lock()
+					delete(inUse, r.Path())
+					mu.Unlock()
+					if err := r.Release(ctx); err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		}()
 	}
-	if p := r.Peak(); p < limit/2 || p > limit {
-		t.Errorf("Peak = %d, want near the limit %d", p, limit)
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := r.Remove(context.Background()); err != nil {
+	entries, err := os.ReadDir(m.mine)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if exists(r.Path()) {
-		t.Fatalf("%s is left behind", r.Path())
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			n++
+		}
+	}
+	if n < 1 || n > workers || n > maxIdle {
+		t.Errorf("%d cgroups kept after %d runs by %d at once, want 1 to %d", n, workers*rounds, workers, min(workers, maxIdle))
+	}
+}
+
+// Beyond maxIdle, released cgroups are removed.
+func TestThePoolIsBounded(t *testing.T) {
+	m := openReal(t)
+	ctx := context.Background()
+	var runs []*Run
+	for i := 0; i < maxIdle+2; i++ {
+		r, err := m.Acquire(ctx, "bound", 64<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
+	}
+	for _, r := range runs {
+		if err := r.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := 0
+	for _, r := range runs {
+		if exists(r.Path()) {
+			kept++
+		}
+	}
+	if kept != maxIdle {
+		t.Errorf("%d cgroups kept, want maxIdle = %d", kept, maxIdle)
 	}
 }
 
 // Every process the leader forks, and theirs, are in the run's cgroup; and
-// a run's processes left behind are killed by Remove.
+// a run's processes left behind are killed by Release, which removes the
+// cgroup instead of keeping it for the next run.
 func TestDescendantsAreInTheCgroup(t *testing.T) {
 	m := openReal(t)
-	r, err := m.Create("tree-test", 256<<20)
+	r, err := m.Acquire(context.Background(), "tree-test", 256<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,14 +432,25 @@ func TestDescendantsAreInTheCgroup(t *testing.T) {
 	if !r.Populated() {
 		t.Error("Populated = false with processes in it")
 	}
-	// Remove kills what is left in the cgroup, then removes it.
+	// Release kills what is left in the cgroup, then removes it: a
+	// cgroup with processes is never given to the next run.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.Remove(ctx); err != nil {
+	if err := r.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if exists(r.Path()) {
 		t.Fatalf("%s is left behind", r.Path())
+	}
+	next, err := m.Acquire(ctx, "after-tree-test", 256<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Path() == r.Path() {
+		t.Errorf("the next run got the removed cgroup's path %s", next.Path())
+	}
+	if err := next.Release(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -35,26 +35,34 @@ func runsOfThisProcess(t *testing.T) string {
 	return filepath.Join(loc.Dir, "cajon-runs", strconv.Itoa(os.Getpid()))
 }
 
-// noCgroupLeft fails the test when a run's cgroup is left in dir.
-func noCgroupLeft(t *testing.T, dir string) {
+// cgroupsLeft are the run cgroups in dir; a cgroup with a process in it
+// fails the test: only empty ones are kept for the next runs.
+func cgroupsLeft(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
+	var left []string
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue // the cgroup's own files
 		}
-		t.Errorf("cgroup %s left behind", filepath.Join(dir, e.Name()))
+		cg := filepath.Join(dir, e.Name())
+		left = append(left, cg)
+		if procs, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs")); len(procs) > 0 {
+			t.Errorf("cgroup %s kept with processes in it: %s", cg, procs)
+		}
 	}
+	return left
 }
 
 // With memory cgroups, a command over max_task_memory is killed by the
 // kernel inside its own cgroup, and fails as the watchdog's kill does,
 // naming the peak (the cgroup's, so at most the limit) and the limit. The
-// cgroup is gone after the run, and after the registry closes so is the
-// folder of this process's runs.
+// next command, with another limit, reuses the emptied cgroup and is told
+// its own peak, not the killed one's, and completes. After the registry
+// closes, no cgroup is left, nor the folder of this process's runs.
 func TestCgroupCapIsTheKernels(t *testing.T) {
 	runs := runsOfThisProcess(t)
 	var obs eventLog
@@ -92,7 +100,31 @@ func TestCgroupCapIsTheKernels(t *testing.T) {
 	if guarded != "max_task_memory" {
 		t.Errorf("observer told of guard %q, want max_task_memory", guarded)
 	}
-	noCgroupLeft(t, runs)
+	first := cgroupsLeft(t, runs)
+	if len(first) != 1 {
+		t.Fatalf("cgroups after the killed command: %q, want its emptied one kept", first)
+	}
+
+	// The next command, 8 MiB under a 128 MiB cap, in the same cgroup.
+	r2 := req("test-tree", map[string]any{"script": `grep -h memory /proc/self/cgroup; perl -e '$n = 8 << 20; $x = "x" x $n'`})
+	r2.Guard = plugins.Guard{MaxMemory: 128 << 20}
+	var c2 collector
+	res = reg.Run(context.Background(), r2, &c2)
+	if res.Status != plugins.Completed {
+		t.Fatalf("the next command: %v %q, want completed (the earlier OOM kill is not its)", res.Status, res.Message)
+	}
+	c2.mu.Lock()
+	peaks, lines = c2.peaks, c2.lines
+	c2.mu.Unlock()
+	if len(lines) != 1 || !strings.HasSuffix(lines[0], strings.TrimPrefix(first[0], "/sys/fs/cgroup/memory")) {
+		t.Errorf("the next command ran in %q, want the idle %s", lines, first[0])
+	}
+	if len(peaks) != 1 || peaks[0] < 8<<20 || peaks[0] >= 48<<20 {
+		t.Errorf("the next command's peak: %v, want one of its own 8 MiB and some (not the killed one's ~64 MiB)", peaks)
+	}
+	if left := cgroupsLeft(t, runs); len(left) != 1 {
+		t.Errorf("cgroups after the next command: %q, want the one kept", left)
+	}
 	reg.Close()
 	if _, err := os.Stat(runs); !os.IsNotExist(err) {
 		t.Errorf("%s is left after Close: %v", runs, err)
@@ -120,9 +152,11 @@ func TestCgroupHoldsTheWholeTree(t *testing.T) {
 		t.Fatalf("lines %q, want three", lines)
 	}
 	for _, l := range lines {
-		if !strings.Contains(l, rel) || !strings.HasSuffix(l, r.RunID) {
-			t.Errorf("a process of the command is in %q, not in its run's cgroup (…%s…-%s)", l, rel, r.RunID)
+		if !strings.Contains(l, rel) || l != lines[0] {
+			t.Errorf("a process of the command is in %q, not in its run's cgroup (…%s<n>, as the first line %q)", l, rel, lines[0])
 		}
 	}
-	noCgroupLeft(t, runs)
+	if left := cgroupsLeft(t, runs); len(left) != 1 {
+		t.Errorf("cgroups after the command: %q, want its emptied one kept for the next", left)
+	}
 }

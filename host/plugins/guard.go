@@ -213,13 +213,13 @@ func (w *watch) finish(ctx context.Context, res Result, events Events, obs Obser
 	// The cgroup's peak, where the command ran in it, is the kernel's
 	// count of all its memory, not one sample every GuardInterval; a
 	// process outside it (a warm Blender) may still have had more.
-	cgroupOOM := false
+	// (0: unknown, as on a reused v2 cgroup before Linux 6.12 whose peak
+	// did not rise; the samples tell it then).
 	if p := w.cg.Peak(); p > 0 {
 		w.peak, w.sampled = max(w.peak, p), true
-		// Read only when it matters: each read of a cgroup file costs
-		// ~20 µs of kernel time, on every command.
-		cgroupOOM = res.Status != Completed && ctx.Err() == nil && w.cg.OOMKills() > 0
 	}
+	// Read only when it matters, though it is cheap: a file kept open.
+	cgroupOOM := w.cg != nil && res.Status != Completed && ctx.Err() == nil && w.cg.OOMKills() > 0
 	switch {
 	case events == nil:
 	case w.sampled:

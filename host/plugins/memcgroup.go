@@ -3,16 +3,11 @@ package plugins
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/cajonfarm/cajon/host/cgroups"
 	"github.com/cajonfarm/cajon/sdk/bytesize"
 	"github.com/hashicorp/go-hclog"
 )
-
-// cgroupRemoveTimeout bounds the removal of a run's cgroup: its processes
-// are gone when the run ends, and what is left is killed.
-const cgroupRemoveTimeout = 10 * time.Second
 
 // openCgroups finds the node's memory cgroup for the runs and says once, in
 // the worker's log, how max_task_memory is enforced and why.
@@ -22,21 +17,24 @@ func openCgroups(ctx context.Context, log hclog.Logger) *cgroups.Manager {
 		log.Info(fmt.Sprintf("memory cap: watchdog (%v; see docs/CONFIG.md, max_task_memory)", err))
 		return nil
 	}
-	log.Info("memory cap: " + m.String() + ", one cgroup per command with max_task_memory as its limit; the watchdog for plugins that do not start their commands in it")
+	log.Info("memory cap: " + m.String() + ", one cgroup per command with max_task_memory as its limit (empty ones reused); the watchdog for plugins that do not start their commands in it")
 	if m.Swept != "" {
 		log.Warn("memory cap: " + m.Swept)
 	}
 	return m
 }
 
-// runCgroup makes the memory cgroup of req's run when it has a memory cap
-// and the node has cgroups; nil otherwise. A failure is said in the task's
-// log, and the watchdog holds the cap then.
-func (r *Registry) runCgroup(req Request, events Events) *cgroups.Run {
+// runCgroup gives req's run its memory cgroup (an idle one reused, else a
+// new one) when it has a memory cap and the node has cgroups; nil
+// otherwise. A failure is said in the task's log, and the watchdog holds
+// the cap then.
+func (r *Registry) runCgroup(ctx context.Context, req Request, events Events) *cgroups.Run {
 	if r.cgroups == nil || req.Guard.MaxMemory <= 0 {
 		return nil
 	}
-	cg, err := r.cgroups.Create(req.RunID, req.Guard.MaxMemory)
+	// Not the run's ctx: an abort must not stop the removal of an idle
+	// cgroup that cannot take the limit (bounded by Acquire).
+	cg, err := r.cgroups.Acquire(context.WithoutCancel(ctx), req.RunID, req.Guard.MaxMemory)
 	if err != nil {
 		if events != nil {
 			events.Log([]string{fmt.Sprintf("cajon: max_task_memory (%s) is left to the watchdog for this command: %v", bytesize.Format(req.Guard.MaxMemory), err)})
@@ -47,14 +45,14 @@ func (r *Registry) runCgroup(req Request, events Events) *cgroups.Run {
 	return cg
 }
 
-// removeCgroup removes a run's cgroup after the run.
-func (r *Registry) removeCgroup(cg *cgroups.Run) {
+// releaseCgroup ends a run's use of its cgroup: kept for the next run when
+// empty, else removed with what is left in it.
+func (r *Registry) releaseCgroup(cg *cgroups.Run) {
 	if cg == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cgroupRemoveTimeout)
-	defer cancel()
-	if err := cg.Remove(ctx); err != nil {
+	// Release bounds a removal itself.
+	if err := cg.Release(context.Background()); err != nil {
 		r.log.Warn("memory cap: could not remove a command's cgroup", "error", err)
 	}
 }

@@ -122,11 +122,11 @@ func (r *Registry) run(ctx context.Context, req Request, events Events, abortedA
 	// command is then aborted as by a cancel, but fails.
 	runCtx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
-	cg := r.runCgroup(req, events)
+	cg := r.runCgroup(ctx, req, events)
 	w := startWatch(inst, req.RunID, req.Guard, abort, r.ooms.recent(), cg)
 	res := r.runOn(runCtx, p, inst, req, cg.Path(), watchEvents{to: events, w: w}, abortedAt)
 	res = w.finish(ctx, res, events, r.opts.Observer, req.Command)
-	r.removeCgroup(cg)
+	r.releaseCgroup(cg)
 	return res
 }
 
